@@ -1,0 +1,45 @@
+/**
+ * Manifests as they travel: a DSSE envelope whose payload is the manifest's JSON bytes.
+ * Signing validates first, so nobody signs a malformed manifest; verifying checks the signature before
+ * parsing a single byte of the payload, so untrusted JSON never reaches the schema.
+ */
+import { signEnvelope, verifyEnvelope, type DsseEnvelope } from './dsse.ts';
+import { TandemError } from './errors.ts';
+import type { SigningKey, TrustedKeySet } from './keys.ts';
+import { MANIFEST_PAYLOAD_TYPE, parseManifest, type Manifest } from './manifest.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * @example
+ * const envelope = await signManifest(manifest, [devKey]);
+ * await writeFile('manifest.dsse.json', JSON.stringify(envelope, null, 2));
+ */
+export async function signManifest(manifest: Manifest, keys: readonly SigningKey[]): Promise<DsseEnvelope> {
+  const valid = parseManifest(manifest);
+  return signEnvelope(MANIFEST_PAYLOAD_TYPE, encoder.encode(JSON.stringify(valid)), keys);
+}
+
+export interface VerifiedManifest {
+  manifest: Manifest;
+  /** Trusted keys that signed it. */
+  keyids: string[];
+  /** The exact signed bytes; their hash makes a strong ETag. */
+  payload: Uint8Array;
+}
+
+/**
+ * @throws TandemError `manifest_signature_invalid` (bad envelope or signature) or `manifest_invalid`
+ * (signed, but not a valid manifest).
+ */
+export async function verifyManifest(envelope: unknown, trusted: TrustedKeySet): Promise<VerifiedManifest> {
+  const { payload, keyids } = await verifyEnvelope(envelope, trusted, MANIFEST_PAYLOAD_TYPE);
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(payload));
+  } catch (cause) {
+    throw new TandemError('manifest_invalid', 'signed manifest payload is not UTF-8 JSON', { cause });
+  }
+  return { manifest: parseManifest(json), keyids, payload };
+}

@@ -1,0 +1,101 @@
+/** fast-check arbitraries for valid manifests, for property tests in any tier. */
+import fc from 'fast-check';
+import { BACKENDS, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestVariant, type TensorSpec } from '../manifest.ts';
+import { TENSOR_DTYPES } from '../tensor.ts';
+
+const slug = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/);
+const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(''));
+const dim = fc.oneof(fc.nat({ max: 4096 }), fc.constantFrom('batch', 'seq', 'N'));
+const tensorSpec: fc.Arbitrary<TensorSpec> = fc.record({
+  name: fc.string({ minLength: 1, maxLength: 12 }),
+  dtype: fc.constantFrom(...TENSOR_DTYPES),
+  shape: fc.array(dim, { maxLength: 5 }),
+});
+
+const variant = (name: string): fc.Arbitrary<ManifestVariant> =>
+  fc.record({
+    name: fc.constant(name),
+    tier: fc.constantFrom('device' as const, 'origin' as const),
+    artifact: fc.record({
+      path: fc.stringMatching(/^[A-Za-z0-9._-]{1,20}$/),
+      sha256: hex64,
+      bytes: fc.integer({ min: 1, max: 2 ** 40 }),
+      mediaType: fc.constant('application/vnd.onnx' as const),
+    }),
+    opset: fc.integer({ min: 7, max: 23 }),
+    inputs: fc.array(tensorSpec, { minLength: 1, maxLength: 3 }),
+    outputs: fc.array(tensorSpec, { minLength: 1, maxLength: 3 }),
+    quantization: fc.oneof(
+      fc.constant({ method: 'none' as const }),
+      fc.record({
+        method: fc.constant('dynamic-int8' as const),
+        weightDtype: fc.constant('int8' as const),
+        activationDtype: fc.constant('uint8' as const),
+        granularity: fc.constantFrom('per-tensor' as const, 'per-channel' as const),
+      }),
+    ),
+    requirements: fc.record(
+      {
+        minMemoryMiB: fc.integer({ min: 1, max: 1 << 20 }),
+        minStorageMiB: fc.nat({ max: 1 << 20 }),
+        backends: fc.uniqueArray(fc.constantFrom(...BACKENDS), { minLength: 1 }),
+        maxBatch: fc.integer({ min: 1, max: 1024 }),
+      },
+      { requiredKeys: ['minMemoryMiB', 'minStorageMiB', 'backends'] },
+    ),
+  });
+
+export const manifestArbitrary: fc.Arbitrary<Manifest> = fc
+  .uniqueArray(slug, { minLength: 1, maxLength: 3 })
+  .chain((names) =>
+    fc.record(
+      {
+        schemaVersion: fc.constant(MANIFEST_SCHEMA_VERSION),
+        id: slug,
+        version: fc.tuple(fc.nat(99), fc.nat(99), fc.nat(99)).map(([a, b, c]) => `${a}.${b}.${c}`),
+        createdAt: fc
+          .integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) })
+          .map((t) => new Date(t).toISOString()),
+        description: fc.string({ maxLength: 80 }),
+        task: fc.constantFrom('classification' as const, 'embedding' as const, 'regression' as const),
+        classLabels: fc.array(fc.string({ maxLength: 10 }), { maxLength: 10 }),
+        labels: fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 10 })),
+        dataReference: fc.record({
+          description: fc.string({ maxLength: 40 }),
+          samples: fc.integer({ min: 1, max: 1e6 }),
+          inputs: fc.dictionary(
+            fc.stringMatching(/^[a-z]{1,8}$/),
+            fc.record({ mean: fc.double({ noNaN: true, noDefaultInfinity: true }), std: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }) }),
+          ),
+        }),
+        evaluation: fc.dictionary(fc.stringMatching(/^[a-z_]{1,12}$/), fc.double({ noNaN: true, noDefaultInfinity: true })),
+        variants: fc.tuple(...names.map(variant)),
+      },
+      { requiredKeys: ['schemaVersion', 'id', 'version', 'createdAt', 'task', 'variants'] },
+    ),
+  );
+
+/** A small valid manifest to start hand-written tests from. */
+export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    id: 'mlp-classifier',
+    version: '1.0.0',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    task: 'classification',
+    classLabels: ['a', 'b'],
+    variants: [
+      {
+        name: 'int8',
+        tier: 'device',
+        artifact: { path: 'int8.onnx', sha256: 'ab'.repeat(32), bytes: 1000, mediaType: 'application/vnd.onnx' },
+        opset: 17,
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 256] }],
+        outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 2] }],
+        quantization: { method: 'dynamic-int8', weightDtype: 'int8', activationDtype: 'uint8', granularity: 'per-channel' },
+        requirements: { minMemoryMiB: 64, minStorageMiB: 1, backends: ['webgpu', 'wasm'] },
+      },
+    ],
+    ...overrides,
+  };
+}
