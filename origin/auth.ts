@@ -1,0 +1,45 @@
+/**
+ * Bearer-token middleware for the origin. Missing or unknown tokens get 401 (RFC 6750 `invalid_token`);
+ * a known token used where it has no rights (the inference token on an admin route) gets 403.
+ * Tokens are compared as SHA-256 digests in constant time, so neither their content nor their length leaks.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { TandemError } from '../protocol/errors.ts';
+import { sha256, timingSafeEqual } from '../protocol/sha256.ts';
+
+export interface BearerAuthOptions {
+  /** Tokens that may pass. */
+  tokens: readonly string[];
+  /** Tokens that are valid elsewhere but not here: answered with 403 instead of 401. */
+  forbidden?: readonly string[];
+  realm?: string;
+}
+
+const encoder = new TextEncoder();
+
+export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
+  const { realm = 'tandem' } = options;
+  const digests = (tokens: readonly string[]) => Promise.all(tokens.map((t) => sha256(encoder.encode(t))));
+  const accepted = digests(options.tokens);
+  const forbidden = digests(options.forbidden ?? []);
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/.exec(header);
+    if (!match) {
+      c.header('WWW-Authenticate', `Bearer realm="${realm}"`);
+      throw new TandemError('unauthorized', 'a bearer token is required');
+    }
+    const given = await sha256(encoder.encode(match[1]));
+    if (matchesAny(given, await accepted)) return next();
+    if (matchesAny(given, await forbidden)) throw new TandemError('forbidden', 'this token may not use this route');
+    c.header('WWW-Authenticate', `Bearer realm="${realm}", error="invalid_token"`);
+    throw new TandemError('unauthorized', 'the bearer token is not valid');
+  };
+}
+
+/** Compares against every candidate, so timing reveals neither which token matched nor how much of it. */
+function matchesAny(given: Uint8Array, candidates: readonly Uint8Array[]): boolean {
+  let found = false;
+  for (const candidate of candidates) found = timingSafeEqual(given, candidate) || found;
+  return found;
+}

@@ -1,0 +1,149 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DynamicBatcher, type BatchItem, type BatcherOptions } from './batcher.ts';
+
+const defaults: BatcherOptions = { maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueRows: 32, concurrency: 1 };
+
+/** A batcher whose runner records each batch and answers every item with its input times ten. */
+function recordingBatcher(options: Partial<BatcherOptions> = {}, gate?: Promise<void>) {
+  const batches: number[][] = [];
+  const batcher = new DynamicBatcher<number, number>(
+    { ...defaults, ...options },
+    async (items: readonly BatchItem<number>[]) => {
+      batches.push(items.map((i) => i.input));
+      await gate;
+      return items.map((i) => i.input * 10);
+    },
+    () => Date.now(),
+  );
+  return { batcher, batches };
+}
+
+describe('DynamicBatcher', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('merges concurrent requests with the same key, up to maxBatchSize rows, and answers each with its own result', async () => {
+    const { batcher, batches } = recordingBatcher({ maxBatchSize: 4 });
+    const results = Array.from({ length: 6 }, (_, i) => batcher.submit(i, { rows: 1, key: 'a' }));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await Promise.all(results)).toEqual([0, 10, 20, 30, 40, 50]);
+    expect(batches).toEqual([[0, 1, 2, 3], [4, 5]]);
+  });
+
+  it('counts rows, not requests, against maxBatchSize', async () => {
+    const { batcher, batches } = recordingBatcher({ maxBatchSize: 4 });
+    const results = [batcher.submit(1, { rows: 3, key: 'a' }), batcher.submit(2, { rows: 2, key: 'a' }), batcher.submit(3, { rows: 1, key: 'a' })];
+    await vi.advanceTimersByTimeAsync(20);
+    await Promise.all(results);
+    expect(batches).toEqual([[1, 3], [2]]);
+  });
+
+  it('never merges different keys, and runs key-less requests alone at once', async () => {
+    const { batcher, batches } = recordingBatcher();
+    const results = [
+      batcher.submit(1, { rows: 1, key: 'a' }),
+      batcher.submit(2, { rows: 1, key: 'b' }),
+      batcher.submit(3, { rows: 1, key: 'a' }),
+    ];
+    await vi.advanceTimersByTimeAsync(20);
+    await Promise.all(results);
+    expect(batches).toEqual([[1, 3], [2]]);
+
+    const alone = recordingBatcher();
+    const lone = alone.batcher.submit(9, { rows: 1, key: null });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(alone.batches).toEqual([[9]]);
+    expect(await lone).toBe(90);
+  });
+
+  it('waits at most maxQueueDelayMs for a batch to fill', async () => {
+    const { batcher, batches } = recordingBatcher({ maxQueueDelayMs: 5 });
+    const result = batcher.submit(7, { rows: 1, key: 'a' });
+    await vi.advanceTimersByTimeAsync(4);
+    expect(batches).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches).toEqual([[7]]);
+    expect(await result).toBe(70);
+  });
+
+  it('refuses requests past the queue bound with overloaded and Retry-After, while admitted ones succeed', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { batcher } = recordingBatcher({ maxBatchSize: 2, maxQueueRows: 4, maxQueueDelayMs: 0 }, gate);
+    const first = batcher.submit(0, { rows: 2, key: 'a' }); // runs, holding the only slot
+    await vi.advanceTimersByTimeAsync(0);
+    const admitted = [1, 2, 3, 4].map((i) => batcher.submit(i, { rows: 1, key: 'a' }));
+    const refused = batcher.submit(5, { rows: 1, key: 'a' });
+    await expect(refused).rejects.toMatchObject({ code: 'overloaded', retryAfterSeconds: 1 });
+    expect(batcher.stats()).toMatchObject({ queuedRows: 4, running: 1 });
+    open();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await Promise.all([first, ...admitted])).toEqual([0, 10, 20, 30, 40]);
+  });
+
+  it('drops a queued request whose caller aborts, without running it', async () => {
+    const { batcher, batches } = recordingBatcher();
+    const controller = new AbortController();
+    const dropped = batcher.submit(1, { rows: 1, key: 'a', signal: controller.signal });
+    const kept = batcher.submit(2, { rows: 1, key: 'a' });
+    controller.abort();
+    await expect(dropped).rejects.toMatchObject({ code: 'aborted' });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await kept).toBe(20);
+    expect(batches).toEqual([[2]]);
+  });
+
+  it('drops a queued request whose deadline passes, without running it', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { batcher, batches } = recordingBatcher({ maxQueueDelayMs: 0, maxBatchSize: 1 }, gate);
+    const busy = batcher.submit(1, { rows: 1, key: 'a' });
+    await vi.advanceTimersByTimeAsync(0);
+    const late = batcher.submit(2, { rows: 1, key: 'a', deadline: Date.now() + 50 });
+    const expectation = expect(late).rejects.toMatchObject({ code: 'deadline_exceeded' });
+    await vi.advanceTimersByTimeAsync(60);
+    await expectation;
+    open();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await busy).toBe(10);
+    expect(batches).toEqual([[1]]);
+  });
+
+  it('on close refuses new requests with shutting_down and finishes the queued ones', async () => {
+    const { batcher, batches } = recordingBatcher({ maxQueueDelayMs: 1000 });
+    const queued = batcher.submit(3, { rows: 1, key: 'a' });
+    const closed = batcher.close();
+    await expect(batcher.submit(4, { rows: 1, key: 'a' })).rejects.toMatchObject({ code: 'shutting_down' });
+    await vi.advanceTimersByTimeAsync(0);
+    await closed;
+    expect(await queued).toBe(30);
+    expect(batches).toEqual([[3]]);
+  });
+
+  it('rejects every member of a batch whose run fails', async () => {
+    const batcher = new DynamicBatcher<number, number>(defaults, async () => {
+      throw new Error('session exploded');
+    });
+    const results = [batcher.submit(1, { rows: 1, key: 'a' }), batcher.submit(2, { rows: 1, key: 'a' })];
+    const settled = Promise.allSettled(results);
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await settled).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('runs up to `concurrency` batches at once', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { batcher, batches } = recordingBatcher({ maxBatchSize: 1, concurrency: 2, maxQueueDelayMs: 0 }, gate);
+    const results = [1, 2, 3].map((i) => batcher.submit(i, { rows: 1, key: 'a' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1], [2]]);
+    expect(batcher.stats().running).toBe(2);
+    open();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await Promise.all(results)).toEqual([10, 20, 30]);
+  });
+
+  it('rejects nonsensical options at construction', () => {
+    expect(() => new DynamicBatcher({ ...defaults, maxBatchSize: 0 }, async () => [])).toThrowError(/maxBatchSize/);
+  });
+});

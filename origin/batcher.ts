@@ -1,0 +1,232 @@
+/**
+ * Dynamic batching with a bounded queue, per model version.
+ *
+ * Requests whose `key` matches (same input dtypes, same non-batch dims, same requested outputs) are merged
+ * along their leading dimension up to `maxBatchSize` rows, waiting at most `maxQueueDelayMs` for a batch to
+ * fill, as Triton's dynamic batcher does. Requests with no key run alone. Past `maxQueueRows` queued rows a
+ * request is refused at once with `overloaded` instead of waiting behind a queue that only grows; a queued
+ * request whose deadline passes or whose caller goes away is dropped before it costs compute.
+ *
+ * The batcher knows nothing of tensors: `run` receives the items of one batch and returns one result per item.
+ */
+import { TandemError } from '../protocol/errors.ts';
+
+export interface BatcherOptions {
+  /** Most rows merged into one run. 1 disables batching. */
+  maxBatchSize: number;
+  /** Longest a request waits for its batch to fill. */
+  maxQueueDelayMs: number;
+  /** Rows queued (not yet running) beyond which new requests are refused. */
+  maxQueueRows: number;
+  /** Batches run at the same time. */
+  concurrency: number;
+}
+
+export interface SubmitOptions {
+  /** Rows this request contributes (its leading dimension). */
+  rows: number;
+  /** Requests batch together only with equal keys; `null` runs alone. */
+  key: string | null;
+  signal?: AbortSignal;
+  /** Absolute time (ms, same clock as `now`) after which the request is worthless. */
+  deadline?: number;
+}
+
+export interface BatchItem<I> {
+  input: I;
+  rows: number;
+  enqueuedAt: number;
+}
+
+export interface BatchStats {
+  queuedRows: number;
+  queuedRequests: number;
+  running: number;
+}
+
+export type RunBatch<I, O> = (items: readonly BatchItem<I>[]) => Promise<O[]>;
+
+interface Pending<I, O> extends BatchItem<I> {
+  key: string | null;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  resolve: (value: O) => void;
+  reject: (reason: unknown) => void;
+}
+
+export class DynamicBatcher<I, O> {
+  private readonly queue: Pending<I, O>[] = [];
+  private queuedRows = 0;
+  private running = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly options: BatcherOptions,
+    private readonly run: RunBatch<I, O>,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    for (const [name, min] of [['maxBatchSize', 1], ['maxQueueDelayMs', 0], ['maxQueueRows', 1], ['concurrency', 1]] as const) {
+      const value = options[name];
+      if (!Number.isFinite(value) || value < min) throw new RangeError(`batcher ${name} must be >= ${min}, got ${value}`);
+    }
+  }
+
+  stats(): BatchStats {
+    return { queuedRows: this.queuedRows, queuedRequests: this.queue.length, running: this.running };
+  }
+
+  /**
+   * Queues one request and resolves with its own result.
+   * @throws TandemError `overloaded` (queue full), `shutting_down`, `deadline_exceeded` or `aborted`.
+   */
+  submit(input: I, options: SubmitOptions): Promise<O> {
+    if (this.closed) return Promise.reject(new TandemError('shutting_down', 'the server is shutting down'));
+    if (options.signal?.aborted) return Promise.reject(new TandemError('aborted', 'the request was cancelled'));
+    if (this.queuedRows + options.rows > this.options.maxQueueRows && this.queue.length > 0) {
+      return Promise.reject(
+        new TandemError('overloaded', `queue holds ${this.queuedRows} rows, limit ${this.options.maxQueueRows}`, {
+          retryAfterSeconds: 1,
+        }),
+      );
+    }
+    return new Promise<O>((resolve, reject) => {
+      const item: Pending<I, O> = {
+        input,
+        rows: options.rows,
+        key: options.key,
+        enqueuedAt: this.now(),
+        deadline: options.deadline ?? Number.POSITIVE_INFINITY,
+        signal: options.signal,
+        onAbort: undefined,
+        resolve,
+        reject,
+      };
+      if (options.signal) {
+        item.onAbort = () => this.drop(item, new TandemError('aborted', 'the request was cancelled'));
+        options.signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+      this.queue.push(item);
+      this.queuedRows += item.rows;
+      this.pump();
+    });
+  }
+
+  /** Refuses new requests from now on; resolves once everything queued and running has finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pump();
+    await this.idle();
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private drop(item: Pending<I, O>, reason: TandemError): void {
+    const index = this.queue.indexOf(item);
+    if (index < 0) return; // Already running: its result is simply not awaited.
+    this.queue.splice(index, 1);
+    this.queuedRows -= item.rows;
+    this.settle(item);
+    item.reject(reason);
+    this.notifyIdle();
+  }
+
+  private settle(item: Pending<I, O>): void {
+    if (item.onAbort) item.signal?.removeEventListener('abort', item.onAbort);
+  }
+
+  private pump(): void {
+    this.expire();
+    while (this.running < this.options.concurrency && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (!batch) break;
+      void this.execute(batch);
+    }
+    this.schedule();
+    this.notifyIdle();
+  }
+
+  /** Rejects queued requests whose deadline has passed. */
+  private expire(): void {
+    const now = this.now();
+    for (const item of [...this.queue]) {
+      if (item.deadline <= now) {
+        this.drop(item, new TandemError('deadline_exceeded', 'the request deadline passed while it was queued'));
+      }
+    }
+  }
+
+  /**
+   * The next batch to run, or undefined if the head should wait for more rows. A batch is ready when it is
+   * full, when its oldest request has waited `maxQueueDelayMs`, or when the batcher is closing.
+   */
+  private takeBatch(): Pending<I, O>[] | undefined {
+    const head = this.queue[0]!;
+    const members: Pending<I, O>[] = [head];
+    let rows = head.rows;
+    if (head.key !== null) {
+      for (const item of this.queue.slice(1)) {
+        if (item.key === head.key && rows + item.rows <= this.options.maxBatchSize) {
+          members.push(item);
+          rows += item.rows;
+        }
+      }
+    }
+    const full = head.key === null || rows >= this.options.maxBatchSize;
+    const waited = this.now() - head.enqueuedAt >= this.options.maxQueueDelayMs;
+    if (!full && !waited && !this.closed) return undefined;
+    for (const item of members) {
+      this.queue.splice(this.queue.indexOf(item), 1);
+      this.queuedRows -= item.rows;
+      this.settle(item);
+    }
+    return members;
+  }
+
+  /** Wakes the batcher when the head's wait ends (if a slot is free) or the earliest deadline passes. */
+  private schedule(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const head = this.queue[0];
+    if (!head) return;
+    let wakeAt = Number.POSITIVE_INFINITY;
+    for (const item of this.queue) wakeAt = Math.min(wakeAt, item.deadline);
+    if (this.running < this.options.concurrency) wakeAt = Math.min(wakeAt, head.enqueuedAt + this.options.maxQueueDelayMs);
+    if (wakeAt === Number.POSITIVE_INFINITY) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(0, wakeAt - this.now()));
+  }
+
+  private async execute(batch: Pending<I, O>[]): Promise<void> {
+    this.running++;
+    try {
+      const results = await this.run(batch);
+      if (results.length !== batch.length) {
+        throw new TandemError('internal', `batch runner returned ${results.length} results for ${batch.length} requests`);
+      }
+      batch.forEach((item, i) => item.resolve(results[i]!));
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+    } finally {
+      this.running--;
+      this.pump();
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.running > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

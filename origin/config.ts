@@ -1,0 +1,125 @@
+/**
+ * The origin's configuration: one documented object, read from environment variables (and CLI flags
+ * layered on top by the caller), checked once at start so a bad value stops the server before it listens.
+ *
+ * | env | field | default |
+ * | --- | --- | --- |
+ * | TANDEM_ORIGIN_HOST | host | 127.0.0.1 |
+ * | TANDEM_ORIGIN_PORT | port | 8000 |
+ * | TANDEM_MODEL_REPOSITORY | repository | models/repository |
+ * | TANDEM_TRUSTED_KEYS (JSON) or TANDEM_TRUSTED_KEYS_FILE | trustedKeys | .tandem/keys/trusted-keys.json |
+ * | TANDEM_ORIGIN_TOKEN | inferenceToken | a dev token, printed at start |
+ * | TANDEM_ADMIN_TOKEN | adminToken | a dev token, printed at start |
+ * | TANDEM_OPEN_OBSERVABILITY | openObservability (health + metrics without a token) | true |
+ * | TANDEM_MAX_BODY_BYTES | maxBodyBytes | 64 MiB |
+ * | TANDEM_MAX_ELEMENTS | maxElements (per request, all inputs) | 16 Mi |
+ * | TANDEM_MAX_BATCH_SIZE | batching.maxBatchSize (rows) | 64 |
+ * | TANDEM_MAX_QUEUE_DELAY_MS | batching.maxQueueDelayMs | 2 |
+ * | TANDEM_MAX_QUEUE_ROWS | batching.maxQueueRows | 1024 |
+ * | TANDEM_SESSION_CONCURRENCY | batching.concurrency (batches run at once per model) | 1 |
+ * | TANDEM_INTRA_OP_THREADS | intraOpThreads (onnxruntime threads per run; 0 = all cores) | 0 |
+ * | TANDEM_DRAIN_TIMEOUT_MS | drainTimeoutMs (graceful shutdown deadline) | 10000 |
+ * | TANDEM_NON_FINITE | nonFinite: reject NaN/Inf inputs, or allow them | reject |
+ * | TANDEM_MODEL_CONFIG (JSON) | models: per-model overrides of `batching`, by model id | {} |
+ */
+import { z } from 'zod';
+import { TandemError } from '../protocol/errors.ts';
+
+const DEV_TOKEN = 'dev-origin-token';
+const DEV_ADMIN_TOKEN = 'dev-admin-token';
+
+const int = (min: number) => z.coerce.number().int().min(min);
+
+const batchingSchema = z.strictObject({
+  maxBatchSize: int(1),
+  maxQueueDelayMs: z.coerce.number().min(0),
+  maxQueueRows: int(1),
+  concurrency: int(1),
+});
+
+export type BatchingConfig = z.infer<typeof batchingSchema>;
+
+const configSchema = z.strictObject({
+  host: z.string().min(1),
+  port: int(0).max(65535),
+  repository: z.string().min(1),
+  /** JSON text of the trusted key set, or undefined to read `trustedKeysFile`. */
+  trustedKeys: z.string().optional(),
+  trustedKeysFile: z.string().min(1),
+  inferenceToken: z.string().min(8, 'tokens must be at least 8 characters'),
+  adminToken: z.string().min(8, 'tokens must be at least 8 characters'),
+  openObservability: z.boolean(),
+  maxBodyBytes: int(1024),
+  maxElements: int(1),
+  batching: batchingSchema,
+  models: z.record(z.string(), batchingSchema.partial()),
+  intraOpThreads: int(0),
+  drainTimeoutMs: int(0),
+  nonFinite: z.enum(['reject', 'allow']),
+});
+
+export type OriginConfig = z.infer<typeof configSchema>;
+
+export interface ConfigDefaults {
+  repository: string;
+  trustedKeysFile: string;
+}
+
+/** Reads the configuration from `env`, applying `overrides` (CLI flags) last. */
+export function loadOriginConfig(
+  env: Record<string, string | undefined>,
+  defaults: ConfigDefaults,
+  overrides: Partial<OriginConfig> = {},
+): OriginConfig & { devTokens: boolean } {
+  const raw = {
+    host: env.TANDEM_ORIGIN_HOST ?? '127.0.0.1',
+    port: env.TANDEM_ORIGIN_PORT ?? 8000,
+    repository: env.TANDEM_MODEL_REPOSITORY ?? defaults.repository,
+    trustedKeys: env.TANDEM_TRUSTED_KEYS,
+    trustedKeysFile: env.TANDEM_TRUSTED_KEYS_FILE ?? defaults.trustedKeysFile,
+    inferenceToken: env.TANDEM_ORIGIN_TOKEN ?? DEV_TOKEN,
+    adminToken: env.TANDEM_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+    openObservability: parseBoolean(env.TANDEM_OPEN_OBSERVABILITY, true),
+    maxBodyBytes: env.TANDEM_MAX_BODY_BYTES ?? 64 * 1024 * 1024,
+    maxElements: env.TANDEM_MAX_ELEMENTS ?? 16 * 1024 * 1024,
+    batching: {
+      maxBatchSize: env.TANDEM_MAX_BATCH_SIZE ?? 64,
+      maxQueueDelayMs: env.TANDEM_MAX_QUEUE_DELAY_MS ?? 2,
+      maxQueueRows: env.TANDEM_MAX_QUEUE_ROWS ?? 1024,
+      concurrency: env.TANDEM_SESSION_CONCURRENCY ?? 1,
+    },
+    models: parseJson(env.TANDEM_MODEL_CONFIG, 'TANDEM_MODEL_CONFIG') ?? {},
+    intraOpThreads: env.TANDEM_INTRA_OP_THREADS ?? 0,
+    drainTimeoutMs: env.TANDEM_DRAIN_TIMEOUT_MS ?? 10_000,
+    nonFinite: env.TANDEM_NON_FINITE ?? 'reject',
+    ...overrides,
+  };
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new TandemError('bad_request', `invalid origin configuration: ${problems}`);
+  }
+  const devTokens = result.data.inferenceToken === DEV_TOKEN || result.data.adminToken === DEV_ADMIN_TOKEN;
+  return { ...result.data, devTokens };
+}
+
+/** The batching settings for one model: the global ones with the model's overrides. */
+export function batchingFor(config: Pick<OriginConfig, 'batching' | 'models'>, modelId: string): BatchingConfig {
+  return { ...config.batching, ...config.models[modelId] };
+}
+
+function parseBoolean(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new TandemError('bad_request', `invalid origin configuration: expected a boolean, got "${value}"`);
+}
+
+function parseJson(value: string | undefined, name: string): unknown {
+  if (value === undefined || value === '') return undefined;
+  try {
+    return JSON.parse(value);
+  } catch (cause) {
+    throw new TandemError('bad_request', `invalid origin configuration: ${name} is not JSON`, { cause });
+  }
+}

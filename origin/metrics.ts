@@ -1,0 +1,124 @@
+/**
+ * The origin's Prometheus metrics (prom-client), one registry per server so tests can run several.
+ *
+ * Besides traffic and latency, two model-quality signals: the top-class confidence of every answered row
+ * (a falling distribution hints at inputs the model was not trained for), and input drift: how far the
+ * mean of recent inputs has moved from the training data's mean, in training standard deviations
+ * (an exponentially weighted moving average, so one odd request doesn't page anyone).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+const CONFIDENCE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
+/** Weight of the newest batch in the drift average. */
+const DRIFT_ALPHA = 0.05;
+
+export type OriginMetrics = ReturnType<typeof createOriginMetrics>;
+
+export function createOriginMetrics(options: { processMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tandem_origin_' });
+  const model = ['model', 'version'] as const;
+  const metrics = {
+    registry,
+    requests: new Counter({
+      name: 'tandem_origin_requests_total',
+      help: 'Inference requests by model, version, HTTP status and error code ("ok" on success).',
+      labelNames: [...model, 'status', 'code'],
+      registers: [registry],
+    }),
+    requestSeconds: new Histogram({
+      name: 'tandem_origin_request_duration_seconds',
+      help: 'Inference request latency, from body read to response.',
+      labelNames: model,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    queueSeconds: new Histogram({
+      name: 'tandem_origin_queue_wait_seconds',
+      help: 'Time a request waited in the batching queue.',
+      labelNames: model,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    computeSeconds: new Histogram({
+      name: 'tandem_origin_compute_seconds',
+      help: 'onnxruntime run time of one batch.',
+      labelNames: model,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'tandem_origin_batch_size',
+      help: 'Rows per onnxruntime run.',
+      labelNames: model,
+      buckets: BATCH_BUCKETS,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'tandem_origin_queue_depth',
+      help: 'Rows waiting in the batching queue.',
+      labelNames: model,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'tandem_origin_in_flight_requests',
+      help: 'Inference requests being handled.',
+      registers: [registry],
+    }),
+    modelLoadSeconds: new Gauge({
+      name: 'tandem_origin_model_load_seconds',
+      help: 'Time to verify and load a model version.',
+      labelNames: model,
+      registers: [registry],
+    }),
+    modelReady: new Gauge({
+      name: 'tandem_origin_model_ready',
+      help: '1 when the model version is loaded and current, 0 when refused or retired.',
+      labelNames: model,
+      registers: [registry],
+    }),
+    topConfidence: new Histogram({
+      name: 'tandem_origin_top_class_confidence',
+      help: 'Softmax probability of the top class, per answered row.',
+      labelNames: model,
+      buckets: CONFIDENCE_BUCKETS,
+      registers: [registry],
+    }),
+    inputDrift: new Gauge({
+      name: 'tandem_origin_input_drift',
+      help: "Moving average of |batch mean - training mean| / training std, per input.",
+      labelNames: [...model, 'input'],
+      registers: [registry],
+    }),
+  };
+  const driftState = new Map<string, number>();
+
+  return {
+    ...metrics,
+    /** Records one batch's input mean against the training reference. */
+    observeDrift(labels: { model: string; version: string; input: string }, batchMean: number, reference: { mean: number; std: number }) {
+      const score = Math.abs(batchMean - reference.mean) / (reference.std || 1);
+      const key = `${labels.model}\u0000${labels.version}\u0000${labels.input}`;
+      const previous = driftState.get(key);
+      const smoothed = previous === undefined ? score : previous + DRIFT_ALPHA * (score - previous);
+      driftState.set(key, smoothed);
+      metrics.inputDrift.set(labels, smoothed);
+    },
+  };
+}
+
+/** Softmax probability of the top class for each row of `[rows, classes]` logits. */
+export function topClassConfidences(logits: Float32Array, classes: number): Float64Array {
+  const rows = classes > 0 ? Math.floor(logits.length / classes) : 0;
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k]!);
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += Math.exp(logits[r * classes + k]! - max);
+    out[r] = 1 / sum;
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { TensorSpec } from '../protocol/manifest.ts';
+import { validateInputs, type NamedTensor } from './validate-inputs.ts';
+
+const specs: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }];
+const x = (rows: number, data?: number[]): NamedTensor => ({
+  name: 'x',
+  dtype: 'float32',
+  dims: [rows, 4],
+  data: new Float32Array(data ?? rows * 4),
+});
+const reject = { nonFinite: 'reject' } as const;
+
+describe('validateInputs', () => {
+  it('accepts a matching request and plans a batch by its leading dimension', () => {
+    expect(validateInputs([x(3)], specs, reject)).toEqual({ rows: 3, key: 'x:float32:4' });
+  });
+
+  it.each([
+    ['input_missing', [], /"x" is required/],
+    ['input_unknown', [x(1), { ...x(1), name: 'y' }], /unknown input "y".*takes "x"/],
+    ['input_dtype_mismatch', [{ name: 'x', dtype: 'float64', dims: [1, 4], data: new Float64Array(4) }], /is float64, the model takes float32/],
+    ['input_shape_mismatch', [{ ...x(1), dims: [4] }], /rank 1, expected 2/],
+    ['input_shape_mismatch', [{ ...x(2), dims: [2, 2, 2] }], /rank 3/],
+    ['input_shape_mismatch', [{ name: 'x', dtype: 'float32', dims: [1, 5], data: new Float32Array(5) }], /dimension 1 must be 4/],
+    ['input_not_finite', [x(1, [0, 1, Number.NaN, 3])], /element 2/],
+    ['input_not_finite', [x(1, [Number.POSITIVE_INFINITY, 1, 2, 3])], /element 0/],
+  ] as const)('rejects with %s', (code, inputs, message) => {
+    expect(() => validateInputs(inputs as NamedTensor[], specs, reject)).toThrowError(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+  });
+
+  it('allows non-finite values when the policy says so', () => {
+    expect(validateInputs([x(1, [Number.NaN, 0, 0, 0])], specs, { nonFinite: 'allow' }).rows).toBe(1);
+  });
+
+  it('checks half floats by their bits', () => {
+    const half = (bits: number[]): NamedTensor => ({ name: 'h', dtype: 'float16', dims: [1, bits.length], data: new Uint16Array(bits) });
+    const halfSpecs: TensorSpec[] = [{ name: 'h', dtype: 'float16', shape: ['batch', 2] }];
+    expect(validateInputs([half([0x3c00, 0x7bff])], halfSpecs, reject).rows).toBe(1);
+    expect(() => validateInputs([half([0x3c00, 0x7c00])], halfSpecs, reject)).toThrowError(/element 1/);
+    expect(() => validateInputs([half([0xfe00, 0])], halfSpecs, reject)).toThrowError(/element 0/);
+  });
+
+  it('binds a dynamic dimension across inputs', () => {
+    const two: TensorSpec[] = [
+      { name: 'a', dtype: 'int64', shape: ['batch', 'seq'] },
+      { name: 'b', dtype: 'int64', shape: ['batch', 'seq'] },
+    ];
+    const t = (name: string, dims: number[]): NamedTensor => ({ name, dtype: 'int64', dims, data: new BigInt64Array(dims[0]! * dims[1]!) });
+    expect(validateInputs([t('a', [2, 5]), t('b', [2, 5])], two, reject)).toEqual({ rows: 2, key: 'a:int64:5|b:int64:5' });
+    expect(() => validateInputs([t('a', [2, 5]), t('b', [2, 6])], two, reject)).toThrowError(/"seq" is 5 in another input/);
+  });
+
+  it('does not batch models whose leading dimension is fixed, or requests of zero rows', () => {
+    const fixed: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: [1, 4] }];
+    expect(validateInputs([x(1)], fixed, reject)).toEqual({ rows: 1, key: null });
+    expect(validateInputs([x(0)], specs, reject).key).toBeNull();
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * Checks a request's input tensors against a model's input signature, and says whether and how the
+ * request can join a dynamic batch. Pure: the signature comes from the verified manifest (checked against
+ * the loaded session at load time), the tensors from the OIP decoder.
+ */
+import { TandemError } from '../protocol/errors.ts';
+import type { TensorSpec } from '../protocol/manifest.ts';
+import type { Tensor } from '../protocol/tensor.ts';
+
+export type NamedTensor = Tensor & { name: string };
+
+export interface InputPolicy {
+  /** `reject` answers NaN and ±Infinity in float inputs with `input_not_finite`. */
+  nonFinite: 'reject' | 'allow';
+}
+
+export interface BatchPlan {
+  /** Rows along the leading dimension, when every input's leading dimension is the same dynamic one. */
+  rows: number;
+  /** Requests with equal keys can be concatenated along the leading dimension; null runs alone. */
+  key: string | null;
+}
+
+/**
+ * @throws TandemError `input_missing`, `input_unknown`, `input_dtype_mismatch`, `input_shape_mismatch`
+ * or `input_not_finite`, naming the input.
+ */
+export function validateInputs(inputs: readonly NamedTensor[], specs: readonly TensorSpec[], policy: InputPolicy): BatchPlan {
+  const byName = new Map(inputs.map((t) => [t.name, t]));
+  for (const input of inputs) {
+    if (!specs.some((s) => s.name === input.name)) {
+      throw new TandemError('input_unknown', `unknown input "${input.name}"; the model takes ${specs.map((s) => `"${s.name}"`).join(', ')}`);
+    }
+  }
+  const dynamic = new Map<string, number>();
+  for (const spec of specs) {
+    const input = byName.get(spec.name);
+    if (!input) throw new TandemError('input_missing', `input "${spec.name}" is required`);
+    if (input.dtype !== spec.dtype) {
+      throw new TandemError('input_dtype_mismatch', `input "${spec.name}" is ${input.dtype}, the model takes ${spec.dtype}`);
+    }
+    checkShape(input, spec, dynamic);
+    if (policy.nonFinite === 'reject') checkFinite(input);
+  }
+  return batchPlan(inputs, specs);
+}
+
+function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, number>): void {
+  const expected = `[${spec.shape.join(',')}]`;
+  const mismatch = (why: string) =>
+    new TandemError('input_shape_mismatch', `input "${spec.name}" has shape [${input.dims.join(',')}], expected ${expected}: ${why}`);
+  if (input.dims.length !== spec.shape.length) throw mismatch(`rank ${input.dims.length}, expected ${spec.shape.length}`);
+  spec.shape.forEach((dim, axis) => {
+    const actual = input.dims[axis]!;
+    if (typeof dim === 'number') {
+      if (actual !== dim) throw mismatch(`dimension ${axis} must be ${dim}`);
+      return;
+    }
+    const bound = dynamic.get(dim);
+    if (bound !== undefined && bound !== actual) throw mismatch(`"${dim}" is ${bound} in another input`);
+    dynamic.set(dim, actual);
+  });
+}
+
+function checkFinite(input: NamedTensor): void {
+  const fail = (i: number) =>
+    new TandemError('input_not_finite', `input "${input.name}" has a non-finite value at element ${i}`);
+  if (input.dtype === 'float32' || input.dtype === 'float64') {
+    const data = input.data as Float32Array | Float64Array;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw fail(i);
+  } else if (input.dtype === 'float16') {
+    // Half floats arrive as raw bits: an all-ones exponent is Infinity or NaN.
+    const bits = input.data as Uint16Array;
+    for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) throw fail(i);
+  }
+}
+
+function batchPlan(inputs: readonly NamedTensor[], specs: readonly TensorSpec[]): BatchPlan {
+  const leading = specs.map((s) => s.shape[0]);
+  const first = leading[0];
+  const rows = inputs[0]?.dims[0] ?? 0;
+  const batchable = typeof first === 'string' && leading.every((d) => d === first);
+  if (!batchable || rows === 0) return { rows: Math.max(rows, 1), key: null };
+  const key = specs
+    .map((s) => {
+      const t = inputs.find((i) => i.name === s.name)!;
+      return `${s.name}:${t.dtype}:${t.dims.slice(1).join('x')}`;
+    })
+    .join('|');
+  return { rows, key };
+}
