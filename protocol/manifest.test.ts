@@ -54,6 +54,11 @@ describe('manifest schema', () => {
     expect(invalidReason(manifest)).toContain(path);
   });
 
+  it.each(['__proto__', 'constructor'])('rejects a record key %j rather than silently dropping it', (key) => {
+    const text = JSON.stringify(sampleManifest()).replace('"task"', `"evaluation":{"${key}":1,"accuracy":0.9},"task"`);
+    expect(invalidReason(JSON.parse(text))).toMatch(/evaluation.*reserved key/);
+  });
+
   it('rejects duplicate variant names', () => {
     const m = sampleManifest();
     expect(invalidReason({ ...m, variants: [m.variants[0], m.variants[0]] })).toMatch(/duplicate variant "int8"/);

@@ -17,6 +17,28 @@ const semver = z
   .string()
   .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'a semantic version such as 1.2.0');
 
+/** Keys that name Object.prototype members. */
+const RESERVED_KEYS = ['__proto__', 'constructor', 'prototype'];
+
+/**
+ * A free-form record. Reserved keys are refused, not dropped: parsing would silently lose or reinterpret
+ * them, so the parsed manifest would differ from the signed one. (JSON.parse makes `__proto__` an own
+ * property, which the record parser then skips, so the check looks at the raw input.)
+ */
+function safeRecord<T extends z.ZodType>(value: T) {
+  return z.preprocess(
+    (input, ctx) => {
+      if (typeof input === 'object' && input !== null) {
+        for (const key of RESERVED_KEYS) {
+          if (Object.hasOwn(input, key)) ctx.addIssue({ code: 'custom', path: [key], message: 'reserved key', input });
+        }
+      }
+      return input;
+    },
+    z.record(z.string().min(1).max(128), value),
+  );
+}
+
 /** A dimension: a fixed size, or the name of a dynamic dimension such as "batch". */
 const dim = z.union([z.number().int().nonnegative(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)]);
 
@@ -81,17 +103,17 @@ export const manifestSchema = z
     /** Class names for classification outputs, index-aligned with the output's last dimension. */
     classLabels: z.array(z.string()).optional(),
     /** Free-form key/value labels for operators (team, dataset, commit...). */
-    labels: z.record(z.string(), z.string()).optional(),
+    labels: safeRecord(z.string()).optional(),
     /** Statistics of the training data per input, the reference the origin measures drift against. */
     dataReference: z
       .strictObject({
         description: z.string(),
         samples: z.number().int().positive(),
-        inputs: z.record(z.string(), inputStatistics),
+        inputs: safeRecord(inputStatistics),
       })
       .optional(),
     /** Held-out evaluation of the model, as measured by the build. */
-    evaluation: z.record(z.string(), z.number()).optional(),
+    evaluation: safeRecord(z.number()).optional(),
     variants: z.array(variant).min(1),
   })
   .superRefine((m, ctx) => {

@@ -4,6 +4,8 @@ import { BACKENDS, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestVariant,
 import { TENSOR_DTYPES } from '../tensor.ts';
 
 const slug = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/);
+/** Record keys; the schema refuses keys naming Object.prototype members. */
+const recordKey = (pattern: RegExp) => fc.stringMatching(pattern).filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k));
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(''));
 const dim = fc.oneof(fc.nat({ max: 4096 }), fc.constantFrom('batch', 'seq', 'N'));
 const tensorSpec: fc.Arbitrary<TensorSpec> = fc.record({
@@ -59,16 +61,16 @@ export const manifestArbitrary: fc.Arbitrary<Manifest> = fc
         description: fc.string({ maxLength: 80 }),
         task: fc.constantFrom('classification' as const, 'embedding' as const, 'regression' as const),
         classLabels: fc.array(fc.string({ maxLength: 10 }), { maxLength: 10 }),
-        labels: fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 10 })),
+        labels: fc.dictionary(recordKey(/^[a-z]{1,8}$/), fc.string({ maxLength: 10 })),
         dataReference: fc.record({
           description: fc.string({ maxLength: 40 }),
           samples: fc.integer({ min: 1, max: 1e6 }),
           inputs: fc.dictionary(
-            fc.stringMatching(/^[a-z]{1,8}$/),
+            recordKey(/^[a-z]{1,8}$/),
             fc.record({ mean: fc.double({ noNaN: true, noDefaultInfinity: true }), std: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }) }),
           ),
         }),
-        evaluation: fc.dictionary(fc.stringMatching(/^[a-z_]{1,12}$/), fc.double({ noNaN: true, noDefaultInfinity: true })),
+        evaluation: fc.dictionary(recordKey(/^[a-z_]{1,12}$/), fc.double({ noNaN: true, noDefaultInfinity: true })),
         variants: fc.tuple(...names.map(variant)),
       },
       { requiredKeys: ['schemaVersion', 'id', 'version', 'createdAt', 'task', 'variants'] },

@@ -1,0 +1,99 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sampleManifest } from '../../protocol/test-support/manifest-arbitrary.ts';
+import { verifyManifest } from '../../protocol/signed-manifest.ts';
+import { readTrustedKeysFile } from '../keys-store.ts';
+import { main } from './main.ts';
+
+/** Runs the CLI in process, capturing what it prints. */
+async function tandem(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  try {
+    process.exitCode = undefined;
+    const code = await main(['node', 'tandem', ...args]);
+    return { code, out, err };
+  } finally {
+    process.exitCode = undefined;
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+describe('tandem CLI', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keygen writes a 0600 private key and adds the public key to the trusted set; a second keygen rotates in a new key', async () => {
+    const trusted = join(dir, 'trusted.json');
+    const first = await tandem('keygen', '--out', join(dir, 'old.json'), '--trusted', trusted);
+    expect(first.code).toBe(0);
+    const second = await tandem('keygen', '--out', join(dir, 'new.json'), '--trusted', trusted, '--algorithm', 'ECDSA-P256');
+    expect(second.code).toBe(0);
+    const set = await readTrustedKeysFile(trusted);
+    expect(set.keys.size).toBe(2);
+    const { statSync } = await import('node:fs');
+    expect(statSync(join(dir, 'old.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keygen refuses to overwrite a key without --force', async () => {
+    const result = await tandem('keygen', '--out', join(dir, 'old.json'), '--trusted', join(dir, 'trusted.json'));
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/key_invalid: .*exists/);
+  });
+
+  it('sign then verify: the envelope verifies against the trusted set and carries the manifest', async () => {
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(sampleManifest()));
+    const version = join(dir, 'repo', 'mlp-classifier', '1.0.0');
+    await import('node:fs/promises').then((fs) => fs.mkdir(version, { recursive: true }));
+    const envelopePath = join(version, 'manifest.dsse.json');
+    const signed = await tandem('sign', join(dir, 'manifest.json'), '--key', join(dir, 'old.json'), '--out', envelopePath);
+    expect(signed.code).toBe(0);
+    const verified = await verifyManifest(JSON.parse(await readFile(envelopePath, 'utf8')), await readTrustedKeysFile(join(dir, 'trusted.json')));
+    expect(verified.manifest).toEqual(sampleManifest());
+
+    const ok = await tandem('verify', join(dir, 'repo'), '--trusted', join(dir, 'trusted.json'), '--no-artifacts');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^ok +mlp-classifier@1\.0\.0/m);
+  });
+
+  it('re-signing an envelope with --keep-signatures adds the new key beside the old', async () => {
+    const envelopePath = join(dir, 'repo', 'mlp-classifier', '1.0.0', 'manifest.dsse.json');
+    const result = await tandem('sign', envelopePath, '--key', join(dir, 'new.json'), '--keep-signatures', '--out', envelopePath);
+    expect(result.code).toBe(0);
+    const envelope = JSON.parse(await readFile(envelopePath, 'utf8'));
+    expect(envelope.signatures).toHaveLength(2);
+    const set = await readTrustedKeysFile(join(dir, 'trusted.json'));
+    expect((await verifyManifest(envelope, { ...set, threshold: 2 })).keyids).toHaveLength(2);
+  });
+
+  it('verify fails with the error code when a manifest is tampered, and when artifacts are missing', async () => {
+    const envelopePath = join(dir, 'repo', 'mlp-classifier', '1.0.0', 'manifest.dsse.json');
+    const artifacts = await tandem('verify', envelopePath, '--trusted', join(dir, 'trusted.json'));
+    expect(artifacts.code).toBe(1);
+    expect(artifacts.out).toMatch(/FAIL .*artifact_missing: .*int8\.onnx: no such file/);
+
+    const envelope = JSON.parse(await readFile(envelopePath, 'utf8'));
+    envelope.payloadType = `${envelope.payloadType}x`;
+    await writeFile(envelopePath, JSON.stringify(envelope));
+    const tampered = await tandem('verify', envelopePath, '--trusted', join(dir, 'trusted.json'), '--no-artifacts');
+    expect(tampered.code).toBe(1);
+    expect(tampered.out).toMatch(/FAIL .*manifest_signature_invalid/);
+  });
+
+  it('sign rejects an invalid manifest with its code', async () => {
+    await writeFile(join(dir, 'bad.json'), JSON.stringify({ ...sampleManifest(), version: 'one' }));
+    const result = await tandem('sign', join(dir, 'bad.json'), '--key', join(dir, 'old.json'));
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/manifest_invalid: .*version/);
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * The models the origin serves, by id and version, with one current version per id.
+ *
+ * Loading a version verifies its signed manifest and the origin-tier artifact's SHA-256 before
+ * onnxruntime sees a byte, checks the model's own signature against the manifest, and runs one warm-up
+ * inference. A version that fails any step is refused, kept with its reason for readiness, and never
+ * served. Hot swap: a new version is loaded beside the current one and then made current in one
+ * assignment; the old version's queued and running requests finish on it, then its session is released.
+ */
+import { join } from 'node:path';
+import { TandemError, toTandemError } from '../protocol/errors.ts';
+import type { TrustedKeySet } from '../protocol/keys.ts';
+import { variantForTier, type Manifest, type ManifestVariant } from '../protocol/manifest.ts';
+import { versionKey } from '../protocol/repository-layout.ts';
+import { allocateTensorData, elementCount, type Tensor } from '../protocol/tensor.ts';
+import { compareVersions } from '../models/repository.ts';
+import { verifyArtifactFile, verifyModelDirectory } from '../models/verify-model.ts';
+import { concatRows, splitRows } from './batch-tensors.ts';
+import { DynamicBatcher, type BatchItem } from './batcher.ts';
+import type { BatchingConfig } from './config.ts';
+import { checkSignature, openSession, type ModelSession } from './ort-session.ts';
+
+/** One request's share of a batch: its inputs and the outputs it wants. */
+export interface BatchInput {
+  inputs: Record<string, Tensor>;
+  outputs: readonly string[];
+}
+
+export interface BatchOutput {
+  outputs: Record<string, Tensor>;
+  /** Rows in the batch this request ran in. */
+  batchSize: number;
+  queueMs: number;
+  computeMs: number;
+}
+
+export interface ServedModel {
+  id: string;
+  version: string;
+  manifest: Manifest;
+  variant: ManifestVariant;
+  session: ModelSession;
+  batcher: DynamicBatcher<BatchInput, BatchOutput>;
+  loadSeconds: number;
+}
+
+export interface RefusedModel {
+  id: string;
+  version: string;
+  dir: string;
+  code: string;
+  reason: string;
+}
+
+export interface RegistryOptions {
+  repository: string;
+  trusted: () => TrustedKeySet;
+  batching: (modelId: string) => BatchingConfig;
+  intraOpThreads: number;
+  /** Called with each batch actually run, for metrics. */
+  onBatch?: (model: ServedModel, rows: number, computeMs: number, items: readonly BatchInput[], outputs: Record<string, Tensor>) => void;
+  onEvent?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export class ModelRegistry {
+  private readonly versions = new Map<string, ServedModel>();
+  private readonly current = new Map<string, string>();
+  private readonly refusals = new Map<string, RefusedModel>();
+  private readonly loading = new Map<string, Promise<ServedModel>>();
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** Every served version. */
+  list(): ServedModel[] {
+    return [...this.versions.values()];
+  }
+
+  refused(): RefusedModel[] {
+    return [...this.refusals.values()];
+  }
+
+  currentVersion(id: string): string | undefined {
+    return this.current.get(id);
+  }
+
+  /**
+   * The version that answers `id` (current unless `version` is given).
+   * @throws TandemError `model_not_found`
+   */
+  resolve(id: string, version?: string): ServedModel {
+    const chosen = version ?? this.current.get(id);
+    const model = chosen === undefined ? undefined : this.versions.get(versionKey(id, chosen));
+    if (!model) {
+      const refusal =
+        chosen === undefined ? this.refused().find((r) => r.id === id) : this.refusals.get(versionKey(id, chosen));
+      if (refusal) {
+        throw new TandemError('model_not_ready', `model ${id} version ${refusal.version} was refused: ${refusal.code}: ${refusal.reason}`);
+      }
+      throw new TandemError('model_not_found', version ? `model ${id} has no version ${version}` : `no model named ${id}`);
+    }
+    return model;
+  }
+
+  /**
+   * Loads the version in `<repository>/<id>/<version>`; makes it current when it is newer than the current
+   * one (or `makeCurrent` is set). Concurrent loads of one version share one promise.
+   */
+  async load(id: string, version: string, options: { makeCurrent?: boolean } = {}): Promise<ServedModel> {
+    const key = versionKey(id, version);
+    const existing = this.versions.get(key);
+    let model: ServedModel;
+    if (existing) {
+      model = existing;
+    } else {
+      let pending = this.loading.get(key);
+      if (!pending) {
+        pending = this.loadVersion(id, version).finally(() => this.loading.delete(key));
+        this.loading.set(key, pending);
+      }
+      model = await pending;
+    }
+    const currentVersion = this.current.get(id);
+    if (options.makeCurrent || currentVersion === undefined || compareVersions(version, currentVersion) > 0) {
+      this.current.set(id, version); // The swap: one assignment, seen by every request that resolves after it.
+      this.options.onEvent?.('model_current', { model: id, version, previous: currentVersion ?? null });
+    }
+    return model;
+  }
+
+  /**
+   * Stops serving a version: new requests no longer resolve to it, queued and running ones finish, then
+   * the session is released. Refuses to unload the current version while another exists to take over;
+   * make that one current first.
+   */
+  async unload(id: string, version: string): Promise<void> {
+    const key = versionKey(id, version);
+    const model = this.versions.get(key);
+    if (!model) throw new TandemError('model_not_found', `model ${id} has no loaded version ${version}`);
+    if (this.current.get(id) === version) {
+      const others = this.list().filter((m) => m.id === id && m.version !== version);
+      const next = others.sort((a, b) => compareVersions(b.version, a.version))[0];
+      if (next) this.current.set(id, next.version);
+      else this.current.delete(id);
+    }
+    this.versions.delete(key);
+    await model.batcher.close();
+    await model.session.release();
+    this.options.onEvent?.('model_unloaded', { model: id, version });
+  }
+
+  /** Swaps `id` to `version` (loading it if needed), then retires the previous current version. */
+  async swap(id: string, version: string): Promise<{ previous: string | undefined }> {
+    const previous = this.current.get(id);
+    await this.load(id, version, { makeCurrent: true });
+    if (previous !== undefined && previous !== version) await this.unload(id, previous);
+    return { previous };
+  }
+
+  /** Closes every batcher (draining its queue) and releases every session. */
+  async close(): Promise<void> {
+    await Promise.all(this.list().map((m) => m.batcher.close()));
+    await Promise.all(this.list().map((m) => m.session.release()));
+    this.versions.clear();
+    this.current.clear();
+  }
+
+  private async loadVersion(id: string, version: string): Promise<ServedModel> {
+    const key = versionKey(id, version);
+    const dir = join(this.options.repository, id, version);
+    const started = performance.now();
+    try {
+      const { manifest } = await verifyModelDirectory(dir, this.options.trusted(), { artifacts: false });
+      if (manifest.id !== id || manifest.version !== version) {
+        throw new TandemError('manifest_invalid', `manifest names ${manifest.id}@${manifest.version}, directory is ${id}/${version}`);
+      }
+      const variant = variantForTier(manifest, 'origin');
+      if (!variant) throw new TandemError('manifest_invalid', 'the manifest has no origin-tier variant');
+      const bytes = await verifyArtifactFile(join(dir, variant.artifact.path), variant);
+      const session = await openSession(bytes, { intraOpThreads: this.options.intraOpThreads });
+      try {
+        checkSignature(session, variant.inputs, variant.outputs);
+        await warmUp(session, variant);
+      } catch (err) {
+        await session.release();
+        throw err;
+      }
+      const model = { id, version, manifest, variant, session, loadSeconds: 0 } as ServedModel;
+      model.batcher = new DynamicBatcher<BatchInput, BatchOutput>(this.options.batching(id), (items) => this.runBatch(model, items));
+      model.loadSeconds = (performance.now() - started) / 1000;
+      this.versions.set(key, model);
+      this.refusals.delete(key);
+      this.options.onEvent?.('model_loaded', { model: id, version, variant: variant.name, load_seconds: model.loadSeconds });
+      return model;
+    } catch (err) {
+      const error = toTandemError(err);
+      this.refusals.set(key, { id, version, dir, code: error.code, reason: error.message });
+      this.options.onEvent?.('model_refused', { model: id, version, code: error.code, reason: error.message });
+      throw error;
+    }
+  }
+
+  private async runBatch(model: ServedModel, items: readonly BatchItem<BatchInput>[]): Promise<BatchOutput[]> {
+    const started = performance.now();
+    const inputs: Record<string, Tensor> = {};
+    for (const spec of model.variant.inputs) inputs[spec.name] = concatRows(items.map((i) => i.input.inputs[spec.name]!));
+    const wanted = [...new Set(items.flatMap((i) => i.input.outputs))];
+    const outputs = await model.session.run(inputs, wanted);
+    const computeMs = performance.now() - started;
+    const rows = items.map((i) => i.rows);
+    const totalRows = rows.reduce((a, b) => a + b, 0);
+    const pieces: Record<string, Tensor[]> = {};
+    for (const [name, tensor] of Object.entries(outputs)) pieces[name] = items.length === 1 ? [tensor] : splitRows(tensor, rows);
+    this.options.onBatch?.(model, totalRows, computeMs, items.map((i) => i.input), outputs);
+    return items.map((item, index) => {
+      const mine: Record<string, Tensor> = {};
+      for (const name of item.input.outputs) mine[name] = pieces[name]![index]!;
+      return { outputs: mine, batchSize: totalRows, queueMs: started - item.enqueuedAt, computeMs };
+    });
+  }
+}
+
+/** One inference on zeros with batch 1, so the first real request doesn't pay for lazy initialisation. */
+async function warmUp(session: ModelSession, variant: ManifestVariant): Promise<void> {
+  const inputs: Record<string, Tensor> = {};
+  for (const spec of variant.inputs) {
+    const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
+    inputs[spec.name] = { dtype: spec.dtype, dims, data: allocateTensorData(spec.dtype, elementCount(dims)) } as Tensor;
+  }
+  await session.run(inputs);
+}

@@ -1,0 +1,145 @@
+/**
+ * Starts the origin: reads trusted keys, loads and verifies every model in the repository, listens on
+ * @hono/node-server, and shuts down gracefully: on SIGTERM readiness turns false, new requests are
+ * refused with 503, queued and running inference finishes, then the process exits 0 (or 1 if the drain
+ * deadline passes first).
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { toTandemError } from '../protocol/errors.ts';
+import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
+import { listModelVersions } from '../models/repository.ts';
+import { createOriginApp, type Logger, type OriginState } from './app.ts';
+import { batchingFor, type OriginConfig } from './config.ts';
+import { createOriginMetrics, topClassConfidences } from './metrics.ts';
+import { ModelRegistry, type BatchInput, type ServedModel } from './model-registry.ts';
+import type { Tensor } from '../protocol/tensor.ts';
+
+export interface RunningOrigin {
+  url: string;
+  port: number;
+  registry: ModelRegistry;
+  state: OriginState;
+  /** Drains and stops; resolves true if everything finished within the drain deadline. */
+  shutdown(): Promise<boolean>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Install SIGTERM/SIGINT handlers that drain and exit (the CLI does; tests don't). */
+  handleSignals?: boolean;
+  processMetrics?: boolean;
+}
+
+export async function startOrigin(config: OriginConfig, options: StartOptions = {}): Promise<RunningOrigin> {
+  const logger = options.logger ?? pino({ base: { service: 'tandem-origin' } });
+  const metrics = createOriginMetrics({ processMetrics: options.processMetrics ?? true });
+  const trusted = await readTrusted(config);
+  const state: OriginState = { draining: false };
+
+  const registry = new ModelRegistry({
+    repository: config.repository,
+    trusted: () => trusted,
+    batching: (id) => batchingFor(config, id),
+    intraOpThreads: config.intraOpThreads,
+    onBatch: (model, rows, computeMs, items, outputs) => recordBatch(metrics, model, rows, computeMs, items, outputs),
+    onEvent: (event, fields) => {
+      const level = event === 'model_refused' ? 'warn' : 'info';
+      logger[level]({ event, ...fields });
+      const labels = { model: String(fields.model), version: String(fields.version) };
+      if (event === 'model_loaded') {
+        metrics.modelLoadSeconds.set(labels, Number(fields.load_seconds));
+        metrics.modelReady.set(labels, 1);
+      } else if (event === 'model_refused' || event === 'model_unloaded') {
+        metrics.modelReady.set(labels, 0);
+      }
+    },
+  });
+  for (const { id, version } of await listModelVersions(config.repository)) {
+    await registry.load(id, version).catch(() => undefined); // Refusals are recorded and reported by readiness.
+  }
+  const queueGauge = setInterval(() => {
+    for (const model of registry.list()) {
+      metrics.queueDepth.set({ model: model.id, version: model.version }, model.batcher.stats().queuedRows);
+    }
+  }, 250);
+  queueGauge.unref();
+
+  const app = createOriginApp({ config, registry, metrics, logger, state });
+  const server = await listen(app.fetch, config.host, config.port);
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host}:${port}`;
+  logger.info({ event: 'listening', url, models: registry.list().map((m) => `${m.id}@${m.version}`) });
+
+  let stopping: Promise<boolean> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      state.draining = true;
+      logger.info({ event: 'draining', deadline_ms: config.drainTimeoutMs });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = Promise.all([registry.close(), closed]).then(() => true);
+      const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.drainTimeoutMs).unref());
+      const inTime = await Promise.race([drained, deadline]);
+      clearInterval(queueGauge);
+      if (!inTime && 'closeAllConnections' in server) server.closeAllConnections();
+      logger.info({ event: 'stopped', drained: inTime });
+      return inTime;
+    })());
+
+  if (options.handleSignals) {
+    const onSignal = (signal: string) => {
+      logger.info({ event: 'signal', signal });
+      void shutdown().then((inTime) => process.exit(inTime ? 0 : 1));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { url, port, registry, state, shutdown };
+}
+
+async function readTrusted(config: OriginConfig): Promise<TrustedKeySet> {
+  const source = config.trustedKeys ?? (await readFile(config.trustedKeysFile, 'utf8'));
+  return loadTrustedKeys(source);
+}
+
+function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server));
+    server.once('error', (err) => reject(toTandemError(err)));
+  });
+}
+
+/** Per-batch metrics: compute time, batch size, and the model-quality signals. */
+function recordBatch(
+  metrics: ReturnType<typeof createOriginMetrics>,
+  model: ServedModel,
+  rows: number,
+  computeMs: number,
+  items: readonly BatchInput[],
+  outputs: Record<string, Tensor>,
+): void {
+  const labels = { model: model.id, version: model.version };
+  metrics.computeSeconds.observe(labels, computeMs / 1000);
+  metrics.batchSize.observe(labels, rows);
+  if (model.manifest.task === 'classification') {
+    const logits = outputs[model.variant.outputs[0]!.name];
+    if (logits && logits.dtype === 'float32') {
+      const classes = logits.dims[logits.dims.length - 1] ?? 0;
+      for (const confidence of topClassConfidences(logits.data as Float32Array, classes)) metrics.topConfidence.observe(labels, confidence);
+    }
+  }
+  for (const [input, reference] of Object.entries(model.manifest.dataReference?.inputs ?? {})) {
+    let sum = 0;
+    let count = 0;
+    for (const item of items) {
+      const t = item.inputs[input];
+      if (!t || (t.dtype !== 'float32' && t.dtype !== 'float64')) continue;
+      const data = t.data as Float32Array | Float64Array;
+      for (let i = 0; i < data.length; i++) sum += data[i]!;
+      count += data.length;
+    }
+    if (count > 0) metrics.observeDrift({ ...labels, input }, sum / count, reference);
+  }
+}

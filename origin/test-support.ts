@@ -1,0 +1,118 @@
+/**
+ * Fixtures for origin tests: a model repository built by models/ (through the shared build cache) into a
+ * temporary folder and signed with a key made for the test, and a small OIP client.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildModels } from '../models/build.ts';
+import { generateSigningKey, type SigningKey } from '../protocol/keys.ts';
+import {
+  INFERENCE_HEADER_CONTENT_LENGTH,
+  decodeInferResponse,
+  encodeInferRequest,
+  requestBinaryOutputs,
+  type InferRequest,
+  type InferResponse,
+} from '../protocol/oip-codec.ts';
+import { parseErrorBody, type TandemError } from '../protocol/errors.ts';
+import { signManifest } from '../protocol/signed-manifest.ts';
+import { loadOriginConfig, type OriginConfig } from './config.ts';
+import { startOrigin, type RunningOrigin } from './server.ts';
+import type { Logger } from './app.ts';
+
+export const INFER_TOKEN = 'test-infer-token';
+export const ADMIN_TOKEN = 'test-admin-token';
+
+export interface TestRepository {
+  repository: string;
+  key: SigningKey;
+  trustedKeys: string;
+  cleanup(): Promise<void>;
+}
+
+export async function signedRepository(only?: readonly string[]): Promise<TestRepository> {
+  const repository = await mkdtemp(join(tmpdir(), 'tandem-origin-repo-'));
+  const key = await generateSigningKey();
+  await buildModels({ repository, sign: (m) => signManifest(m, [key]), ...(only ? { only } : {}) });
+  return {
+    repository,
+    key,
+    trustedKeys: JSON.stringify([key.publicKey]),
+    cleanup: () => rm(repository, { recursive: true, force: true }),
+  };
+}
+
+export function testConfig(repo: TestRepository, overrides: Partial<OriginConfig> = {}): OriginConfig {
+  return loadOriginConfig(
+    {
+      TANDEM_ORIGIN_TOKEN: INFER_TOKEN,
+      TANDEM_ADMIN_TOKEN: ADMIN_TOKEN,
+      TANDEM_TRUSTED_KEYS: repo.trustedKeys,
+      TANDEM_INTRA_OP_THREADS: '1',
+    },
+    { repository: repo.repository, trustedKeysFile: '/nonexistent' },
+    { port: 0, ...overrides },
+  );
+}
+
+/** A logger that keeps every line, for assertions on the request log. */
+export function collectingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+export async function startTestOrigin(repo: TestRepository, overrides: Partial<OriginConfig> = {}) {
+  const { logger, lines } = collectingLogger();
+  const origin: RunningOrigin = await startOrigin(testConfig(repo, overrides), { logger, processMetrics: false });
+  return { origin, lines };
+}
+
+export interface InferOptions {
+  binary?: boolean;
+  version?: string;
+  token?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export type InferResult = { ok: true; response: InferResponse; res: Response } | { ok: false; error: TandemError; res: Response };
+
+/** POSTs an OIP infer request and decodes the answer, or the typed error. */
+export async function infer(url: string, model: string, request: InferRequest, options: InferOptions = {}): Promise<InferResult> {
+  const binary = options.binary ?? false;
+  const encoded = encodeInferRequest(binary ? requestBinaryOutputs(request) : request, { binary });
+  const path = options.version ? `/v2/models/${model}/versions/${options.version}/infer` : `/v2/models/${model}/infer`;
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    body: encoded.body,
+    headers: { ...encoded.headers, authorization: `Bearer ${options.token ?? INFER_TOKEN}`, ...options.headers },
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const body = new Uint8Array(await res.arrayBuffer());
+  if (!res.ok) {
+    let json: unknown = null;
+    try {
+      json = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      // Not JSON: parseErrorBody falls back to the status.
+    }
+    return { ok: false, error: parseErrorBody(res.status, json), res };
+  }
+  return { ok: true, response: decodeInferResponse(body, res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH)), res };
+}
+
+/** Deterministic pseudo-random floats, so failures reproduce. */
+export function randomFloats(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
