@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_STATUS } from './errors.ts';
+import { ERROR_STATUS } from '../protocol/errors.ts';
 
 describe('README error table', () => {
   it('documents every error code with its HTTP status', () => {
