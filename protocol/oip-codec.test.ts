@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { codeOf } from './test-support/error-code.ts';
 import { TandemError, type ErrorCode } from './errors.ts';
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
@@ -155,17 +156,6 @@ function responseArbitrary(dtypes: readonly TensorDtype[], forms: readonly Form[
 // Helpers
 
 const utf8 = new TextEncoder();
-
-/** The code of the TandemError `run` throws, failing the test if it throws anything else or nothing. */
-function codeOf(run: () => unknown): ErrorCode | undefined {
-  try {
-    run();
-  } catch (err) {
-    if (!(err instanceof TandemError)) throw new Error(`expected a TandemError, got ${String(err)}`, { cause: err });
-    return err.code;
-  }
-  return undefined;
-}
 
 /** Decodes (the header length taken from the encoder's own HTTP headers, as a server would). */
 function roundTripRequest(request: InferRequest, options?: OipEncodeOptions): InferRequest {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './test-support/error-code.ts';
 import { TandemError } from './errors.ts';
 import { decodeBinaryTensorData, encodeBinaryTensorData } from './oip-tensor-binary.ts';
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TandemError);
-    return (err as TandemError).code;
-  }
-  return undefined;
-}
 
 /** BYTES wire form: each element as a little-endian uint32 length, then its bytes. */
 function bytesElements(...elements: number[][]): Uint8Array {

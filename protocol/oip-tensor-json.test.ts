@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './test-support/error-code.ts';
 import { TandemError } from './errors.ts';
 import { decodeJsonTensorData, encodeJsonTensorData } from './oip-tensor-json.ts';
 import type { Tensor, TensorDtype } from './tensor.ts';
 
 const decode = (dtype: TensorDtype, shape: number[], data: unknown) =>
   decodeJsonTensorData(dtype, shape, shape.reduce((a, b) => a * b, 1), data);
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TandemError);
-    return (err as TandemError).code;
-  }
-  return undefined;
-}
 
 describe('JSON tensor data: nesting', () => {
   it.each([
