@@ -1,0 +1,42 @@
+/**
+ * Starts the module Web Worker and wraps it with comlink as a `DeviceRuntime`. `new Worker(new URL(...,
+ * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle. Inputs are
+ * transferred (the SDK hands over its own copies). comlink never rejects calls pending on a worker that
+ * died, so every call races the worker's `error` event and fails with `inference_failed`: the SDK then
+ * falls back to the origin.
+ */
+import { proxy, transfer, wrap, type Remote } from 'comlink';
+import { TandemError } from '../../protocol/errors.ts';
+import { transferablesOf } from '../../protocol/tensor.ts';
+import { installErrorTransfer, type DeviceRuntime } from '../runtime/contract.ts';
+
+export function startWorkerRuntime(): DeviceRuntime & { terminate(): void } {
+  installErrorTransfer();
+  const worker = new Worker(new URL('../runtime/worker.ts', import.meta.url), { type: 'module', name: 'tandem-runtime' });
+  const remote: Remote<DeviceRuntime> = wrap<DeviceRuntime>(worker);
+  let crash: TandemError | undefined;
+  let rejectAll: ((err: TandemError) => void)[] = [];
+  worker.addEventListener('error', (event) => {
+    crash = new TandemError('inference_failed', `the Tandem worker crashed: ${event.message || 'unknown error'}`);
+    for (const reject of rejectAll) reject(crash);
+    rejectAll = [];
+  });
+  const guarded = <T>(call: () => Promise<T>): Promise<T> => {
+    if (crash) return Promise.reject(crash);
+    return new Promise<T>((resolve, reject) => {
+      rejectAll.push(reject);
+      call().then(resolve, reject).finally(() => (rejectAll = rejectAll.filter((r) => r !== reject)));
+    });
+  };
+  return {
+    init: (options) => guarded(() => remote.init(options)),
+    load: (request, onProgress) => guarded(() => remote.load(request, onProgress ? proxy(onProgress) : undefined)),
+    run: (sessionId, inputs, outputNames) =>
+      guarded(() => remote.run(sessionId, transfer(inputs, transferablesOf(Object.values(inputs))), outputNames)),
+    release: (sessionId) => guarded(() => remote.release(sessionId)),
+    cancel: (requestId) => guarded(() => remote.cancel(requestId)),
+    clearModelCache: () => guarded(() => remote.clearModelCache()),
+    stats: () => guarded(() => remote.stats()),
+    terminate: () => worker.terminate(),
+  };
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import { downloadArtifact } from './download.ts';
+
+const noWait = { sleep: async () => {} };
+const policy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 };
+
+/** A body that delivers `bytes` in chunks of `chunk`, then fails after `failAfter` bytes if given. */
+function body(bytes: Uint8Array, chunk: number, failAfter?: number): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (failAfter !== undefined && offset >= failAfter) return controller.error(new TypeError('network error'));
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(offset, offset + chunk));
+      offset += chunk;
+    },
+  });
+}
+
+describe('downloadArtifact', async () => {
+  const file = new Uint8Array(1000).map((_, i) => i % 251);
+  const ref = { url: 'https://edge/v1/artifacts/x', sha256: await sha256Hex(file), bytes: file.length };
+
+  it('reports progress up to bytes/total and returns the verified bytes', async () => {
+    const progress: number[] = [];
+    const fetch = (async () => new Response(body(file, 300))) as typeof globalThis.fetch;
+    const out = await downloadArtifact(ref, { fetch, retry: policy, onProgress: (p) => progress.push(p.loaded) });
+    expect(out).toEqual(file);
+    expect(progress).toEqual([0, 300, 600, 900, 1000]);
+  });
+
+  it('resumes an interrupted body with a Range request from where it stopped', async () => {
+    const ranges: (string | null)[] = [];
+    const fetch = (async (_url: string, init: RequestInit) => {
+      const range = new Headers(init.headers).get('range');
+      ranges.push(range);
+      if (!range) return new Response(body(file, 200, 400));
+      const from = Number(/bytes=(\d+)-/.exec(range)![1]);
+      return new Response(body(file.slice(from), 200), { status: 206 });
+    }) as unknown as typeof globalThis.fetch;
+    expect(await downloadArtifact(ref, { fetch, retry: policy, retryDeps: noWait })).toEqual(file);
+    expect(ranges).toEqual([null, 'bytes=400-']);
+  });
+
+  it('starts over when the server ignores Range', async () => {
+    let calls = 0;
+    const fetch = (async () => new Response(body(file, 300, ++calls === 1 ? 300 : undefined))) as typeof globalThis.fetch;
+    expect(await downloadArtifact(ref, { fetch, retry: policy, retryDeps: noWait })).toEqual(file);
+  });
+
+  it('rejects bytes whose SHA-256 differs from the manifest, and a body longer than stated', async () => {
+    const bad = file.slice();
+    bad[500]! ^= 1;
+    const fetch = (async () => new Response(bad)) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch, retry: policy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+    const long = (async () => new Response(new Uint8Array(1001))) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: long, retry: policy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+  });
+
+  it('passes the edge\'s typed error through and maps a dead network to offline', async () => {
+    const notFound = (async () => new Response(JSON.stringify({ error: { code: 'artifact_missing', message: 'gone' } }), { status: 422 })) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: notFound, retry: policy })).rejects.toMatchObject({ code: 'artifact_missing' });
+    const dead = (async () => Promise.reject(new TypeError('Failed to fetch'))) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: dead, retry: policy, retryDeps: noWait, online: () => false })).rejects.toMatchObject({ code: 'offline' });
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * Every failure the SDK sees, mapped to a TandemError in one place: HTTP error bodies (through the shared
+ * `parseErrorBody`), network failures (offline versus an unreachable edge), aborts, and device runtime
+ * failures. Also which errors are worth a fallback: a bad input fails the same everywhere, so it is not.
+ */
+import { TandemError, parseErrorBody, toTandemError, type ErrorCode } from '../../protocol/errors.ts';
+
+/** Reads a non-2xx response into a TandemError with the server's code and its `Retry-After`. */
+export async function errorFromResponse(res: Response): Promise<TandemError> {
+  let json: unknown = null;
+  try {
+    json = JSON.parse(await res.text());
+  } catch {
+    // Not JSON (a proxy's HTML page): parseErrorBody falls back to the status's meaning.
+  }
+  const err = parseErrorBody(res.status, json);
+  const retryAfter = Number(res.headers.get('retry-after'));
+  if (Number.isFinite(retryAfter) && retryAfter > 0 && err.retryAfterSeconds === undefined) {
+    return new TandemError(err.code, err.message, { retryAfterSeconds: retryAfter, ...(err.requestId ? { requestId: err.requestId } : {}) });
+  }
+  return err;
+}
+
+/**
+ * A rejected `fetch`: an abort is `aborted`, anything else (DNS, refused connection, CORS, a dropped
+ * body) is `offline` when the browser says it is offline, else `origin_unavailable`.
+ */
+export function errorFromFetchFailure(err: unknown, online: boolean, what: string): TandemError {
+  if (err instanceof TandemError) return err;
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'AbortError') return new TandemError('aborted', `${what}: aborted`, { cause: err });
+  if (name === 'TimeoutError') return new TandemError('origin_unavailable', `${what}: timed out`, { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  return online
+    ? new TandemError('origin_unavailable', `${what}: ${message}`, { cause: err })
+    : new TandemError('offline', `${what}: the device is offline`, { cause: err });
+}
+
+/** A device-side failure (onnxruntime, a crashed worker) as a TandemError; typed errors pass through. */
+export function errorFromDevice(err: unknown): TandemError {
+  return toTandemError(err, 'inference_failed');
+}
+
+/** Errors that would fail the same on any tier: the caller's fault or the caller's wish. */
+const CALLER_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'aborted',
+  'bad_request',
+  'tensor_invalid',
+  'input_missing',
+  'input_unknown',
+  'input_dtype_mismatch',
+  'input_shape_mismatch',
+  'input_not_finite',
+  'output_unknown',
+  'payload_too_large',
+]);
+
+/** Whether another tier (or a stale cached answer) may help after this error. */
+export function canFallBack(err: unknown): boolean {
+  return !(err instanceof TandemError && CALLER_ERRORS.has(err.code));
+}
+
+/** Whether an error says the origin itself is unwell (what the circuit breaker counts). */
+export function isOriginFailure(err: unknown): boolean {
+  if (!(err instanceof TandemError)) return true;
+  return ['origin_unavailable', 'overloaded', 'shutting_down', 'deadline_exceeded', 'internal', 'inference_failed', 'model_not_ready'].includes(err.code);
+}

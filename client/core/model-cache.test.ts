@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createModelCache, planEviction, type ArtifactMeta } from './model-cache.ts';
+import { memoryStore } from './store.ts';
+
+const meta = (sha256: string, bytes: number, lastUsed: number): ArtifactMeta => ({ sha256, bytes, lastUsed, modelId: sha256 });
+
+describe('planEviction', () => {
+  const entries = [meta('new', 50, 30), meta('old', 40, 10), meta('mid', 30, 20)];
+  it('evicts nothing when it fits', () => expect(planEviction(entries, 10, 10)).toEqual([]));
+  it('evicts least recently used first, only as many as needed', () => {
+    expect(planEviction(entries, 60, 30)).toEqual(['old']);
+    expect(planEviction(entries, 90, 30)).toEqual(['old', 'mid']);
+  });
+  it('never evicts a kept entry, and says when nothing would do', () => {
+    expect(planEviction(entries, 60, 30, new Set(['old']))).toEqual(['mid']);
+    expect(planEviction(entries, 1000, 0)).toBeUndefined();
+  });
+});
+
+describe('model cache', () => {
+  it('stores by sha256, marks use, and evicts LRU when the quota is short', async () => {
+    let now = 0;
+    let available = 100;
+    const bytes = memoryStore<Uint8Array>();
+    const cache = createModelCache(bytes, memoryStore(), { now: () => ++now, availableBytes: async () => available });
+    await cache.put({ sha256: 'a', bytes: 40, modelId: 'a' }, new Uint8Array(40));
+    await cache.put({ sha256: 'b', bytes: 40, modelId: 'b' }, new Uint8Array(40));
+    await cache.get('a'); // 'a' is now more recent than 'b'.
+    available = 20;
+    expect(await cache.put({ sha256: 'c', bytes: 50, modelId: 'c' }, new Uint8Array(50))).toEqual({ stored: true, evicted: ['b'] });
+    expect([...bytes.map.keys()].sort()).toEqual(['a', 'c']);
+    available = 0;
+    expect((await cache.put({ sha256: 'd', bytes: 500, modelId: 'd' }, new Uint8Array(500))).stored).toBe(false);
+  });
+
+  it('a torn entry (size differs from its record) is a miss and is removed', async () => {
+    const bytes = memoryStore<Uint8Array>();
+    const cache = createModelCache(bytes, memoryStore());
+    await cache.put({ sha256: 'a', bytes: 4, modelId: 'a' }, new Uint8Array(4));
+    bytes.map.set('a', new Uint8Array(2));
+    expect(await cache.get('a')).toBeUndefined();
+    expect(await cache.list()).toEqual([]);
+  });
+});

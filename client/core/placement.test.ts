@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import type { Manifest, ManifestVariant } from '../../protocol/manifest.ts';
+import { CAPABLE_DEVICE, type DeviceCapabilities } from './capabilities.ts';
+import { decidePlacement, deviceFit, parsePlacementMode } from './placement.ts';
+
+function variant(tier: 'device' | 'origin', requirements: Partial<ManifestVariant['requirements']> = {}): ManifestVariant {
+  return {
+    name: tier === 'device' ? 'int8' : 'fp32',
+    tier,
+    artifact: { path: `${tier}.onnx`, sha256: 'a'.repeat(64), bytes: 100, mediaType: 'application/vnd.onnx' },
+    opset: 17,
+    inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }],
+    quantization: { method: 'none' },
+    requirements: { minMemoryMiB: 128, minStorageMiB: 2, backends: tier === 'device' ? ['webgpu', 'wasm'] : ['cpu'], ...requirements },
+  };
+}
+
+function manifest(...variants: ManifestVariant[]): Manifest {
+  return { schemaVersion: 1, id: 'm', version: '1.0.0', createdAt: '2026-01-01T00:00:00Z', task: 'classification', variants };
+}
+
+const both = manifest(variant('origin'), variant('device'));
+const caps = (o: Partial<DeviceCapabilities> = {}): DeviceCapabilities => ({ ...CAPABLE_DEVICE, ...o });
+
+describe('deviceFit', () => {
+  it('fits a capable device and orders backends by the variant, filtered by the device', () => {
+    expect(deviceFit(variant('device'), caps())).toEqual({ fits: true, backends: ['wasm'], unmet: [] });
+    expect(deviceFit(variant('device'), caps({ webgpu: { available: true } })).backends).toEqual(['webgpu', 'wasm']);
+  });
+
+  it('names each failed requirement with what was needed and what the device has', () => {
+    const fit = deviceFit(variant('device'), caps({ memoryMiB: 64, storageAvailableMiB: 1, wasm: false, webgpu: { available: false, reason: 'no adapter' } }));
+    expect(fit.fits).toBe(false);
+    expect(fit.unmet).toEqual([
+      'minMemoryMiB: need 128, have 64',
+      'minStorageMiB: need 2, have 1',
+      'backends: need one of webgpu, wasm, have none (webgpu: no adapter)',
+    ]);
+  });
+
+  it('counts a capability the browser does not expose as met', () => {
+    expect(deviceFit(variant('device'), caps({ memoryMiB: undefined, storageAvailableMiB: undefined })).fits).toBe(true);
+  });
+
+  it('never chooses the cpu backend (onnxruntime-node only) on a device', () => {
+    expect(deviceFit(variant('device', { backends: ['cpu'] }), caps()).unmet[0]).toMatch(/^backends: need one of cpu/);
+  });
+});
+
+describe('decidePlacement', () => {
+  it('prefer-device: the device when it fits, with the origin as fallback', () => {
+    const d = decidePlacement(both, caps(), 'prefer-device');
+    expect([d.target, d.variant.name, d.fallback?.target, d.fallback?.variant.name]).toEqual(['device', 'int8', 'origin', 'fp32']);
+    expect(d.reason).toBe('prefer-device: int8 meets every requirement');
+  });
+
+  it('prefer-device: the origin when the device does not fit, with the failed requirement in the reason', () => {
+    const d = decidePlacement(both, caps({ memoryMiB: 64 }), 'prefer-device');
+    expect([d.target, d.fallback]).toEqual(['origin', undefined]);
+    expect(d.reason).toContain('minMemoryMiB: need 128, have 64');
+    expect(d.unmet).toEqual(['minMemoryMiB: need 128, have 64']);
+  });
+
+  it('prefer-device without an origin variant and an unfit device is device_unsupported', () => {
+    expect(() => decidePlacement(manifest(variant('device')), caps({ wasm: false }), 'prefer-device')).toThrow(expect.objectContaining({ code: 'device_unsupported' }));
+  });
+
+  it('device-only: the device, no fallback; device_unsupported naming the requirement otherwise', () => {
+    const d = decidePlacement(both, caps(), 'device-only');
+    expect([d.target, d.fallback]).toEqual(['device', undefined]);
+    expect(() => decidePlacement(both, caps({ storageAvailableMiB: 0 }), 'device-only')).toThrow(/minStorageMiB: need 2, have 0/);
+  });
+
+  it('prefer-origin: the origin, with the device as fallback only when it fits', () => {
+    expect(decidePlacement(both, caps(), 'prefer-origin').fallback?.target).toBe('device');
+    const unfit = decidePlacement(both, caps({ memoryMiB: 1 }), 'prefer-origin');
+    expect([unfit.target, unfit.fallback]).toEqual(['origin', undefined]);
+    expect(unfit.reason).toContain('minMemoryMiB');
+    expect(decidePlacement(manifest(variant('device')), caps(), 'prefer-origin').target).toBe('device');
+  });
+
+  it('origin-only: the origin, or model_not_found without an origin variant', () => {
+    expect(decidePlacement(both, caps(), 'origin-only')).toMatchObject({ target: 'origin', fallback: undefined, reason: 'origin-only' });
+    expect(() => decidePlacement(manifest(variant('device')), caps(), 'origin-only')).toThrow(expect.objectContaining({ code: 'model_not_found' }));
+  });
+
+  it('a manifest without a device variant says so in the reason', () => {
+    expect(decidePlacement(manifest(variant('origin')), caps(), 'prefer-device').reason).toContain('no device-tier variant');
+  });
+
+  it('rejects an unknown mode up front', () => {
+    expect(() => parsePlacementMode('device-first')).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(parsePlacementMode('origin-only')).toBe('origin-only');
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * The worker contract: everything that crosses between the page and the Web Worker, in one typed file.
+ *
+ * The worker exposes a `DeviceRuntime` with comlink; the page wraps it. Tensors cross as plain
+ * `{ dtype, dims, data }` with their buffers transferred (never copied), and errors cross as TandemErrors
+ * with their `code` intact: comlink's stock throw handler keeps only message, name and stack, so both
+ * sides install `installErrorTransfer()` before any call.
+ */
+import { transferHandlers, type TransferHandler } from 'comlink';
+import { TandemError, isErrorCode } from '../../protocol/errors.ts';
+import type { NamedTensors } from '../../protocol/tensor.ts';
+import type { DeviceBackend } from '../core/placement.ts';
+import type { NetworkCounts } from '../core/counters.ts';
+import type { RetryPolicy } from '../core/retry.ts';
+
+export interface RuntimeInit {
+  /** Where the app serves onnxruntime-web's `.wasm`/`.mjs` files (a folder URL ending in `/`). */
+  wasmPaths: string;
+  /** WASM threads; 1 unless the page is cross-origin isolated. */
+  numThreads: number;
+  retry: RetryPolicy;
+}
+
+export interface LoadRequest {
+  /** Identifies this load for `cancel`. */
+  requestId: string;
+  modelId: string;
+  version: string;
+  variant: string;
+  artifact: { url: string; sha256: string; bytes: number };
+  /** Headers for the artifact request (the API key). */
+  headers: Record<string, string>;
+  /** Backends to try in order; the first that creates a session wins. */
+  backends: DeviceBackend[];
+}
+
+export interface LoadProgress {
+  phase: 'download' | 'verify' | 'session';
+  loaded: number;
+  total: number;
+}
+
+export interface BackendAttempt {
+  backend: DeviceBackend;
+  ok: boolean;
+  /** Why it failed (onnxruntime's message), when it did. */
+  reason?: string;
+  ms: number;
+}
+
+export interface LoadResult {
+  sessionId: string;
+  /** The backend that really created the session. */
+  backend: DeviceBackend;
+  attempts: BackendAttempt[];
+  /** The bytes came from the model cache (no artifact request). */
+  fromCache: boolean;
+  /** The bytes were written to the model cache (false when the quota was too short). */
+  cached: boolean;
+  timings: { downloadMs: number; verifyMs: number; sessionMs: number };
+  inputNames: string[];
+  outputNames: string[];
+}
+
+export interface RunResult {
+  outputs: NamedTensors;
+  backend: DeviceBackend;
+  computeMs: number;
+}
+
+export interface RuntimeStats {
+  network: NetworkCounts;
+  modelCacheHits: number;
+  modelCacheMisses: number;
+  sessions: number;
+}
+
+/** What the Web Worker exposes. Methods only take and return structured-cloneable values (and one callback). */
+export interface DeviceRuntime {
+  init(options: RuntimeInit): Promise<void>;
+  /** Reads the model cache or downloads (resuming), verifies the SHA-256, caches, creates the session. */
+  load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult>;
+  run(sessionId: string, inputs: NamedTensors, outputNames?: string[]): Promise<RunResult>;
+  release(sessionId: string): Promise<void>;
+  /** Aborts an in-flight `load`. */
+  cancel(requestId: string): Promise<void>;
+  clearModelCache(): Promise<void>;
+  stats(): Promise<RuntimeStats>;
+}
+
+interface SerializedThrow {
+  isError: boolean;
+  value: unknown;
+}
+
+interface SerializedTandemError {
+  tandem: true;
+  code: string;
+  message: string;
+  stack?: string;
+  retryAfterSeconds?: number;
+  requestId?: string;
+  cause?: string;
+}
+
+/** Marks the value comlink wraps a thrown error in (comlink's private `throwMarker` is a symbol we can't name). */
+const throwHandler: TransferHandler<{ value: unknown }, SerializedThrow> = {
+  canHandle: (value): value is { value: unknown } =>
+    typeof value === 'object' && value !== null && Object.getOwnPropertySymbols(value).some((s) => s.description === 'Comlink.thrown'),
+  serialize({ value }) {
+    if (value instanceof TandemError) {
+      const out: SerializedTandemError = { tandem: true, code: value.code, message: value.message };
+      if (value.stack) out.stack = value.stack;
+      if (value.retryAfterSeconds !== undefined) out.retryAfterSeconds = value.retryAfterSeconds;
+      if (value.requestId !== undefined) out.requestId = value.requestId;
+      if (value.cause !== undefined) out.cause = value.cause instanceof Error ? value.cause.message : String(value.cause);
+      return [{ isError: true, value: out }, []];
+    }
+    if (value instanceof Error) return [{ isError: true, value: { message: value.message, name: value.name, stack: value.stack } }, []];
+    return [{ isError: false, value }, []];
+  },
+  deserialize(serialized) {
+    throw reviveError(serialized);
+  },
+};
+
+/** Rebuilds what the other side threw: a TandemError when it was one, else a plain Error. */
+export function reviveError(serialized: SerializedThrow): unknown {
+  if (!serialized.isError) return serialized.value;
+  const v = serialized.value as Partial<SerializedTandemError> & { name?: string };
+  if (v.tandem && isErrorCode(v.code)) {
+    const err = new TandemError(v.code, v.message ?? '', {
+      ...(v.retryAfterSeconds !== undefined ? { retryAfterSeconds: v.retryAfterSeconds } : {}),
+      ...(v.requestId !== undefined ? { requestId: v.requestId } : {}),
+      ...(v.cause !== undefined ? { cause: new Error(v.cause) } : {}),
+    });
+    if (v.stack) err.stack = v.stack;
+    return err;
+  }
+  return Object.assign(new Error(v.message ?? ''), v);
+}
+
+/** Replaces comlink's throw handler with one that keeps TandemError's code. Idempotent; call on both sides. */
+export function installErrorTransfer(): void {
+  transferHandlers.set('throw', throwHandler as TransferHandler<unknown, unknown>);
+}

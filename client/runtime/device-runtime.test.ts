@@ -1,0 +1,201 @@
+/**
+ * The device runtime with a fake onnxruntime (backend fallback, recorded reasons, trust) and then with
+ * the real onnxruntime-web WASM backend under Node on the built models.
+ *
+ * Documented tolerance: outputs are compared as |a − b| ≤ tol·max(1, |b|); fp32 in onnxruntime-web (WASM)
+ * against onnxruntime-node: 1e-4 on logits and probabilities (the kernels differ only in summation order);
+ * int8 against onnxruntime-node int8: 1e-3 on logits (dynamic quantization rounds activations to uint8,
+ * so one rounding step can differ), and ≥ 99% top-1 agreement with the fp32 model.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as ortWeb from 'onnxruntime-web';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../protocol/manifest.ts';
+import type { Tensor } from '../../protocol/tensor.ts';
+import { argmaxRows, fractionEqual } from '../../models/math/stats.ts';
+import { mlpClassifierData } from '../../models/recipes/mlp-classifier.ts';
+import { sharedModelRepository, type TestModelRepository } from '../../models/test-support.ts';
+import { openSession } from '../../models/test-runtimes.ts';
+import { createModelCache } from '../core/model-cache.ts';
+import { DEFAULT_RETRY } from '../core/retry.ts';
+import { memoryStore } from '../core/store.ts';
+import { createFakeEdge, EDGE, type FakeEdge } from '../test-support/fake-edge.ts';
+import type { DeviceRuntime, LoadRequest } from './contract.ts';
+import { createDeviceRuntime, type OrtLike, type OrtSession } from './device-runtime.ts';
+
+const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
+const quiet = () => {};
+
+function request(manifest: Manifest, variantName: string, backends: LoadRequest['backends'] = ['webgpu', 'wasm']): LoadRequest {
+  const variant = manifest.variants.find((v) => v.name === variantName)!;
+  return {
+    requestId: `${manifest.id}-${variantName}`,
+    modelId: manifest.id,
+    version: manifest.version,
+    variant: variant.name,
+    artifact: { url: `${EDGE}/v1/artifacts/${variant.artifact.sha256}`, sha256: variant.artifact.sha256, bytes: variant.artifact.bytes },
+    headers: {},
+    backends,
+  };
+}
+
+let shared: TestModelRepository;
+let edge: FakeEdge;
+beforeAll(async () => {
+  shared = await sharedModelRepository();
+  edge = createFakeEdge({ repository: shared.repository, manifests: shared.manifests });
+});
+
+describe('backends one at a time (fake onnxruntime)', () => {
+  function fakeOrt(failing: Record<string, string>, created: string[][]): OrtLike {
+    const session: OrtSession = { inputNames: ['x'], outputNames: ['y'], run: async () => ({}), release: async () => {} };
+    return {
+      env: { wasm: {} },
+      Tensor: class {
+        constructor(readonly type: string, readonly data: unknown, readonly dims: readonly number[]) {}
+      } as unknown as OrtLike['Tensor'],
+      InferenceSession: {
+        async create(_bytes, options) {
+          created.push(options.executionProviders);
+          const reason = failing[options.executionProviders[0]!];
+          if (reason) throw new Error(reason);
+          return session;
+        },
+      },
+    };
+  }
+  const runtimeWith = (ort: OrtLike, gpu: boolean) =>
+    createDeviceRuntime({ ort, fetch: edge.fetch, modelCache: createModelCache(memoryStore(), memoryStore()), webgpuAvailable: async () => gpu, warn: quiet });
+
+  it('falls back from webgpu to wasm, keeps the reason, and reports the backend that really ran', async () => {
+    const created: string[][] = [];
+    const runtime = runtimeWith(fakeOrt({ webgpu: 'unsupported op MatMulInteger' }, created), true);
+    const loaded = await runtime.load(request(shared.manifests.get('mlp-classifier')!, 'int8'));
+    expect(created).toEqual([['webgpu'], ['wasm']]); // Never a list: onnxruntime-web would hide the fallback.
+    expect(loaded.backend).toBe('wasm');
+    expect(loaded.attempts.map((a) => [a.backend, a.ok, a.reason])).toEqual([
+      ['webgpu', false, 'unsupported op MatMulInteger'],
+      ['wasm', true, undefined],
+    ]);
+  });
+
+  it('skips webgpu without an adapter, saying so', async () => {
+    const created: string[][] = [];
+    const loaded = await runtimeWith(fakeOrt({}, created), false).load(request(shared.manifests.get('mlp-classifier')!, 'int8'));
+    expect(created).toEqual([['wasm']]);
+    expect(loaded.attempts[0]).toMatchObject({ backend: 'webgpu', ok: false, reason: 'no WebGPU adapter in this worker' });
+  });
+
+  it('when every backend fails, device_unsupported lists every cause', async () => {
+    const runtime = runtimeWith(fakeOrt({ webgpu: 'device lost', wasm: 'out of memory' }, []), true);
+    await expect(runtime.load(request(shared.manifests.get('mlp-classifier')!, 'int8'))).rejects.toMatchObject({
+      code: 'device_unsupported',
+      message: 'no backend could create a session (webgpu: device lost; wasm: out of memory)',
+    });
+  });
+});
+
+describe('trust and the model cache', () => {
+  it('bytes with the wrong hash are never cached and never reach onnxruntime', async () => {
+    const manifest = shared.manifests.get('shapes-cnn')!;
+    const sha = manifest.variants.find((v) => v.name === 'int8')!.artifact.sha256;
+    const bytes = memoryStore<Uint8Array>();
+    let sessions = 0;
+    const ort = { ...ortWeb, InferenceSession: { create: async () => ((sessions++), {} as OrtSession) } } as unknown as OrtLike;
+    const corrupting = createFakeEdge({ repository: shared.repository, manifests: shared.manifests });
+    corrupting.corrupt.add(sha);
+    const runtime = createDeviceRuntime({ ort, fetch: corrupting.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
+    await expect(runtime.load(request(manifest, 'int8'))).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+    expect([bytes.map.size, sessions]).toEqual([0, 0]);
+  });
+});
+
+describe('real onnxruntime-web (WASM) under Node', () => {
+  let runtime: DeviceRuntime;
+  const bytes = memoryStore<Uint8Array>();
+  beforeAll(async () => {
+    runtime = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
+    await runtime.init({ wasmPaths: WASM_PATHS, numThreads: 1, retry: DEFAULT_RETRY });
+  });
+
+  const held = mlpClassifierData().heldOut;
+  const N = 200;
+  const rows = (start: number, count: number): Tensor => ({ dtype: 'float32', dims: [count, 256], data: held.x.slice(start * 256, (start + count) * 256) });
+
+  function expectClose(actual: Float32Array, expected: Float32Array, tolerance: number): void {
+    expect(actual.length).toBe(expected.length);
+    let worst = 0;
+    for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.max(1, Math.abs(expected[i]!)));
+    expect(worst).toBeLessThanOrEqual(tolerance);
+  }
+
+  it('loads the int8 MLP (download, verify, cache; then from the cache with no request), runs it on wasm', async () => {
+    const manifest = shared.manifests.get('mlp-classifier')!;
+    const progress: number[] = [];
+    const first = await runtime.load(request(manifest, 'int8'), (p) => p.phase === 'download' && progress.push(p.loaded));
+    expect(first).toMatchObject({ backend: 'wasm', fromCache: false, cached: true, inputNames: ['x'], outputNames: ['logits', 'probabilities'] });
+    expect(progress.at(-1)).toBe(manifest.variants.find((v) => v.name === 'int8')!.artifact.bytes);
+    const before = (await runtime.stats()).network.artifact;
+    const second = await runtime.load(request(manifest, 'int8'));
+    expect(second.fromCache).toBe(true);
+    expect((await runtime.stats()).network.artifact).toBe(before);
+
+    const run = await runtime.run(second.sessionId, { x: rows(0, 3) });
+    expect(run.backend).toBe('wasm');
+    expect(run.outputs.logits).toMatchObject({ dtype: 'float32', dims: [3, 10] });
+    await runtime.release(first.sessionId);
+    await runtime.release(second.sessionId);
+    await expect(runtime.run(second.sessionId, { x: rows(0, 1) })).rejects.toMatchObject({ code: 'model_not_ready' });
+  });
+
+  it(`int8 MLP: agrees with onnxruntime-node int8 (1e-3) and ≥ 99% top-1 with fp32 on ${N} held-out samples, accuracy ≥ 0.9`, async () => {
+    const manifest = shared.manifests.get('mlp-classifier')!;
+    const loaded = await runtime.load(request(manifest, 'int8'));
+    const read = (v: string) => readFile(join(shared.repository, manifest.id, manifest.version, `${v}.onnx`));
+    const nodeInt8 = await openSession('node', await read('int8'));
+    const nodeFp32 = await openSession('node', await read('fp32'));
+    const device = new Float32Array(N * 10);
+    const fp32 = new Float32Array(N * 10);
+    for (let n = 0; n < N; n++) {
+      const x = rows(n, 1); // One row per run, as a device runs them (quantization ranges are per batch).
+      const out = (await runtime.run(loaded.sessionId, { x })).outputs.logits!.data as Float32Array;
+      device.set(out, n * 10);
+      if (n < 20) expectClose(out, (await nodeInt8.run({ x: { data: x.data as Float32Array, dims: x.dims } })).logits!, 1e-3);
+      fp32.set((await nodeFp32.run({ x: { data: x.data as Float32Array, dims: x.dims } })).logits!, n * 10);
+    }
+    await Promise.all([nodeInt8.release(), nodeFp32.release(), runtime.release(loaded.sessionId)]);
+    const predictions = argmaxRows(device, N, 10);
+    expect(fractionEqual(predictions, argmaxRows(fp32, N, 10))).toBeGreaterThanOrEqual(0.99);
+    expect(fractionEqual(predictions, held.labels.subarray(0, N))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('int8 shapes-cnn runs on wasm with a batch of 2', async () => {
+    const manifest = shared.manifests.get('shapes-cnn')!;
+    const loaded = await runtime.load(request(manifest, 'int8'));
+    const run = await runtime.run(loaded.sessionId, { image: { dtype: 'float32', dims: [2, 1, 28, 28], data: new Float32Array(2 * 784).fill(0.5) } });
+    expect(run.outputs.probabilities!.dims).toEqual([2, 10]);
+    const p = run.outputs.probabilities!.data as Float32Array;
+    expect(p.subarray(0, 10).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    await runtime.release(loaded.sessionId);
+  });
+
+  for (const id of ['mlp-classifier', 'shapes-cnn']) {
+    it(`fp32 ${id}: the device runtime agrees with onnxruntime-node within 1e-4`, async () => {
+      const manifest = shared.manifests.get(id)!;
+      const loaded = await runtime.load(request(manifest, 'fp32', ['wasm']));
+      const node = await openSession('node', await readFile(join(shared.repository, id, manifest.version, 'fp32.onnx')));
+      const input = manifest.variants[0]!.inputs[0]!;
+      const sample = input.shape.slice(1) as number[];
+      const size = sample.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(4 * size).map((_, i) => Math.sin(i * 0.37));
+      const fromDevice = (await runtime.run(loaded.sessionId, { [input.name]: { dtype: 'float32', dims: [4, ...sample], data: data.slice() } })).outputs;
+      const fromNode = await node.run({ [input.name]: { data, dims: [4, ...sample] } });
+      expectClose(fromDevice.logits!.data as Float32Array, fromNode.logits!, 1e-4);
+      expectClose(fromDevice.probabilities!.data as Float32Array, fromNode.probabilities!, 1e-4);
+      await Promise.all([node.release(), runtime.release(loaded.sessionId)]);
+    });
+  }
+});

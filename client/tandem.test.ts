@@ -1,0 +1,202 @@
+/**
+ * The SDK end to end in Node: a fake edge (manifests and artifacts from a built repository, inference
+ * forwarded to a real in-process origin), the real device runtime on onnxruntime-web's WASM backend
+ * (in-process instead of in a Worker), and in-memory stores standing in for IndexedDB.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as ortWeb from 'onnxruntime-web';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listModelVersions, readEnvelope } from '../models/repository.ts';
+import { INFER_TOKEN, signedRepository, startTestOrigin, type TestRepository } from '../origin/test-support.ts';
+import { loadTrustedKeys } from '../protocol/keys.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { verifyManifest } from '../protocol/signed-manifest.ts';
+import { CAPABLE_DEVICE } from './core/capabilities.ts';
+import { createModelCache } from './core/model-cache.ts';
+import type { ResultEntry } from './core/result-cache.ts';
+import { memoryStore } from './core/store.ts';
+import type { DeviceRuntime } from './runtime/contract.ts';
+import { createDeviceRuntime, type OrtLike } from './runtime/device-runtime.ts';
+import { createTandem, type TandemConfig, type TandemDeps } from './tandem.ts';
+import { createFakeEdge, EDGE, type FakeEdge } from './test-support/fake-edge.ts';
+
+const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
+const quiet = () => {};
+
+let repo: TestRepository;
+let origin: Awaited<ReturnType<typeof startTestOrigin>>['origin'];
+let edge: FakeEdge;
+const manifests = new Map<string, Manifest>();
+
+beforeAll(async () => {
+  repo = await signedRepository(['mlp-classifier']);
+  ({ origin } = await startTestOrigin(repo));
+  const trusted = await loadTrustedKeys(repo.trustedKeys);
+  for (const { id, version } of await listModelVersions(repo.repository)) {
+    manifests.set(id, (await verifyManifest(await readEnvelope(repo.repository, id, version), trusted)).manifest);
+  }
+  edge = createFakeEdge({ repository: repo.repository, manifests, origin: { url: origin.url, token: INFER_TOKEN }, apiKey: 'app-key' });
+});
+afterAll(async () => {
+  await origin?.shutdown();
+  await repo?.cleanup();
+});
+
+/** One "browser profile": stores that survive page loads, and a fresh SDK per page load. */
+function profile() {
+  const stores = { resultStore: memoryStore<ResultEntry>(), manifestStore: memoryStore<unknown>(), bytes: memoryStore<Uint8Array>(), meta: memoryStore<never>() };
+  let online = true;
+  const page = (config: Partial<TandemConfig> = {}, deps: Partial<TandemDeps> = {}) => {
+    const runtime = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
+    return createTandem(
+      { edge: EDGE, publicKeys: JSON.parse(repo.trustedKeys), apiKey: 'app-key', wasmPaths: WASM_PATHS, retry: { baseDelayMs: 1, maxDelayMs: 2 }, ...config },
+      { fetch: edge.fetch, runtime, probe: async () => CAPABLE_DEVICE, resultStore: stores.resultStore, manifestStore: stores.manifestStore, online: () => online, persist: async () => true, warn: quiet, ...deps },
+    );
+  };
+  return { page, stores, setOnline: (v: boolean) => (online = v) };
+}
+
+const x = (seed = 1) => ({ x: { data: new Float32Array(256).map((_, i) => Math.sin(i * seed)), dims: [1, 256] } });
+const top1 = (t: { data: unknown }) => {
+  const d = t.data as Float32Array;
+  return d.indexOf(Math.max(...d));
+};
+
+describe('createTandem', () => {
+  it('prefer-device: verifies, downloads with progress, runs on wasm, then answers from the result cache', async () => {
+    edge.down = false;
+    const tandem = profile().page();
+    const progress: number[] = [];
+    const model = await tandem.load('mlp-classifier', { onProgress: (p) => p.phase === 'download' && progress.push(p.loaded) });
+    expect(model.placement).toMatchObject({ target: 'device', mode: 'prefer-device' });
+    expect(model.device).toMatchObject({ backend: 'wasm', fromCache: false });
+    expect(progress.at(-1)).toBe(model.placement.variant.artifact.bytes);
+
+    const first = await model.run(x());
+    expect(first).toMatchObject({ ranOn: 'device', backend: 'wasm', version: '1.0.0', stale: false });
+    expect(first.outputs.probabilities!.dims).toEqual([1, 10]);
+    const second = await model.run(x());
+    expect(second).toMatchObject({ ranOn: 'cache', backend: 'wasm', stale: false });
+    expect(second.outputs.logits!.data).toEqual(first.outputs.logits!.data);
+    expect((await model.run(x(), { cache: 'no-store' })).ranOn).toBe('device');
+
+    const stats = await tandem.stats();
+    expect(stats).toMatchObject({ network: { manifest: 1, artifact: 1, infer: 0 }, results: { hits: 1, misses: 2 }, persisted: true });
+  });
+
+  it('concurrent loads of one model share one manifest request and one download', async () => {
+    const tandem = profile().page();
+    const [a, b] = await Promise.all([tandem.load('mlp-classifier'), tandem.load('mlp-classifier')]);
+    expect(a).toBe(b);
+    expect((await tandem.stats()).network).toMatchObject({ manifest: 1, artifact: 1 });
+  });
+
+  it('a second page load makes no artifact request; offline, the stored manifest and model bytes are enough', async () => {
+    const p = profile();
+    await (await p.page().load('mlp-classifier')).run(x(2));
+    const again = p.page();
+    const model = await again.load('mlp-classifier');
+    expect(model.device?.fromCache).toBe(true);
+    expect((await again.stats()).network.artifact).toBe(0);
+
+    edge.down = true;
+    p.setOnline(false);
+    try {
+      const offline = p.page();
+      const m = await offline.load('mlp-classifier');
+      expect(m.manifestSource).toBe('cache');
+      expect((await m.run(x(3))).ranOn).toBe('device');
+      expect((await offline.stats()).network.artifact).toBe(0);
+    } finally {
+      edge.down = false;
+      p.setOnline(true);
+    }
+  });
+
+  it('origin-only runs on the real origin through the edge, and agrees on top-1 with the device', async () => {
+    const p = profile();
+    const remote = await p.page().load('mlp-classifier', { placement: 'origin-only' });
+    expect(remote.placement).toMatchObject({ target: 'origin', fallback: undefined });
+    const r = await remote.run(x(5));
+    expect(r).toMatchObject({ ranOn: 'origin', backend: undefined, version: '1.0.0' });
+    const local = await (await p.page().load('mlp-classifier', { placement: 'device-only' })).run(x(5), { cache: 'no-store' });
+    expect(top1(local.outputs.logits!)).toBe(top1(r.outputs.logits!));
+  });
+
+  it('a device run that fails falls back to the origin and says why', async () => {
+    const p = profile();
+    const failingRun = (rt: DeviceRuntime): DeviceRuntime => ({ ...rt, run: async () => Promise.reject(new Error('Out of memory')) });
+    const inner = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(memoryStore(), memoryStore()), warn: quiet });
+    const model = await p.page({}, { runtime: failingRun(inner) }).load('mlp-classifier');
+    const r = await model.run(x(7));
+    expect(r).toMatchObject({ ranOn: 'origin', fallback: { from: 'device', code: 'inference_failed', message: 'Out of memory' } });
+  });
+
+  it('origin unreachable: a stale cached answer, marked; without one, a typed error', async () => {
+    const p = profile();
+    const model = await p.page({ resultTtlMs: 0, placement: 'origin-only' }).load('mlp-classifier');
+    const fresh = await model.run(x(9));
+    edge.down = true;
+    try {
+      const stale = await model.run(x(9));
+      expect(stale).toMatchObject({ ranOn: 'cache', stale: true, fallback: { from: 'origin', code: 'origin_unavailable' } });
+      expect(stale.outputs.logits!.data).toEqual(fresh.outputs.logits!.data);
+      await expect(model.run(x(10))).rejects.toMatchObject({ code: 'origin_unavailable' });
+      p.setOnline(false);
+      await expect(model.run(x(11))).rejects.toMatchObject({ code: 'offline' });
+      expect(await model.run(x(9), { cache: 'only-if-cached' })).toMatchObject({ ranOn: 'cache', stale: true });
+      await expect(model.run(x(12), { cache: 'only-if-cached' })).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      edge.down = false;
+      p.setOnline(true);
+    }
+  });
+
+  it('prefer-origin falls back to the device (from the model cache) when the origin is unreachable', async () => {
+    const p = profile();
+    await p.page().load('mlp-classifier', { placement: 'device-only' }); // An earlier visit cached the bytes.
+    const model = await p.page({ placement: 'prefer-origin' }).load('mlp-classifier');
+    expect(model.placement.fallback?.target).toBe('device');
+    expect((await model.run(x(13), { cache: 'no-store' })).ranOn).toBe('origin');
+    edge.down = true;
+    try {
+      const r = await model.run(x(14));
+      expect(r).toMatchObject({ ranOn: 'device', backend: 'wasm', fallback: { from: 'origin', code: 'origin_unavailable' } });
+    } finally {
+      edge.down = false;
+    }
+  });
+
+  it('refuses a manifest not signed by the pinned keys, and bytes that do not hash right', async () => {
+    const other = JSON.stringify([(await (await import('../protocol/keys.ts')).generateSigningKey()).publicKey]);
+    await expect(profile().page({ publicKeys: JSON.parse(other) }).load('mlp-classifier')).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
+    const sha = manifests.get('mlp-classifier')!.variants.find((v) => v.tier === 'device')!.artifact.sha256;
+    edge.corrupt.add(sha);
+    try {
+      const p = profile();
+      await expect(p.page().load('mlp-classifier', { placement: 'device-only' })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+      expect(p.stores.bytes.map.size).toBe(0);
+      const fallback = await p.page().load('mlp-classifier');
+      expect([fallback.device, (await fallback.run(x())).ranOn]).toEqual([undefined, 'origin']);
+    } finally {
+      edge.corrupt.delete(sha);
+    }
+  });
+
+  it('placement follows capability overrides and names the failed requirement', async () => {
+    const model = await profile().page({ capabilities: { memoryMiB: 64 } }).load('mlp-classifier');
+    expect(model.placement.target).toBe('origin');
+    expect(model.placement.reason).toContain('minMemoryMiB: need 128, have 64');
+    await expect(profile().page({ capabilities: { wasm: false } }).load('mlp-classifier', { placement: 'device-only' })).rejects.toMatchObject({ code: 'device_unsupported' });
+  });
+
+  it('rejects bad configuration at creation and bad inputs before any network', async () => {
+    expect(() => createTandem({ edge: 'not a url', publicKeys: [] })).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], placement: 'nearest' as never })).toThrow(/placement must be one of/);
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], retry: { attempts: 0 } })).toThrow(/retry.attempts/);
+    const model = await profile().page().load('mlp-classifier', { placement: 'origin-only' });
+    await expect(model.run({ x: { data: new Float32Array(3), dims: [1, 256] } })).rejects.toMatchObject({ code: 'tensor_invalid' });
+  });
+});

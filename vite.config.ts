@@ -1,0 +1,61 @@
+/**
+ * Vite for the client: `vite build` (npm run build:client) builds the SDK in library mode (ESM, the Web
+ * Worker bundled as its own chunk through `new Worker(new URL(...), { type: 'module' })`); `vite` serves
+ * the demo page in client/demo/. Either way onnxruntime-web's .wasm/.mjs files are served by the app at
+ * /ort/ from node_modules/onnxruntime-web/dist (and copied to dist/client/ort/ in a build): never a CDN.
+ */
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
+
+const ORT_DIST = resolve(import.meta.dirname, 'node_modules/onnxruntime-web/dist');
+const OUT_DIR = resolve(import.meta.dirname, 'dist/client');
+const ORT_FILE = /^ort-wasm-simd-threaded(\.jsep|\.jspi|\.asyncify)?\.(wasm|mjs)$/;
+
+/** Serves onnxruntime-web's runtime files at /ort/ in dev, and copies them next to the build. */
+function serveOrtFiles(): Plugin {
+  return {
+    name: 'tandem-ort-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/trusted-keys.json') {
+          // The demo's pinned keys: the dev key's public half (an app would bundle its release keys).
+          const file = process.env.TANDEM_TRUSTED_KEYS_FILE ?? resolve(import.meta.dirname, '.tandem/keys/trusted-keys.json');
+          res.setHeader('content-type', 'application/json');
+          res.end(existsSync(file) ? readFileSync(file) : '[]');
+          return;
+        }
+        const name = url.pathname.startsWith('/ort/') ? url.pathname.slice(5) : '';
+        if (!ORT_FILE.test(name)) return next();
+        res.setHeader('content-type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+        createReadStream(join(ORT_DIST, name)).pipe(res);
+      });
+    },
+    async writeBundle() {
+      await mkdir(join(OUT_DIR, 'ort'), { recursive: true });
+      for (const name of await readdir(ORT_DIST)) if (ORT_FILE.test(name)) await copyFile(join(ORT_DIST, name), join(OUT_DIR, 'ort', name));
+    },
+  };
+}
+
+export default defineConfig(({ command }) => ({
+  root: command === 'serve' ? resolve(import.meta.dirname, 'client/demo') : import.meta.dirname,
+  plugins: [serveOrtFiles()],
+  // onnxruntime-web's default entry inlines its 20+ MB wasm into the bundle; this condition selects the
+  // build that fetches it from `env.wasm.wasmPaths` (the /ort/ files above) instead.
+  resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
+  // onnxruntime-web loads its wasm glue by URL at run time; pre-bundling it would break that.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  server: { host: '127.0.0.1', port: 5173, fs: { allow: [import.meta.dirname] } },
+  worker: { format: 'es' },
+  build: {
+    outDir: OUT_DIR,
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    lib: { entry: resolve(import.meta.dirname, 'client/index.ts'), formats: ['es'], fileName: 'index' },
+    rollupOptions: { external: [] },
+  },
+}));
