@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
-import { artifactFile, compareVersions, listModelVersions, readArtifact, readEnvelope } from './repository.ts';
+import { artifactFile, listModelVersions, readArtifact, readEnvelope } from './repository.ts';
 import { sharedModelRepository, type TestModelRepository } from './test-support.ts';
 
 let shared: TestModelRepository;
@@ -51,11 +51,5 @@ describe('listModelVersions', () => {
     await mkdir(join(scratch, 'broken', '1.0.0'), { recursive: true });
     await writeFile(join(scratch, 'broken', '1.0.0', 'manifest.dsse.json'), '{not json');
     await expect(readEnvelope(scratch, 'broken', '1.0.0')).rejects.toMatchObject({ code: 'manifest_invalid' });
-  });
-});
-
-describe('compareVersions', () => {
-  it('orders semantic versions', () => {
-    expect(['1.0.0', '0.9.9', '1.0.0-beta', '1.0.10', '1.0.2'].sort(compareVersions)).toEqual(['0.9.9', '1.0.0-beta', '1.0.0', '1.0.2', '1.0.10']);
   });
 });

@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TandemError } from '../protocol/errors.ts';
 import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';
+import { compareVersions } from '../protocol/versions.ts';
 
 /** One model version present in a repository. */
 export interface RepositoryEntry {
@@ -78,27 +79,6 @@ export async function readArtifact(root: string, id: string, version: string, ar
     if (isNotFound(cause)) throw new TandemError('artifact_missing', `${path}: no such file`, { cause });
     throw cause;
   }
-}
-
-/** Orders "1.10.0" after "1.9.0"; pre-release suffixes compare as text after the numbers. */
-export function compareVersions(a: string, b: string): number {
-  const [na, sa = ''] = splitVersion(a);
-  const [nb, sb = ''] = splitVersion(b);
-  for (let i = 0; i < Math.max(na.length, nb.length); i++) {
-    const d = (na[i] ?? 0) - (nb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  if (sa === sb) return 0;
-  if (sa === '') return 1;
-  if (sb === '') return -1;
-  return sa < sb ? -1 : 1;
-}
-
-function splitVersion(v: string): [number[], string?] {
-  const dash = v.indexOf('-');
-  const core = dash < 0 ? v : v.slice(0, dash);
-  const numbers = core.split('.').map((n) => (/^\d+$/.test(n) ? Number(n) : 0));
-  return dash < 0 ? [numbers] : [numbers, v.slice(dash + 1)];
 }
 
 function checkSegment(value: string, what: string): string {

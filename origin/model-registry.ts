@@ -13,7 +13,7 @@ import type { TrustedKeySet } from '../protocol/keys.ts';
 import { variantForTier, type Manifest, type ManifestVariant } from '../protocol/manifest.ts';
 import { versionKey } from '../protocol/repository-layout.ts';
 import { allocateTensorData, elementCount, type Tensor } from '../protocol/tensor.ts';
-import { compareVersions } from '../models/repository.ts';
+import { compareVersions } from '../protocol/versions.ts';
 import { verifyArtifactFile, verifyModelDirectory } from '../models/verify-model.ts';
 import { concatRows, splitRows } from './batch-tensors.ts';
 import { DynamicBatcher, type BatchItem } from './batcher.ts';

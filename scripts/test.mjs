@@ -12,13 +12,27 @@ mkdirSync(results, { recursive: true });
 /** @type {{ name: string, command: string[], report?: string, parse?: (path: string) => { passed: number, failed: number, skipped: number } }[]} */
 const suites = [
   { name: 'typecheck', command: ['npx', 'tsc', '-b'] },
-  {
-    name: 'vitest',
-    command: ['npx', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${join(results, 'vitest.json')}`],
-    report: join(results, 'vitest.json'),
-    parse: parseVitest,
-  },
+  // Node: protocol, models, origin and client tests against real onnxruntime (node and web/WASM).
+  vitestSuite('vitest', []),
+  // The edge's unit tests, inside workerd.
+  vitestSuite('workerd', ['--config', 'worker/vitest.config.ts']),
+  // The edge under `wrangler dev` in front of real origin processes.
+  vitestSuite('edge-integration', ['--config', 'worker/integration/vitest.config.ts']),
 ];
+
+/**
+ * @param {string} name
+ * @param {string[]} args
+ */
+function vitestSuite(name, args) {
+  const report = join(results, `${name}.json`);
+  return {
+    name,
+    command: ['npx', 'vitest', 'run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+    report,
+    parse: parseVitest,
+  };
+}
 
 let passed = 0;
 let failed = 0;

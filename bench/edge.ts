@@ -1,0 +1,90 @@
+/**
+ * `npm run bench:edge`: what the edge adds to an inference. Starts one origin (`npm run origin`) and the
+ * edge in front of it (`npm run edge`), both on the built-in repository with dev credentials, then drives
+ * the same mlp-classifier request straight at the origin and through the edge, alternating, with
+ * autocannon: one connection for latency (no queueing), then several for throughput. Prints p50/p95 and
+ * requests/s side by side and the added latency; writes bench/results/edge.json.
+ *
+ *   npm run bench:edge -- [--duration 5] [--connections 8]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort, spawnTandem, stopAll } from './lib/edge-processes.ts';
+import { measure, type Measurement } from './lib/edge-measure.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DEV_ORIGIN_TOKEN = 'dev-origin-token';
+const DEV_API_KEY = 'dev-api-key';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' } } });
+  const duration = Number(values.duration ?? 5);
+  const connections = Number(values.connections ?? 8);
+
+  const originPort = await freePort();
+  const origin = await spawnTandem('origin', ['origin/main.ts', '--port', String(originPort)], /tandem origin listening on (\S+)/);
+  const edgePort = await freePort();
+  const edge = await spawnTandem('edge', ['worker/dev.ts', '--port', String(edgePort), '--origin', origin.url, '--log-level', 'warn'], /tandem edge listening on (\S+)/);
+  try {
+    const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }] });
+    const path = '/v2/models/mlp-classifier/infer';
+    const direct = { url: `${origin.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_ORIGIN_TOKEN}` } };
+    const viaEdge = { url: `${edge.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_API_KEY}`, 'x-client-id': 'bench' } };
+
+    // Warm both paths (JIT, connection pools, the edge's readiness checks), then alternate.
+    await measure(direct, 1, 2);
+    await measure(viaEdge, 1, 2);
+    const latencyDirect = await measure(direct, 1, duration);
+    const latencyEdge = await measure(viaEdge, 1, duration);
+    const throughputDirect = await measure(direct, connections, duration);
+    const throughputEdge = await measure(viaEdge, connections, duration);
+
+    const round = (n: number) => Math.round(n * 1000) / 1000;
+    const results = {
+      model: 'mlp-classifier',
+      duration_s: duration,
+      p50_ms_direct: round(latencyDirect.p50),
+      p50_ms_edge: round(latencyEdge.p50),
+      added_p50_ms: round(latencyEdge.p50 - latencyDirect.p50),
+      p95_ms_direct: round(latencyDirect.p95),
+      p95_ms_edge: round(latencyEdge.p95),
+      added_p95_ms: round(latencyEdge.p95 - latencyDirect.p95),
+      rps_direct_1conn: round(latencyDirect.rps),
+      rps_edge_1conn: round(latencyEdge.rps),
+      connections,
+      rps_direct: round(throughputDirect.rps),
+      rps_edge: round(throughputEdge.rps),
+      p50_ms_direct_loaded: round(throughputDirect.p50),
+      p50_ms_edge_loaded: round(throughputEdge.p50),
+      errors: latencyDirect.errors + latencyEdge.errors + throughputDirect.errors + throughputEdge.errors,
+      node: process.version,
+      note: 'edge = wrangler dev (workerd) on loopback; origin = node origin/main.ts; same machine, runs alternate',
+    };
+    printTable([
+      ['1 connection', latencyDirect, latencyEdge],
+      [`${connections} connections`, throughputDirect, throughputEdge],
+    ]);
+    process.stdout.write(`\nthe edge adds ${results.added_p50_ms.toFixed(2)} ms at p50, ${results.added_p95_ms.toFixed(2)} ms at p95 (1 connection)\n`);
+    await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
+    await writeFile(join(ROOT, 'bench', 'results', 'edge.json'), `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write('wrote bench/results/edge.json\n');
+  } finally {
+    await stopAll([edge, origin]);
+  }
+}
+
+function printTable(rows: [string, Measurement, Measurement][]): void {
+  const f = (n: number) => n.toFixed(2).padStart(9);
+  process.stdout.write(`\n${'load'.padEnd(15)} ${'path'.padEnd(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`);
+  for (const [label, direct, edge] of rows) {
+    for (const [name, m] of [['direct', direct], ['edge', edge]] as const) {
+      process.stdout.write(`${label.padEnd(15)} ${name.padEnd(7)} ${f(m.p50)} ${f(m.p95)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:edge failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

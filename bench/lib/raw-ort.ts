@@ -1,0 +1,102 @@
+/**
+ * The throughput ceiling: onnxruntime-node in this process with no HTTP, no codec and no queue, running one
+ * fixed batch back to back (or `parallel` runs at once on one session). It opens the session through
+ * origin/ort-session.ts, so the options are exactly the origin's (graph optimisation, intra-op threads,
+ * sequential execution) and onnxruntime-node is still imported only under origin/. That adapter's own cost
+ * (wrapping a tensor, disposing it) is a few microseconds per run.
+ *
+ * Nothing else should run while this measures: call it before any server starts.
+ */
+import { readFile } from 'node:fs/promises';
+import type { TensorSpec } from '../../protocol/manifest.ts';
+import type { Tensor } from '../../protocol/tensor.ts';
+import { openSession, type ModelSession } from '../../origin/ort-session.ts';
+import { randomFloats } from '../../origin/test-support.ts';
+import { round } from './stats.ts';
+
+export interface RawPoint {
+  batch: number;
+  /** 0 = every core (the origin's default). */
+  intra_op_threads: number;
+  /** Runs in flight at once on the one session. */
+  parallel: number;
+  runs: number;
+  rows_per_s: number | null;
+  /** Mean wall time of one run. */
+  run_ms: number | null;
+}
+
+export interface RawSweep {
+  points: RawPoint[];
+  best: RawPoint;
+}
+
+export interface RawConfig {
+  intraOpThreads: number;
+  parallel: number;
+}
+
+/**
+ * Measures each batch size with `sweep` (the origin's default threads), then the best batch size again with
+ * each of `alternatives`, and reports the fastest of all as `best`.
+ */
+export async function sweepRaw(
+  artifactPath: string,
+  inputs: readonly TensorSpec[],
+  options: { batches: readonly number[]; seconds: number; sweep: RawConfig; alternatives?: readonly RawConfig[] },
+): Promise<RawSweep> {
+  const bytes = new Uint8Array(await readFile(artifactPath));
+  const points: RawPoint[] = [];
+  await withSession(bytes, options.sweep.intraOpThreads, async (session) => {
+    for (const batch of options.batches) points.push(await measure(session, inputs, batch, options.sweep, options.seconds));
+  });
+  const bestBatch = fastest(points).batch;
+  for (const config of options.alternatives ?? []) {
+    await withSession(bytes, config.intraOpThreads, async (session) => {
+      points.push(await measure(session, inputs, bestBatch, config, options.seconds));
+    });
+  }
+  return { points, best: fastest(points) };
+}
+
+async function withSession<T>(bytes: Uint8Array, intraOpThreads: number, body: (session: ModelSession) => Promise<T>): Promise<T> {
+  const session = await openSession(bytes, { intraOpThreads });
+  try {
+    return await body(session);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Back-to-back runs of one batch for `seconds` (at least 3 runs per lane), after two warm-up runs. */
+async function measure(session: ModelSession, specs: readonly TensorSpec[], batch: number, config: RawConfig, seconds: number): Promise<RawPoint> {
+  const inputs: Record<string, Tensor> = {};
+  for (const [i, spec] of specs.entries()) {
+    const dims = spec.shape.map((d) => (typeof d === 'number' ? d : batch));
+    inputs[spec.name] = { dtype: 'float32', dims, data: randomFloats(dims.reduce((a, b) => a * b, 1), 101 + i) };
+  }
+  for (let i = 0; i < 2; i++) await session.run(inputs);
+  let runs = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const lane = async () => {
+    for (let own = 0; own < 3 || performance.now() < deadline; own++) {
+      await session.run(inputs);
+      runs++;
+    }
+  };
+  await Promise.all(Array.from({ length: config.parallel }, lane));
+  const elapsed = (performance.now() - started) / 1000;
+  return {
+    batch,
+    intra_op_threads: config.intraOpThreads,
+    parallel: config.parallel,
+    runs,
+    rows_per_s: round((runs * batch) / elapsed, 1),
+    run_ms: round(((elapsed * 1000) / runs) * config.parallel, 3),
+  };
+}
+
+function fastest(points: readonly RawPoint[]): RawPoint {
+  return points.reduce((a, b) => ((b.rows_per_s ?? 0) > (a.rows_per_s ?? 0) ? b : a));
+}

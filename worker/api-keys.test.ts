@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { TandemError } from '../protocol/errors.ts';
+import { authorize, findApiKey, hashApiKey, parseApiKeys, presentedKey } from './api-keys.ts';
+
+describe('API keys', () => {
+  it('finds a key by its hash and nothing else', async () => {
+    const keys = parseApiKeys(JSON.stringify([
+      { name: 'a', sha256: await hashApiKey('key-a') },
+      { name: 'b', sha256: await hashApiKey('key-b'), scopes: ['catalog'] },
+    ]));
+    expect((await findApiKey('key-b', keys))?.name).toBe('b');
+    expect(await findApiKey('key-c', keys)).toBeUndefined();
+    expect(await findApiKey('', keys)).toBeUndefined();
+  });
+
+  it('accepts a comma list of hashes with default scopes', async () => {
+    const keys = parseApiKeys(`${await hashApiKey('x')}, ${await hashApiKey('y')}`);
+    expect(keys.map((k) => k.scopes)).toEqual([['infer', 'catalog'], ['infer', 'catalog']]);
+  });
+
+  it('rejects malformed records at load', () => {
+    expect(() => parseApiKeys('[{"sha256":"nothex"}]')).toThrow(/64 lowercase hex/);
+    expect(() => parseApiKeys(`[{"sha256":"${'a'.repeat(64)}","scopes":["root"]}]`)).toThrow(/scopes/);
+  });
+
+  it('checks scopes and model lists (403)', () => {
+    const [key] = parseApiKeys(`[{"name":"k","sha256":"${'a'.repeat(64)}","scopes":["infer"],"models":["m"]}]`);
+    expect(() => authorize(key!, 'infer', 'm')).not.toThrow();
+    const denied = (() => { try { authorize(key!, 'infer', 'other'); } catch (e) { return e; } })();
+    expect(denied).toBeInstanceOf(TandemError);
+    expect((denied as TandemError).code).toBe('forbidden');
+    expect(() => authorize(key!, 'admin')).toThrow(/admin/);
+  });
+
+  it('reads the key from Authorization or x-api-key', () => {
+    expect(presentedKey(new Headers({ authorization: 'Bearer abc' }))).toBe('abc');
+    expect(presentedKey(new Headers({ 'x-api-key': 'abc' }))).toBe('abc');
+    expect(presentedKey(new Headers({ authorization: 'Basic abc' }))).toBeUndefined();
+    expect(presentedKey(new Headers())).toBeUndefined();
+  });
+});

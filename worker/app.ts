@@ -1,0 +1,57 @@
+/**
+ * The edge as one hono app: request ids and logs, CORS, config, then the routes. Errors of every route
+ * leave through `onError` as the shared error body.
+ */
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { adminRoutes } from './admin-routes.ts';
+import { artifactRoutes } from './artifact-routes.ts';
+import { catalogRoutes } from './catalog-routes.ts';
+import { inferenceRoutes } from './inference-routes.ts';
+import type { EdgeEnv } from './context.ts';
+import { withEdgeState } from './edge-state.ts';
+import { notFound, onError } from './errors.ts';
+import { requestLog, type RequestLogOptions } from './request-log.ts';
+import type { ResponseCache } from './edge-cache.ts';
+
+export interface AppOptions {
+  log?: RequestLogOptions;
+  artifactCache?: ResponseCache;
+}
+
+/** Headers a browser client may read from responses. */
+export const EXPOSED_HEADERS = [
+  'x-request-id',
+  'x-model-version',
+  'x-tandem-origin',
+  'content-length',
+  'content-range',
+  'etag',
+  'inference-header-content-length',
+  'retry-after',
+  'accept-ranges',
+];
+
+export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
+  const app = new Hono<EdgeEnv>();
+  app.use('*', requestLog(options.log));
+  app.use(
+    '*',
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+      allowHeaders: ['authorization', 'x-api-key', 'content-type', 'inference-header-content-length', 'x-client-id', 'x-request-id', 'range', 'if-none-match'],
+      exposeHeaders: EXPOSED_HEADERS,
+      maxAge: 86400,
+    }),
+  );
+  app.use('*', withEdgeState());
+  app.route('/v1', catalogRoutes);
+  app.route('/v1', artifactRoutes(options.artifactCache));
+  app.route('/v1', adminRoutes);
+  app.route('/v2', inferenceRoutes);
+  app.onError(onError);
+  app.notFound(notFound);
+  return app;
+}
+

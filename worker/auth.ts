@@ -1,0 +1,35 @@
+/**
+ * API key middleware: finds the caller's key (hashed, constant-time; api-keys.ts), checks its scope,
+ * and, when `optional`, lets keyless requests through (manifests and artifacts, unless configured).
+ */
+import type { MiddlewareHandler } from 'hono';
+import { TandemError } from '../protocol/errors.ts';
+import { authorize, findApiKey, presentedKey, type Scope } from './api-keys.ts';
+import type { EdgeEnv } from './context.ts';
+
+export interface RequireKeyOptions {
+  scope: Scope;
+  /** Let requests without a key through. A key that is present must still be valid. Default false. */
+  optional?: boolean;
+  /** The route parameter naming the model, checked against the key's `models`. */
+  modelParam?: string;
+}
+
+export function requireKey(options: RequireKeyOptions): MiddlewareHandler<EdgeEnv> {
+  const { scope, optional = false, modelParam } = options;
+  return async (c, next) => {
+    const presented = presentedKey(c.req.raw.headers);
+    if (presented === undefined) {
+      if (optional) {
+        c.set('apiKey', undefined);
+        return next();
+      }
+      throw new TandemError('unauthorized', 'an API key is required (Authorization: Bearer <key>)');
+    }
+    const key = await findApiKey(presented, c.get('config').apiKeys);
+    if (!key) throw new TandemError('unauthorized', 'unknown API key');
+    c.set('apiKey', key);
+    authorize(key, scope, modelParam === undefined ? undefined : c.req.param(modelParam));
+    await next();
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The edge's configuration: every var and secret of `Env`, parsed and checked once per isolate, with each
+ * default stated here. A bad value fails every request with a clear `internal` error naming the var,
+ * rather than half-working.
+ */
+import { TandemError } from '../protocol/errors.ts';
+import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
+import { parseApiKeys, type ApiKeyRecord } from './api-keys.ts';
+import { parseCanary, type CanaryConfig } from './canary.ts';
+
+/** Timeouts, retries, breaker, readiness and limits (the `TUNING` var overrides any field). */
+export interface Tuning {
+  /** Per attempt to one origin. Default 5000. */
+  attemptTimeoutMs: number;
+  /** Whole request, all attempts and backoffs together. Default 15000. */
+  deadlineMs: number;
+  /** Attempts per request, across origins. Default 3. */
+  maxAttempts: number;
+  /** Exponential backoff with full jitter between attempts: base and cap. Defaults 10 and 200. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** Consecutive failures that open an origin's breaker. Default 3. */
+  breakerFailureThreshold: number;
+  /** How long an open breaker waits before letting one probe through (half-open). Default 5000. */
+  breakerCooldownMs: number;
+  /** How old an origin's readiness check may get before another is started in the background. Default 5000. */
+  readinessTtlMs: number;
+  /** Timeout of one readiness check. Default 1000. */
+  readinessTimeoutMs: number;
+  /** Largest inference request body. Default 64 MiB (the origin's own default). */
+  maxBodyBytes: number;
+  /** Token bucket for keys that don't set their own: tokens per second and burst. Defaults 100 and 200. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** Cache-Control max-age of manifests and the catalog. Default 60. */
+  manifestMaxAgeSeconds: number;
+}
+
+export const DEFAULT_TUNING: Readonly<Tuning> = {
+  attemptTimeoutMs: 5000,
+  deadlineMs: 15000,
+  maxAttempts: 3,
+  backoffBaseMs: 10,
+  backoffCapMs: 200,
+  breakerFailureThreshold: 3,
+  breakerCooldownMs: 5000,
+  readinessTtlMs: 5000,
+  readinessTimeoutMs: 1000,
+  maxBodyBytes: 64 * 1024 * 1024,
+  rateLimitPerSecond: 100,
+  rateLimitBurst: 200,
+  manifestMaxAgeSeconds: 60,
+};
+
+export interface EdgeConfig {
+  origins: string[];
+  originToken: string;
+  trustedKeys: TrustedKeySet;
+  canary: CanaryConfig;
+  apiKeys: ApiKeyRecord[];
+  requireKeyForCatalog: boolean;
+  tuning: Tuning;
+}
+
+/** The raw strings the config is read from (the string fields of `Env`). */
+export interface ConfigSource {
+  ORIGINS?: string | undefined;
+  ORIGIN_TOKEN?: string | undefined;
+  TRUSTED_KEYS?: string | undefined;
+  CANARY?: string | undefined;
+  API_KEYS?: string | undefined;
+  REQUIRE_KEY_FOR_CATALOG?: string | undefined;
+  TUNING?: string | undefined;
+}
+
+export async function loadEdgeConfig(source: ConfigSource): Promise<EdgeConfig> {
+  return {
+    origins: parseOrigins(source.ORIGINS ?? '[]'),
+    originToken: source.ORIGIN_TOKEN ?? '',
+    trustedKeys: await within('TRUSTED_KEYS', () => loadTrustedKeys(source.TRUSTED_KEYS ?? '[]')),
+    canary: await within('CANARY', () => parseCanary(parseJson(source.CANARY ?? '{}'))),
+    apiKeys: await within('API_KEYS', () => parseApiKeys(source.API_KEYS ?? '[]')),
+    requireKeyForCatalog: parseBoolean('REQUIRE_KEY_FOR_CATALOG', source.REQUIRE_KEY_FOR_CATALOG ?? 'false'),
+    tuning: await within('TUNING', () => parseTuning(parseJson(source.TUNING ?? '{}'))),
+  };
+}
+
+/** Origins as a JSON array or a comma list of http(s) base URLs, without a trailing slash. */
+export function parseOrigins(text: string): string[] {
+  const trimmed = text.trim();
+  const list: unknown = trimmed.startsWith('[') ? parseJson(trimmed) : trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!Array.isArray(list)) throw configError('ORIGINS', 'must be a JSON array or a comma list of URLs');
+  return list.map((value) => {
+    if (typeof value !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(value)) {
+      throw configError('ORIGINS', `${JSON.stringify(value)} is not an http(s) base URL`);
+    }
+    return value.replace(/\/$/, '');
+  });
+}
+
+export function parseTuning(value: unknown): Tuning {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be a JSON object');
+  const tuning: Tuning = { ...DEFAULT_TUNING };
+  for (const [name, v] of Object.entries(value)) {
+    if (!Object.hasOwn(DEFAULT_TUNING, name)) throw new Error(`unknown field "${name}"`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`"${name}" must be a non-negative number`);
+    tuning[name as keyof Tuning] = v;
+  }
+  if (tuning.maxAttempts < 1) throw new Error('"maxAttempts" must be at least 1');
+  return tuning;
+}
+
+function parseBoolean(name: string, text: string): boolean {
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0' || text === '') return false;
+  throw configError(name, 'must be "true" or "false"');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new Error('is not valid JSON', { cause });
+  }
+}
+
+async function within<T>(name: string, parse: () => T | Promise<T>): Promise<T> {
+  try {
+    return await parse();
+  } catch (cause) {
+    if (cause instanceof TandemError && cause.message.startsWith('edge config')) throw cause;
+    throw configError(name, cause instanceof Error ? cause.message : String(cause), cause);
+  }
+}
+
+function configError(name: string, message: string, cause?: unknown): TandemError {
+  return new TandemError('internal', `edge config ${name}: ${message}`, cause === undefined ? {} : { cause });
+}

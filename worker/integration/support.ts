@@ -1,0 +1,115 @@
+/**
+ * Fixtures for the edge's integration tests: a signed repository holding mlp-classifier 1.0.0 and a
+ * 1.1.0 (the same model re-signed under a new version, so a canary has two versions to split between),
+ * origins as real child processes (so one can be killed), and the edge under `wrangler dev`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readEnvelope } from '../../models/repository.ts';
+import { envelopeKey } from '../../protocol/repository-layout.ts';
+import { signManifest, verifyManifest } from '../../protocol/signed-manifest.ts';
+import { loadTrustedKeys } from '../../protocol/keys.ts';
+import { encodeBase64 } from '../../protocol/base64.ts';
+import { INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** A repository with mlp-classifier 1.0.0 and 1.1.0, both signed by the test key. */
+export async function canaryRepository(): Promise<TestRepository> {
+  const repo = await signedRepository(['mlp-classifier']);
+  const from = join(repo.repository, 'mlp-classifier', '1.0.0');
+  const to = join(repo.repository, 'mlp-classifier', '1.1.0');
+  await cp(from, to, { recursive: true });
+  const { manifest } = await verifyManifest(await readEnvelope(repo.repository, 'mlp-classifier', '1.0.0'), await loadTrustedKeys(repo.trustedKeys));
+  const envelope = await signManifest({ ...manifest, version: '1.1.0' }, [repo.key]);
+  await writeFile(join(to, 'manifest.dsse.json'), JSON.stringify(envelope, null, 2));
+  return repo;
+}
+
+/** A copy of a stored envelope with its payload edited after signing, to be seeded as `tampered/1.0.0`. */
+export async function tamperedEnvelope(repo: TestRepository): Promise<{ key: string; body: string }> {
+  const envelope = JSON.parse(await readFile(join(repo.repository, 'mlp-classifier', '1.0.0', 'manifest.dsse.json'), 'utf8')) as { payload: string };
+  const manifest = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Record<string, unknown>;
+  envelope.payload = encodeBase64(new TextEncoder().encode(JSON.stringify({ ...manifest, id: 'tampered', classLabels: manifest.classLabels })));
+  return { key: envelopeKey('tampered', '1.0.0'), body: JSON.stringify(envelope) };
+}
+
+export interface ChildOrigin {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `origin/main.ts` as a child process (on `port`, or a free one) and waits for it to listen. */
+export async function spawnOrigin(repo: TestRepository, port = 0): Promise<ChildOrigin> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'origin', 'main.ts'), '--port', String(port)], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      TANDEM_MODEL_REPOSITORY: repo.repository,
+      TANDEM_TRUSTED_KEYS: repo.trustedKeys,
+      TANDEM_ORIGIN_TOKEN: INFER_TOKEN,
+      TANDEM_ADMIN_TOKEN: 'test-admin',
+      TANDEM_INTRA_OP_THREADS: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let buffer = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          const entry = JSON.parse(line) as { event?: string; url?: string };
+          if (entry.event === 'listening') resolveUrl(String(entry.url));
+        } catch {
+          // Not a JSON line.
+        }
+      }
+    });
+    child.stderr!.resume();
+    void exited.then((code) => reject(new Error(`origin exited with ${code} before listening`)));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    child,
+    kill: async (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        await exited;
+      }
+    },
+  };
+}
+
+export function inferBody(seed = 1): string {
+  const data: number[] = [];
+  let s = seed;
+  for (let i = 0; i < 256; i++) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    data.push((s / 2 ** 31) * 2 - 1);
+  }
+  return JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data }] });
+}
+
+/** Runs `count` calls of `task` with at most `concurrency` at once. */
+export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}

@@ -1,0 +1,10 @@
+// Secrets are not in wrangler.toml, so `wrangler types` can't see them: set with `wrangler secret put`
+// in production, and by worker/dev.ts through an --env-file in development.
+declare namespace Cloudflare {
+  interface Env {
+    /** Bearer token the edge sends to origins. */
+    ORIGIN_TOKEN?: string;
+    /** API keys, hashed: see worker/api-keys.ts for the format. */
+    API_KEYS?: string;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Copies a model repository into the edge's R2 bucket as `wrangler dev` keeps it locally: each signed
+ * envelope under `<id>/<version>/manifest.dsse.json`, each artifact once under `artifacts/<sha256>`
+ * (storage-layout.ts). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
+ * one `wrangler r2 object put --local` per object. Envelopes are copied byte for byte and not verified
+ * here: the edge verifies on every read, so a bad one is refused there. An artifact whose bytes don't hash
+ * to what its manifest says is skipped, since storing it under that hash would be a lie.
+ *
+ *   npx tsx worker/seed.ts --persist-to .wrangler/state [--repository models/repository]
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getPlatformProxy } from 'wrangler';
+import { DEFAULT_REPOSITORY } from '../models/build.ts';
+import { artifactFile, listModelVersions } from '../models/repository.ts';
+import { decodeBase64 } from '../protocol/base64.ts';
+import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
+import { artifactObjectKey } from './storage-layout.ts';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const WRANGLER_CONFIG = join(ROOT, 'wrangler.toml');
+
+export interface SeedOptions {
+  repository: string;
+  /** The directory given to `wrangler dev --persist-to`. */
+  persistTo: string;
+  /** Extra objects to store as they are (tests use this for a tampered envelope). */
+  extra?: { key: string; body: string | Uint8Array }[];
+  log?: (line: string) => void;
+}
+
+export interface SeedReport {
+  manifests: number;
+  artifacts: number;
+  skipped: string[];
+}
+
+interface ManifestArtifacts {
+  variants?: { artifact?: { path?: string; sha256?: string } }[];
+}
+
+export async function seed(options: SeedOptions): Promise<SeedReport> {
+  const log = options.log ?? (() => undefined);
+  const proxy = await getPlatformProxy<{ MODELS: R2BucketLike }>({
+    configPath: WRANGLER_CONFIG,
+    persist: { path: join(options.persistTo, 'v3') },
+    envFiles: [],
+    remoteBindings: false,
+  });
+  const report: SeedReport = { manifests: 0, artifacts: 0, skipped: [] };
+  try {
+    const bucket = proxy.env.MODELS;
+    for (const { id, version, dir } of await listModelVersions(options.repository)) {
+      const text = await readFile(join(dir, ENVELOPE_FILE), 'utf8');
+      await bucket.put(envelopeKey(id, version), text);
+      report.manifests++;
+      for (const variant of unverifiedPayload(text).variants ?? []) {
+        const { path, sha256 } = variant.artifact ?? {};
+        if (!path || !sha256) continue;
+        const key = artifactObjectKey(sha256);
+        if (await bucket.head(key)) continue;
+        const bytes = await readFile(artifactFile(options.repository, id, version, path)).catch(() => undefined);
+        if (!bytes || createHash('sha256').update(bytes).digest('hex') !== sha256) {
+          report.skipped.push(`${id}@${version}/${path}`);
+          log(`seed: skipped ${id}@${version}/${path}: missing, or its SHA-256 is not the manifest's`);
+          continue;
+        }
+        await bucket.put(key, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { httpMetadata: { contentType: 'application/octet-stream' } });
+        report.artifacts++;
+      }
+    }
+    for (const { key, body } of options.extra ?? []) await bucket.put(key, body);
+  } finally {
+    await proxy.dispose();
+  }
+  log(`seed: ${report.manifests} manifests, ${report.artifacts} artifacts into ${options.persistTo}`);
+  return report;
+}
+
+/** The artifact list of an envelope, read without verifying it (only to know which files to copy). */
+function unverifiedPayload(text: string): ManifestArtifacts {
+  try {
+    const envelope = JSON.parse(text) as { payload?: string };
+    return JSON.parse(new TextDecoder().decode(decodeBase64(envelope.payload ?? '', 'manifest_invalid'))) as ManifestArtifacts;
+  } catch {
+    return {};
+  }
+}
+
+/** The part of R2 the seeder uses (the Node side has no workers-types). */
+interface R2BucketLike {
+  put(key: string, body: string | Uint8Array, options?: { httpMetadata?: { contentType?: string } }): Promise<unknown>;
+  head(key: string): Promise<unknown>;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  const { values } = parseArgs({ options: { repository: { type: 'string' }, 'persist-to': { type: 'string' } } });
+  const persistTo = resolve(values['persist-to'] ?? join(ROOT, '.wrangler', 'state'));
+  seed({ repository: resolve(values.repository ?? DEFAULT_REPOSITORY), persistTo, log: (l) => process.stderr.write(`${l}\n`) }).catch((err: unknown) => {
+    process.stderr.write(`seed failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+}

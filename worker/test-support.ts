@@ -1,0 +1,69 @@
+/**
+ * Fixtures for the workerd tests: signed manifests in the test R2 bucket, API keys, and an `Env` for the
+ * app with the vars a test needs.
+ */
+import { env } from 'cloudflare:workers';
+import { generateSigningKey, type SigningKey } from '../protocol/keys.ts';
+import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../protocol/manifest.ts';
+import { envelopeKey } from '../protocol/repository-layout.ts';
+import { sha256Hex } from '../protocol/sha256.ts';
+import { signManifest } from '../protocol/signed-manifest.ts';
+import { hashApiKey } from './api-keys.ts';
+import { artifactObjectKey } from './storage-layout.ts';
+
+export function manifestFor(id: string, version: string, artifact: { sha256: string; bytes: number }): Manifest {
+  return {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    id,
+    version,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    task: 'classification',
+    classLabels: ['a', 'b'],
+    variants: [
+      {
+        name: 'int8',
+        tier: 'device',
+        artifact: { path: 'int8.onnx', sha256: artifact.sha256, bytes: artifact.bytes, mediaType: 'application/vnd.onnx' },
+        opset: 17,
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+        outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 2] }],
+        quantization: { method: 'dynamic-int8', weightDtype: 'int8', activationDtype: 'uint8', granularity: 'per-channel' },
+        requirements: { minMemoryMiB: 64, minStorageMiB: 1, backends: ['wasm'] },
+      },
+    ],
+  } as Manifest;
+}
+
+export interface Seeded {
+  key: SigningKey;
+  artifact: Uint8Array;
+  artifactSha256: string;
+}
+
+/** Puts `versions` of model `id` (signed by a fresh key) and one artifact into the test bucket. */
+export async function seedModel(id: string, versions: readonly string[]): Promise<Seeded> {
+  const key = await generateSigningKey();
+  const artifact = new Uint8Array(100_000).map((_, i) => (i * 31 + 7) & 0xff);
+  const artifactSha256 = await sha256Hex(artifact);
+  await env.MODELS.put(artifactObjectKey(artifactSha256), artifact);
+  for (const version of versions) {
+    const envelope = await signManifest(manifestFor(id, version, { sha256: artifactSha256, bytes: artifact.length }), [key]);
+    await env.MODELS.put(envelopeKey(id, version), JSON.stringify(envelope));
+  }
+  return { key, artifact, artifactSha256 };
+}
+
+export const KEYS = { infer: 'key-infer', catalog: 'key-catalog', slow: 'key-slow', admin: 'key-admin' } as const;
+
+export async function apiKeysVar(): Promise<string> {
+  return JSON.stringify([
+    { name: 'infer', sha256: await hashApiKey(KEYS.infer), scopes: ['infer', 'catalog'] },
+    { name: 'catalog', sha256: await hashApiKey(KEYS.catalog), scopes: ['catalog'] },
+    { name: 'slow', sha256: await hashApiKey(KEYS.slow), scopes: ['infer'], ratePerSecond: 1, burst: 2 },
+    { name: 'admin', sha256: await hashApiKey(KEYS.admin), scopes: ['admin'] },
+  ]);
+}
+
+export function testEnv(vars: Partial<Record<'ORIGINS' | 'TRUSTED_KEYS' | 'CANARY' | 'API_KEYS' | 'ORIGIN_TOKEN' | 'TUNING' | 'REQUIRE_KEY_FOR_CATALOG', string>>): Env {
+  return { ...env, ...vars } as Env;
+}

@@ -1,0 +1,19 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+// Unit tests of the edge that run inside workerd (Miniflare), with the bindings of wrangler.toml.
+// `npx vitest run --config worker/vitest.config.ts`. Node-side integration tests live in worker/integration/.
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      main: './worker/main.ts',
+      wrangler: { configPath: './wrangler.toml' },
+    }),
+  ],
+  test: {
+    name: 'workerd',
+    root: new URL('..', import.meta.url).pathname,
+    include: ['worker/**/*.test.ts'],
+    exclude: ['worker/integration/**', 'node_modules/**'],
+  },
+});
