@@ -5,7 +5,6 @@
  * with the status of their code, in `onError` and nowhere else.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   binaryOutputSelector,
@@ -18,6 +17,7 @@ import { TandemError, toTandemError } from '../protocol/errors.ts';
 import type { TensorSpec } from '../protocol/manifest.ts';
 import type { Tensor } from '../protocol/tensor.ts';
 import { bearerAuth } from './auth.ts';
+import { disconnectSignal, readBody } from './node-request.ts';
 import type { OriginConfig } from './config.ts';
 import type { OriginMetrics } from './metrics.ts';
 import type { ModelRegistry, ServedModel } from './model-registry.ts';
@@ -32,6 +32,8 @@ export interface Logger {
   info(fields: Record<string, unknown>, message?: string): void;
   warn(fields: Record<string, unknown>, message?: string): void;
   error(fields: Record<string, unknown>, message?: string): void;
+  /** Writes out buffered lines, then calls back (asynchronous loggers). */
+  flush?(callback?: (err?: Error) => void): void;
 }
 
 export interface OriginState {
@@ -132,13 +134,6 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
   app.get('/v2/models/:name/ready', modelReady);
   app.get('/v2/models/:name/versions/:version/ready', modelReady);
 
-  const limit = bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () => {
-      throw new TandemError('payload_too_large', `request bodies are limited to ${config.maxBodyBytes} bytes`);
-    },
-  });
-
   const infer = async (c: Context<Env>) => {
     metrics.inFlight.inc();
     const started = performance.now();
@@ -150,11 +145,12 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
       model = registry.resolve(c.req.param('name')!, c.req.param('version'));
       Object.assign(log, { model: model.id, version: model.version });
       const timeoutMs = parseTimeout(c.req.header(TIMEOUT_HEADER));
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = await readBody(c, config.maxBodyBytes);
       const request = decodeInferRequest(body, c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), {
         maxElements: config.maxElements,
         maxTotalElements: config.maxElements,
       });
+      const signal = disconnectSignal(c);
       const plan = validateInputs(request.inputs, model.variant.inputs, { nonFinite: config.nonFinite });
       const outputs = requestedOutputs(request.outputs?.map((o) => o.name), model.variant.outputs);
       const inputs: Record<string, Tensor> = {};
@@ -164,7 +160,7 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
         {
           rows: plan.rows,
           key: plan.key === null ? null : `${plan.key}>${outputs.join(',')}`,
-          signal: c.req.raw.signal,
+          ...(signal ? { signal } : {}),
           ...(timeoutMs === undefined ? {} : { deadline: performance.now() + timeoutMs }),
         },
       );
@@ -193,8 +189,8 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
       if (model && outcome.status === 200) metrics.requestSeconds.observe(labels, (performance.now() - started) / 1000);
     }
   };
-  app.post('/v2/models/:name/infer', inference, limit, infer);
-  app.post('/v2/models/:name/versions/:version/infer', inference, limit, infer);
+  app.post('/v2/models/:name/infer', inference, infer);
+  app.post('/v2/models/:name/versions/:version/infer', inference, infer);
 
   // Triton's model repository extension, for operators: list, load (and make current), unload.
   app.post('/v2/repository/index', admin, (c) =>

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamicBatcher, type BatchItem, type BatcherOptions } from './batcher.ts';
 
-const defaults: BatcherOptions = { maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueRows: 32, concurrency: 1 };
+const defaults: BatcherOptions = { maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueRows: 32, concurrency: 1, dispatch: 'delay' };
 
 /** A batcher whose runner records each batch and answers every item with its input times ten. */
 function recordingBatcher(options: Partial<BatcherOptions> = {}, gate?: Promise<void>) {
@@ -141,6 +141,22 @@ describe('DynamicBatcher', () => {
     open();
     await vi.advanceTimersByTimeAsync(1);
     expect(await Promise.all(results)).toEqual([10, 20, 30]);
+  });
+
+  it('eager dispatch runs a lone request at once, and batches what arrives while it runs', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { batcher, batches } = recordingBatcher({ dispatch: 'eager', maxQueueDelayMs: 1000 }, gate);
+    const first = batcher.submit(1, { rows: 1, key: 'a' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1]]); // no wait for the batch to fill
+    const rest = [2, 3, 4].map((i) => batcher.submit(i, { rows: 1, key: 'a' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1]]); // the slot is busy: they queue together
+    open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+    expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
   });
 
   it('rejects nonsensical options at construction', () => {

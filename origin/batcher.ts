@@ -2,8 +2,10 @@
  * Dynamic batching with a bounded queue, per model version.
  *
  * Requests whose `key` matches (same input dtypes, same non-batch dims, same requested outputs) are merged
- * along their leading dimension up to `maxBatchSize` rows, waiting at most `maxQueueDelayMs` for a batch to
- * fill, as Triton's dynamic batcher does. Requests with no key run alone. Past `maxQueueRows` queued rows a
+ * along their leading dimension up to `maxBatchSize` rows. Two dispatch policies: `delay` waits up to
+ * `maxQueueDelayMs` for a batch to fill, as Triton's dynamic batcher does; `eager` (the default) runs at
+ * once whatever is queued when nothing is running, so a lone request pays no wait, and while a batch
+ * runs the next one fills by itself: batches grow with load. Requests with no key run alone. Past `maxQueueRows` queued rows a
  * request is refused at once with `overloaded` instead of waiting behind a queue that only grows; a queued
  * request whose deadline passes or whose caller goes away is dropped before it costs compute.
  *
@@ -20,6 +22,8 @@ export interface BatcherOptions {
   maxQueueRows: number;
   /** Batches run at the same time. */
   concurrency: number;
+  /** `eager` (default): run at once when idle; `delay`: always wait up to maxQueueDelayMs to fill. */
+  dispatch?: 'eager' | 'delay';
 }
 
 export interface SubmitOptions {
@@ -164,7 +168,8 @@ export class DynamicBatcher<I, O> {
 
   /**
    * The next batch to run, or undefined if the head should wait for more rows. A batch is ready when it is
-   * full, when its oldest request has waited `maxQueueDelayMs`, or when the batcher is closing.
+   * full, when its oldest request has waited `maxQueueDelayMs`, when the batcher is closing, or (eager
+   * dispatch) when nothing else is running.
    */
   private takeBatch(): Pending<I, O>[] | undefined {
     const head = this.queue[0]!;
@@ -180,7 +185,8 @@ export class DynamicBatcher<I, O> {
     }
     const full = head.key === null || rows >= this.options.maxBatchSize;
     const waited = this.now() - head.enqueuedAt >= this.options.maxQueueDelayMs;
-    if (!full && !waited && !this.closed) return undefined;
+    const idle = this.running === 0 && (this.options.dispatch ?? 'eager') === 'eager';
+    if (!full && !waited && !idle && !this.closed) return undefined;
     for (const item of members) {
       this.queue.splice(this.queue.indexOf(item), 1);
       this.queuedRows -= item.rows;

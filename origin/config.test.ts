@@ -10,7 +10,7 @@ describe('origin config', () => {
       host: '127.0.0.1',
       port: 8000,
       repository: '/repo',
-      batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1 },
+      batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1, dispatch: 'eager' },
       nonFinite: 'reject',
       openObservability: true,
       devTokens: true,

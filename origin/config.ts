@@ -16,7 +16,8 @@
  * | TANDEM_MAX_BATCH_SIZE | batching.maxBatchSize (rows) | 64 |
  * | TANDEM_MAX_QUEUE_DELAY_MS | batching.maxQueueDelayMs | 2 |
  * | TANDEM_MAX_QUEUE_ROWS | batching.maxQueueRows | 1024 |
- * | TANDEM_SESSION_CONCURRENCY | batching.concurrency (batches run at once per model) | 1 |
+ * | TANDEM_SESSION_CONCURRENCY | batching.concurrency (batches run at once per model, one session thread each) | 1 |
+ * | TANDEM_BATCH_DISPATCH | batching.dispatch: `eager` runs at once when idle, `delay` always waits to fill | eager |
  * | TANDEM_INTRA_OP_THREADS | intraOpThreads (onnxruntime threads per run; 0 = all cores) | 0 |
  * | TANDEM_DRAIN_TIMEOUT_MS | drainTimeoutMs (graceful shutdown deadline) | 10000 |
  * | TANDEM_NON_FINITE | nonFinite: reject NaN/Inf inputs, or allow them | reject |
@@ -35,6 +36,7 @@ const batchingSchema = z.strictObject({
   maxQueueDelayMs: z.coerce.number().min(0),
   maxQueueRows: int(1),
   concurrency: int(1),
+  dispatch: z.enum(['eager', 'delay']),
 });
 
 export type BatchingConfig = z.infer<typeof batchingSchema>;
@@ -87,6 +89,7 @@ export function loadOriginConfig(
       maxQueueDelayMs: env.TANDEM_MAX_QUEUE_DELAY_MS ?? 2,
       maxQueueRows: env.TANDEM_MAX_QUEUE_ROWS ?? 1024,
       concurrency: env.TANDEM_SESSION_CONCURRENCY ?? 1,
+      dispatch: env.TANDEM_BATCH_DISPATCH ?? 'eager',
     },
     models: parseJson(env.TANDEM_MODEL_CONFIG, 'TANDEM_MODEL_CONFIG') ?? {},
     intraOpThreads: env.TANDEM_INTRA_OP_THREADS ?? 0,

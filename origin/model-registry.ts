@@ -176,7 +176,7 @@ export class ModelRegistry {
       const variant = variantForTier(manifest, 'origin');
       if (!variant) throw new TandemError('manifest_invalid', 'the manifest has no origin-tier variant');
       const bytes = await verifyArtifactFile(join(dir, variant.artifact.path), variant);
-      const session = await openSession(bytes, { intraOpThreads: this.options.intraOpThreads });
+      const session = await openSession(bytes, { intraOpThreads: this.options.intraOpThreads, lanes: this.options.batching(id).concurrency });
       try {
         checkSignature(session, variant.inputs, variant.outputs);
         await warmUp(session, variant);

@@ -71,7 +71,7 @@ describe('origin serving real models', () => {
     repo = await signedRepository(MODELS);
     ({ origin, lines } = await startTestOrigin(repo, {
       maxBodyBytes: 8 * 1024 * 1024,
-      batching: { maxBatchSize: 32, maxQueueDelayMs: 5, maxQueueRows: 1024, concurrency: 1 },
+      batching: { maxBatchSize: 32, maxQueueDelayMs: 5, maxQueueRows: 1024, concurrency: 1, dispatch: 'eager' },
     }));
   });
   afterAll(async () => {
@@ -248,7 +248,7 @@ describe('origin under overload', () => {
   beforeAll(async () => {
     repo = await signedRepository(['mlp-classifier']);
     // Batches wait 200 ms to fill (they never fill: 64 rows), so the queue bound, not compute speed, decides.
-    ({ origin } = await startTestOrigin(repo, { batching: { maxBatchSize: 64, maxQueueDelayMs: 200, maxQueueRows: 8, concurrency: 1 } }));
+    ({ origin } = await startTestOrigin(repo, { batching: { maxBatchSize: 64, maxQueueDelayMs: 200, maxQueueRows: 8, concurrency: 1, dispatch: 'delay' } }));
   });
   afterAll(async () => {
     await origin?.shutdown();
@@ -289,7 +289,7 @@ describe('origin hot swap', () => {
   let origin: RunningOrigin;
   beforeAll(async () => {
     repo = await signedRepository(['mlp-classifier']);
-    ({ origin } = await startTestOrigin(repo, { batching: { maxBatchSize: 16, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1 } }));
+    ({ origin } = await startTestOrigin(repo, { batching: { maxBatchSize: 16, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1, dispatch: 'eager' } }));
     // Version 1.1.0 appears in the repository after start, as a deploy would put it there.
     const from = join(repo.repository, 'mlp-classifier', '1.0.0');
     const to = join(repo.repository, 'mlp-classifier', '1.1.0');

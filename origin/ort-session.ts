@@ -2,17 +2,28 @@
  * The origin's only contact with onnxruntime-node: open a session from verified bytes, check that the
  * model's own signature agrees with its manifest, and run it on protocol tensors.
  *
- * Runs use onnxruntime-node's async `run`, which executes on ORT's thread pool, so the event loop keeps
- * accepting and queueing requests while a batch computes.
+ * onnxruntime-node's `run` blocks the thread that calls it (its promise only defers a synchronous native
+ * call), so each session lives in a worker thread (`session-thread.mjs`): while a batch computes there, the
+ * main thread keeps parsing requests, filling the next batch, answering health checks and honouring
+ * deadlines. Tensors cross by structured clone; the copies cost microseconds beside the compute.
  */
-import * as ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
 import { TandemError } from '../protocol/errors.ts';
 import type { TensorSpec } from '../protocol/manifest.ts';
-import type { Tensor, TensorDtype } from '../protocol/tensor.ts';
+import type { Tensor } from '../protocol/tensor.ts';
 
 export interface SessionOptions {
   /** Threads per run; 0 lets onnxruntime use every core. */
   intraOpThreads: number;
+  /** Session threads (each a full copy of the model); runs go to the least busy. Default 1. */
+  lanes?: number;
+}
+
+/** What the model file itself declares about its inputs and outputs. */
+export interface DeclaredSignature {
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
 }
 
 export interface ModelSession extends DeclaredSignature {
@@ -22,49 +33,100 @@ export interface ModelSession extends DeclaredSignature {
   release(): Promise<void>;
 }
 
-/** What the model file itself declares about its inputs and outputs. */
-export interface DeclaredSignature {
-  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
-  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+const THREAD_SCRIPT = new URL('./session-thread.mjs', import.meta.url);
+
+type ThreadMessage =
+  | ({ type: 'ready'; inputNames: string[]; outputNames: string[] } & DeclaredSignature)
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; outputs: Record<string, Tensor> }
+  | { type: 'error'; id: number; message: string };
+
+interface Lane {
+  worker: Worker;
+  pending: Map<number, { resolve: (outputs: Record<string, Tensor>) => void; reject: (err: TandemError) => void }>;
+  dead: TandemError | undefined;
 }
 
 export async function openSession(bytes: Uint8Array, options: SessionOptions): Promise<ModelSession> {
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-    });
-  } catch (cause) {
-    throw new TandemError('model_not_ready', `onnxruntime could not load the model: ${(cause as Error).message}`, { cause });
-  }
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    inputMetadata: session.inputMetadata,
-    outputMetadata: session.outputMetadata,
-    async run(inputs, outputs) {
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data as never, t.dims);
-      let results: ort.InferenceSession.ReturnType;
-      try {
-        results = outputs ? await session.run(feeds, [...outputs]) : await session.run(feeds);
-      } catch (cause) {
-        throw new TandemError('inference_failed', `onnxruntime run failed: ${(cause as Error).message}`, { cause });
-      } finally {
-        for (const feed of Object.values(feeds)) feed.dispose();
-      }
-      const out: Record<string, Tensor> = {};
-      for (const [name, value] of Object.entries(results)) {
-        out[name] = { dtype: value.type as TensorDtype, dims: [...value.dims], data: value.data as never };
-      }
-      return out;
-    },
-    release: () => session.release(),
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: options.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
   };
+  const started = await Promise.allSettled(
+    Array.from({ length: Math.max(1, options.lanes ?? 1) }, () => startLane(bytes, sessionOptions)),
+  );
+  const lanes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.lane] : []));
+  const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) {
+    await Promise.all(lanes.map((lane) => lane.worker.terminate()));
+    throw failure.reason;
+  }
+  const ready = (started[0] as PromiseFulfilledResult<{ lane: Lane; ready: Extract<ThreadMessage, { type: 'ready' }> }>).value.ready;
+  let nextId = 0;
+  return {
+    inputNames: ready.inputNames,
+    outputNames: ready.outputNames,
+    inputMetadata: ready.inputMetadata,
+    outputMetadata: ready.outputMetadata,
+    run(inputs, outputs) {
+      const lane = lanes.reduce((best, l) => (l.pending.size < best.pending.size ? l : best));
+      if (lane.dead) return Promise.reject(lane.dead);
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        lane.pending.set(id, { resolve, reject });
+        lane.worker.postMessage({ type: 'run', id, inputs, ...(outputs ? { outputs: [...outputs] } : {}) });
+      });
+    },
+    async release() {
+      await Promise.all(
+        lanes.map(async (lane) => {
+          if (lane.dead) return;
+          const exited = new Promise((resolve) => lane.worker.once('exit', resolve));
+          lane.worker.postMessage({ type: 'release' });
+          await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+          await lane.worker.terminate();
+        }),
+      );
+    },
+  };
+}
+
+function startLane(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<{ lane: Lane; ready: Extract<ThreadMessage, { type: 'ready' }> }> {
+  const worker = new Worker(THREAD_SCRIPT, { workerData: { bytes, options }, execArgv: [] });
+  const lane: Lane = { worker, pending: new Map(), dead: undefined };
+  return new Promise((resolve, reject) => {
+    const fail = (error: TandemError) => {
+      lane.dead = error;
+      for (const pending of lane.pending.values()) pending.reject(error);
+      lane.pending.clear();
+      reject(error); // No effect once ready.
+    };
+    worker.on('message', (message: ThreadMessage) => {
+      switch (message.type) {
+        case 'ready':
+          resolve({ lane, ready: message });
+          break;
+        case 'failed':
+          fail(new TandemError('model_not_ready', `onnxruntime could not load the model: ${message.message}`));
+          break;
+        case 'result':
+          lane.pending.get(message.id)?.resolve(message.outputs);
+          lane.pending.delete(message.id);
+          break;
+        case 'error':
+          lane.pending.get(message.id)?.reject(new TandemError('inference_failed', `onnxruntime run failed: ${message.message}`));
+          lane.pending.delete(message.id);
+          break;
+      }
+    });
+    worker.on('error', (err) => fail(new TandemError('inference_failed', `session thread crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => {
+      if (!lane.dead) fail(new TandemError('inference_failed', `session thread exited (code ${code})`));
+    });
+  });
 }
 
 /**

@@ -34,7 +34,8 @@ export interface StartOptions {
 }
 
 export async function startOrigin(config: OriginConfig, options: StartOptions = {}): Promise<RunningOrigin> {
-  const logger = options.logger ?? pino({ base: { service: 'tandem-origin' } });
+  // Asynchronous writes: a synchronous stdout write per request costs the event loop ~0.2 ms.
+  const logger = options.logger ?? pino({ base: { service: 'tandem-origin' } }, pino.destination({ sync: false }));
   const metrics = createOriginMetrics({ processMetrics: options.processMetrics ?? true });
   const trusted = await readTrusted(config);
   const state: OriginState = { draining: false };
@@ -91,7 +92,11 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   if (options.handleSignals) {
     const onSignal = (signal: string) => {
       logger.info({ event: 'signal', signal });
-      void shutdown().then((inTime) => process.exit(inTime ? 0 : 1));
+      void shutdown().then((inTime) => {
+        const exit = () => process.exit(inTime ? 0 : 1);
+        if (logger.flush) logger.flush(exit);
+        else exit();
+      });
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);

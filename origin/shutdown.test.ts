@@ -25,6 +25,7 @@ describe('origin graceful shutdown', () => {
         TANDEM_ADMIN_TOKEN: ADMIN_TOKEN,
         // Requests wait up to 400 ms for a batch to fill, so they are still queued when SIGTERM lands.
         TANDEM_MAX_QUEUE_DELAY_MS: '400',
+        TANDEM_BATCH_DISPATCH: 'delay',
         TANDEM_MAX_BATCH_SIZE: '64',
         TANDEM_DRAIN_TIMEOUT_MS: '5000',
       },
