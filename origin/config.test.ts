@@ -12,6 +12,7 @@ describe('origin config', () => {
       repository: '/repo',
       batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1, dispatch: 'eager' },
       nonFinite: 'reject',
+      ortSpinning: false,
       openObservability: true,
       devTokens: true,
     });

@@ -19,6 +19,7 @@
  * | TANDEM_SESSION_CONCURRENCY | batching.concurrency (batches run at once per model, one session thread each) | 1 |
  * | TANDEM_BATCH_DISPATCH | batching.dispatch: `eager` runs at once when idle, `delay` always waits to fill | eager |
  * | TANDEM_INTRA_OP_THREADS | intraOpThreads (onnxruntime threads per run; 0 = all cores) | 0 |
+ * | TANDEM_ORT_SPINNING | ortSpinning: let onnxruntime threads spin-wait (starves HTTP on few cores) | false |
  * | TANDEM_DRAIN_TIMEOUT_MS | drainTimeoutMs (graceful shutdown deadline) | 10000 |
  * | TANDEM_NON_FINITE | nonFinite: reject NaN/Inf inputs, or allow them | reject |
  * | TANDEM_MODEL_CONFIG (JSON) | models: per-model overrides of `batching`, by model id | {} |
@@ -56,6 +57,7 @@ const configSchema = z.strictObject({
   batching: batchingSchema,
   models: z.record(z.string(), batchingSchema.partial()),
   intraOpThreads: int(0),
+  ortSpinning: z.boolean(),
   drainTimeoutMs: int(0),
   nonFinite: z.enum(['reject', 'allow']),
 });
@@ -93,6 +95,7 @@ export function loadOriginConfig(
     },
     models: parseJson(env.TANDEM_MODEL_CONFIG, 'TANDEM_MODEL_CONFIG') ?? {},
     intraOpThreads: env.TANDEM_INTRA_OP_THREADS ?? 0,
+    ortSpinning: parseBoolean(env.TANDEM_ORT_SPINNING, false),
     drainTimeoutMs: env.TANDEM_DRAIN_TIMEOUT_MS ?? 10_000,
     nonFinite: env.TANDEM_NON_FINITE ?? 'reject',
     ...overrides,

@@ -57,6 +57,7 @@ export interface RegistryOptions {
   trusted: () => TrustedKeySet;
   batching: (modelId: string) => BatchingConfig;
   intraOpThreads: number;
+  ortSpinning: boolean;
   /** Called with each batch actually run, for metrics. */
   onBatch?: (model: ServedModel, rows: number, computeMs: number, items: readonly BatchInput[], outputs: Record<string, Tensor>) => void;
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
@@ -176,7 +177,11 @@ export class ModelRegistry {
       const variant = variantForTier(manifest, 'origin');
       if (!variant) throw new TandemError('manifest_invalid', 'the manifest has no origin-tier variant');
       const bytes = await verifyArtifactFile(join(dir, variant.artifact.path), variant);
-      const session = await openSession(bytes, { intraOpThreads: this.options.intraOpThreads, lanes: this.options.batching(id).concurrency });
+      const session = await openSession(bytes, {
+        intraOpThreads: this.options.intraOpThreads,
+        spinning: this.options.ortSpinning,
+        lanes: this.options.batching(id).concurrency,
+      });
       try {
         checkSignature(session, variant.inputs, variant.outputs);
         await warmUp(session, variant);

@@ -45,6 +45,7 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
     trusted: () => trusted,
     batching: (id) => batchingFor(config, id),
     intraOpThreads: config.intraOpThreads,
+    ortSpinning: config.ortSpinning,
     onBatch: (model, rows, computeMs, items, outputs) => recordBatch(metrics, model, rows, computeMs, items, outputs),
     onEvent: (event, fields) => {
       const level = event === 'model_refused' ? 'warn' : 'info';

@@ -20,6 +20,8 @@ export interface RawPoint {
   intra_op_threads: number;
   /** Runs in flight at once on the one session. */
   parallel: number;
+  /** onnxruntime's intra-op threads spin-wait (fastest alone; the origin turns it off). */
+  spinning: boolean;
   runs: number;
   rows_per_s: number | null;
   /** Mean wall time of one run. */
@@ -34,6 +36,7 @@ export interface RawSweep {
 export interface RawConfig {
   intraOpThreads: number;
   parallel: number;
+  spinning: boolean;
 }
 
 /**
@@ -47,20 +50,20 @@ export async function sweepRaw(
 ): Promise<RawSweep> {
   const bytes = new Uint8Array(await readFile(artifactPath));
   const points: RawPoint[] = [];
-  await withSession(bytes, options.sweep.intraOpThreads, async (session) => {
+  await withSession(bytes, options.sweep, async (session) => {
     for (const batch of options.batches) points.push(await measure(session, inputs, batch, options.sweep, options.seconds));
   });
   const bestBatch = fastest(points).batch;
   for (const config of options.alternatives ?? []) {
-    await withSession(bytes, config.intraOpThreads, async (session) => {
+    await withSession(bytes, config, async (session) => {
       points.push(await measure(session, inputs, bestBatch, config, options.seconds));
     });
   }
   return { points, best: fastest(points) };
 }
 
-async function withSession<T>(bytes: Uint8Array, intraOpThreads: number, body: (session: ModelSession) => Promise<T>): Promise<T> {
-  const session = await openSession(bytes, { intraOpThreads });
+async function withSession<T>(bytes: Uint8Array, config: RawConfig, body: (session: ModelSession) => Promise<T>): Promise<T> {
+  const session = await openSession(bytes, { intraOpThreads: config.intraOpThreads, spinning: config.spinning });
   try {
     return await body(session);
   } finally {
@@ -91,6 +94,7 @@ async function measure(session: ModelSession, specs: readonly TensorSpec[], batc
     batch,
     intra_op_threads: config.intraOpThreads,
     parallel: config.parallel,
+    spinning: config.spinning,
     runs,
     rows_per_s: round((runs * batch) / elapsed, 1),
     run_ms: round(((elapsed * 1000) / runs) * config.parallel, 3),
