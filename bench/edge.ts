@@ -10,7 +10,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, spawnTandem, stopAll } from './lib/edge-processes.ts';
+import { freePort } from '../worker/dev.ts';
+import { spawnTandem, stopAll } from './lib/edge-processes.ts';
 import { measure, type Measurement } from './lib/edge-measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -5,6 +5,9 @@
  * manifest route and the inference route make the same choice, so a device that downloads 1.1.0 also
  * falls back to 1.1.0 on the origin.
  */
+import { hash32 } from '../protocol/hash32.ts';
+
+export { hash32 };
 
 /** Per model, version -> weight (any non-negative numbers; they are normalised). */
 export type CanaryConfig = Readonly<Record<string, Readonly<Record<string, number>>>>;
@@ -27,24 +30,6 @@ export function parseCanary(value: unknown): CanaryConfig {
     out[model] = { ...(weights as Record<string, number>) };
   }
   return out;
-}
-
-/**
- * 32-bit FNV-1a with murmur3's finaliser, so nearby ids ("client-1", "client-2") spread evenly.
- * Not a security hash: it only needs to be stable and uniform.
- */
-export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 export function bucketOf(model: string, clientId: string): number {

@@ -4,34 +4,29 @@
  */
 import { env } from 'cloudflare:workers';
 import { generateSigningKey, type SigningKey } from '../protocol/keys.ts';
-import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../protocol/manifest.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { sampleManifest } from '../protocol/test-support/manifest-arbitrary.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
 import { signManifest } from '../protocol/signed-manifest.ts';
 import { hashApiKey } from './api-keys.ts';
 import { artifactObjectKey } from './storage-layout.ts';
 
+/** The shared sample manifest, renamed and pointing at `artifact`. */
 export function manifestFor(id: string, version: string, artifact: { sha256: string; bytes: number }): Manifest {
+  const base = sampleManifest({ id, version });
+  const variant = base.variants[0]!;
   return {
-    schemaVersion: MANIFEST_SCHEMA_VERSION,
-    id,
-    version,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    task: 'classification',
-    classLabels: ['a', 'b'],
+    ...base,
     variants: [
       {
-        name: 'int8',
-        tier: 'device',
-        artifact: { path: 'int8.onnx', sha256: artifact.sha256, bytes: artifact.bytes, mediaType: 'application/vnd.onnx' },
-        opset: 17,
+        ...variant,
+        artifact: { ...variant.artifact, sha256: artifact.sha256, bytes: artifact.bytes },
         inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
-        outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 2] }],
-        quantization: { method: 'dynamic-int8', weightDtype: 'int8', activationDtype: 'uint8', granularity: 'per-channel' },
-        requirements: { minMemoryMiB: 64, minStorageMiB: 1, backends: ['wasm'] },
+        requirements: { ...variant.requirements, backends: ['wasm'] },
       },
     ],
-  } as Manifest;
+  };
 }
 
 export interface Seeded {

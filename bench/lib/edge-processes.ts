@@ -3,7 +3,6 @@
  * line of its output matches, stopped with SIGTERM (then SIGKILL) so wrangler and the origin drain.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,16 +13,6 @@ export interface Tandem {
   child: ChildProcess;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Starts `tsx <args>` and resolves with the URL captured by `ready` from its output. */
 export function spawnTandem(name: string, args: string[], ready: RegExp, timeoutMs = 300_000): Promise<Tandem> {

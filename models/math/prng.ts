@@ -4,6 +4,7 @@
  * Math.log/cos, whose last bits may differ between JavaScript engines), so a seed yields the same numbers
  * on every machine and Node version. The generator is sfc32 (Chris Doty-Humphrey's Small Fast Counter).
  */
+import { hash32 } from '../../protocol/hash32.ts';
 
 /** A stream of pseudo-random numbers. */
 export interface Rng {
@@ -26,21 +27,6 @@ export interface Rng {
 
 const TWO_POW_32 = 4294967296;
 
-/** 32-bit FNV-1a followed by a murmur3 finaliser: a string to a well-mixed seed word. */
-function hashString(text: string, salt: number): number {
-  let h = (0x811c9dc5 ^ salt) >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /**
  * Creates a generator from a seed string.
  * @example
@@ -48,9 +34,9 @@ function hashString(text: string, salt: number): number {
  * const x = rng.normal();
  */
 export function createRng(seed: string): Rng {
-  let a = hashString(seed, 1);
-  let b = hashString(seed, 2);
-  let c = hashString(seed, 3);
+  let a = hash32(seed, 1);
+  let b = hash32(seed, 2);
+  let c = hash32(seed, 3);
   let d = 1;
   const nextUint32 = (): number => {
     const t = (((a + b) | 0) + d) | 0;
