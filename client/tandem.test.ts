@@ -93,6 +93,25 @@ describe('createTandem', () => {
     expect((await tandem.stats()).network).toMatchObject({ manifest: 1, artifact: 1 });
   });
 
+  it('one caller aborting a shared load does not cancel it for the others; all aborting cancels it', async () => {
+    const tandem = profile().page();
+    const quitter = new AbortController();
+    const leaving = tandem.load('mlp-classifier', { signal: quitter.signal });
+    const staying = tandem.load('mlp-classifier', { signal: new AbortController().signal });
+    quitter.abort();
+    await expect(leaving).rejects.toMatchObject({ code: 'aborted' });
+    expect((await staying).placement.target).toBe('device');
+
+    const other = profile().page();
+    const [first, second] = [new AbortController(), new AbortController()];
+    const loads = [other.load('mlp-classifier', { signal: first.signal }), other.load('mlp-classifier', { signal: second.signal })];
+    first.abort();
+    second.abort();
+    for (const load of loads) await expect(load).rejects.toMatchObject({ code: 'aborted' });
+    // The shared load was cancelled and forgotten, so a new caller starts afresh and succeeds.
+    expect((await other.load('mlp-classifier')).placement.target).toBe('device');
+  });
+
   it('a second page load makes no artifact request; offline, the stored manifest and model bytes are enough', async () => {
     const p = profile();
     await (await p.page().load('mlp-classifier')).run(x(2));

@@ -209,6 +209,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const results: ResultCache = createResultCache(resultStore, { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
   const breaker: CircuitBreaker = createCircuitBreaker(cfg.breaker, isOriginFailure);
   const loads = memoizePromises<TandemModel>(cfg.maxLoadedModels);
+  const sharedLoads = new Map<string, { controller: AbortController; waiters: number }>();
   const resultCounts = { hits: 0, staleHits: 0, misses: 0 };
   const authHeaders: Record<string, string> = { 'x-client-id': cfg.clientId, ...(cfg.apiKey ? { authorization: `Bearer ${cfg.apiKey}` } : {}) };
   let persisted: boolean | undefined;
@@ -464,12 +465,33 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   return {
     load(id, options = {}) {
       const mode = parsePlacementMode(options.placement ?? cfg.placement);
-      const shared = loads.get(`${id}|${mode}`, () => load(id, { ...options, placement: mode }));
-      if (!options.signal) return shared;
-      // A later caller's signal aborts its own wait; the shared load carries on for the others.
+      const key = `${id}|${mode}`;
+      // Callers of one id and placement share one load. It runs on its own signal, aborted only when every
+      // caller waiting on it has aborted: one caller giving up must not cancel the others' download.
+      const shared = loads.get(key, () => {
+        const sharing = { controller: new AbortController(), waiters: 0 };
+        sharedLoads.set(key, sharing);
+        const promise = load(id, { ...options, placement: mode, signal: sharing.controller.signal });
+        const forget = () => {
+          if (sharedLoads.get(key) === sharing) sharedLoads.delete(key);
+        };
+        promise.then(forget, forget);
+        return promise;
+      });
+      const sharing = sharedLoads.get(key); // undefined once the load has settled
+      if (sharing) sharing.waiters++;
       const signal = options.signal;
+      if (!signal) return shared; // A caller without a signal waits to the end: the load is never aborted.
       return new Promise<TandemModel>((resolve, reject) => {
-        const onAbort = () => reject(new TandemError('aborted', 'the load was aborted', { cause: signal.reason }));
+        const onAbort = () => {
+          reject(new TandemError('aborted', 'the load was aborted', { cause: signal.reason }));
+          if (sharing && --sharing.waiters === 0) {
+            // Nobody waits any more: cancel it, and forget it now so the next caller starts afresh.
+            sharing.controller.abort(signal.reason);
+            loads.delete(key);
+            sharedLoads.delete(key);
+          }
+        };
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
         shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
