@@ -142,8 +142,9 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
     let outcome = { status: 200, code: 'ok' };
     try {
       if (state.draining) throw new TandemError('shutting_down', 'the server is shutting down', { retryAfterSeconds: 1 });
-      model = registry.resolve(c.req.param('name')!, c.req.param('version'));
-      Object.assign(log, { model: model.id, version: model.version });
+      const name = c.req.param('name')!;
+      const version = c.req.param('version');
+      registry.resolve(name, version); // An unknown model is refused before its body is read.
       const timeoutMs = parseTimeout(c.req.header(TIMEOUT_HEADER));
       const body = await readBody(c, config.maxBodyBytes);
       const request = decodeInferRequest(body, c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), {
@@ -151,6 +152,10 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
         maxTotalElements: config.maxElements,
       });
       const signal = disconnectSignal(c);
+      // Resolved again after the body arrived, with no await until submit: a hot swap that landed meanwhile
+      // sends this request to the new version instead of the old one's closing queue.
+      model = registry.resolve(name, version);
+      Object.assign(log, { model: model.id, version: model.version });
       const plan = validateInputs(request.inputs, model.variant.inputs, { nonFinite: config.nonFinite });
       const outputs = requestedOutputs(request.outputs?.map((o) => o.name), model.variant.outputs);
       const inputs: Record<string, Tensor> = {};
