@@ -1,0 +1,122 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getPlatformProxy } from 'wrangler';
+import { generateSigningKey } from '../protocol/keys.ts';
+import { envelopeKey } from '../protocol/repository-layout.ts';
+import { signedRepository, type TestRepository } from '../origin/test-support.ts';
+import { artifactObjectKey, parseEnvelopeKey } from '../worker/storage-layout.ts';
+import { ROOT, WRANGLER_CONFIG, WRANGLER_ENV } from './deploy-edge.ts';
+import { planPublish, shellLine } from './publish-model.ts';
+
+let repo: TestRepository;
+const dirs: string[] = [];
+const temp = async (prefix: string) => {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+
+beforeAll(async () => {
+  repo = await signedRepository(['mlp-classifier']);
+});
+
+afterAll(async () => {
+  await repo?.cleanup();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+const options = () => ({ env: 'staging', model: 'mlp-classifier', version: '1.0.0', repository: repo.repository, trustedKeys: repo.trustedKeys });
+
+describe('planPublish', () => {
+  it('uploads each artifact under its hash, then the envelope, to the keys the edge reads', async () => {
+    const plan = await planPublish(options());
+    const { manifest } = plan.verified;
+    expect(plan.bucket).toBe('tandem-models-staging');
+    const keys = plan.commands.map((c) => c.key);
+    expect(keys).toEqual([...manifest.variants.map((v) => artifactObjectKey(v.artifact.sha256)), envelopeKey('mlp-classifier', '1.0.0')]);
+    expect(keys.at(-1)).toBe('mlp-classifier/1.0.0/manifest.dsse.json');
+    // What the edge's catalog makes of the envelope key, and the artifact route's key for each hash.
+    expect(parseEnvelopeKey(keys.at(-1)!)).toEqual({ id: 'mlp-classifier', version: '1.0.0' });
+    for (const variant of manifest.variants) expect(keys).toContain(`artifacts/${variant.artifact.sha256}`);
+    const dir = join(repo.repository, 'mlp-classifier', '1.0.0');
+    expect(plan.commands.map((c) => c.args)).toEqual([
+      ...manifest.variants.map((v) => ['r2', 'object', 'put', `tandem-models-staging/artifacts/${v.artifact.sha256}`, '--file', join(dir, v.artifact.path), '--content-type', 'application/octet-stream', '--env', 'staging', '--config', WRANGLER_CONFIG, '--remote']),
+      ['r2', 'object', 'put', 'tandem-models-staging/mlp-classifier/1.0.0/manifest.dsse.json', '--file', join(dir, 'manifest.dsse.json'), '--content-type', 'application/json', '--env', 'staging', '--config', WRANGLER_CONFIG, '--remote'],
+    ]);
+    expect(shellLine(plan.commands.at(-1)!)).toMatch(/^npx wrangler r2 object put tandem-models-staging\/mlp-classifier\/1\.0\.0\/manifest\.dsse\.json --file \S+ --content-type application\/json --env staging --config wrangler\.toml --remote$/);
+  });
+
+  it('targets the bucket of the environment', async () => {
+    expect((await planPublish({ ...options(), env: 'production' })).bucket).toBe('tandem-models-production');
+  });
+
+  it('refuses what the edge would refuse', async () => {
+    // staging's TRUSTED_KEYS in wrangler.toml is the placeholder "[]" until a release key is pasted in.
+    await expect(planPublish({ ...options(), trustedKeys: '[]' })).rejects.toThrow(/trusts no key/);
+    const stranger = await generateSigningKey();
+    await expect(planPublish({ ...options(), trustedKeys: JSON.stringify([stranger.publicKey]) })).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
+    await expect(planPublish({ ...options(), version: '9.9.9' })).rejects.toThrow();
+
+    const copy = await temp('tandem-publish-tampered-');
+    await cp(repo.repository, copy, { recursive: true });
+    const file = join(copy, 'mlp-classifier', '1.0.0', 'int8.onnx');
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+    await writeFile(file, bytes);
+    await expect(planPublish({ ...options(), repository: copy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+  });
+});
+
+describe('npm run publish:model', () => {
+  const script = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'deploy', 'publish-model.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...WRANGLER_ENV } });
+
+  it('--dry-run prints the wrangler commands and uploads nothing', async () => {
+    const keys = join(await temp('tandem-publish-keys-'), 'trusted.json');
+    await writeFile(keys, repo.trustedKeys);
+    const run = script('--env', 'staging', '--model', 'mlp-classifier', '--version', '1.0.0', '--repository', repo.repository, '--trusted-keys', keys, '--dry-run');
+    expect(run.status, run.stderr).toBe(0);
+    const plan = await planPublish(options());
+    expect(run.stdout.trim().split('\n')).toEqual(plan.commands.map(shellLine));
+    expect(run.stderr).toContain('dry run; nothing was uploaded');
+  });
+
+  it('requires --env, --model and --version', () => {
+    const run = script('--model', 'mlp-classifier');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('usage: npm run publish:model -- --env');
+  });
+
+  // The same commands with --local instead of --remote, read back as the edge's binding sees them.
+  it('publishes into a local R2 that the edge reads', async () => {
+    const persist = await temp('tandem-publish-r2-');
+    const keys = join(persist, 'trusted.json');
+    await writeFile(keys, repo.trustedKeys);
+    const run = script('--env', 'staging', '--model', 'mlp-classifier', '--version', '1.0.0', '--repository', repo.repository, '--trusted-keys', keys, '--local', '--persist-to', persist);
+    expect(run.status, run.stderr).toBe(0);
+    const proxy = await getPlatformProxy<{ MODELS: { get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; httpMetadata?: { contentType?: string } } | null> } }>({
+      configPath: WRANGLER_CONFIG,
+      environment: 'staging',
+      persist: { path: join(persist, 'v3') },
+      envFiles: [],
+      remoteBindings: false,
+    });
+    try {
+      const plan = await planPublish(options());
+      const envelope = await proxy.env.MODELS.get(envelopeKey('mlp-classifier', '1.0.0'));
+      expect(Buffer.from(await envelope!.arrayBuffer())).toEqual(await readFile(plan.commands.at(-1)!.file));
+      for (const variant of plan.verified.manifest.variants) {
+        const object = await proxy.env.MODELS.get(artifactObjectKey(variant.artifact.sha256));
+        expect(object, variant.name).not.toBeNull();
+        expect(createHash('sha256').update(Buffer.from(await object!.arrayBuffer())).digest('hex')).toBe(variant.artifact.sha256);
+        expect(object!.httpMetadata?.contentType).toBe('application/octet-stream');
+      }
+    } finally {
+      await proxy.dispose();
+    }
+  });
+});

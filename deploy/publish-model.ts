@@ -1,0 +1,154 @@
+/**
+ * `npm run publish:model -- --env staging --model ID --version V [--repository DIR] [--trusted-keys FILE]
+ * [--dry-run] [--local --persist-to DIR]`: publishes one signed model version from a model repository to
+ * the R2 bucket of a wrangler environment, where the edge reads it (worker/storage-layout.ts):
+ *
+ *   artifacts/<sha256>                     each variant's bytes, once per content hash
+ *   <id>/<version>/manifest.dsse.json      the signed envelope, byte for byte, uploaded last
+ *
+ * First the version is verified here as the edge and the origin will verify it: the envelope against the
+ * environment's TRUSTED_KEYS (wrangler.toml, or --trusted-keys), every artifact's size and SHA-256
+ * against the manifest. Artifacts go up before the envelope, so the edge never lists a version whose bytes
+ * are missing. Each upload is `wrangler r2 object put ... --remote` (`--local --persist-to` writes a
+ * `wrangler dev` state folder instead); `--dry-run` prints those commands and uploads nothing.
+ *
+ * Publishing makes a version available; which clients get it is the environment's CANARY var
+ * (docs/operations.md).
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_REPOSITORY } from '../models/build.ts';
+import { verifyModelDirectory, type VerifiedModel } from '../models/verify-model.ts';
+import { loadTrustedKeys } from '../protocol/keys.ts';
+import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
+import { artifactObjectKey } from '../worker/storage-layout.ts';
+import { modelsBucket, readEnvironment, ROOT, runWrangler, WRANGLER_CONFIG } from './deploy-edge.ts';
+
+export interface PublishOptions {
+  env: string;
+  model: string;
+  version: string;
+  repository: string;
+  /** JSON text of the trusted key set; default the environment's TRUSTED_KEYS var. */
+  trustedKeys?: string;
+  /** Where the objects go: Cloudflare's R2 (default), or a local `wrangler dev --persist-to` folder. */
+  target?: { kind: 'remote' } | { kind: 'local'; persistTo: string };
+  configPath?: string;
+}
+
+export interface PutCommand {
+  /** The object key in the bucket. */
+  key: string;
+  file: string;
+  contentType: string;
+  /** wrangler's arguments. */
+  args: string[];
+}
+
+export interface PublishPlan {
+  bucket: string;
+  verified: VerifiedModel;
+  /** Artifacts first, the envelope last. */
+  commands: PutCommand[];
+}
+
+/**
+ * Verifies the model version and lists the uploads.
+ * @throws TandemError `manifest_signature_invalid`, `manifest_invalid`, `artifact_missing` or
+ * `artifact_hash_mismatch` when the version must not be published; Error when nothing is trusted.
+ */
+export async function planPublish(options: PublishOptions): Promise<PublishPlan> {
+  const configPath = options.configPath ?? WRANGLER_CONFIG;
+  const bucket = modelsBucket(options.env, configPath);
+  const trusted = await loadTrustedKeys(options.trustedKeys ?? readEnvironment(options.env, configPath).vars.TRUSTED_KEYS ?? '[]');
+  if (trusted.keys.size === 0) {
+    throw new Error(`environment "${options.env}" trusts no key (TRUSTED_KEYS in wrangler.toml): its edge would refuse every manifest; pass --trusted-keys FILE to verify against another set`);
+  }
+  const dir = join(options.repository, options.model, options.version);
+  const verified = await verifyModelDirectory(dir, trusted);
+  if (verified.manifest.id !== options.model || verified.manifest.version !== options.version) {
+    throw new Error(`${dir} holds ${verified.manifest.id}@${verified.manifest.version}, not ${options.model}@${options.version}`);
+  }
+  const target = options.target ?? { kind: 'remote' };
+  const where = target.kind === 'remote' ? ['--remote'] : ['--local', '--persist-to', target.persistTo];
+  const put = (key: string, file: string, contentType: string): PutCommand => ({
+    key,
+    file,
+    contentType,
+    args: ['r2', 'object', 'put', `${bucket}/${key}`, '--file', file, '--content-type', contentType, '--env', options.env, '--config', configPath, ...where],
+  });
+  const commands: PutCommand[] = [];
+  const seen = new Set<string>();
+  for (const { variant, path } of verified.artifacts) {
+    if (seen.has(variant.artifact.sha256)) continue;
+    seen.add(variant.artifact.sha256);
+    commands.push(put(artifactObjectKey(variant.artifact.sha256), path, 'application/octet-stream'));
+  }
+  commands.push(put(envelopeKey(options.model, options.version), join(dir, ENVELOPE_FILE), 'application/json'));
+  return { bucket, verified, commands };
+}
+
+/** A command as one would type it in the repository root. */
+export function shellLine(command: PutCommand): string {
+  const shown = command.args.map((arg) => (isAbsolute(arg) && !relative(ROOT, arg).startsWith('..') ? relative(ROOT, arg) : arg));
+  return ['npx', 'wrangler', ...shown].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      env: { type: 'string' },
+      model: { type: 'string' },
+      version: { type: 'string' },
+      repository: { type: 'string' },
+      'trusted-keys': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      local: { type: 'boolean', default: false },
+      'persist-to': { type: 'string' },
+    },
+  });
+  if (!values.env || !values.model || !values.version) {
+    process.stderr.write('usage: npm run publish:model -- --env <staging|production> --model ID --version V [--repository DIR] [--trusted-keys FILE] [--dry-run] [--local --persist-to DIR]\n');
+    return 2;
+  }
+  if (values.local && !values['persist-to']) {
+    process.stderr.write('publish:model: --local needs --persist-to (the folder given to wrangler dev --persist-to)\n');
+    return 2;
+  }
+  const plan = await planPublish({
+    env: values.env,
+    model: values.model,
+    version: values.version,
+    repository: resolve(values.repository ?? process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_REPOSITORY),
+    ...(values['trusted-keys'] ? { trustedKeys: await readFile(values['trusted-keys'], 'utf8') } : {}),
+    target: values.local ? { kind: 'local', persistTo: resolve(values['persist-to']!) } : { kind: 'remote' },
+  });
+  process.stderr.write(
+    `publish:model: ${values.model}@${values.version} verified (signed by ${plan.verified.keyids.join(', ')}; ${plan.verified.artifacts.length} artifacts), ` +
+      `${plan.commands.length} objects to ${plan.bucket}${values.local ? ' (local)' : ''}\n`,
+  );
+  for (const command of plan.commands) {
+    process.stdout.write(`${shellLine(command)}\n`);
+    if (values['dry-run']) continue;
+    const { code, output } = await runWrangler(command.args);
+    if (code !== 0) {
+      process.stderr.write(`publish:model: upload of ${command.key} failed (exit ${code}); nothing after it was uploaded:\n${output}\n`);
+      return 1;
+    }
+  }
+  process.stderr.write(values['dry-run'] ? 'publish:model: dry run; nothing was uploaded\n' : `publish:model: published ${values.model}@${values.version} to ${plan.bucket}\n`);
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      const code = (err as { code?: string }).code;
+      process.stderr.write(`publish:model: ${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
