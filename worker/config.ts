@@ -34,6 +34,8 @@ export interface Tuning {
   rateLimitBurst: number;
   /** Cache-Control max-age of manifests and the catalog. Default 60. */
   manifestMaxAgeSeconds: number;
+  /** How old an isolate's copy of the stored origin list override (origin-list.ts) may get. Default 5000. */
+  originListTtlMs: number;
 }
 
 export const DEFAULT_TUNING: Readonly<Tuning> = {
@@ -50,6 +52,7 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   rateLimitPerSecond: 100,
   rateLimitBurst: 200,
   manifestMaxAgeSeconds: 60,
+  originListTtlMs: 5000,
 };
 
 export interface EdgeConfig {

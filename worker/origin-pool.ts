@@ -49,12 +49,31 @@ export function orderOrigins(
     .map(({ o }) => o);
 }
 
+function newOrigin(url: string): OriginHealth {
+  return { url, breaker: newBreaker(), ready: undefined, checkedAt: 0, checking: false, inFlight: 0 };
+}
+
 export class OriginPool {
   readonly origins: OriginHealth[];
   private rotation = 0;
 
   constructor(urls: readonly string[], private readonly options: BreakerOptions) {
-    this.origins = urls.map((url) => ({ url, breaker: newBreaker(), ready: undefined, checkedAt: 0, checking: false, inFlight: 0 }));
+    this.origins = urls.map(newOrigin);
+  }
+
+  /** The pool's URLs, in order. */
+  urls(): string[] {
+    return this.origins.map((o) => o.url);
+  }
+
+  /**
+   * Replaces the origin list (an admin's override, origin-list.ts): origins that stay keep their breaker,
+   * readiness and in-flight count; new ones start fresh; removed ones get no new requests (attempts
+   * already running on them finish and are counted on their own records).
+   */
+  setOrigins(urls: readonly string[]): void {
+    const known = new Map(this.origins.map((o) => [o.url, o]));
+    this.origins.splice(0, this.origins.length, ...urls.map((url) => known.get(url) ?? newOrigin(url)));
   }
 
   /** The next origin to try, or undefined when every breaker is open (or all tried and none may retry). */
