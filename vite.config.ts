@@ -20,11 +20,13 @@ function serveOrtFiles(): Plugin {
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         const url = new URL(req.url ?? '/', 'http://x');
-        if (url.pathname === '/trusted-keys.json') {
-          // The demo's pinned keys: the dev key's public half (an app would bundle its release keys).
+        if (url.pathname === '/demo-config.json') {
+          // The demo's edge and pinned keys: the dev key's public half (an app would bundle its release keys).
           const file = process.env.TANDEM_TRUSTED_KEYS_FILE ?? resolve(import.meta.dirname, '.tandem/keys/trusted-keys.json');
+          const publicKeys: unknown = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
           res.setHeader('content-type', 'application/json');
-          res.end(existsSync(file) ? readFileSync(file) : '[]');
+          res.setHeader('cache-control', 'no-store');
+          res.end(JSON.stringify({ edge: process.env.TANDEM_DEMO_EDGE ?? 'http://127.0.0.1:8787', publicKeys }));
           return;
         }
         const name = url.pathname.startsWith('/ort/') ? url.pathname.slice(5) : '';

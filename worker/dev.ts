@@ -96,8 +96,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     join(ROOT, 'node_modules', '.bin', 'wrangler'),
     ['dev', '--config', WRANGLER_CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', envFile,
       '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', options.logLevel ?? 'log'],
+    // No internet here: Request.cf is wrangler's placeholder rather than a failed fetch.
     // Its own process group: the wrangler shim starts the real CLI, which starts workerd; stop() ends them all.
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
   );
   const output: string[] = [];
   const onData = (chunk: Buffer) => {

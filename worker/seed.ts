@@ -9,10 +9,10 @@
  *   npx tsx worker/seed.ts --persist-to .wrangler/state [--repository models/repository]
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getPlatformProxy } from 'wrangler';
+import { getPlatformProxy, unstable_readConfig } from 'wrangler';
 import { DEFAULT_REPOSITORY } from '../models/build.ts';
 import { artifactFile, listModelVersions } from '../models/repository.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
@@ -44,7 +44,7 @@ interface ManifestArtifacts {
 export async function seed(options: SeedOptions): Promise<SeedReport> {
   const log = options.log ?? (() => undefined);
   const proxy = await getPlatformProxy<{ MODELS: R2BucketLike }>({
-    configPath: WRANGLER_CONFIG,
+    configPath: await storageOnlyConfig(options.persistTo),
     persist: { path: join(options.persistTo, 'v3') },
     envFiles: [],
     remoteBindings: false,
@@ -77,6 +77,19 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
   }
   log(`seed: ${report.manifests} manifests, ${report.artifacts} artifacts into ${options.persistTo}`);
   return report;
+}
+
+/**
+ * wrangler.toml reduced to the R2 binding: seeding needs only storage, and the full config makes Miniflare
+ * warn that the Durable Object bindings will not work (true, and beside the point here).
+ */
+async function storageOnlyConfig(persistTo: string): Promise<string> {
+  const config = unstable_readConfig({ config: WRANGLER_CONFIG }, { hideWarnings: true });
+  const path = join(persistTo, 'seed.wrangler.json');
+  await mkdir(persistTo, { recursive: true });
+  const { name, compatibility_date, r2_buckets } = config;
+  await writeFile(path, JSON.stringify({ name, compatibility_date, r2_buckets }));
+  return path;
 }
 
 /** The artifact list of an envelope, read without verifying it (only to know which files to copy). */

@@ -3,17 +3,15 @@
  * 1.1.0 (the same model re-signed under a new version, so a canary has two versions to split between),
  * origins as real child processes (so one can be killed), and the edge under `wrangler dev`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readEnvelope } from '../../models/repository.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { signManifest, verifyManifest } from '../../protocol/signed-manifest.ts';
 import { loadTrustedKeys } from '../../protocol/keys.ts';
 import { encodeBase64 } from '../../protocol/base64.ts';
+import { spawnOrigin as spawnOriginProcess, type OriginProcess } from '../../origin/spawn.ts';
 import { INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** A repository with mlp-classifier 1.0.0 and 1.1.0, both signed by the test key. */
 export async function canaryRepository(): Promise<TestRepository> {
@@ -35,58 +33,19 @@ export async function tamperedEnvelope(repo: TestRepository): Promise<{ key: str
   return { key: envelopeKey('tampered', '1.0.0'), body: JSON.stringify(envelope) };
 }
 
-export interface ChildOrigin {
-  url: string;
-  port: number;
-  child: ChildProcess;
+export interface ChildOrigin extends OriginProcess {
+  /** Default SIGKILL: the tests kill origins; SIGTERM drains. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `origin/main.ts` as a child process (on `port`, or a free one) and waits for it to listen. */
+/** Starts a real origin process on `repo` (on `port`, or a free one) and waits for it to listen. */
 export async function spawnOrigin(repo: TestRepository, port = 0): Promise<ChildOrigin> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'origin', 'main.ts'), '--port', String(port)], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TANDEM_MODEL_REPOSITORY: repo.repository,
-      TANDEM_TRUSTED_KEYS: repo.trustedKeys,
-      TANDEM_ORIGIN_TOKEN: INFER_TOKEN,
-      TANDEM_ADMIN_TOKEN: 'test-admin',
-      TANDEM_INTRA_OP_THREADS: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const origin = await spawnOriginProcess({
+    port,
+    repository: repo.repository,
+    env: { TANDEM_TRUSTED_KEYS: repo.trustedKeys, TANDEM_ORIGIN_TOKEN: INFER_TOKEN, TANDEM_ADMIN_TOKEN: 'test-admin', TANDEM_INTRA_OP_THREADS: '1' },
   });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line) as { event?: string; url?: string };
-          if (entry.event === 'listening') resolveUrl(String(entry.url));
-        } catch {
-          // Not a JSON line.
-        }
-      }
-    });
-    child.stderr!.resume();
-    void exited.then((code) => reject(new Error(`origin exited with ${code} before listening`)));
-  });
-  return {
-    url,
-    port: Number(new URL(url).port),
-    child,
-    kill: async (signal = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        await exited;
-      }
-    },
-  };
+  return { ...origin, kill: (signal = 'SIGKILL') => origin.stop(signal) };
 }
 
 export function inferBody(seed = 1): string {
