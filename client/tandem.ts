@@ -236,7 +236,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         async () => {
           let res: Response;
           try {
-            res = await fetcher(`${cfg.edge}/v1/models/${encodeURIComponent(id)}/manifest`, { headers: authHeaders, ...(signal ? { signal } : {}) });
+            // Revalidated each load (a 304 is cheap): a new version is seen at once, not after max-age.
+            res = await fetcher(`${cfg.edge}/v1/models/${encodeURIComponent(id)}/manifest`, { headers: authHeaders, cache: 'no-cache', ...(signal ? { signal } : {}) });
           } catch (err) {
             throw errorFromFetchFailure(err, online(), `manifest of ${id}`);
           }

@@ -5,6 +5,7 @@
  * the same bytes on every machine.
  */
 import { clusterDistribution, type ClusterSpec, type LabelledSet } from '../data/clusters.ts';
+import { MLP_DATA, MLP_SEED } from '../data/examples.ts';
 import { fitRidge } from '../math/ridge.ts';
 import { createRng } from '../math/prng.ts';
 import { argmaxRows, meanStd, oneHot, roundTo } from '../math/stats.ts';
@@ -15,9 +16,9 @@ import { addClassifierOutputs, classificationEvaluation, classifierOutputSpecs, 
 import { RECIPE_VERSION, type ModelRecipe } from './recipe.ts';
 
 const params = {
-  seed: 'mlp-classifier@1.0.0',
+  seed: MLP_SEED,
   layers: [256, 1024, 1024, 10],
-  data: { classes: 10, blobsPerClass: 4, latentDim: 24, dim: 256, latentNoise: 0.9, inputNoise: 0.3 },
+  data: MLP_DATA,
   trainSamples: 5000,
   heldOutSamples: 2000,
   hiddenBiasStd: [0.5, 0.2],

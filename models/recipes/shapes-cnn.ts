@@ -9,6 +9,7 @@
  * almost all the weights, so the int8 variant (dense layers quantized, convolutions kept in float32) is
  * about a quarter of the fp32 file.
  */
+import { SHAPES_IMAGES, SHAPES_SEED } from '../data/examples.ts';
 import { generateShapes, IMAGE_SIZE, SHAPE_CLASSES, type ImageSet } from '../data/shapes.ts';
 import { createRng } from '../math/prng.ts';
 import { fitRidge } from '../math/ridge.ts';
@@ -24,8 +25,8 @@ import { addClassifierOutputs, classificationEvaluation, classifierOutputSpecs, 
 import { RECIPE_VERSION, type ModelRecipe } from './recipe.ts';
 
 const params = {
-  seed: 'shapes-cnn@1.0.0',
-  images: { noise: 0.2, jitter: 3 },
+  seed: SHAPES_SEED,
+  images: SHAPES_IMAGES,
   trainSamples: 4000,
   heldOutSamples: 2000,
   detectorBias: -0.1,
