@@ -18,6 +18,8 @@ const suites = [
   vitestSuite('workerd', ['--config', 'worker/vitest.config.ts']),
   // The edge under `wrangler dev` in front of real origin processes.
   vitestSuite('edge-integration', ['--config', 'worker/integration/vitest.config.ts']),
+  // Debian's Chromium against the whole stack: origin, edge under `wrangler dev`, demo page.
+  vitestSuite('e2e', ['--config', 'e2e/vitest.config.ts']),
 ];
 
 /**

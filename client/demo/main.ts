@@ -3,7 +3,7 @@
  * the answer, where it ran, the latency and cache hits). The end-to-end tests drive it through the ids.
  * The edge and the pinned keys come from /demo-config.json, which the dev server serves from the dev key
  * (a real app bundles its release keys instead). Query parameters: `edge=URL` overrides the edge,
- * `key=` the API key, `capabilities=JSON` overrides probed device capabilities (e.g. `{"memoryMiB":64}`).
+ * `key=` the API key, `resultTtlMs=` the result cache's TTL, `capabilities=JSON` overrides probed device capabilities (e.g. `{"memoryMiB":64}`).
  */
 import { exampleInput } from '../../models/data/examples.ts';
 import { createTandem, type CacheMode, type DeviceCapabilities, type PlacementMode, type TandemModel, TandemError } from '../index.ts';
@@ -18,6 +18,7 @@ const tandem = createTandem({
   apiKey: params.get('key') ?? 'dev-api-key',
   wasmPaths: new URL('/ort/', location.href).href,
   ...(capabilities ? { capabilities } : {}),
+  ...(params.has('resultTtlMs') ? { resultTtlMs: Number(params.get('resultTtlMs')) } : {}),
 });
 
 let model: TandemModel | undefined;
