@@ -2,7 +2,7 @@
  * `npm run bench:edge`: what the edge adds to an inference. Starts one origin (`npm run origin`) and the
  * edge in front of it (`npm run edge`), both on the built-in repository with dev credentials, then drives
  * the same mlp-classifier request straight at the origin and through the edge, alternating, with
- * autocannon: one connection for latency (no queueing), then several for throughput. Prints p50/p95 and
+ * autocannon: one connection for latency (no queueing), then several for throughput. Prints p50/p95/p99 and
  * requests/s side by side and the added latency; writes bench/results/edge.json.
  *
  *   npm run bench:edge -- [--duration 5] [--connections 8]
@@ -51,6 +51,9 @@ async function main(): Promise<void> {
       p95_ms_direct: round(latencyDirect.p95),
       p95_ms_edge: round(latencyEdge.p95),
       added_p95_ms: round(latencyEdge.p95 - latencyDirect.p95),
+      p99_ms_direct: round(latencyDirect.p99),
+      p99_ms_edge: round(latencyEdge.p99),
+      added_p99_ms: round(latencyEdge.p99 - latencyDirect.p99),
       rps_direct_1conn: round(latencyDirect.rps),
       rps_edge_1conn: round(latencyEdge.rps),
       connections,
@@ -58,6 +61,10 @@ async function main(): Promise<void> {
       rps_edge: round(throughputEdge.rps),
       p50_ms_direct_loaded: round(throughputDirect.p50),
       p50_ms_edge_loaded: round(throughputEdge.p50),
+      p95_ms_direct_loaded: round(throughputDirect.p95),
+      p95_ms_edge_loaded: round(throughputEdge.p95),
+      p99_ms_direct_loaded: round(throughputDirect.p99),
+      p99_ms_edge_loaded: round(throughputEdge.p99),
       errors: latencyDirect.errors + latencyEdge.errors + throughputDirect.errors + throughputEdge.errors,
       node: process.version,
       note: 'edge = wrangler dev (workerd) on loopback; origin = node origin/main.ts; same machine, runs alternate',
@@ -77,10 +84,10 @@ async function main(): Promise<void> {
 
 function printTable(rows: [string, Measurement, Measurement][]): void {
   const f = (n: number) => n.toFixed(2).padStart(9);
-  process.stdout.write(`\n${'load'.padEnd(15)} ${'path'.padEnd(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`);
+  process.stdout.write(`\n${'load'.padEnd(15)} ${'path'.padEnd(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`);
   for (const [label, direct, edge] of rows) {
     for (const [name, m] of [['direct', direct], ['edge', edge]] as const) {
-      process.stdout.write(`${label.padEnd(15)} ${name.padEnd(7)} ${f(m.p50)} ${f(m.p95)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
+      process.stdout.write(`${label.padEnd(15)} ${name.padEnd(7)} ${f(m.p50)} ${f(m.p95)} ${f(m.p99)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
     }
   }
 }

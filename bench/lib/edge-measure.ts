@@ -1,5 +1,6 @@
 /** One autocannon run against one URL: latency percentiles from every answer, and requests per second. */
 import autocannon from 'autocannon';
+import { percentiles } from './stats.ts';
 
 export interface Target {
   url: string;
@@ -14,15 +15,10 @@ export interface Target {
 export interface Measurement {
   p50: number;
   p95: number;
+  p99: number;
   rps: number;
   requests: number;
   errors: number;
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
 }
 
 export function measure(target: Target, connections: number, durationSeconds: number): Promise<Measurement> {
@@ -35,10 +31,11 @@ export function measure(target: Target, connections: number, durationSeconds: nu
       (err, result) => {
         if (err) return reject(err);
         const seconds = (performance.now() - started) / 1000;
-        times.sort((a, b) => a - b);
+        const [p50, p95, p99] = percentiles(times, [50, 95, 99]);
         resolve({
-          p50: percentile(times, 50),
-          p95: percentile(times, 95),
+          p50: p50!,
+          p95: p95!,
+          p99: p99!,
           rps: times.length / seconds,
           requests: times.length,
           errors: errors + result.errors + result.timeouts,

@@ -1,0 +1,300 @@
+/**
+ * The one table `npm run bench` prints after every tier has run, and the shape of
+ * `bench/results/summary.json`: per tier, the figures it measured (throughput, p50/p95/p99) and the one it is
+ * judged by, a ratio against its baseline or the milliseconds it adds, beside its goal from the issues.
+ * Pure: it reads the tiers' results objects (as parsed from bench/results/{origin,edge,client}.json) and how
+ * each run ended; bench/all.ts runs the tiers and does the file work.
+ *
+ * ```jsonc
+ * {
+ *   "schema": "tandem-bench-summary/1",
+ *   "generated_at": "2026-01-01T00:00:00.000Z",
+ *   "machine": { "cpu": "AMD EPYC", "cores": 2, "node": "v20.19.0", "platform": "linux", "arch": "x64" },
+ *   "quick": false,
+ *   "tiers": [{ "tier": "origin", "status": "ok" | "failed" | "no-results" | "not-run", "exit_code": 0,
+ *               "seconds": 312.4, "detail": "…" }],
+ *   "rows": [{ "tier", "measure", "throughput_rps", "p50_ms", "p95_ms", "p99_ms",
+ *              "versus", "value", "goal": { "op": ">=" | "<=", "bound": 0.85 } | null, "met": true | false | null }]
+ * }
+ * ```
+ * A figure a tier did not measure (or could not) is `null`, shown as '-'.
+ */
+import { findCell, ratiosAt, type BenchResults } from './results.ts';
+import { ratio } from './stats.ts';
+import { formatTable, show } from './table.ts';
+
+export const SUMMARY_SCHEMA = 'tandem-bench-summary/1';
+
+export type Tier = 'origin' | 'edge' | 'client';
+export const TIERS: readonly Tier[] = ['origin', 'edge', 'client'];
+
+export interface Goal {
+  op: '>=' | '<=';
+  bound: number;
+}
+
+/** The goals from the issues, each checked against one row's `value`. */
+export const GOALS = {
+  /** The batching origin over raw onnxruntime-node's best rows/s, large-classifier at c=64. */
+  originCOverA: { op: '>=', bound: 0.85 },
+  /** The batching origin over the naive server, same cell. */
+  originCOverB: { op: '>=', bound: 4 },
+  /** p95 in open loop at 80 % of the origin's peak. */
+  originP95At80Ms: { op: '<=', bound: 100 },
+  /** What the edge adds to a request's p50, one connection. */
+  edgeAddedP50Ms: { op: '<=', bound: 2 },
+  /** The SDK's p50 over raw onnxruntime-web's. */
+  clientOverheadRatio: { op: '<=', bound: 1.03 },
+  clientCacheHitP50Ms: { op: '<=', bound: 2 },
+} as const satisfies Record<string, Goal>;
+
+/** The origin cells the summary shows: the compute-bound model, binary tensors, the goals' concurrency. */
+export const ORIGIN_FOCUS = { model: 'large-classifier', mode: 'binary', concurrency: 64 } as const;
+
+export interface SummaryRow {
+  tier: Tier;
+  measure: string;
+  /** Requests (or, for raw onnxruntime, rows) per second. */
+  throughput_rps: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  /** What `value` is: a ratio against the tier's baseline ('c/a') or a figure a goal bounds ('added p50 ms'). */
+  versus: string | null;
+  value: number | null;
+  goal: Goal | null;
+  /** null when there is no goal or `value` is missing. */
+  met: boolean | null;
+}
+
+export type TierStatus = 'ok' | 'failed' | 'no-results' | 'not-run';
+
+/** How one tier's run ended, as the runner saw it; `results` is its parsed results file when `ok`. */
+export interface TierOutcome {
+  tier: Tier;
+  status: TierStatus;
+  exit_code: number | null;
+  seconds: number | null;
+  /** Why it failed or has no results (e.g. the signal that ended it, the file it did not write). */
+  detail?: string;
+  results?: unknown;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+  arch: string;
+}
+
+export interface Summary {
+  schema: typeof SUMMARY_SCHEMA;
+  generated_at: string;
+  machine: Machine;
+  quick: boolean;
+  tiers: Omit<TierOutcome, 'results'>[];
+  rows: SummaryRow[];
+}
+
+/** `value` against `goal`, or null when either is missing. */
+export function check(value: number | null, goal: Goal | null): boolean | null {
+  if (goal === null || value === null) return null;
+  return goal.op === '>=' ? value >= goal.bound : value <= goal.bound;
+}
+
+/**
+ * The summary of one `npm run bench`: a row per figure of every tier that produced results, one row per
+ * tier that did not.
+ * @example
+ * buildSummary([{ tier: 'edge', status: 'failed', exit_code: 1, seconds: 3 }], machine, false, new Date());
+ * // rows: [{ tier: 'edge', measure: 'FAILED (exit 1)', …nulls }]
+ */
+export function buildSummary(outcomes: readonly TierOutcome[], machine: Machine, quick: boolean, at: Date): Summary {
+  return {
+    schema: SUMMARY_SCHEMA,
+    generated_at: at.toISOString(),
+    machine,
+    quick,
+    tiers: outcomes.map(({ tier, status, exit_code, seconds, detail }) => ({ tier, status, exit_code, seconds, ...(detail === undefined ? {} : { detail }) })),
+    rows: outcomes.flatMap(tierRows),
+  };
+}
+
+/** The rows of one tier: its figures when it ran, else one row saying why there are none. */
+export function tierRows(outcome: TierOutcome): SummaryRow[] {
+  if (outcome.status === 'ok' && outcome.results !== undefined) {
+    if (outcome.tier === 'origin') return originRows(outcome.results as Partial<BenchResults>);
+    if (outcome.tier === 'edge') return edgeRows(outcome.results as Partial<EdgeResults>);
+    return clientRows(outcome.results as Partial<ClientResults>);
+  }
+  const why =
+    outcome.status === 'failed'
+      ? `FAILED (exit ${outcome.exit_code ?? '-'}${outcome.detail ? `, ${outcome.detail}` : ''})`
+      : outcome.status === 'not-run'
+        ? `not run${outcome.detail ? ` (${outcome.detail})` : ''}`
+        : `no results${outcome.detail ? ` (${outcome.detail})` : ''}`;
+  return [row(outcome.tier, why, {})];
+}
+
+/** The fields of bench/results/edge.json the summary reads (bench/edge.ts writes them). */
+export interface EdgeResults {
+  connections: number;
+  p50_ms_direct: number;
+  p95_ms_direct: number;
+  p99_ms_direct: number;
+  p50_ms_edge: number;
+  p95_ms_edge: number;
+  p99_ms_edge: number;
+  added_p50_ms: number;
+  rps_direct_1conn: number;
+  rps_edge_1conn: number;
+  rps_direct: number;
+  rps_edge: number;
+  p50_ms_direct_loaded: number;
+  p95_ms_direct_loaded: number;
+  p99_ms_direct_loaded: number;
+  p50_ms_edge_loaded: number;
+  p95_ms_edge_loaded: number;
+  p99_ms_edge_loaded: number;
+}
+
+/** The fields of bench/results/client.json the summary reads (bench/client.ts writes them). */
+export interface ClientResults {
+  raw_p50_ms: number;
+  raw_p95_ms: number;
+  raw_p99_ms: number;
+  sdk_p50_ms: number;
+  sdk_p95_ms: number;
+  sdk_p99_ms: number;
+  overhead_ratio: number;
+  cache_hit_p50_ms: number;
+  cache_hit_p95_ms: number;
+  cache_hit_p99_ms: number;
+  cold_load_ms: number;
+}
+
+function originRows(r: Partial<BenchResults>): SummaryRow[] {
+  const { model, mode, concurrency } = ORIGIN_FOCUS;
+  const cells = r.cells ?? [];
+  const raw = r.raw_ort?.[model];
+  const naive = findCell(cells, model, mode, concurrency, 'b');
+  const batching = findCell(cells, model, mode, concurrency, 'c');
+  const ratios = ratiosAt(cells, raw, model, mode, concurrency);
+  const peak = r.peak_80pct ?? null;
+  const at = `c=${concurrency}`;
+  return [
+    row('origin', `(a) raw onnxruntime-node, best batch ${raw?.best.batch ?? '-'} (rows/s)`, { throughput_rps: num(raw?.best.rows_per_s) }),
+    row('origin', `(b) naive, no batching, ${at}`, figures(naive)),
+    row('origin', `(c) dynamic batching, ${at}`, { ...figures(batching), versus: 'c/a', value: ratios.c_over_a, goal: GOALS.originCOverA }),
+    row('origin', `(c) over (b), ${at}`, { versus: 'c/b', value: ratios.c_over_b, goal: GOALS.originCOverB }),
+    row('origin', `(c) open loop at 80 % of peak (${show(num(peak?.target_rps))} req/s offered)`, {
+      ...figures(peak ?? undefined),
+      versus: 'p95 ms',
+      value: num(peak?.p95_ms),
+      goal: GOALS.originP95At80Ms,
+    }),
+  ];
+}
+
+function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
+  const loaded = `${r.connections ?? '-'} connections`;
+  return [
+    row('edge', 'direct to origin, 1 connection', { throughput_rps: num(r.rps_direct_1conn), p50_ms: num(r.p50_ms_direct), p95_ms: num(r.p95_ms_direct), p99_ms: num(r.p99_ms_direct) }),
+    row('edge', 'through the edge, 1 connection', {
+      throughput_rps: num(r.rps_edge_1conn),
+      p50_ms: num(r.p50_ms_edge),
+      p95_ms: num(r.p95_ms_edge),
+      p99_ms: num(r.p99_ms_edge),
+      versus: 'added p50 ms',
+      value: num(r.added_p50_ms),
+      goal: GOALS.edgeAddedP50Ms,
+    }),
+    row('edge', `direct to origin, ${loaded}`, {
+      throughput_rps: num(r.rps_direct),
+      p50_ms: num(r.p50_ms_direct_loaded),
+      p95_ms: num(r.p95_ms_direct_loaded),
+      p99_ms: num(r.p99_ms_direct_loaded),
+    }),
+    row('edge', `through the edge, ${loaded}`, {
+      throughput_rps: num(r.rps_edge),
+      p50_ms: num(r.p50_ms_edge_loaded),
+      p95_ms: num(r.p95_ms_edge_loaded),
+      p99_ms: num(r.p99_ms_edge_loaded),
+      versus: 'edge/direct req/s',
+      value: ratio(num(r.rps_edge), num(r.rps_direct)),
+    }),
+  ];
+}
+
+function clientRows(r: Partial<ClientResults>): SummaryRow[] {
+  return [
+    row('client', 'raw onnxruntime-web session.run', { p50_ms: num(r.raw_p50_ms), p95_ms: num(r.raw_p95_ms), p99_ms: num(r.raw_p99_ms) }),
+    row('client', 'sdk model.run (no-store)', {
+      p50_ms: num(r.sdk_p50_ms),
+      p95_ms: num(r.sdk_p95_ms),
+      p99_ms: num(r.sdk_p99_ms),
+      versus: 'sdk/raw p50',
+      value: num(r.overhead_ratio),
+      goal: GOALS.clientOverheadRatio,
+    }),
+    row('client', 'result-cache hit', {
+      p50_ms: num(r.cache_hit_p50_ms),
+      p95_ms: num(r.cache_hit_p95_ms),
+      p99_ms: num(r.cache_hit_p99_ms),
+      versus: 'p50 ms',
+      value: num(r.cache_hit_p50_ms),
+      goal: GOALS.clientCacheHitP50Ms,
+    }),
+    row('client', 'cold load (verify, download, hash, session)', { versus: 'ms', value: num(r.cold_load_ms) }),
+  ];
+}
+
+type RowFigures = Partial<Omit<SummaryRow, 'tier' | 'measure' | 'met'>>;
+
+function row(tier: Tier, measure: string, f: RowFigures): SummaryRow {
+  const value = f.value ?? null;
+  const goal = f.goal ?? null;
+  return {
+    tier,
+    measure,
+    throughput_rps: f.throughput_rps ?? null,
+    p50_ms: f.p50_ms ?? null,
+    p95_ms: f.p95_ms ?? null,
+    p99_ms: f.p99_ms ?? null,
+    versus: f.versus ?? null,
+    value,
+    goal,
+    met: check(value, goal),
+  };
+}
+
+function figures(cell: { throughput_rps: number | null; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null } | undefined): RowFigures {
+  return { throughput_rps: num(cell?.throughput_rps), p50_ms: num(cell?.p50_ms), p95_ms: num(cell?.p95_ms), p99_ms: num(cell?.p99_ms) };
+}
+
+/** A figure from a results file: a finite number, else null (absent, null, or NaN written by an older run). */
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The summary as text: a header line about the machine, then the one table. */
+export function renderSummary(s: Summary): string {
+  const m = s.machine;
+  const header = `Tandem benchmarks: ${m.cpu}, ${m.cores} cores, node ${m.node}, ${s.generated_at}${s.quick ? ' (--quick: smoke figures, do not quote)' : ''}`;
+  const table = formatTable(
+    ['tier', 'measure', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'vs baseline', 'goal', 'met'],
+    s.rows.map((r) => [
+      r.tier,
+      r.measure,
+      r.throughput_rps,
+      r.p50_ms,
+      r.p95_ms,
+      r.p99_ms,
+      r.versus === null ? '' : `${r.versus} ${show(r.value)}`,
+      r.goal === null ? '' : `${r.goal.op} ${r.goal.bound}`,
+      r.goal === null ? '' : r.met === null ? 'n/a' : r.met ? 'met' : 'MISSED',
+    ]),
+  );
+  return `${header}\n\n${table}\n`;
+}
