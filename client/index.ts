@@ -10,7 +10,7 @@ export type { DeviceBackend, PlacementDecision, PlacementMode } from './core/pla
 export { decidePlacement } from './core/placement.ts';
 export type { KeyValueStore } from './core/store.ts';
 export { memoryStore } from './core/store.ts';
-export type { BackendAttempt, LoadProgress } from './runtime/contract.ts';
+export type { BackendAttempt, DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 export { TandemError } from '../protocol/errors.ts';
 export type { ErrorCode } from '../protocol/errors.ts';
 export type { Tensor, TensorDtype } from '../protocol/tensor.ts';

@@ -17,8 +17,9 @@ import { CAPABLE_DEVICE } from './core/capabilities.ts';
 import { createModelCache } from './core/model-cache.ts';
 import type { ResultEntry } from './core/result-cache.ts';
 import { memoryStore } from './core/store.ts';
-import type { DeviceRuntime } from './runtime/contract.ts';
 import { createDeviceRuntime, type OrtLike } from './runtime/device-runtime.ts';
+import { TandemError } from '../protocol/errors.ts';
+import type { DeviceRuntime, RestartableRuntime } from './runtime/contract.ts';
 import { createTandem, type TandemConfig, type TandemDeps } from './tandem.ts';
 import { createFakeEdge, EDGE, type FakeEdge } from './test-support/fake-edge.ts';
 
@@ -48,14 +49,24 @@ afterAll(async () => {
 function profile() {
   const stores = { resultStore: memoryStore<ResultEntry>(), manifestStore: memoryStore<unknown>(), bytes: memoryStore<Uint8Array>(), meta: memoryStore<never>() };
   let online = true;
+  const newRuntime = () => createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
   const page = (config: Partial<TandemConfig> = {}, deps: Partial<TandemDeps> = {}) => {
-    const runtime = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
     return createTandem(
       { edge: EDGE, publicKeys: JSON.parse(repo.trustedKeys), apiKey: 'app-key', wasmPaths: WASM_PATHS, retry: { baseDelayMs: 1, maxDelayMs: 2 }, ...config },
-      { fetch: edge.fetch, runtime, probe: async () => CAPABLE_DEVICE, resultStore: stores.resultStore, manifestStore: stores.manifestStore, online: () => online, persist: async () => true, warn: quiet, ...deps },
+      {
+        fetch: edge.fetch,
+        ...(deps.startRuntime ? {} : { runtime: newRuntime() }),
+        probe: async () => CAPABLE_DEVICE,
+        resultStore: stores.resultStore,
+        manifestStore: stores.manifestStore,
+        online: () => online,
+        persist: async () => true,
+        warn: quiet,
+        ...deps,
+      },
     );
   };
-  return { page, stores, setOnline: (v: boolean) => (online = v) };
+  return { page, stores, newRuntime, setOnline: (v: boolean) => (online = v) };
 }
 
 const x = (seed = 1) => ({ x: { data: new Float32Array(256).map((_, i) => Math.sin(i * seed)), dims: [1, 256] } });
@@ -132,6 +143,42 @@ describe('createTandem', () => {
       edge.down = false;
       p.setOnline(true);
     }
+  });
+
+  it('a crashed device runtime: that run falls back to the origin, the next reopens the model in a new runtime from the model cache', async () => {
+    const p = profile();
+    const started: RestartableRuntime[] = [];
+    const startRuntime = (): RestartableRuntime => {
+      const inner = p.newRuntime();
+      const first = started.length === 0;
+      let crashed = false;
+      const runtime: RestartableRuntime = {
+        ...inner,
+        get crashed() {
+          return crashed;
+        },
+        // The first runtime dies on its first run, as a worker out of memory would.
+        run: async (...args) => {
+          if (!first) return inner.run(...args);
+          crashed = true;
+          throw new TandemError('inference_failed', 'the Tandem worker crashed: out of memory');
+        },
+        terminate: () => {},
+      };
+      started.push(runtime);
+      return runtime;
+    };
+    const tandem = p.page({}, { startRuntime });
+    const model = await tandem.load('mlp-classifier');
+    expect(model.placement.target).toBe('device');
+
+    const during = await model.run(x(4), { cache: 'no-store' });
+    expect(during).toMatchObject({ ranOn: 'origin', fallback: { from: 'device', code: 'inference_failed' } });
+    const after = await model.run(x(5), { cache: 'no-store' });
+    expect(after).toMatchObject({ ranOn: 'device', backend: 'wasm' });
+    expect(started).toHaveLength(2);
+    // The new runtime opened the model from the model cache: its counters show no download.
+    expect((await tandem.stats()).modelCache).toEqual({ hits: 1, misses: 0 });
   });
 
   it('origin-only runs on the real origin through the edge, and agrees on top-1 with the device', async () => {

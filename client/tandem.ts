@@ -28,7 +28,7 @@ import { createResultCache, type ResultCache, type ResultEntry } from './core/re
 import { DEFAULT_RETRY, retry, throwIfAborted, type RetryDeps, type RetryPolicy } from './core/retry.ts';
 import { forgivingStore, type KeyValueStore, type Warn } from './core/store.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
-import type { BackendAttempt, DeviceRuntime, LoadProgress, LoadResult } from './runtime/contract.ts';
+import type { BackendAttempt, DeviceRuntime, LoadProgress, LoadResult, RestartableRuntime } from './runtime/contract.ts';
 
 /** Everything configurable, in one object. Each field states its default; bad values throw at `createTandem`. */
 export interface TandemConfig {
@@ -63,11 +63,18 @@ export interface TandemConfig {
   maxLoadedModels?: number;
 }
 
+/** A device session and the runtime that holds it (gone if that runtime crashed). */
+interface DeviceSession extends LoadResult {
+  runtime: RestartableRuntime;
+}
+
 /** Optional dependencies, each with a lazy browser default (tests pass fakes). */
 export interface TandemDeps {
   fetch?: typeof fetch;
   /** The device runtime; default: the SDK's own module Web Worker. */
   runtime?: DeviceRuntime;
+  /** Starts a device runtime, again after one crashed; default: a new module Web Worker. */
+  startRuntime?: () => RestartableRuntime;
   probe?: () => Promise<DeviceCapabilities>;
   resultStore?: KeyValueStore<ResultEntry>;
   manifestStore?: KeyValueStore<unknown>;
@@ -214,19 +221,28 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const authHeaders: Record<string, string> = { 'x-client-id': cfg.clientId, ...(cfg.apiKey ? { authorization: `Bearer ${cfg.apiKey}` } : {}) };
   let persisted: boolean | undefined;
   let capabilities: Promise<DeviceCapabilities> | undefined;
-  let runtime: Promise<DeviceRuntime> | undefined;
+  let runtime: Promise<RestartableRuntime> | undefined;
+  let runtimeStarts = 0;
   let nextRequest = 0;
 
   const getCapabilities = () =>
     (capabilities ??= (deps.probe ?? probeCapabilities)().then((probed) => withOverrides(probed, config.capabilities)));
 
-  const getRuntime = () =>
-    (runtime ??= (async () => {
-      const rt = deps.runtime ?? startWorkerRuntime();
+  const getRuntime = async (): Promise<RestartableRuntime> => {
+    const current = runtime;
+    if (current && (await current.catch(() => undefined))?.crashed && runtime === current) {
+      // A crashed worker is replaced on next use; the sessions it held died with it (see runDevice).
+      (await current).terminate?.();
+      runtime = undefined;
+      warn('the device runtime crashed; starting a new one');
+    }
+    return (runtime ??= (async () => {
+      const rt = ++runtimeStarts === 1 && deps.runtime ? deps.runtime : (deps.startRuntime ?? startWorkerRuntime)();
       const caps = await getCapabilities();
       await rt.init({ wasmPaths: cfg.wasmPaths, numThreads: caps.crossOriginIsolated ? Math.min(4, caps.cores ?? 1) : 1, retry: cfg.retry });
       return rt;
     })());
+  };
 
   async function fetchManifest(id: string, signal?: AbortSignal): Promise<{ manifest: Manifest; source: 'network' | 'cache' }> {
     const trusted = await trustedKeys;
@@ -262,7 +278,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     return { manifest, source: 'network' };
   }
 
-  async function openOnDevice(manifest: Manifest, choice: PlacementChoice, options: LoadOptions): Promise<LoadResult> {
+  async function openOnDevice(manifest: Manifest, choice: PlacementChoice, options: LoadOptions): Promise<DeviceSession> {
     const rt = await getRuntime();
     if (cfg.persistStorage && persisted === undefined) {
       persisted = false;
@@ -274,7 +290,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     const onAbort = () => void rt.cancel(requestId);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await rt.load(
+      const loaded = await rt.load(
         {
           requestId,
           modelId: manifest.id,
@@ -286,6 +302,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         },
         options.onProgress,
       );
+      return { ...loaded, runtime: rt };
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
@@ -329,7 +346,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     void results.invalidateOtherVersions(manifest.id, manifest.version);
     const decision = decidePlacement(manifest, await getCapabilities(), mode);
 
-    let session: LoadResult | undefined;
+    let session: DeviceSession | undefined;
     let deviceError: TandemError | undefined;
     if (decision.target === 'device') {
       try {
@@ -343,14 +360,14 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     return createModel(manifest, decision, source, session, deviceError);
   }
 
-  function createModel(manifest: Manifest, decision: PlacementDecision, source: 'network' | 'cache', opened: LoadResult | undefined, openError: TandemError | undefined): TandemModel {
+  function createModel(manifest: Manifest, decision: PlacementDecision, source: 'network' | 'cache', opened: DeviceSession | undefined, openError: TandemError | undefined): TandemModel {
     let session = opened;
     let deviceBroken = openError;
-    let lazyDevice: Promise<LoadResult> | undefined;
+    let lazyDevice: Promise<DeviceSession> | undefined;
     const deviceChoice = decision.target === 'device' ? decision : decision.fallback?.target === 'device' ? decision.fallback : undefined;
     const originAllowed = decision.target === 'origin' || decision.fallback?.target === 'origin';
 
-    const deviceSession = async (): Promise<LoadResult> => {
+    const deviceSession = async (): Promise<DeviceSession> => {
       if (session) return session;
       if (deviceBroken) throw deviceBroken;
       if (!deviceChoice) throw new TandemError('device_unsupported', `${manifest.id}: ${decision.reason}`);
@@ -361,10 +378,12 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     };
 
     async function runDevice(inputs: NamedTensors, outputs: string[] | undefined) {
+      // After a crash (this run fell back to the origin), the next one reopens the model in a new worker,
+      // from the model cache: back on the device.
+      if (session && session.runtime !== (await getRuntime())) session = undefined;
       const s = await deviceSession();
-      const rt = await getRuntime();
       // The worker gets its own copies (transferred); the caller's arrays stay intact for a fallback.
-      const result = await rt.run(s.sessionId, cloneTensors(inputs), outputs).catch((err: unknown) => {
+      const result = await s.runtime.run(s.sessionId, cloneTensors(inputs), outputs).catch((err: unknown) => {
         throw errorFromDevice(err);
       });
       return { outputs: result.outputs, backend: result.backend, computeMs: result.computeMs };
@@ -456,7 +475,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
           const s = session;
           session = undefined;
           deviceBroken = new TandemError('model_not_ready', `${manifest.id} was disposed`);
-          await (await getRuntime()).release(s.sessionId);
+          if (!s.runtime.crashed) await s.runtime.release(s.sessionId);
         } else deviceBroken = new TandemError('model_not_ready', `${manifest.id} was disposed`);
       },
     };
@@ -503,7 +522,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
       await Promise.all([results.clear(), manifestStore.clear(), runtime ? (await runtime).clearModelCache() : (await getRuntime()).clearModelCache()]);
     },
     async stats() {
-      const device = runtime ? await (await runtime).stats() : undefined;
+      // A crashed worker's counts are gone with it.
+      const device = runtime ? await runtime.then((rt) => rt.stats()).catch(() => undefined) : undefined;
       const network = { ...counts };
       if (device) for (const k of Object.keys(network) as (keyof NetworkCounts)[]) network[k] += device.network[k];
       return {
@@ -515,10 +535,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     },
     async dispose() {
       loads.clear();
-      if (runtime) {
-        const rt = await runtime;
-        (rt as { terminate?: () => void }).terminate?.();
-      }
+      if (runtime) (await runtime.catch(() => undefined))?.terminate?.();
     },
   };
 }

@@ -3,14 +3,14 @@
  * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle. Inputs are
  * transferred (the SDK hands over its own copies). comlink never rejects calls pending on a worker that
  * died, so every call races the worker's `error` event and fails with `inference_failed`: the SDK then
- * falls back to the origin.
+ * falls back to the origin, and replaces this runtime (`crashed`) on its next device call.
  */
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { TandemError } from '../../protocol/errors.ts';
 import { transferablesOf } from '../../protocol/tensor.ts';
-import { installErrorTransfer, type DeviceRuntime } from '../runtime/contract.ts';
+import { installErrorTransfer, type DeviceRuntime, type RestartableRuntime } from '../runtime/contract.ts';
 
-export function startWorkerRuntime(): DeviceRuntime & { terminate(): void } {
+export function startWorkerRuntime(): RestartableRuntime {
   installErrorTransfer();
   const worker = new Worker(new URL('../runtime/worker.ts', import.meta.url), { type: 'module', name: 'tandem-runtime' });
   const remote: Remote<DeviceRuntime> = wrap<DeviceRuntime>(worker);
@@ -29,6 +29,9 @@ export function startWorkerRuntime(): DeviceRuntime & { terminate(): void } {
     });
   };
   return {
+    get crashed() {
+      return crash !== undefined;
+    },
     init: (options) => guarded(() => remote.init(options)),
     load: (request, onProgress) => guarded(() => remote.load(request, onProgress ? proxy(onProgress) : undefined)),
     run: (sessionId, inputs, outputNames) =>

@@ -88,6 +88,12 @@ export interface DeviceRuntime {
   stats(): Promise<RuntimeStats>;
 }
 
+/** A device runtime that can die (a Web Worker out of memory, say) and be replaced. */
+export interface RestartableRuntime extends DeviceRuntime {
+  readonly crashed?: boolean;
+  terminate?(): void;
+}
+
 interface SerializedThrow {
   isError: boolean;
   value: unknown;
