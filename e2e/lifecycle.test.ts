@@ -2,46 +2,28 @@
  * The stack changing under a page: the origin dies (and comes back), and a new model version is
  * published. Its own file, so the tests that need a steady stack (device.test.ts) never see this.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DemoPage, launchChromium } from './support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { DemoPage, WASM_ONLY } from './support/browser.ts';
 import { indexedDbKeys } from './support/indexeddb.ts';
-import { startE2eStack, type E2eStack } from './support/stack.ts';
+import { useE2eSession } from './support/hooks.ts';
 
-const WASM_ONLY = { webgpu: { available: false, reason: 'test: WASM only' } };
 const RESULT_TTL_MS = 3_000;
 
-let env: E2eStack;
-let browser: Browser;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  [env, browser] = await Promise.all([startE2eStack((line) => console.log(line)), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await env?.stop();
-});
-beforeEach(async () => {
-  context = await browser.newContext();
-});
-afterEach(async () => {
-  await context?.close();
-});
+const session = useE2eSession();
 
 describe('the origin killed', () => {
   it('keeps device models working, fails an origin-only model fast or answers it stale from the cache, and recovers', async () => {
-    const onDevice = await DemoPage.open(context, env.stack.demoUrl, { capabilities: WASM_ONLY });
+    const onDevice = await DemoPage.open(session.context, session.env.stack.demoUrl, { capabilities: WASM_ONLY });
     await onDevice.loadOk('mlp-classifier');
     // large-classifier has no device variant: every run goes to the origin.
-    const originOnly = await DemoPage.open(context, env.stack.demoUrl, { resultTtlMs: RESULT_TTL_MS });
+    const originOnly = await DemoPage.open(session.context, session.env.stack.demoUrl, { resultTtlMs: RESULT_TTL_MS });
     await originOnly.loadOk('large-classifier');
     expect(await originOnly.page.locator('#placement-reason').getAttribute('data-target')).toBe('origin');
     const answered = await originOnly.runOk(1);
     expect(answered.ranOn).toBe('origin');
     const cachedAt = Date.now();
 
-    await env.stack.origin.stop('SIGKILL');
+    await session.env.stack.origin.stop('SIGKILL');
 
     expect(await onDevice.runOk(6)).toMatchObject({ ranOn: 'device', backend: 'wasm', top1: 6 });
 
@@ -62,7 +44,7 @@ describe('the origin killed', () => {
     await originOnly.screenshot('12-origin-down-stale-answer');
 
     // And back: the origin restarts on its port; the edge and the SDK take it back without a reload.
-    await env.stack.restartOrigin();
+    await session.env.stack.restartOrigin();
     let recovered: Awaited<ReturnType<DemoPage['run']>> | undefined;
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
       recovered = await originOnly.run(3, 'no-store');
@@ -75,13 +57,13 @@ describe('the origin killed', () => {
 
 describe('a new model version', () => {
   it('is picked up on the next load and invalidates the result cache of the old one; the unchanged bytes stay cached', async () => {
-    const page = await DemoPage.open(context, env.stack.demoUrl, { capabilities: WASM_ONLY });
+    const page = await DemoPage.open(session.context, session.env.stack.demoUrl, { capabilities: WASM_ONLY });
     await page.loadOk('mlp-classifier');
     const first = await page.runOk(8);
     expect(first).toMatchObject({ ranOn: 'device', version: '1.0.0' });
     expect(await page.runOk(8)).toMatchObject({ ranOn: 'cache', version: '1.0.0' });
 
-    await env.publishVersion('mlp-classifier', '1.1.0');
+    await session.env.publishVersion('mlp-classifier', '1.1.0');
     await page.reload();
     const mark = page.requests.length;
     await page.loadOk('mlp-classifier');

@@ -6,6 +6,15 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  args?: { name?: string };
+}
+
 export const CHROMIUM = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts');
 
@@ -21,6 +30,9 @@ export async function launchChromium(options: { webgpu?: boolean } = {}): Promis
   return chromium.launch({ executablePath: CHROMIUM, args: [...BASE_FLAGS, ...(options.webgpu ? WEBGPU_FLAGS : [])] });
 }
 
+/** A capability override that keeps the SDK off WebGPU, so the backend is WASM whatever the browser has. */
+export const WASM_ONLY = { webgpu: { available: false, reason: 'test: WASM only' } };
+
 export interface DemoResult {
   top1: number;
   probabilities: number[];
@@ -34,6 +46,24 @@ export interface DemoResult {
 export interface OpenOptions {
   capabilities?: Record<string, unknown>;
   resultTtlMs?: number;
+}
+
+/**
+ * The durations (ms) of every task the page's renderer main thread ran while `work` ran, from a
+ * Chromium trace: what the Long Tasks API reports, which headless Chromium does not. Task time, not
+ * wall time between tasks, so a busy machine does not make a free main thread look blocked.
+ */
+export async function mainThreadTasks(browser: Browser, page: Page, work: () => Promise<unknown>): Promise<number[]> {
+  await browser.startTracing(page, { categories: ['toplevel', 'disabled-by-default-devtools.timeline'] });
+  let trace: Buffer;
+  try {
+    await work();
+  } finally {
+    trace = await browser.stopTracing();
+  }
+  const { traceEvents } = JSON.parse(trace.toString('utf8')) as { traceEvents: TraceEvent[] };
+  const mainThreads = new Set(traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  return traceEvents.filter((e) => e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && mainThreads.has(`${e.pid}:${e.tid}`)).map((e) => (e.dur ?? 0) / 1000);
 }
 
 /** The demo page in one tab, with the requests of the page and its worker recorded. */
