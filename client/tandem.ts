@@ -380,7 +380,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     async function runDevice(inputs: NamedTensors, outputs: string[] | undefined) {
       // After a crash (this run fell back to the origin), the next one reopens the model in a new worker,
       // from the model cache: back on the device.
-      if (session && session.runtime !== (await getRuntime())) session = undefined;
+      if (session?.runtime.crashed) session = undefined;
       const s = await deviceSession();
       // The worker gets its own copies (transferred); the caller's arrays stay intact for a fallback.
       const result = await s.runtime.run(s.sessionId, cloneTensors(inputs), outputs).catch((err: unknown) => {
