@@ -1,8 +1,9 @@
 /**
- * Vite for the client: `vite build` (npm run build:client) builds the SDK in library mode (ESM, the Web
- * Worker bundled as its own chunk through `new Worker(new URL(...), { type: 'module' })`); `vite` serves
- * the demo page in client/demo/. Either way onnxruntime-web's .wasm/.mjs files are served by the app at
- * /ort/ from node_modules/onnxruntime-web/dist (and copied to dist/client/ort/ in a build): never a CDN.
+ * Vite for the client: `vite build` (npm run build:client) builds the SDK in library mode (ESM: index.js,
+ * and the Web Worker as worker.js, which index.js starts with `new Worker(new URL('./worker.js',
+ * import.meta.url), { type: 'module' })`); `vite` serves the demo page in client/demo/. Either way
+ * onnxruntime-web's .wasm/.mjs files are served by the app at /ort/ from node_modules/onnxruntime-web/dist
+ * (and copied to dist/client/ort/ in a build): never a CDN.
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
@@ -11,7 +12,9 @@ import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 
 const ORT_DIST = resolve(import.meta.dirname, 'node_modules/onnxruntime-web/dist');
 const OUT_DIR = resolve(import.meta.dirname, 'dist/client');
-const ORT_FILE = /^ort-wasm-simd-threaded(\.jsep|\.jspi|\.asyncify)?\.(wasm|mjs)$/;
+// The build of onnxruntime-web that the SDK bundles (`ort.min.mjs`: WebGPU and WASM) loads exactly these two
+// files from `wasmPaths`; the plain, JSPI and asyncify builds (55 MB more) belong to its other entries.
+const ORT_FILE = /^ort-wasm-simd-threaded\.jsep\.(wasm|mjs)$/;
 
 /** Serves onnxruntime-web's runtime files at /ort/ in dev, and copies them next to the build. */
 function serveOrtFiles(): Plugin {
@@ -42,9 +45,39 @@ function serveOrtFiles(): Plugin {
   };
 }
 
+/**
+ * The SDK's Web Worker as its own file, dist/client/worker.js, which index.js starts with the literal
+ * `new Worker(new URL('./worker.js', import.meta.url), …)`: the form app bundlers (Vite, webpack,
+ * Parcel) recognise, so the app's build bundles the worker and serves it beside the app's own code.
+ * Left to Vite, a library build rewrites that form to `new URL("/assets/worker-….js", '' +
+ * import.meta.url)`: a path on the app's server where nothing is, in a form no app bundler recognises.
+ */
+function workerBesideSdk(): Plugin {
+  const runtime = resolve(import.meta.dirname, 'client/adapters/worker-runtime.ts');
+  const source = "new URL('../runtime/worker.ts', import.meta.url)";
+  const placeholder = '__TANDEM_WORKER_URL__';
+  return {
+    name: 'tandem-worker-beside-sdk',
+    apply: 'build',
+    enforce: 'pre',
+    buildStart() {
+      this.emitFile({ type: 'chunk', id: resolve(import.meta.dirname, 'client/runtime/worker.ts'), fileName: 'worker.js' });
+    },
+    // Hidden from Vite's worker plugin (it only rewrites a string literal), restored after bundling.
+    transform(code, id) {
+      if (id !== runtime) return null;
+      if (!code.includes(source)) this.error(`${id} no longer starts its worker with ${source}`);
+      return { code: code.replace(source, `new URL(${placeholder}, import.meta.url)`), map: null };
+    },
+    renderChunk(code) {
+      return code.includes(placeholder) ? { code: code.replace(placeholder, "'./worker.js'"), map: null } : null;
+    },
+  };
+}
+
 export default defineConfig(({ command }) => ({
   root: command === 'serve' ? resolve(import.meta.dirname, 'client/demo') : import.meta.dirname,
-  plugins: [serveOrtFiles()],
+  plugins: [serveOrtFiles(), workerBesideSdk()],
   // onnxruntime-web's default entry inlines its 20+ MB wasm into the bundle; this condition selects the
   // build that fetches it from `env.wasm.wasmPaths` (the /ort/ files above) instead.
   resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },

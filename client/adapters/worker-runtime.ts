@@ -1,6 +1,7 @@
 /**
  * Starts the module Web Worker and wraps it with comlink as a `DeviceRuntime`. `new Worker(new URL(...,
- * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle. Inputs are
+ * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle; the SDK's build
+ * keeps it, pointed at dist/client/worker.js, for the app's bundler (vite.config.ts). Inputs are
  * transferred (the SDK hands over its own copies). comlink never rejects calls pending on a worker that
  * died, so every call races the worker's `error` event and fails with `inference_failed`: the SDK then
  * falls back to the origin, and replaces this runtime (`crashed`) on its next device call.
@@ -17,7 +18,9 @@ export function startWorkerRuntime(): RestartableRuntime {
   let crash: TandemError | undefined;
   let rejectAll: ((err: TandemError) => void)[] = [];
   worker.addEventListener('error', (event) => {
-    crash = new TandemError('inference_failed', `the Tandem worker crashed: ${event.message || 'unknown error'}`);
+    // A worker whose script failed to load reports an error event with no message.
+    const why = event.message || 'it did not start (is the SDK\'s worker.js served where index.js is?) or died without a message';
+    crash = new TandemError('inference_failed', `the Tandem worker crashed: ${why}`);
     for (const reject of rejectAll) reject(crash);
     rejectAll = [];
   });
