@@ -1,0 +1,70 @@
+/**
+ * `npm start` as a user runs it: the CLI brings up the origin, the edge and the demo page and prints their
+ * URLs; Ctrl-C (SIGINT to the terminal's process group) stops all three, the origin draining first, and
+ * leaves no process or port behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+
+let cli: ChildProcess | undefined;
+let repository: string | undefined;
+afterAll(async () => {
+  // Only if the test failed half-way: the whole group, whatever state it is in.
+  if (cli?.pid && cli.exitCode === null) process.kill(-cli.pid, 'SIGKILL');
+  if (repository) await rm(repository, { recursive: true, force: true });
+});
+
+function listening(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.once('connect', () => done(true)).once('error', () => done(false)).setTimeout(2_000, () => done(false));
+  });
+}
+
+describe('npm start', () => {
+  it('starts origin, edge and demo page, prints their URLs, and Ctrl-C stops all of it cleanly', async () => {
+    repository = await mkdtemp(join(tmpdir(), 'tandem-start-'));
+    // Its own process group, as a shell gives a foreground job; free ports, so it runs beside anything.
+    cli = spawn(process.execPath, ['bin/tandem.mjs', 'start', '--repository', repository, '--origin-port', '0', '--edge-port', '0', '--demo-port', '0'], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    cli.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    cli.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => cli!.once('exit', (code) => resolve(code)));
+
+    for (const deadline = Date.now() + 240_000; !output.includes('Ctrl-C stops all of it.'); ) {
+      if (Date.now() > deadline || cli.exitCode !== null) throw new Error(`npm start did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const url = (name: string) => new RegExp(`^\\s+${name}\\s+(http://127\\.0\\.0\\.1:\\d+)`, 'm').exec(output)?.[1] ?? '';
+    const [demo, edge, origin] = [url('demo page'), url('edge'), url('origin')];
+    expect([demo, edge, origin].every(Boolean), output).toBe(true);
+
+    expect(await (await fetch(demo)).text()).toContain('<title>Tandem demo</title>');
+    const catalog = (await (await fetch(`${edge}/v1/models`)).json()) as { models: { id: string }[] };
+    expect(catalog.models.map((m) => m.id).sort()).toEqual(['large-classifier', 'mlp-classifier', 'shapes-cnn']);
+    expect((await fetch(`${origin}/v2/health/ready`)).status).toBe(200);
+
+    process.kill(-cli.pid!, 'SIGINT');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+    expect(code, output).toBe(0);
+    expect(output).toContain('stopping (the origin drains in-flight requests)');
+    for (const u of [demo, edge, origin]) expect(await listening(u), `${u} still listening`).toBe(false);
+    // Nothing of the group is left (the origin in it; the edge has its own group and its port is closed).
+    expect(() => process.kill(-cli!.pid!, 0)).toThrow();
+  });
+});
