@@ -56,11 +56,17 @@ for (const id of ['mlp-classifier', 'shapes-cnn'] as const) {
       const manifest = shared.manifests.get(id)!;
       const classes = manifest.classLabels!.length;
       const predictions: Record<string, Int32Array> = {};
+      const confidence: Record<string, number[]> = {};
       for (const variant of ['fp32', 'int8']) {
         const session = await open('node', manifest, variant);
         const logits = new Float32Array(data.count * classes);
+        confidence[variant] = [];
         // One sample per run, as a device runs them (dynamic quantization ranges are per batch).
-        for (let n = 0; n < data.count; n++) logits.set((await session.run({ [data.input]: rows(n, 1) })).logits!, n * classes);
+        for (let n = 0; n < data.count; n++) {
+          const out = await session.run({ [data.input]: rows(n, 1) });
+          logits.set(out.logits!, n * classes);
+          confidence[variant].push(Math.max(...out.probabilities!));
+        }
         await session.release();
         predictions[variant] = argmaxRows(logits, data.count, classes);
       }
@@ -74,6 +80,17 @@ for (const id of ['mlp-classifier', 'shapes-cnn'] as const) {
       expect(Math.abs(accuracyFp32 - manifest.evaluation!.accuracy_fp32!)).toBeLessThanOrEqual(0.005);
       expect(Math.abs(accuracyInt8 - manifest.evaluation!.accuracy_int8!)).toBeLessThanOrEqual(0.005);
       expect(manifest.evaluation!.heldout_samples).toBe(data.count);
+
+      // Calibrated probabilities: the mean top-class probability is the accuracy, give or take 2 points
+      // (uncalibrated ridge read-outs gave about 16 % to right answers), and the median is far above the
+      // 0.5 under which the TandemLowConfidence alert fires.
+      for (const [variant, accuracy] of [['fp32', accuracyFp32], ['int8', accuracyInt8]] as const) {
+        const values = confidence[variant]!.sort((a, b) => a - b);
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        console.log(`${id} ${variant}: mean top-class probability ${mean.toFixed(4)}, accuracy ${accuracy}, median ${values[values.length >> 1]!.toFixed(4)}`);
+        expect(Math.abs(mean - accuracy)).toBeLessThanOrEqual(0.02);
+        expect(values[values.length >> 1]!).toBeGreaterThan(0.9);
+      }
     });
 
     for (const variant of ['fp32', 'int8']) {

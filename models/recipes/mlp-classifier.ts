@@ -6,6 +6,7 @@
  */
 import { clusterDistribution, type ClusterSpec, type LabelledSet } from '../data/clusters.ts';
 import { MLP_DATA, MLP_SEED } from '../data/examples.ts';
+import { fitTemperature, meanConfidence, scaleDense } from '../math/calibration.ts';
 import { fitRidge } from '../math/ridge.ts';
 import { createRng } from '../math/prng.ts';
 import { argmaxRows, meanStd, oneHot, roundTo } from '../math/stats.ts';
@@ -21,6 +22,8 @@ const params = {
   data: MLP_DATA,
   trainSamples: 5000,
   heldOutSamples: 2000,
+  /** A third draw, for the softmax temperature only (a fit on the training set comes out overconfident). */
+  calibrationSamples: 2000,
   hiddenBiasStd: [0.5, 0.2],
   relativeLambda: 0.05,
 } as const;
@@ -39,7 +42,11 @@ export const mlpClassifier: ModelRecipe = {
     const fc2 = randomDense(rng.fork('fc2'), hidden1, hidden2, Math.sqrt(2 / hidden1), params.hiddenBiasStd[1]);
     const features = denseForward(fc2, denseForward(fc1, train.x, train.count, true), train.count, true);
     const fit = fitRidge(features, train.count, hidden2, oneHot(train.labels, classes), classes, { relativeLambda: params.relativeLambda });
-    const fc3: Dense = { inputs: hidden2, outputs: classes, ...fit };
+    const readout: Dense = { inputs: hidden2, outputs: classes, ...fit };
+    const calibration = clusterDistribution(rng.fork('distribution'), spec).sample(rng.fork('calibration'), params.calibrationSamples);
+    const calibrationLogits = [fc1, fc2, readout].reduce((x, layer, i) => denseForward(layer, x, calibration.count, i < 2), calibration.x);
+    const temperature = fitTemperature(calibrationLogits, calibration.labels, calibration.count, classes);
+    const fc3 = scaleDense(readout, temperature);
     const layers = [fc1, fc2, fc3];
     const parameters = layers.reduce((sum, l) => sum + l.weight.length + l.bias.length, 0);
     const trainedIn = (performance.now() - started) / 1000;
@@ -53,6 +60,7 @@ export const mlpClassifier: ModelRecipe = {
       int8 = quantizedDenseForward(quantized[i]!, int8, test.count, relu);
     }
     const evaluation = classificationEvaluation(test.labels, argmaxRows(fp32, test.count, classes), argmaxRows(int8, test.count, classes));
+    const confidence = meanConfidence(fp32, test.count, classes);
 
     const build = (quantize: boolean): Uint8Array => {
       const g = new GraphBuilder('mlp-classifier');
@@ -71,7 +79,7 @@ export const mlpClassifier: ModelRecipe = {
     log(
       `mlp-classifier: ${parameters.toLocaleString('en-US')} params, fitted on ${train.count} samples in ${trainedIn.toFixed(1)}s; ` +
         `held-out (${test.count}) accuracy fp32 ${percent(evaluation.accuracy_fp32!)}, int8 ${percent(evaluation.accuracy_int8!)}, ` +
-        `top-1 agreement ${percent(evaluation.top1_agreement!)}; fp32 ${megabytes(fp32Bytes.length)}, int8 ${megabytes(int8Bytes.length)} ` +
+        `top-1 agreement ${percent(evaluation.top1_agreement!)}, mean confidence ${percent(confidence)} (temperature ${temperature.toFixed(2)}); fp32 ${megabytes(fp32Bytes.length)}, int8 ${megabytes(int8Bytes.length)} ` +
         `(${percent(int8Bytes.length / fp32Bytes.length)})`,
     );
 

@@ -10,7 +10,7 @@ import type { DeviceRequirements, Manifest, Quantization, TensorSpec } from '../
  * this with each recipe's `params`, so a stale cache can't survive the change). The determinism test
  * fails with a reminder when a cached build no longer matches a fresh one.
  */
-export const RECIPE_VERSION = 2;
+export const RECIPE_VERSION = 3;
 
 /** JSON values, the only things a recipe's params may hold (they are hashed as JSON). */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
