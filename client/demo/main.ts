@@ -108,7 +108,7 @@ $('load').addEventListener('click', async () => {
       ? model.device.attempts.map((a) => (a.ok ? `${a.backend} ✓ ${a.ms.toFixed(0)} ms` : `${a.backend} ✗ ${a.reason}`)).join('; ') + (model.device.fromCache ? ' (bytes from the model cache)' : '')
       : '–';
     const labels = model.manifest.classLabels;
-    fillExamples(labels && exampleInput(model.id, 0) ? labels : Array.from({ length: 10 }, (_, i) => `random input #${i + 1}`));
+    fillExamples(labels && exampleInput(model.id, 0) ? labels.map((label) => `an example of ${label}`) : Array.from({ length: 10 }, (_, i) => `random input #${i + 1}`));
     $<HTMLButtonElement>('run').disabled = false;
     $('status').textContent = 'loaded';
   } catch (err) {
