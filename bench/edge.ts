@@ -1,6 +1,6 @@
 /**
  * `npm run bench:edge`: what the edge adds to an inference. Starts one origin (`npm run origin`) and the
- * edge in front of it (`npm run edge`), both on the built-in repository with dev credentials, then drives
+ * edge in front of it (`npm run edge -- --no-inspector`), both on the built-in repository with dev credentials, then drives
  * the same mlp-classifier request straight at the origin and through the edge, alternating, with
  * autocannon: one connection for latency (no queueing), then several for throughput. Prints p50/p95/p99 and
  * requests/s side by side and the added latency; writes bench/results/edge.json.
@@ -26,7 +26,13 @@ async function main(): Promise<void> {
   const originPort = await freePort();
   const origin = await spawnTandem('origin', ['origin/main.ts', '--port', String(originPort)], /tandem origin listening on (\S+)/);
   const edgePort = await freePort();
-  const edge = await spawnTandem('edge', ['worker/dev.ts', '--port', String(edgePort), '--origin', origin.url, '--log-level', 'warn'], /tandem edge listening on (\S+)/);
+  // Without the DevTools inspector that `wrangler dev` always starts (worker/dev-runtime.ts): it taxes every
+  // subrequest and console line, and the deployed Worker has none. Same Worker code, bindings and dev proxy.
+  const edge = await spawnTandem(
+    'edge',
+    ['worker/dev.ts', '--port', String(edgePort), '--origin', origin.url, '--log-level', 'warn', '--no-inspector'],
+    /tandem edge listening on (\S+)/,
+  );
   try {
     const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }] });
     const path = '/v2/models/mlp-classifier/infer';
@@ -67,7 +73,7 @@ async function main(): Promise<void> {
       p99_ms_edge_loaded: round(throughputEdge.p99),
       errors: latencyDirect.errors + latencyEdge.errors + throughputDirect.errors + throughputEdge.errors,
       node: process.version,
-      note: 'edge = wrangler dev (workerd) on loopback; origin = node origin/main.ts; same machine, runs alternate',
+      note: 'edge = wrangler dev engine (workerd behind its local proxy, no DevTools inspector) on loopback; origin = node origin/main.ts; same machine, runs alternate',
     };
     printTable([
       ['1 connection', latencyDirect, latencyEdge],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TandemError } from '../protocol/errors.ts';
-import { authorize, findApiKey, hashApiKey, parseApiKeys, presentedKey } from './api-keys.ts';
+import { authorize, findApiKey, hashApiKey, parseApiKeys, presentedKey, VerifiedKeyCache, type ApiKeyRecord } from './api-keys.ts';
 
 describe('API keys', () => {
   it('finds a key by its hash and nothing else', async () => {
@@ -37,5 +37,21 @@ describe('API keys', () => {
     expect(presentedKey(new Headers({ 'x-api-key': 'abc' }))).toBe('abc');
     expect(presentedKey(new Headers({ authorization: 'Basic abc' }))).toBeUndefined();
     expect(presentedKey(new Headers())).toBeUndefined();
+  });
+
+  it('remembers a verified key for its TTL only, and never an unknown one', async () => {
+    const keys: ApiKeyRecord[] = parseApiKeys(JSON.stringify([{ name: 'a', sha256: await hashApiKey('key-a') }]));
+    const cache = new VerifiedKeyCache(keys, 1000);
+    expect((await cache.find('key-a', 0))?.name).toBe('a');
+    expect(await cache.find('key-b', 0)).toBeUndefined();
+    // Revoke a and add b behind the cache's back: a is still remembered within the TTL, b is seen at once.
+    keys.splice(0, 1, ...parseApiKeys(JSON.stringify([{ name: 'b', sha256: await hashApiKey('key-b') }])));
+    expect((await cache.find('key-a', 999))?.name).toBe('a');
+    expect((await cache.find('key-b', 999))?.name).toBe('b');
+    expect(await cache.find('key-a', 1000)).toBeUndefined();
+    const uncached = new VerifiedKeyCache(keys, 0);
+    expect((await uncached.find('key-b', 0))?.name).toBe('b');
+    keys.splice(0, 1);
+    expect(await uncached.find('key-b', 0)).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * API keys: the edge holds only their SHA-256 hashes (the `API_KEYS` secret), so a leaked config leaks no
- * key. A presented key is hashed and compared against every record in constant time.
+ * key. A presented key is hashed and compared against every record in constant time; an isolate
+ * remembers the keys it verified for a while (`VerifiedKeyCache`).
  *
  * `API_KEYS` is a JSON array of records, or a comma list of hex hashes (all default scopes):
  * ```json
@@ -80,6 +81,42 @@ export async function findApiKey(presented: string, keys: readonly ApiKeyRecord[
     if (timingSafeEqual(hash, encoder.encode(key.sha256)) && found === undefined) found = key;
   }
   return found;
+}
+
+/**
+ * Verified keys remembered by one isolate for `ttlMs`, so a key seen again skips the SHA-256 (about
+ * 0.3 ms a request under workerd). Only matches are kept: an unknown key is hashed and compared in
+ * constant time every time, so the cache holds no attacker-chosen strings and a miss teaches nothing.
+ * A lookup that hits reveals only that this exact key is valid, which its answer says anyway. One cache
+ * serves one key list (one parsed `API_KEYS`), so a changed list starts afresh.
+ * @example
+ * const cache = new VerifiedKeyCache(keys, 60_000);
+ * const record = await cache.find(presented, Date.now());
+ */
+export class VerifiedKeyCache {
+  private readonly entries = new Map<string, { key: ApiKeyRecord; expiresAt: number }>();
+
+  constructor(
+    private readonly keys: readonly ApiKeyRecord[],
+    private readonly ttlMs: number,
+    private readonly maxEntries = 1024,
+  ) {}
+
+  async find(presented: string, now: number): Promise<ApiKeyRecord | undefined> {
+    const hit = this.entries.get(presented);
+    if (hit && hit.expiresAt > now) return hit.key;
+    if (hit) this.entries.delete(presented);
+    const key = await findApiKey(presented, this.keys);
+    if (key && this.ttlMs > 0) {
+      this.entries.set(presented, { key, expiresAt: now + this.ttlMs });
+      while (this.entries.size > this.maxEntries) {
+        const oldest = this.entries.keys().next().value;
+        if (oldest === undefined) break;
+        this.entries.delete(oldest);
+      }
+    }
+    return key;
+  }
 }
 
 /** The key from `Authorization: Bearer <key>` or `x-api-key`. */

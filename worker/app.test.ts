@@ -197,6 +197,37 @@ describe('inference', () => {
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
   });
 
+  it('spends tokens leased in a batch without a call per request, and still refuses past the burst', async () => {
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response('{}', { status: 200 }));
+    const asked: number[] = [];
+    const namespace = env.RATE_LIMITER;
+    const counting = {
+      idFromName: (name: string) => namespace.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = namespace.get(id);
+        return { grant: (limits: { ratePerSecond: number; burst: number }, max: number) => (asked.push(max), stub.grant(limits, max)) };
+      },
+    };
+    // A lease period of 10 s lets a 1/s key ask for 10 tokens; its bucket holds 5.
+    const leased = { ...vars, RATE_LIMITER: counting, TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, rateLimitLeaseMs: 10_000 }) } as unknown as Env;
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request('https://edge.test/v2/models/m/infer', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.leased}` } }),
+        leased,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      statuses.push(res.status);
+      if (i === 0) expect(res.headers.get('x-ratelimit-remaining')).toBe('4');
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    // One batch for five requests, then one call per refused request.
+    expect(asked).toEqual([10, 10, 10]);
+  });
+
   it('413 for a body over the limit', async () => {
     const small = { ...vars, TUNING: JSON.stringify({ maxBodyBytes: 100 }) } as Env;
     const ctx = createExecutionContext();

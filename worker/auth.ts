@@ -1,11 +1,25 @@
 /**
- * API key middleware: finds the caller's key (hashed, constant-time; api-keys.ts), checks its scope,
- * and, when `optional`, lets keyless requests through (manifests and artifacts, unless configured).
+ * API key middleware: finds the caller's key (hashed, constant-time, remembered once verified;
+ * api-keys.ts), checks its scope, and, when `optional`, lets keyless requests through (manifests and
+ * artifacts, unless configured).
  */
 import type { MiddlewareHandler } from 'hono';
 import { TandemError } from '../protocol/errors.ts';
-import { authorize, findApiKey, presentedKey, type Scope } from './api-keys.ts';
+import { authorize, presentedKey, VerifiedKeyCache, type Scope } from './api-keys.ts';
+import type { EdgeConfig } from './config.ts';
 import type { EdgeEnv } from './context.ts';
+
+/** Verified keys per config: a reloaded config (a changed `API_KEYS`) gets a fresh cache. */
+const caches = new WeakMap<EdgeConfig, VerifiedKeyCache>();
+
+function cacheFor(config: EdgeConfig): VerifiedKeyCache {
+  let cache = caches.get(config);
+  if (!cache) {
+    cache = new VerifiedKeyCache(config.apiKeys, config.tuning.apiKeyCacheTtlMs);
+    caches.set(config, cache);
+  }
+  return cache;
+}
 
 export interface RequireKeyOptions {
   scope: Scope;
@@ -26,7 +40,7 @@ export function requireKey(options: RequireKeyOptions): MiddlewareHandler<EdgeEn
       }
       throw new TandemError('unauthorized', 'an API key is required (Authorization: Bearer <key>)');
     }
-    const key = await findApiKey(presented, c.get('config').apiKeys);
+    const key = await cacheFor(c.get('config')).find(presented, Date.now());
     if (!key) throw new TandemError('unauthorized', 'unknown API key');
     c.set('apiKey', key);
     authorize(key, scope, modelParam === undefined ? undefined : c.req.param(modelParam));

@@ -13,6 +13,7 @@ describe('edge config', () => {
     expect(parseTuning({ maxAttempts: 5 })).toEqual({ ...DEFAULT_TUNING, maxAttempts: 5 });
     expect(() => parseTuning({ retries: 5 })).toThrow(/unknown field/);
     expect(() => parseTuning({ maxAttempts: 0 })).toThrow(/at least 1/);
+    expect(() => parseTuning({ rateLimitLeaseTokens: 0 })).toThrow(/rateLimitLeaseTokens/);
   });
 
   it('loads a whole config and names the var at fault', async () => {

@@ -32,6 +32,19 @@ export interface Tuning {
   /** Token bucket for keys that don't set their own: tokens per second and burst. Defaults 100 and 200. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /**
+   * Most tokens an isolate takes from a key's bucket at once and spends without asking its Durable Object
+   * again (rate-lease.ts), capped at what the key earns in `rateLimitLeaseMs`. Default 10; 1 asks on every
+   * request.
+   */
+  rateLimitLeaseTokens: number;
+  /** How long leased tokens may be spent before they are dropped. Default 1000; 0 asks on every request. */
+  rateLimitLeaseMs: number;
+  /**
+   * How long an isolate remembers a verified API key, skipping its SHA-256 (api-keys.ts). Default 60000;
+   * 0 hashes every request. A changed `API_KEYS` starts afresh at once.
+   */
+  apiKeyCacheTtlMs: number;
   /** Cache-Control max-age of manifests and the catalog. Default 60. */
   manifestMaxAgeSeconds: number;
   /** How old an isolate's copy of the stored origin list override (origin-list.ts) may get. Default 5000. */
@@ -51,6 +64,9 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   maxBodyBytes: 64 * 1024 * 1024,
   rateLimitPerSecond: 100,
   rateLimitBurst: 200,
+  rateLimitLeaseTokens: 10,
+  rateLimitLeaseMs: 1000,
+  apiKeyCacheTtlMs: 60_000,
   manifestMaxAgeSeconds: 60,
   originListTtlMs: 5000,
 };
@@ -110,6 +126,7 @@ export function parseTuning(value: unknown): Tuning {
     tuning[name as keyof Tuning] = v;
   }
   if (tuning.maxAttempts < 1) throw new Error('"maxAttempts" must be at least 1');
+  if (tuning.rateLimitLeaseTokens < 1) throw new Error('"rateLimitLeaseTokens" must be at least 1');
   return tuning;
 }
 

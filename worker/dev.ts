@@ -1,7 +1,8 @@
 /**
- * `npm run edge -- --port N --origin URL[,URL...]`: the edge alone under `wrangler dev` on 127.0.0.1,
- * its local R2 seeded from the built-in model repository (built, with the dev key, when missing), pointed
- * at the given origins. Dev credentials: the origin's dev token, and a dev API key printed at start.
+ * `npm run edge -- --port N --origin URL[,URL...] [--no-inspector]`: the edge alone under `wrangler dev`
+ * on 127.0.0.1 (`--no-inspector`: its dev engine without the DevTools inspector, dev-runtime.ts), its
+ * local R2 seeded from the built-in model repository (built, with the dev key, when missing), pointed at
+ * the given origins. Dev credentials: the origin's dev token, and a dev API key printed at start.
  *
  * `startEdge` is the same thing as a function, for integration tests and the benchmark. Vars and secrets
  * go to wrangler through an env file in a private temp folder (mode 0600), never into the repository.
@@ -50,6 +51,11 @@ export interface StartEdgeOptions {
   onLine?: (line: string) => void;
   /** wrangler's log level, which also filters the Worker's console lines. Default 'log' (the request log comes through). */
   logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
+  /**
+   * Start the DevTools inspector, as the `wrangler dev` command always does. Default true. false runs
+   * the same dev engine without it (dev-runtime.ts): closer to the deployed Worker's costs, for benchmarks.
+   */
+  inspector?: boolean;
 }
 
 export interface RunningEdge {
@@ -92,10 +98,14 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   // dotenv: single quotes keep JSON as it is.
   await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v.replaceAll("'", '')}'`).join('\n') + '\n', { mode: 0o600 });
   const port = options.port || (await freePort());
+  const common = ['--config', WRANGLER_CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', envFile, '--log-level', options.logLevel ?? 'log'];
+  const [command, args]: [string, string[]] =
+    options.inspector === false
+      ? [join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'worker', 'dev-runtime.ts'), ...common]]
+      : [join(ROOT, 'node_modules', '.bin', 'wrangler'), ['dev', ...common, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false']];
   const child = spawn(
-    join(ROOT, 'node_modules', '.bin', 'wrangler'),
-    ['dev', '--config', WRANGLER_CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', envFile,
-      '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', options.logLevel ?? 'log'],
+    command,
+    args,
     // No internet here: Request.cf is wrangler's placeholder rather than a failed fetch.
     // Its own process group: the wrangler shim starts the real CLI, which starts workerd; stop() ends them all.
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
@@ -158,7 +168,10 @@ async function waitUntilServing(url: string, child: ChildProcess, timeoutMs: num
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, origin: { type: 'string', multiple: true }, repository: { type: 'string' }, 'log-level': { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, origin: { type: 'string', multiple: true }, repository: { type: 'string' }, 'log-level': { type: 'string' }, 'no-inspector': { type: 'boolean' } },
+  });
   const origins = (values.origin ?? ['http://127.0.0.1:8000']).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
   const repository = resolve(values.repository ?? process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_REPOSITORY);
   if (repository === DEFAULT_REPOSITORY) {
@@ -178,6 +191,7 @@ async function main(argv: string[]): Promise<void> {
     ],
     ...(process.env.TANDEM_EDGE_CANARY ? { canary: JSON.parse(process.env.TANDEM_EDGE_CANARY) as Record<string, Record<string, number>> } : {}),
     logLevel: (values['log-level'] ?? 'log') as NonNullable<StartEdgeOptions['logLevel']>,
+    inspector: !values['no-inspector'],
     onLine: (line) => process.stdout.write(`${line}\n`),
   });
   process.stderr.write(

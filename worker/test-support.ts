@@ -48,13 +48,14 @@ export async function seedModel(id: string, versions: readonly string[]): Promis
   return { key, artifact, artifactSha256 };
 }
 
-export const KEYS = { infer: 'key-infer', catalog: 'key-catalog', slow: 'key-slow', admin: 'key-admin' } as const;
+export const KEYS = { infer: 'key-infer', catalog: 'key-catalog', slow: 'key-slow', leased: 'key-leased', admin: 'key-admin' } as const;
 
 export async function apiKeysVar(): Promise<string> {
   return JSON.stringify([
     { name: 'infer', sha256: await hashApiKey(KEYS.infer), scopes: ['infer', 'catalog'] },
     { name: 'catalog', sha256: await hashApiKey(KEYS.catalog), scopes: ['catalog'] },
     { name: 'slow', sha256: await hashApiKey(KEYS.slow), scopes: ['infer'], ratePerSecond: 1, burst: 2 },
+    { name: 'leased', sha256: await hashApiKey(KEYS.leased), scopes: ['infer'], ratePerSecond: 1, burst: 5 },
     { name: 'admin', sha256: await hashApiKey(KEYS.admin), scopes: ['admin'] },
   ]);
 }

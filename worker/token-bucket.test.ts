@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { take, type Bucket } from './token-bucket.ts';
+import { take, takeUpTo, type Bucket } from './token-bucket.ts';
 
 const limits = { ratePerSecond: 2, burst: 3 };
 
@@ -29,5 +29,17 @@ describe('token bucket', () => {
     const slow = { ratePerSecond: 0.25, burst: 1 };
     const empty = take(undefined, 0, slow).bucket;
     expect(take(empty, 0, slow).retryAfterSeconds).toBe(4);
+  });
+
+  it('grants all whole tokens there are, up to the batch, and none past the bucket', () => {
+    const first = takeUpTo(undefined, 0, limits, 10);
+    expect([first.granted, first.remaining]).toEqual([3, 0]);
+    const empty = takeUpTo(first.bucket, 0, limits, 10);
+    expect([empty.granted, empty.retryAfterSeconds]).toEqual([0, 1]);
+    // 1.5 tokens refilled after 750 ms: one whole token, the half stays in the bucket.
+    const partial = takeUpTo(empty.bucket, 750, limits, 10);
+    expect(partial.granted).toBe(1);
+    expect(takeUpTo(partial.bucket, 1000, limits, 10).granted).toBe(1);
+    expect(takeUpTo(undefined, 0, limits, 2).granted).toBe(2);
   });
 });

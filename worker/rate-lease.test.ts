@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { take, takeUpTo, type Bucket, type BucketLimits } from './token-bucket.ts';
+import { batchSize, TokenLeases, type Grant } from './rate-lease.ts';
+
+/** A key's bucket as its Durable Object holds it, counting the calls. */
+function bucketAt(limits: BucketLimits, clock: { now: number }) {
+  let bucket: Bucket | undefined;
+  const calls: number[] = [];
+  return {
+    calls,
+    grant: async (max: number): Promise<Grant> => {
+      calls.push(max);
+      const result = takeUpTo(bucket, clock.now, limits, max);
+      bucket = result.bucket;
+      return { granted: result.granted, remaining: result.remaining, retryAfterSeconds: result.retryAfterSeconds };
+    },
+  };
+}
+
+describe('rate-limit token leases', () => {
+  it('asks for at most one lease period of refill, at least one token', () => {
+    expect(batchSize({ maxTokens: 10, leaseMs: 1000, ratePerSecond: 100 })).toBe(10);
+    expect(batchSize({ maxTokens: 10, leaseMs: 1000, ratePerSecond: 4 })).toBe(4);
+    expect(batchSize({ maxTokens: 10, leaseMs: 1000, ratePerSecond: 0.5 })).toBe(1);
+    expect(batchSize({ maxTokens: 10, leaseMs: 0, ratePerSecond: 100 })).toBe(1);
+  });
+
+  it('admits exactly as many requests as the bucket holds, with one call per batch', async () => {
+    const clock = { now: 0 };
+    const limits = { ratePerSecond: 10, burst: 25 };
+    const bucket = bucketAt(limits, clock);
+    const leases = new TokenLeases();
+    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 30; i++) allowed.push((await leases.take('k', clock.now, options, bucket.grant)).allowed);
+    expect(allowed.filter(Boolean)).toHaveLength(25);
+    expect(allowed.slice(25)).toEqual([false, false, false, false, false]);
+    // 10 + 10 + 5 granted, then one refused call per refused request.
+    expect(bucket.calls).toHaveLength(3 + 5);
+    const refused = await leases.take('k', clock.now, options, bucket.grant);
+    expect([refused.allowed, refused.retryAfterSeconds]).toEqual([false, 1]);
+  });
+
+  it('never admits more than the bucket would one request at a time, whatever the interleaving', async () => {
+    const limits = { ratePerSecond: 20, burst: 10 };
+    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const clock = { now: 0 };
+    const bucket = bucketAt(limits, clock);
+    const leases = new TokenLeases();
+    let exact: Bucket | undefined;
+    let admitted = 0;
+    let admittedExact = 0;
+    for (let step = 0; step < 200; step++) {
+      clock.now += (step * 7919) % 37; // uneven arrivals, 0-36 ms apart
+      const burst = 1 + (step % 4);
+      const results = await Promise.all(Array.from({ length: burst }, () => leases.take('k', clock.now, options, bucket.grant)));
+      admitted += results.filter((r) => r.allowed).length;
+      for (let i = 0; i < burst; i++) {
+        const r = take(exact, clock.now, limits);
+        exact = r.bucket;
+        if (r.allowed) admittedExact++;
+      }
+    }
+    // Leases may strand tokens (dropped at expiry), never mint them: at most the one-at-a-time count
+    // plus one lease period's refill (a leased token is spent up to leaseMs after its grant).
+    expect(admitted).toBeLessThanOrEqual(admittedExact + (limits.ratePerSecond * options.leaseMs) / 1000);
+    expect(admitted).toBeGreaterThan(admittedExact * 0.8);
+  });
+
+  it('lets concurrent requests share one grant, and drops tokens of an expired lease', async () => {
+    const clock = { now: 0 };
+    const limits = { ratePerSecond: 100, burst: 100 };
+    const bucket = bucketAt(limits, clock);
+    const leases = new TokenLeases();
+    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const results = await Promise.all(Array.from({ length: 8 }, () => leases.take('k', clock.now, options, bucket.grant)));
+    expect(results.every((r) => r.allowed)).toBe(true);
+    expect(bucket.calls).toEqual([10]);
+    expect(leases.held('k', clock.now)).toBe(2);
+    clock.now = 1000;
+    expect(leases.held('k', clock.now)).toBe(0);
+    await leases.take('k', clock.now, options, bucket.grant);
+    expect(bucket.calls).toEqual([10, 10]);
+    expect(leases.held('k', clock.now)).toBe(9);
+  });
+
+  it('a failed grant fails the request and is asked again by the next', async () => {
+    const leases = new TokenLeases();
+    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: 100 };
+    await expect(leases.take('k', 0, options, async () => Promise.reject(new Error('object unreachable')))).rejects.toThrow(/unreachable/);
+    const ok = await leases.take('k', 0, options, async () => ({ granted: 3, remaining: 7, retryAfterSeconds: 0 }));
+    expect(ok).toEqual({ allowed: true, remaining: 9, retryAfterSeconds: 0 });
+  });
+});
