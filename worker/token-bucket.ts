@@ -30,15 +30,10 @@ export function refill(bucket: Bucket | undefined, now: number, limits: BucketLi
   return { tokens: Math.min(limits.burst, bucket.tokens + elapsed * limits.ratePerSecond), updatedAt: now };
 }
 
-/** Takes `cost` tokens if there are enough. */
-export function take(bucket: Bucket | undefined, now: number, limits: BucketLimits, cost = 1): TakeResult {
-  const current = refill(bucket, now, limits);
-  if (current.tokens >= cost) {
-    const next = { tokens: current.tokens - cost, updatedAt: now };
-    return { allowed: true, bucket: next, remaining: Math.floor(next.tokens), retryAfterSeconds: 0 };
-  }
-  const wait = (cost - current.tokens) / limits.ratePerSecond;
-  return { allowed: false, bucket: current, remaining: Math.floor(current.tokens), retryAfterSeconds: Math.max(1, Math.ceil(wait)) };
+/** Takes one token if there is one: a grant of at most one. */
+export function take(bucket: Bucket | undefined, now: number, limits: BucketLimits): TakeResult {
+  const { granted, bucket: next, remaining, retryAfterSeconds } = takeUpTo(bucket, now, limits, 1);
+  return { allowed: granted === 1, bucket: next, remaining, retryAfterSeconds };
 }
 
 export interface GrantResult {
