@@ -230,9 +230,10 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
 
   const getRuntime = async (): Promise<RestartableRuntime> => {
     const current = runtime;
-    if (current && (await current.catch(() => undefined))?.crashed && runtime === current) {
+    const started = current && (await current.catch(() => undefined));
+    if (started?.crashed && runtime === current) {
       // A crashed worker is replaced on next use; the sessions it held died with it (see runDevice).
-      (await current).terminate?.();
+      started.terminate?.();
       runtime = undefined;
       warn('the device runtime crashed; starting a new one');
     }
@@ -519,7 +520,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     },
     capabilities: getCapabilities,
     async clearCaches() {
-      await Promise.all([results.clear(), manifestStore.clear(), runtime ? (await runtime).clearModelCache() : (await getRuntime()).clearModelCache()]);
+      await Promise.all([results.clear(), manifestStore.clear(), (await getRuntime()).clearModelCache()]);
     },
     async stats() {
       // A crashed worker's counts are gone with it.
