@@ -5,13 +5,18 @@
  * settings they share with this module live here.
  */
 import { createRng } from '../math/prng.ts';
-import { clusterDistribution, type ClusterSpec } from './clusters.ts';
+import { clusterDistribution, type ClusterDistribution, type ClusterSpec } from './clusters.ts';
 import { generateShapes, IMAGE_SIZE, type ShapesOptions } from './shapes.ts';
 
 export const MLP_SEED = 'mlp-classifier@1.0.0';
 export const MLP_DATA: Readonly<ClusterSpec> = { classes: 10, blobsPerClass: 4, latentDim: 24, dim: 256, latentNoise: 0.9, inputNoise: 0.3 };
 export const SHAPES_SEED = 'shapes-cnn@1.0.0';
 export const SHAPES_IMAGES: Readonly<ShapesOptions> = { noise: 0.2, jitter: 3 };
+
+/** The distribution mlp-classifier's training, held-out and calibration sets (and its examples) are drawn from. */
+export function mlpDistribution(): ClusterDistribution {
+  return clusterDistribution(createRng(MLP_SEED).fork('distribution'), MLP_DATA);
+}
 
 export interface ExampleInput {
   /** The model's input name. */
@@ -32,7 +37,7 @@ export const EXAMPLE_MODELS = ['mlp-classifier', 'shapes-cnn'] as const;
  */
 export function exampleInput(modelId: string, label: number, index = 0): ExampleInput | undefined {
   if (modelId === 'mlp-classifier') {
-    const data = clusterDistribution(createRng(MLP_SEED).fork('distribution'), MLP_DATA);
+    const data = mlpDistribution();
     const rng = createRng(MLP_SEED).fork(`examples/${label}`);
     return firstOfClass(label, index, () => {
       const one = data.sample(rng, 1);

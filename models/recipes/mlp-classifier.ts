@@ -4,8 +4,8 @@
  * active); the output layer is ridge regression onto one-hot targets. Seconds of plain JavaScript, and
  * the same bytes on every machine.
  */
-import { clusterDistribution, type ClusterSpec, type LabelledSet } from '../data/clusters.ts';
-import { MLP_DATA, MLP_SEED } from '../data/examples.ts';
+import type { ClusterSpec, LabelledSet } from '../data/clusters.ts';
+import { MLP_DATA, MLP_SEED, mlpDistribution } from '../data/examples.ts';
 import { fitTemperature, meanConfidence, scaleDense } from '../math/calibration.ts';
 import { fitRidge } from '../math/ridge.ts';
 import { createRng } from '../math/prng.ts';
@@ -43,7 +43,7 @@ export const mlpClassifier: ModelRecipe = {
     const features = denseForward(fc2, denseForward(fc1, train.x, train.count, true), train.count, true);
     const fit = fitRidge(features, train.count, hidden2, oneHot(train.labels, classes), classes, { relativeLambda: params.relativeLambda });
     const readout: Dense = { inputs: hidden2, outputs: classes, ...fit };
-    const calibration = clusterDistribution(rng.fork('distribution'), spec).sample(rng.fork('calibration'), params.calibrationSamples);
+    const calibration = mlpDistribution().sample(rng.fork('calibration'), params.calibrationSamples);
     const calibrationLogits = [fc1, fc2, readout].reduce((x, layer, i) => denseForward(layer, x, calibration.count, i < 2), calibration.x);
     const temperature = fitTemperature(calibrationLogits, calibration.labels, calibration.count, classes);
     const fc3 = scaleDense(readout, temperature);
@@ -107,9 +107,8 @@ export const mlpClassifier: ModelRecipe = {
 /** The training and held-out sets exactly as the build draws them (tests run the built files on `heldOut`). */
 export function mlpClassifierData(): { spec: ClusterSpec; train: LabelledSet; heldOut: LabelledSet } {
   const rng = createRng(params.seed);
-  const spec: ClusterSpec = { ...params.data };
-  const data = clusterDistribution(rng.fork('distribution'), spec);
-  return { spec, train: data.sample(rng.fork('train'), params.trainSamples), heldOut: data.sample(rng.fork('held-out'), params.heldOutSamples) };
+  const data = mlpDistribution();
+  return { spec: data.spec, train: data.sample(rng.fork('train'), params.trainSamples), heldOut: data.sample(rng.fork('held-out'), params.heldOutSamples) };
 }
 
 const DOC =
