@@ -1,16 +1,15 @@
 /**
  * The origin against its real neighbours: models built by models/, onnxruntime-node, real sockets.
  */
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeInferRequest, INFERENCE_HEADER_CONTENT_LENGTH, type InferRequest } from '../protocol/oip-codec.ts';
-import { signManifest, verifyManifest } from '../protocol/signed-manifest.ts';
-import { loadTrustedKeys } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import {
   ADMIN_TOKEN,
+  copyVersion,
   INFER_TOKEN,
   infer,
   randomFloats,
@@ -291,12 +290,7 @@ describe('origin hot swap', () => {
     repo = await signedRepository(['mlp-classifier']);
     ({ origin } = await startTestOrigin(repo, { batching: { maxBatchSize: 16, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1, dispatch: 'eager' } }));
     // Version 1.1.0 appears in the repository after start, as a deploy would put it there.
-    const from = join(repo.repository, 'mlp-classifier', '1.0.0');
-    const to = join(repo.repository, 'mlp-classifier', '1.1.0');
-    await cp(from, to, { recursive: true });
-    const trusted = await loadTrustedKeys(repo.trustedKeys);
-    const { manifest } = await verifyManifest(JSON.parse(await readFile(join(to, 'manifest.dsse.json'), 'utf8')), trusted);
-    await writeFile(join(to, 'manifest.dsse.json'), JSON.stringify(await signManifest({ ...manifest, version: '1.1.0' }, [repo.key])));
+    await copyVersion(repo, 'mlp-classifier', '1.0.0', '1.1.0');
   });
   afterAll(async () => {
     await origin?.shutdown();

@@ -2,12 +2,15 @@
  * Fixtures for origin tests: a model repository built by models/ (through the shared build cache) into a
  * temporary folder and signed with a key made for the test, and a small OIP client.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildModels } from '../models/build.ts';
-import { generateSigningKey, type SigningKey } from '../protocol/keys.ts';
+import { readEnvelope } from '../models/repository.ts';
+import { generateSigningKey, loadTrustedKeys, type SigningKey } from '../protocol/keys.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   decodeInferResponse,
@@ -17,7 +20,7 @@ import {
   type InferResponse,
 } from '../protocol/oip-codec.ts';
 import { parseErrorBody, type TandemError } from '../protocol/errors.ts';
-import { signManifest } from '../protocol/signed-manifest.ts';
+import { signManifest, verifyManifest } from '../protocol/signed-manifest.ts';
 import { loadOriginConfig, type OriginConfig } from './config.ts';
 import { startOrigin, type RunningOrigin } from './server.ts';
 import type { Logger } from './app.ts';
@@ -42,6 +45,20 @@ export async function signedRepository(only?: readonly string[]): Promise<TestRe
     trustedKeys: JSON.stringify([key.publicKey]),
     cleanup: () => rm(repository, { recursive: true, force: true }),
   };
+}
+
+/** A stored version's manifest, verified with the repository's key. */
+export async function readVerifiedManifest(repo: TestRepository, id: string, version = '1.0.0'): Promise<Manifest> {
+  return (await verifyManifest(await readEnvelope(repo.repository, id, version), await loadTrustedKeys(repo.trustedKeys))).manifest;
+}
+
+/** Version `from`'s files stored again as version `to` and re-signed: a new version with the same weights. */
+export async function copyVersion(repo: TestRepository, id: string, from: string, to: string): Promise<Manifest> {
+  const manifest = { ...(await readVerifiedManifest(repo, id, from)), version: to };
+  const dir = join(repo.repository, id, to);
+  await cp(join(repo.repository, id, from), dir, { recursive: true });
+  await writeFile(join(dir, ENVELOPE_FILE), JSON.stringify(await signManifest(manifest, [repo.key]), null, 2));
+  return manifest;
 }
 
 export function testConfig(repo: TestRepository, overrides: Partial<OriginConfig> = {}): OriginConfig {

@@ -5,16 +5,14 @@
  * corrupted or swapped object in the bucket would look.
  */
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type RunningStack } from '../../models/cli/stack.ts';
-import { readEnvelope } from '../../models/repository.ts';
-import { signedRepository, type TestRepository } from '../../origin/test-support.ts';
-import { loadTrustedKeys } from '../../protocol/keys.ts';
+import { copyVersion, readVerifiedManifest, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
-import { envelopeKey, ENVELOPE_FILE } from '../../protocol/repository-layout.ts';
-import { signManifest, verifyManifest } from '../../protocol/signed-manifest.ts';
+import { envelopeKey } from '../../protocol/repository-layout.ts';
+import { signManifest } from '../../protocol/signed-manifest.ts';
 import { artifactObjectKey } from '../../worker/storage-layout.ts';
 
 /** A validly signed manifest whose int8 artifact object in R2 holds other bytes than its SHA-256 names. */
@@ -52,10 +50,7 @@ export async function startE2eStack(log: (line: string) => void = () => {}): Pro
     stack: running,
     repo,
     publishVersion: async (id, version) => {
-      const manifest = await readManifest(repo, id);
-      const to = join(repo.repository, id, version);
-      await cp(join(repo.repository, id, manifest.version), to, { recursive: true });
-      await writeFile(join(to, ENVELOPE_FILE), JSON.stringify(await signManifest({ ...manifest, version }, [repo.key]), null, 2));
+      await copyVersion(repo, id, '1.0.0', version);
       await running.restartEdge();
     },
     stop: async () => {
@@ -65,16 +60,12 @@ export async function startE2eStack(log: (line: string) => void = () => {}): Pro
   };
 }
 
-async function readManifest(repo: TestRepository, id: string, version = '1.0.0'): Promise<Manifest> {
-  return (await verifyManifest(await readEnvelope(repo.repository, id, version), await loadTrustedKeys(repo.trustedKeys))).manifest;
-}
-
 /**
  * The MLP's manifest under another id, its int8 artifact named by the hash of one-byte-altered bytes,
  * and the object under that hash holding the original bytes: the edge serves it, the client must refuse.
  */
 async function tamperedArtifactObjects(repo: TestRepository): Promise<{ key: string; body: string | Uint8Array }[]> {
-  const manifest = await readManifest(repo, 'mlp-classifier');
+  const manifest = await readVerifiedManifest(repo, 'mlp-classifier');
   const int8 = manifest.variants.find((v) => v.name === 'int8')!;
   const bytes = new Uint8Array(await readFile(join(repo.repository, manifest.id, manifest.version, int8.artifact.path)));
   const altered = bytes.slice();

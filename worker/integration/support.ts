@@ -3,25 +3,17 @@
  * 1.1.0 (the same model re-signed under a new version, so a canary has two versions to split between),
  * origins as real child processes (so one can be killed), and the edge under `wrangler dev`.
  */
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readEnvelope } from '../../models/repository.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
-import { signManifest, verifyManifest } from '../../protocol/signed-manifest.ts';
-import { loadTrustedKeys } from '../../protocol/keys.ts';
 import { encodeBase64 } from '../../protocol/base64.ts';
 import { spawnOrigin as spawnOriginProcess, type OriginProcess } from '../../origin/spawn.ts';
-import { INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
+import { copyVersion, INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 
 /** A repository with mlp-classifier 1.0.0 and 1.1.0, both signed by the test key. */
 export async function canaryRepository(): Promise<TestRepository> {
   const repo = await signedRepository(['mlp-classifier']);
-  const from = join(repo.repository, 'mlp-classifier', '1.0.0');
-  const to = join(repo.repository, 'mlp-classifier', '1.1.0');
-  await cp(from, to, { recursive: true });
-  const { manifest } = await verifyManifest(await readEnvelope(repo.repository, 'mlp-classifier', '1.0.0'), await loadTrustedKeys(repo.trustedKeys));
-  const envelope = await signManifest({ ...manifest, version: '1.1.0' }, [repo.key]);
-  await writeFile(join(to, 'manifest.dsse.json'), JSON.stringify(envelope, null, 2));
+  await copyVersion(repo, 'mlp-classifier', '1.0.0', '1.1.0');
   return repo;
 }
 
