@@ -19,6 +19,7 @@
  * ```
  * A figure a tier did not measure (or could not) is `null`, shown as '-'.
  */
+import { GOALS, type Goal } from './goals.ts';
 import { findCell, ratiosAt, type BenchResults } from './results.ts';
 import { ratio } from './stats.ts';
 import { formatTable, show } from './table.ts';
@@ -28,25 +29,7 @@ export const SUMMARY_SCHEMA = 'tandem-bench-summary/1';
 export type Tier = 'origin' | 'edge' | 'client';
 export const TIERS: readonly Tier[] = ['origin', 'edge', 'client'];
 
-export interface Goal {
-  op: '>=' | '<=';
-  bound: number;
-}
-
-/** The goals from the issues, each checked against one row's `value`. */
-export const GOALS = {
-  /** The batching origin over raw onnxruntime-node's best rows/s, large-classifier at c=64. */
-  originCOverA: { op: '>=', bound: 0.85 },
-  /** The batching origin over the naive server, same cell. */
-  originCOverB: { op: '>=', bound: 4 },
-  /** p95 in open loop at 80 % of the origin's peak. */
-  originP95At80Ms: { op: '<=', bound: 100 },
-  /** What the edge adds to a request's p50, one connection. */
-  edgeAddedP50Ms: { op: '<=', bound: 2 },
-  /** The SDK's p50 over raw onnxruntime-web's. */
-  clientOverheadRatio: { op: '<=', bound: 1.03 },
-  clientCacheHitP50Ms: { op: '<=', bound: 2 },
-} as const satisfies Record<string, Goal>;
+export { GOALS, type Goal } from './goals.ts';
 
 /** The origin cells the summary shows: the compute-bound model, binary tensors, the goals' concurrency. */
 export const ORIGIN_FOCUS = { model: 'large-classifier', mode: 'binary', concurrency: 64 } as const;
