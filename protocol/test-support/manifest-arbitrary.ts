@@ -1,13 +1,16 @@
 /** fast-check arbitraries for valid manifests, for property tests in any tier. */
 import fc from 'fast-check';
-import { BACKENDS, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestVariant, type TensorSpec } from '../manifest.ts';
+import { BACKENDS, EXAMPLE_MEDIA_TYPE, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestVariant, type TensorSpec } from '../manifest.ts';
 import { TENSOR_DTYPES } from '../tensor.ts';
 
 const slug = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/);
 /** Record keys; the schema refuses keys naming Object.prototype members. */
 const recordKey = (pattern: RegExp) => fc.stringMatching(pattern).filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k));
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(''));
-const dim = fc.oneof(fc.nat({ max: 4096 }), fc.constantFrom('batch', 'seq', 'N'));
+// Dim names as exporters write them, not only identifiers.
+const dim = fc.oneof(fc.nat({ max: 4096 }), fc.constantFrom('batch', 'seq', 'N', 'p2o.DynamicDimension.0', 'unk__12', 'height + 2'));
+/** A plain file name of the version directory. */
+const fileName = fc.stringMatching(/^[A-Za-z0-9._-]{1,20}$/).filter((p) => p !== '.' && p !== '..');
 const tensorSpec: fc.Arbitrary<TensorSpec> = fc.record({
   name: fc.string({ minLength: 1, maxLength: 12 }),
   dtype: fc.constantFrom(...TENSOR_DTYPES),
@@ -19,7 +22,7 @@ const variant = (name: string): fc.Arbitrary<ManifestVariant> =>
     name: fc.constant(name),
     tier: fc.constantFrom('device' as const, 'origin' as const),
     artifact: fc.record({
-      path: fc.stringMatching(/^[A-Za-z0-9._-]{1,20}$/),
+      path: fileName,
       sha256: hex64,
       bytes: fc.integer({ min: 1, max: 2 ** 40 }),
       mediaType: fc.constant('application/vnd.onnx' as const),
@@ -35,12 +38,14 @@ const variant = (name: string): fc.Arbitrary<ManifestVariant> =>
         activationDtype: fc.constant('uint8' as const),
         granularity: fc.constantFrom('per-tensor' as const, 'per-channel' as const),
       }),
+      fc.constant({ method: 'fp16' as const }),
     ),
     requirements: fc.record(
       {
         minMemoryMiB: fc.integer({ min: 1, max: 1 << 20 }),
         minStorageMiB: fc.nat({ max: 1 << 20 }),
         backends: fc.uniqueArray(fc.constantFrom(...BACKENDS), { minLength: 1 }),
+        features: fc.constant(['shader-f16']),
         maxBatch: fc.integer({ min: 1, max: 1024 }),
       },
       { requiredKeys: ['minMemoryMiB', 'minStorageMiB', 'backends'] },
@@ -59,7 +64,7 @@ export const manifestArbitrary: fc.Arbitrary<Manifest> = fc
           .integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) })
           .map((t) => new Date(t).toISOString()),
         description: fc.string({ maxLength: 80 }),
-        task: fc.constantFrom('classification' as const, 'embedding' as const, 'regression' as const),
+        task: fc.oneof(fc.constantFrom('classification', 'embedding', 'regression', 'ocr'), slug),
         classLabels: fc.array(fc.string({ maxLength: 10 }), { maxLength: 10 }),
         labels: fc.dictionary(recordKey(/^[a-z]{1,8}$/), fc.string({ maxLength: 10 })),
         dataReference: fc.record({
@@ -71,6 +76,10 @@ export const manifestArbitrary: fc.Arbitrary<Manifest> = fc
           ),
         }),
         evaluation: fc.dictionary(recordKey(/^[a-z_]{1,12}$/), fc.double({ noNaN: true, noDefaultInfinity: true })),
+        examples: fc.array(
+          fc.record({ path: fileName, sha256: hex64, bytes: fc.integer({ min: 1, max: 2 ** 30 }), mediaType: fc.constant(EXAMPLE_MEDIA_TYPE) }),
+          { maxLength: 3 },
+        ),
         variants: fc.tuple(...names.map(variant)),
       },
       { requiredKeys: ['schemaVersion', 'id', 'version', 'createdAt', 'task', 'variants'] },
