@@ -9,27 +9,37 @@
 #
 # Bake only a repository signed with the release key (`npx tandem build-models --key release.json`): the
 # origin verifies every manifest and artifact against TANDEM_TRUSTED_KEYS at start and refuses the rest.
-# The TypeScript runs through tsx, a production dependency, so there is no compile step. Kubernetes
-# manifests for this image are in deploy/k8s/; the runbook is docs/operations.md.
+# The image holds the origin and the protocol it imports, compiled to JavaScript, and the origin
+# workspace's production dependencies: no TypeScript, no tsx, no other tier. Kubernetes manifests for
+# this image are in deploy/k8s/; the runbook is docs/operations.md.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# A current Node LTS. (The repository itself also runs on Node 20.19+.)
+ARG NODE_IMAGE=node:22-bookworm-slim
 # mounted (default): /models is empty and a volume is mounted there; baked: models/repository/ is copied in.
 ARG MODELS=mounted
 
-# Production dependencies only. .npmrc keeps onnxruntime-node's install script from downloading GPU
-# binaries (its CPU binaries ship in the package).
-FROM ${NODE_IMAGE} AS deps
+# The workspace manifests npm needs to install one workspace from the lockfile.
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY package.json package-lock.json .npmrc tsconfig.base.json ./
+COPY protocol/package.json protocol/
+COPY client/package.json client/
+COPY worker/package.json worker/
+COPY origin/package.json origin/
+COPY models/package.json models/
+COPY stack/package.json stack/
 
-# The sources the origin runs (origin/ imports protocol/ and models/), without the model repository.
-FROM ${NODE_IMAGE} AS source
-WORKDIR /app
+# Production dependencies of the origin workspace only. .npmrc keeps onnxruntime-node's install script
+# from downloading GPU binaries (its CPU binaries ship in the package).
+FROM manifests AS deps
+RUN npm ci --omit=dev --workspace @tandem-ml/origin --no-audit --no-fund && npm cache clean --force
+
+# The origin and protocol compiled to JavaScript (origin/dist/{origin,protocol}/).
+FROM manifests AS build
+RUN npm ci --workspace @tandem-ml/origin --no-audit --no-fund
 COPY protocol/ protocol/
-COPY models/ models/
 COPY origin/ origin/
-RUN rm -rf models/repository
+RUN npm run build --workspace @tandem-ml/origin
 
 FROM ${NODE_IMAGE} AS models-mounted
 RUN mkdir -p /models
@@ -46,10 +56,9 @@ ENV NODE_ENV=production \
     TANDEM_MODEL_REPOSITORY=/models \
     TANDEM_TRUSTED_KEYS_FILE=/etc/tandem/trusted-keys.json
 WORKDIR /app
-# Everything is owned by root and read-only to the server's user; tsx writes its cache under /tmp.
-COPY package.json ./
+# Everything is owned by root and read-only to the server's user.
 COPY --from=deps /app/node_modules/ node_modules/
-COPY --from=source /app/ ./
+COPY --from=build /app/origin/dist/ ./
 COPY --from=models /models/ /models/
 # The image's `node` user, by number so that Kubernetes' runAsNonRoot can check it.
 USER 1000:1000
@@ -61,4 +70,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
 # SIGTERM drains: readiness turns false, new requests get 503, in-flight work finishes within
 # TANDEM_DRAIN_TIMEOUT_MS, then the process exits. Node runs as PID 1 directly (no npm) so it gets the signal.
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "origin/main.ts"]
+CMD ["node", "origin/main.js"]

@@ -25,7 +25,7 @@ import { memoryStore } from '../client/core/store.ts';
 import { createDeviceRuntime, type OrtLike } from '../client/runtime/device-runtime.ts';
 import { createTandem } from '../client/tandem.ts';
 import { createFakeEdge, EDGE } from '../client/test-support/fake-edge.ts';
-import { listModelVersions, readEnvelope } from '../models/repository.ts';
+import { listModelVersions, readEnvelope } from '../origin/repository.ts';
 import { signedRepository } from '../origin/test-support.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';

@@ -1,6 +1,6 @@
 /**
- * `npm run bench:edge`: what the edge adds to an inference. Starts one origin (`npm run origin`) and the
- * edge in front of it (`npm run edge -- --no-inspector`), both on the built-in repository with dev credentials, then drives
+ * `npm run bench:edge`: what the edge adds to an inference. Starts one origin and the edge in front of it
+ * (without wrangler dev's inspector), both on the built-in repository with dev credentials, then drives
  * the same mlp-classifier request straight at the origin and through the edge, alternating, with
  * autocannon: one connection for latency (no queueing), then several for throughput. Prints p50/p95/p99 and
  * requests/s side by side and the added latency; writes bench/results/edge.json.
@@ -8,31 +8,39 @@
  *   npm run bench:edge -- [--duration 5] [--connections 8]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from '../worker/dev.ts';
-import { spawnTandem, stopAll } from './lib/edge-processes.ts';
+import { DEFAULT_REPOSITORY } from '../models/build.ts';
+import { DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../stack/dev-credentials.ts';
+import { startEdge } from '../stack/edge-process.ts';
+import { spawnOrigin } from '../stack/origin-process.ts';
 import { measure, type Measurement } from './lib/edge-measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const DEV_ORIGIN_TOKEN = 'dev-origin-token';
-const DEV_API_KEY = 'dev-api-key';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' } } });
   const duration = Number(values.duration ?? 5);
   const connections = Number(values.connections ?? 8);
 
-  const originPort = await freePort();
-  const origin = await spawnTandem('origin', ['origin/main.ts', '--port', String(originPort)], /tandem origin listening on (\S+)/);
-  const edgePort = await freePort();
-  // Without the DevTools inspector that `wrangler dev` always starts (worker/dev-runtime.ts): it taxes every
+  await ensureDevRepository(DEFAULT_REPOSITORY, (line) => void process.stderr.write(`${line}\n`));
+  const trustedKeys = await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8');
+  const origin = await spawnOrigin({ repository: DEFAULT_REPOSITORY, env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: DEV_ORIGIN_TOKEN }, scrubTandemEnv: true });
+  // Without the DevTools inspector that `wrangler dev` always starts (stack/edge-runtime.ts): it taxes every
   // subrequest and console line, and the deployed Worker has none. Same Worker code, bindings and dev proxy.
-  const edge = await spawnTandem(
-    'edge',
-    ['worker/dev.ts', '--port', String(edgePort), '--origin', origin.url, '--log-level', 'warn', '--no-inspector'],
-    /tandem edge listening on (\S+)/,
-  );
+  const edge = await startEdge({
+    origins: [origin.url],
+    repository: DEFAULT_REPOSITORY,
+    trustedKeys,
+    originToken: DEV_ORIGIN_TOKEN,
+    apiKeys: [...DEV_API_KEYS],
+    logLevel: 'warn',
+    inspector: false,
+  }).catch(async (err: unknown) => {
+    await origin.stop();
+    throw err;
+  });
   try {
     const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }] });
     const path = '/v2/models/mlp-classifier/infer';
@@ -73,7 +81,7 @@ async function main(): Promise<void> {
       p99_ms_edge_loaded: round(throughputEdge.p99),
       errors: latencyDirect.errors + latencyEdge.errors + throughputDirect.errors + throughputEdge.errors,
       node: process.version,
-      note: 'edge = wrangler dev engine (workerd behind its local proxy, no DevTools inspector) on loopback; origin = node origin/main.ts; same machine, runs alternate',
+      note: 'edge = wrangler dev engine (workerd behind its local proxy, no DevTools inspector) on loopback; origin = origin/main.ts under tsx; same machine, runs alternate',
     };
     printTable([
       ['1 connection', latencyDirect, latencyEdge],
@@ -84,7 +92,7 @@ async function main(): Promise<void> {
     await writeFile(join(ROOT, 'bench', 'results', 'edge.json'), `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write('wrote bench/results/edge.json\n');
   } finally {
-    await stopAll([edge, origin]);
+    await Promise.all([edge.stop(), origin.stop()]);
   }
 }
 

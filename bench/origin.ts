@@ -24,7 +24,8 @@ import { batchingFor, loadOriginConfig } from '../origin/config.ts';
 import { runAtRate, runClosedLoop, type LoadResult } from './lib/autocannon-run.ts';
 import { benchRepository, type BenchModel, type BenchRepository } from './lib/bench-repository.ts';
 import { inferTarget, probe, type BodyMode, type InferTarget } from './lib/bodies.ts';
-import { startChildServer, type ChildServer } from './lib/child-server.ts';
+import { launch, type ChildService as ChildServer } from '../stack/child-process.ts';
+import { spawnOrigin } from '../stack/origin-process.ts';
 import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
 import { breakdown, readMetrics, waitIdle, type MetricsSnapshot } from './lib/origin-metrics.ts';
 import { sweepRaw, type RawSweep } from './lib/raw-ort.ts';
@@ -142,19 +143,14 @@ async function rawCeiling(model: BenchModel, options: BenchOptions): Promise<Raw
 }
 
 function floorServer(): () => Promise<ChildServer> {
-  return () => startChildServer({ name: 'd (floor)', entry: join(ROOT, 'bench/floor-server.ts'), args: ['--port', '0'], cwd: ROOT });
+  return () =>
+    launch({ name: 'd (floor)', command: process.execPath, args: ['--import', 'tsx', join(ROOT, 'bench/floor-server.ts'), '--port', '0'], cwd: ROOT, scrubTandemEnv: true });
 }
 
 /** The real origin (origin/main.ts) on the bench repository, with `env` on top of the common settings. */
 function originServer(repo: BenchRepository, name: string, env: Record<string, string>): () => Promise<ChildServer> {
   return () =>
-    startChildServer({
-      name,
-      entry: join(ROOT, 'origin/main.ts'),
-      args: ['--port', '0'],
-      cwd: ROOT,
-      env: { ...originEnv(repo), ...env },
-    });
+    spawnOrigin({ name, env: { ...originEnv(repo), ...env }, scrubTandemEnv: true, failOnRefusedModel: true });
 }
 
 function originSettings(env: Record<string, string>, models: readonly BenchModel[]): OriginSettings {

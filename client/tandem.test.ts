@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listModelVersions, readEnvelope } from '../models/repository.ts';
+import { listModelVersions, readEnvelope } from '../origin/repository.ts';
 import { INFER_TOKEN, signedRepository, startTestOrigin, type TestRepository } from '../origin/test-support.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';

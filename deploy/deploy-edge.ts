@@ -1,5 +1,5 @@
 /**
- * `npm run deploy:edge -- --env staging|production [--dry-run] [--outdir DIR] [--config FILE] [-- <wrangler args>]`:
+ * `tandem deploy --env staging|production [--dry-run] [--outdir DIR] [--config FILE] [-- <wrangler args>]`:
  * deploys the edge to one wrangler environment of `wrangler.toml`, after three gates:
  *
  * 1. `--env` is required and must name an environment of `wrangler.toml` (the top level is the dev config);
@@ -164,43 +164,52 @@ export async function dryRunBundle(env: string, outdir: string, configPath = WRA
   return bundleSize(outdir);
 }
 
-async function main(argv: string[]): Promise<number> {
+export const DEPLOY_USAGE = `usage: tandem deploy --env <staging|production> [--dry-run] [--outdir DIR] [--config FILE] [-- <wrangler args>]
+  Checks the environment's vars, bundles the Worker (wrangler deploy --dry-run), checks the bundle against
+  the size budget, then runs wrangler deploy --env <env> (unless --dry-run). Secrets are set separately
+  with wrangler secret put (docs/operations.md).`;
+
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { env: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, outdir: { type: 'string' }, config: { type: 'string' } },
+    options: { env: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, outdir: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
+  if (values.help) {
+    process.stdout.write(`${DEPLOY_USAGE}\n`);
+    return 0;
+  }
   const configPath = resolve(values.config ?? WRANGLER_CONFIG);
   const names = environmentNames(configPath);
   if (!values.env) {
-    process.stderr.write(`deploy:edge: --env is required (one of ${names.join(', ')}); the top level of wrangler.toml is the dev config\n`);
+    process.stderr.write(`tandem deploy: --env is required (one of ${names.join(', ')}); the top level of wrangler.toml is the dev config\n`);
     return 2;
   }
   const env = values.env;
   if (!names.includes(env)) {
-    process.stderr.write(`deploy:edge: no environment "${env}" in wrangler.toml (have ${names.join(', ')})\n`);
+    process.stderr.write(`tandem deploy: no environment "${env}" in wrangler.toml (have ${names.join(', ')})\n`);
     return 2;
   }
   const dryRun = values['dry-run'];
   const resolved = readEnvironment(env, configPath);
   const problems = await checkVars(resolved.vars, !dryRun);
   if (problems.length > 0) {
-    process.stderr.write(`deploy:edge: environment "${env}" has bad vars:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.stderr.write(`tandem deploy: environment "${env}" has bad vars:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
     return 1;
   }
   const outdir = values.outdir ? resolve(values.outdir) : await mkdtemp(join(tmpdir(), 'tandem-edge-bundle-'));
   try {
     const size = await dryRunBundle(env, outdir, configPath);
-    process.stdout.write(`deploy:edge: ${resolved.workerName} (${env}) bundle ${formatSize(size)}\n`);
+    process.stdout.write(`tandem deploy: ${resolved.workerName} (${env}) bundle ${formatSize(size)}\n`);
     if (size.gzipBytes > WORKER_GZIP_LIMIT_BYTES * SIZE_BUDGET) {
-      process.stderr.write(`deploy:edge: the bundle is over budget; refusing to deploy\n`);
+      process.stderr.write(`tandem deploy: the bundle is over budget; refusing to deploy\n`);
       return 1;
     }
   } finally {
     if (!values.outdir) await rm(outdir, { recursive: true, force: true });
   }
   if (dryRun) {
-    process.stdout.write(`deploy:edge: dry run only; nothing was deployed\n`);
+    process.stdout.write(`tandem deploy: dry run only; nothing was deployed\n`);
     return 0;
   }
   const { code } = await runWrangler(['deploy', '--config', configPath, '--env', env, ...positionals], { echo: true });
@@ -211,7 +220,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`deploy:edge: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`tandem deploy: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     },
   );

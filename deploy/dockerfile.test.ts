@@ -1,15 +1,19 @@
 /**
  * What can be checked of the origin's Dockerfile without a Docker engine: its stages and instructions,
- * that every file it copies is in the build context (.dockerignore), and that the code the image runs
- * imports only files it copies and packages `npm ci --omit=dev` installs.
+ * that every file it copies is in the build context (.dockerignore), that the code the image runs
+ * imports only files it copies and packages the origin workspace's production install holds, and that
+ * the build step's JavaScript (what the image runs, without tsx) starts and serves a signed repository.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, INFER_TOKEN, signedRepository } from '../origin/test-support.ts';
+import { launch } from '../stack/child-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'origin', 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 
 interface Instruction {
   keyword: string;
@@ -105,21 +109,28 @@ function closure(entries: string[]): { files: string[]; packages: string[] } {
 }
 
 describe('Dockerfile', () => {
-  it('builds on Node 20 slim in stages, with models mounted or baked by a build arg', () => {
-    expect(args.find((a) => a.keyword === 'ARG' && a.args.startsWith('NODE_IMAGE='))?.args).toBe('NODE_IMAGE=node:20-bookworm-slim');
+  it('builds on a current Node LTS, slim, in stages, with models mounted or baked by a build arg', () => {
+    const image = args.find((a) => a.keyword === 'ARG' && a.args.startsWith('NODE_IMAGE='))?.args ?? '';
+    expect(image).toMatch(/^NODE_IMAGE=node:(22|24)-bookworm-slim$/);
     expect(args.find((a) => a.keyword === 'ARG' && a.args.startsWith('MODELS='))?.args).toBe('MODELS=mounted');
-    expect(stages.map((s) => s.name)).toEqual(['deps', 'source', 'models-mounted', 'models-baked', 'models', 'runtime']);
+    expect(stages.map((s) => s.name)).toEqual(['manifests', 'deps', 'build', 'models-mounted', 'models-baked', 'models', 'runtime']);
     expect(stage('models').from).toBe('models-${MODELS}');
     expect(stage('models-baked').instructions).toContainEqual({ keyword: 'COPY', args: 'models/repository/ /models/' });
   });
 
-  it('installs production dependencies only, with .npmrc in place first', () => {
-    const deps = stage('deps').instructions;
-    const copy = deps.findIndex((i) => i.keyword === 'COPY' && i.args.split(/\s+/).includes('.npmrc'));
-    const install = deps.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b.*--omit=dev/.test(i.args));
-    expect(copy).toBeGreaterThanOrEqual(0);
-    expect(install).toBeGreaterThan(copy);
+  it("installs the origin workspace's production dependencies only, with .npmrc in place first", () => {
+    expect(stage('manifests').instructions.some((i) => i.keyword === 'COPY' && i.args.split(/\s+/).includes('.npmrc'))).toBe(true);
+    expect(stage('deps').from).toBe('manifests');
+    expect(stage('deps').instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/\bnpm ci\b.*--omit=dev.*--workspace @tandem-ml\/origin/);
+    // Every workspace's package.json, or npm ci refuses the lockfile.
+    const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+    for (const w of workspaces) expect(stage('manifests').instructions).toContainEqual({ keyword: 'COPY', args: `${w}/package.json ${w}/` });
     expect(runtime.instructions.filter((i) => i.keyword === 'RUN')).toEqual([]);
+    expect(runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toEqual([
+      '--from=deps /app/node_modules/ node_modules/',
+      '--from=build /app/origin/dist/ ./',
+      '--from=models /models/ /models/',
+    ]);
   });
 
   it('runs the origin as a non-root user, drains on SIGTERM and checks readiness', () => {
@@ -129,7 +140,7 @@ describe('Dockerfile', () => {
     expect(Number(uid)).toBeGreaterThan(0);
     expect(runtime.instructions.find((i) => i.keyword === 'STOPSIGNAL')?.args).toBe('SIGTERM');
     expect(runtime.instructions.find((i) => i.keyword === 'HEALTHCHECK')?.args).toMatch(/CMD \[.*\/v2\/health\/ready/);
-    expect(JSON.parse(runtime.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['node', '--import', 'tsx', 'origin/main.ts']);
+    expect(JSON.parse(runtime.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['node', 'origin/main.js']);
     const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
     expect(env).toContain('TANDEM_ORIGIN_HOST=0.0.0.0');
     expect(env).toContain('TANDEM_MODEL_REPOSITORY=/models');
@@ -148,10 +159,10 @@ describe('Dockerfile', () => {
   });
 
   it('keeps private keys, dependencies and build outputs out of the build context', () => {
-    for (const path of ['.tandem/keys/dev-signing-key.json', 'node_modules/hono/package.json', '.git/config', '.wrangler/state', 'client/index.ts', 'origin/origin.test.ts', 'protocol/test-support/manifest-arbitrary.ts']) {
+    for (const path of ['.tandem/keys/dev-signing-key.json', 'node_modules/hono/package.json', '.git/config', '.wrangler/state', 'client/index.ts', 'models/build.ts', 'worker/app.ts', 'origin/origin.test.ts', 'origin/dist/origin/main.js', 'protocol/test-support/manifest-arbitrary.ts']) {
       expect(ignored(path), path).toBe(true);
     }
-    for (const path of ['package.json', 'package-lock.json', '.npmrc', 'origin/main.ts', 'origin/session-thread.mjs', 'models/repository/m/1.0.0/fp32.onnx']) {
+    for (const path of ['package.json', 'package-lock.json', '.npmrc', 'stack/package.json', 'origin/main.ts', 'origin/tsconfig.build.json', 'origin/session-thread.mjs', 'models/repository/m/1.0.0/fp32.onnx']) {
       expect(ignored(path), path).toBe(false);
     }
   });
@@ -159,19 +170,40 @@ describe('Dockerfile', () => {
   it('holds everything the origin imports, and installs every package it uses', () => {
     const { files, packages } = closure(['origin/main.ts']);
     expect(files).toContain('origin/session-thread.mjs');
-    expect(files).toContain('models/verify-model.ts');
-    const copied = ['protocol/', 'models/', 'origin/'];
+    expect(files).toContain('origin/verify-version.ts');
+    const copied = ['protocol/', 'origin/'];
     for (const file of files) {
       expect(copied.some((dir) => file.startsWith(dir)) && !ignored(file), `${file} is imported but not in the image`).toBe(true);
     }
     expect(packages).toContain('onnxruntime-node');
-    // tsx runs the TypeScript (CMD node --import tsx), so it is a production dependency too.
-    for (const name of [...packages, 'tsx']) expect(Object.keys(pkg.dependencies), `${name} must be a production dependency`).toContain(name);
+    for (const name of packages) expect(Object.keys(pkg.dependencies), `${name} must be a production dependency of the origin`).toContain(name);
   });
 
-  it('the import check notices a dev dependency', () => {
-    // wrangler is a dev dependency: the edge's seeding script imports it, and must not be in the image's closure.
-    expect(closure(['worker/seed.ts']).packages).toContain('wrangler');
+  it('the import check notices a package the origin does not depend on', () => {
+    // wrangler belongs to the local stack: its R2 seeding imports it, and it must not be in the image's closure.
+    expect(closure(['stack/seed-r2.ts']).packages).toContain('wrangler');
     expect(Object.keys(pkg.dependencies)).not.toContain('wrangler');
+  });
+
+  it('the build step emits JavaScript that serves a signed repository without tsx', async () => {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'origin', 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+    const repo = await signedRepository(['mlp-classifier']);
+    const origin = await launch({
+      name: 'compiled origin',
+      command: process.execPath,
+      args: [join(ROOT, 'origin', 'dist', 'origin', 'main.js'), '--port', '0'],
+      cwd: ROOT,
+      scrubTandemEnv: true,
+      env: { TANDEM_MODEL_REPOSITORY: repo.repository, TANDEM_TRUSTED_KEYS: repo.trustedKeys, TANDEM_ORIGIN_TOKEN: INFER_TOKEN, TANDEM_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
+    try {
+      const ready = (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as { ready: boolean; models: { name: string }[] };
+      expect(ready.ready).toBe(true);
+      // No loader hook: the process imports no .ts file.
+      const loaded = execFileSync('cat', [`/proc/${origin.pid}/cmdline`]).toString();
+      expect(loaded).not.toContain('tsx');
+    } finally {
+      await origin.stop();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * No cluster is needed. The schemas do not forbid unknown fields (the API server does, with kubectl's
  * strict field validation), so deploy/k8s.test.ts also checks the fields Tandem relies on by path.
  *
- *   npm run validate:k8s [-- deploy/k8s/deployment.yaml ...]      # default: every manifest in deploy/k8s/
+ *   tandem validate-k8s [deploy/k8s/deployment.yaml ...]      # default: every manifest in deploy/k8s/
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -70,7 +70,11 @@ export function validateManifest(doc: Pick<ManifestDocument, 'apiVersion' | 'kin
   }
 }
 
-async function main(files: string[]): Promise<number> {
+export async function main(files: string[]): Promise<number> {
+  if (files.includes('--help') || files.includes('-h')) {
+    process.stdout.write('usage: tandem validate-k8s [FILE.yaml ...]   (default: every manifest in deploy/k8s/)\n');
+    return 0;
+  }
   const docs = files.length === 0 ? await loadManifests() : (await Promise.all(files.map(async (f) => parseManifests(await readFile(f, 'utf8'), f)))).flat();
   let failed = 0;
   for (const doc of docs) {
@@ -84,7 +88,7 @@ async function main(files: string[]): Promise<number> {
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
-    process.stderr.write(`validate:k8s: ${String(err)}\n`);
+    process.stderr.write(`tandem validate-k8s: ${String(err)}\n`);
     process.exit(1);
   });
 }

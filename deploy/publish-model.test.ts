@@ -88,7 +88,7 @@ describe('npm run publish:model', () => {
   it('requires --env, --model and --version', () => {
     const run = script('--model', 'mlp-classifier');
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('usage: npm run publish:model -- --env');
+    expect(run.stderr).toContain('usage: tandem publish-model --env');
   });
 
   // The same commands with --local instead of --remote, read back as the edge's binding sees them.

@@ -1,5 +1,5 @@
 /**
- * `npm run publish:model -- --env staging --model ID --version V [--repository DIR] [--trusted-keys FILE]
+ * `tandem publish-model --env staging --model ID --version V [--repository DIR] [--trusted-keys FILE]
  * [--dry-run] [--local --persist-to DIR]`: publishes one signed model version from a model repository to
  * the R2 bucket of a wrangler environment, where the edge reads it (worker/storage-layout.ts):
  *
@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_REPOSITORY } from '../models/build.ts';
-import { verifyModelDirectory, type VerifiedModel } from '../models/verify-model.ts';
+import { verifyModelDirectory, type VerifiedModel } from '../origin/verify-version.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
 import { artifactObjectKey } from '../worker/storage-layout.ts';
@@ -95,7 +95,7 @@ export function shellLine(command: PutCommand): string {
   return ['npx', 'wrangler', ...shown].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -107,14 +107,20 @@ async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       local: { type: 'boolean', default: false },
       'persist-to': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  const usage = 'usage: tandem publish-model --env <staging|production> --model ID --version V [--repository DIR] [--trusted-keys FILE] [--dry-run] [--local --persist-to DIR]\n';
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
   if (!values.env || !values.model || !values.version) {
-    process.stderr.write('usage: npm run publish:model -- --env <staging|production> --model ID --version V [--repository DIR] [--trusted-keys FILE] [--dry-run] [--local --persist-to DIR]\n');
+    process.stderr.write(usage);
     return 2;
   }
   if (values.local && !values['persist-to']) {
-    process.stderr.write('publish:model: --local needs --persist-to (the folder given to wrangler dev --persist-to)\n');
+    process.stderr.write('tandem publish-model: --local needs --persist-to (the folder given to wrangler dev --persist-to)\n');
     return 2;
   }
   const plan = await planPublish({
@@ -126,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
     target: values.local ? { kind: 'local', persistTo: resolve(values['persist-to']!) } : { kind: 'remote' },
   });
   process.stderr.write(
-    `publish:model: ${values.model}@${values.version} verified (signed by ${plan.verified.keyids.join(', ')}; ${plan.verified.artifacts.length} artifacts), ` +
+    `tandem publish-model: ${values.model}@${values.version} verified (signed by ${plan.verified.keyids.join(', ')}; ${plan.verified.artifacts.length} artifacts), ` +
       `${plan.commands.length} objects to ${plan.bucket}${values.local ? ' (local)' : ''}\n`,
   );
   for (const command of plan.commands) {
@@ -134,11 +140,11 @@ async function main(argv: string[]): Promise<number> {
     if (values['dry-run']) continue;
     const { code, output } = await runWrangler(command.args);
     if (code !== 0) {
-      process.stderr.write(`publish:model: upload of ${command.key} failed (exit ${code}); nothing after it was uploaded:\n${output}\n`);
+      process.stderr.write(`tandem publish-model: upload of ${command.key} failed (exit ${code}); nothing after it was uploaded:\n${output}\n`);
       return 1;
     }
   }
-  process.stderr.write(values['dry-run'] ? 'publish:model: dry run; nothing was uploaded\n' : `publish:model: published ${values.model}@${values.version} to ${plan.bucket}\n`);
+  process.stderr.write(values['dry-run'] ? 'tandem publish-model: dry run; nothing was uploaded\n' : `tandem publish-model: published ${values.model}@${values.version} to ${plan.bucket}\n`);
   return 0;
 }
 
@@ -147,7 +153,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     (code) => process.exit(code),
     (err: unknown) => {
       const code = (err as { code?: string }).code;
-      process.stderr.write(`publish:model: ${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`tandem publish-model: ${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     },
   );

@@ -36,7 +36,7 @@ describe('npm start', () => {
   it('starts origin, edge and demo page, prints their URLs, and Ctrl-C stops all of it cleanly', async () => {
     repository = await mkdtemp(join(tmpdir(), 'tandem-start-'));
     // Its own process group, as a shell gives a foreground job; free ports, so it runs beside anything.
-    cli = spawn(process.execPath, ['bin/tandem.mjs', 'start', '--repository', repository, '--origin-port', '0', '--edge-port', '0', '--demo-port', '0'], {
+    cli = spawn(process.execPath, ['stack/bin/tandem.mjs', 'start', '--repository', repository, '--origin-port', '0', '--edge-port', '0', '--demo-port', '0'], {
       cwd: ROOT,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

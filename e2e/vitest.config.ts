@@ -7,6 +7,8 @@ export default defineConfig({
     name: 'e2e',
     root: new URL('..', import.meta.url).pathname,
     include: ['e2e/**/*.test.ts'],
+    // The edge's cross-tier tests (no browser) are their own suite: e2e/edge/vitest.config.ts.
+    exclude: ['e2e/edge/**'],
     environment: 'node',
     testTimeout: 180_000,
     hookTimeout: 300_000,

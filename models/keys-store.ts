@@ -5,9 +5,10 @@
  * with mode 0600. Beside the private key sits `trusted-keys.json`, the public half that the origin, the
  * edge and the demo page trust in development.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { TandemError } from '../protocol/errors.ts';
+import { readJson } from '../origin/repository.ts';
 import {
   exportSigningKey,
   generateSigningKey,
@@ -82,11 +83,4 @@ export async function readTrustedKeysFile(path: string): Promise<TrustedKeySet> 
   return loadTrustedKeys(await readJson(path));
 }
 
-export async function readJson(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new TandemError('bad_request', `${path} is not valid JSON`, { cause });
-  }
-}
+export { readJson };

@@ -15,7 +15,7 @@ import { signManifest, verifyManifest } from '../protocol/signed-manifest.ts';
 import { buildModels, DEFAULT_CACHE_DIR } from './build.ts';
 import { recipeCacheKey } from './build-cache.ts';
 import { BUILT_IN_RECIPES } from './recipes/registry.ts';
-import { listModelVersions, readEnvelope } from './repository.ts';
+import { listModelVersions, readEnvelope } from '../origin/repository.ts';
 
 export const TEST_MODELS_DIR = resolve(import.meta.dirname, '..', '.cache', 'test-models');
 

@@ -27,8 +27,9 @@
 import { z } from 'zod';
 import { TandemError } from '../protocol/errors.ts';
 
-const DEV_TOKEN = 'dev-origin-token';
-const DEV_ADMIN_TOKEN = 'dev-admin-token';
+/** Tokens the origin falls back to when none are set (it says so at start); what the local stack uses. */
+export const DEV_TOKEN = 'dev-origin-token';
+export const DEV_ADMIN_TOKEN = 'dev-admin-token';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 

@@ -1,37 +1,32 @@
 /**
- * `npm run origin -- --port N`: starts the origin alone on the built-in model repository, building the
- * models and the dev signing key first when they are missing. Configuration: see `config.ts`.
+ * The origin's entry point: `node origin/main.js [--port N] [--host H] [--repository DIR]` in its image,
+ * `tandem origin` locally (which first makes the dev key and the built-in models when missing).
+ * Configuration comes from the environment (see `config.ts`); it builds nothing and writes nothing.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_REPOSITORY } from '../models/build.ts';
-import { buildAndSign } from '../models/cli/build-models.ts';
-import { DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE, ensureDevKey } from '../models/keys-store.ts';
 import { toTandemError } from '../protocol/errors.ts';
 import { loadOriginConfig } from './config.ts';
 import { startOrigin } from './server.ts';
-import { listModelVersions } from '../models/repository.ts';
-import { join } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Where the local stack keeps the built-in repository and the dev key's trusted half. */
+export const DEFAULT_PATHS = {
+  repository: resolve(ROOT, 'models', 'repository'),
+  trustedKeysFile: resolve(ROOT, '.tandem', 'keys', 'trusted-keys.json'),
+};
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: { port: { type: 'string' }, host: { type: 'string' }, repository: { type: 'string' } },
   });
-  const config = loadOriginConfig(
-    process.env,
-    { repository: DEFAULT_REPOSITORY, trustedKeysFile: join(DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE) },
-    {
-      ...(values.port === undefined ? {} : { port: Number(values.port) }),
-      ...(values.host === undefined ? {} : { host: values.host }),
-      ...(values.repository === undefined ? {} : { repository: values.repository }),
-    },
-  );
-  if (config.trustedKeys === undefined && config.repository === DEFAULT_REPOSITORY) {
-    await ensureDevKey();
-    if ((await listModelVersions(config.repository)).length === 0) {
-      await buildAndSign({ repository: config.repository, cache: true });
-    }
-  }
+  const config = loadOriginConfig(process.env, DEFAULT_PATHS, {
+    ...(values.port === undefined ? {} : { port: Number(values.port) }),
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values.repository === undefined ? {} : { repository: resolve(values.repository) }),
+  });
   if (config.devTokens) {
     process.stderr.write(
       `tandem origin: using dev tokens (set TANDEM_ORIGIN_TOKEN and TANDEM_ADMIN_TOKEN in production):\n` +
@@ -42,8 +37,10 @@ export async function main(argv: string[]): Promise<void> {
   process.stderr.write(`tandem origin listening on ${origin.url}\n`);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  const error = toTandemError(err);
-  process.stderr.write(`tandem origin: ${error.code}: ${error.message}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && resolve(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') === resolve(import.meta.filename).replace(/\.[cm]?[jt]s$/, '')) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    const error = toTandemError(err);
+    process.stderr.write(`tandem origin: ${error.code}: ${error.message}\n`);
+    process.exit(1);
+  });
+}

@@ -14,7 +14,7 @@ import { variantForTier, type Manifest, type ManifestVariant } from '../protocol
 import { versionKey } from '../protocol/repository-layout.ts';
 import { allocateTensorData, elementCount, type Tensor } from '../protocol/tensor.ts';
 import { compareVersions } from '../protocol/versions.ts';
-import { verifyArtifactFile, verifyModelDirectory } from '../models/verify-model.ts';
+import { verifyArtifactFile, verifyModelDirectory } from './verify-version.ts';
 import { concatRows, splitRows } from './batch-tensors.ts';
 import { DynamicBatcher, type BatchItem } from './batcher.ts';
 import type { BatchingConfig } from './config.ts';

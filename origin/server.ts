@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { toTandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
-import { listModelVersions } from '../models/repository.ts';
+import { listModelVersions } from './repository.ts';
 import { createOriginApp, type Logger, type OriginState } from './app.ts';
 import { batchingFor, type OriginConfig } from './config.ts';
 import { createOriginMetrics, topClassConfidences } from './metrics.ts';

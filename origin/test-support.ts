@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildModels } from '../models/build.ts';
-import { readEnvelope } from '../models/repository.ts';
+import { readEnvelope } from './repository.ts';
 import { generateSigningKey, loadTrustedKeys, type SigningKey } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';

@@ -17,7 +17,7 @@ const suites = [
   // The edge's unit tests, inside workerd.
   vitestSuite('workerd', ['--config', 'worker/vitest.config.ts']),
   // The edge under `wrangler dev` in front of real origin processes.
-  vitestSuite('edge-integration', ['--config', 'worker/integration/vitest.config.ts']),
+  vitestSuite('edge-integration', ['--config', 'e2e/edge/vitest.config.ts']),
   // Debian's Chromium against the whole stack: origin, edge under `wrangler dev`, demo page.
   vitestSuite('e2e', ['--config', 'e2e/vitest.config.ts']),
 ];

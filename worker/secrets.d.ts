@@ -1,5 +1,5 @@
 // Secrets are not in wrangler.toml, so `wrangler types` can't see them: set with `wrangler secret put`
-// in production, and by worker/dev.ts through an --env-file in development.
+// in production, and by stack/edge-process.ts through an --env-file in development.
 declare namespace Cloudflare {
   interface Env {
     /** Bearer token the edge sends to origins. */

@@ -2,7 +2,7 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 // Unit tests of the edge that run inside workerd (Miniflare), with the bindings of wrangler.toml.
-// `npx vitest run --config worker/vitest.config.ts`. Node-side integration tests live in worker/integration/.
+// `npx vitest run --config worker/vitest.config.ts`. Its cross-tier tests (real origins, wrangler dev) live in e2e/edge/.
 export default defineConfig({
   plugins: [
     cloudflareTest({

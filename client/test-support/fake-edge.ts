@@ -5,7 +5,7 @@
  * can be switched off (every request fails like a dead network) or made to fail artifact bodies midway.
  */
 import type { Manifest } from '../../protocol/manifest.ts';
-import { readArtifact, readEnvelope } from '../../models/repository.ts';
+import { readArtifact, readEnvelope } from '../../origin/repository.ts';
 
 export interface FakeEdgeOptions {
   repository: string;

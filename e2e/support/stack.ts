@@ -1,6 +1,6 @@
 /**
  * The stack the end-to-end tests drive: the real origin, the real edge under `wrangler dev` and the demo
- * page (models/cli/stack.ts, what `npm start` runs), on a temporary repository signed by a fresh key.
+ * page (stack/stack.ts, what `npm start` runs), on a temporary repository signed by a fresh key.
  * The edge also holds a model whose stored artifact is not the bytes its signed manifest names, the way a
  * corrupted or swapped object in the bucket would look.
  */
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, type RunningStack } from '../../models/cli/stack.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { copyVersion, readVerifiedManifest, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';

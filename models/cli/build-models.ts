@@ -11,7 +11,7 @@ interface BuildOptions {
   cache: boolean;
 }
 
-export function registerBuildModels(program: Command): void {
+export function register(program: Command): void {
   program
     .command('build-models')
     .description('build the built-in ONNX models (fp32 + int8) and sign their manifests')

@@ -5,7 +5,7 @@ import { generateSigningKey, isKeyAlgorithm } from '../../protocol/keys.ts';
 import { TandemError } from '../../protocol/errors.ts';
 import { DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE, addTrustedKey, writeSigningKey } from '../keys-store.ts';
 
-export function registerKeygen(program: Command): void {
+export function register(program: Command): void {
   program
     .command('keygen')
     .description('generate a signing key (private key file mode 0600, never commit it)')

@@ -16,7 +16,7 @@ interface SignOptions {
   keepSignatures?: boolean;
 }
 
-export function registerSign(program: Command): void {
+export function register(program: Command): void {
   program
     .command('sign')
     .description('sign a manifest (or re-sign an envelope) as a DSSE envelope')

@@ -9,9 +9,9 @@ import { toTandemError } from '../../protocol/errors.ts';
 import { modelRef } from '../../protocol/manifest.ts';
 import { ENVELOPE_FILE } from '../../protocol/repository-layout.ts';
 import { DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE, readTrustedKeysFile } from '../keys-store.ts';
-import { verifyModelDirectory } from '../verify-model.ts';
+import { verifyModelDirectory } from '../../origin/verify-version.ts';
 
-export function registerVerify(program: Command): void {
+export function register(program: Command): void {
   program
     .command('verify')
     .description('verify signed manifests and their artifacts')

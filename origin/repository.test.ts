@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
 import { artifactFile, listModelVersions, readArtifact, readEnvelope } from './repository.ts';
-import { sharedModelRepository, type TestModelRepository } from './test-support.ts';
+import { sharedModelRepository, type TestModelRepository } from '../models/test-support.ts';
 
 let shared: TestModelRepository;
 let scratch: string;

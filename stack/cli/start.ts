@@ -4,41 +4,42 @@
  * seeded from the repository) and the demo page, prints the URLs, and stops all of it on Ctrl-C.
  */
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { DEFAULT_REPOSITORY } from '../build.ts';
-import { DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE } from '../keys-store.ts';
-import { DEV_ADMIN_KEY, DEV_API_KEY } from '../../worker/dev.ts';
-import { buildAndSign } from './build-models.ts';
-import { startStack } from './stack.ts';
+import { resolve } from 'node:path';
+import { DEFAULT_REPOSITORY } from '../../models/build.ts';
+import { DEV_ADMIN_KEY, DEV_API_KEY, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../dev-credentials.ts';
+import { parsePort } from './options.ts';
 
 interface StartOptions {
   repository: string;
-  originPort: string;
-  edgePort: string;
-  demoPort: string;
+  originPort: number;
+  edgePort: number;
+  demoPort: number;
   verbose: boolean;
 }
 
-export function registerStart(program: Command): void {
+export function register(program: Command): void {
   program
     .command('start')
     .description('build what is missing and start origin, edge and demo page on 127.0.0.1')
     .option('--repository <dir>', 'model repository', process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_REPOSITORY)
-    .option('--origin-port <port>', 'origin port', process.env.TANDEM_ORIGIN_PORT ?? '8000')
-    .option('--edge-port <port>', 'edge port', process.env.TANDEM_EDGE_PORT ?? '8787')
-    .option('--demo-port <port>', 'demo page port', process.env.TANDEM_DEMO_PORT ?? '5173')
+    .option('--origin-port <port>', 'origin port (TANDEM_ORIGIN_PORT)', parsePort, parsePort(process.env.TANDEM_ORIGIN_PORT ?? '8000'))
+    .option('--edge-port <port>', 'edge port (TANDEM_EDGE_PORT)', parsePort, parsePort(process.env.TANDEM_EDGE_PORT ?? '8787'))
+    .option('--demo-port <port>', 'demo page port (TANDEM_DEMO_PORT)', parsePort, parsePort(process.env.TANDEM_DEMO_PORT ?? '5173'))
     .option('--verbose', 'print every request log line of the origin and the edge', false)
     .action(async (options: StartOptions) => {
       const out = (line: string) => void process.stdout.write(`${line}\n`);
-      const built = await buildAndSign({ repository: options.repository, cache: true });
-      out(`model repository ready at ${options.repository} (${built.length} models)`);
+      const repository = resolve(options.repository);
+      await ensureDevRepository(repository, out);
+      out(`model repository ready at ${repository}`);
       out('starting the origin, the edge (wrangler dev) and the demo page…');
+      // Loaded here, not at the top: vite and wrangler take seconds to load, and `--help` needs neither.
+      const { startStack } = await import('../stack.ts');
       const stack = await startStack({
-        repository: options.repository,
-        trustedKeysFile: join(DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE),
-        originPort: port(options.originPort, 'origin'),
-        edgePort: port(options.edgePort, 'edge'),
-        demoPort: port(options.demoPort, 'demo'),
+        repository,
+        trustedKeysFile: DEV_TRUSTED_KEYS_FILE,
+        originPort: options.originPort,
+        edgePort: options.edgePort,
+        demoPort: options.demoPort,
         onLine: (tier, line) => {
           // Request logs are noise at the console unless asked for; warnings and errors always show.
           if (options.verbose || /error|warn|refused|fatal/i.test(line)) out(`[${tier}] ${line}`);
@@ -72,13 +73,7 @@ export function registerStart(program: Command): void {
         process.once('SIGTERM', () => shutdown('stopping (the origin drains in-flight requests)…'));
         // Should a tier die on its own, say so and take the rest down rather than limp on.
         stack.origin.child.once('exit', (code, signal) => shutdown(`the origin exited (${code ?? signal}); stopping the rest`));
-        stack.edge.process.once('exit', (code, signal) => shutdown(`the edge exited (${code ?? signal}); stopping the rest`));
+        stack.edge.child.once('exit', (code, signal) => shutdown(`the edge exited (${code ?? signal}); stopping the rest`));
       });
     });
-}
-
-function port(text: string, name: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`--${name}-port: not a port: ${text}`);
-  return value;
 }

@@ -6,10 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createServer, type ViteDevServer } from 'vite';
-import { spawnOrigin, type OriginProcess } from '../../origin/spawn.ts';
-import { DEV_ADMIN_KEY, DEV_API_KEY, DEV_ORIGIN_TOKEN, startEdge, type RunningEdge, type StartEdgeOptions } from '../../worker/dev.ts';
+import { DEV_API_KEYS, DEV_ORIGIN_TOKEN } from './dev-credentials.ts';
+import { startEdge, type RunningEdge, type StartEdgeOptions } from './edge-process.ts';
+import { spawnOrigin, type OriginProcess } from './origin-process.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '..');
 
 export interface StackOptions {
   repository: string;
@@ -36,12 +37,6 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** The edge's API keys in development: inference and catalog for the demo, admin for operators. */
-export const DEV_API_KEYS: NonNullable<StartEdgeOptions['apiKeys']> = [
-  { name: 'dev', key: DEV_API_KEY, scopes: ['infer', 'catalog'], ratePerSecond: 100_000, burst: 100_000 },
-  { name: 'dev-admin', key: DEV_ADMIN_KEY, scopes: ['admin'] },
-];
-
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const onLine = options.onLine ?? (() => {});
   const trustedKeys = await readFile(options.trustedKeysFile, 'utf8');
@@ -64,7 +59,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       trustedKeys,
       port,
       originToken: process.env.TANDEM_ORIGIN_TOKEN ?? DEV_ORIGIN_TOKEN,
-      apiKeys: DEV_API_KEYS,
+      apiKeys: [...DEV_API_KEYS],
       ...current.edge,
       onLine: (line) => onLine('edge', line),
     });
@@ -106,7 +101,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     },
     restartEdge: async (changes = {}) => {
       current = { ...current, ...changes };
-      const port = Number(new URL(edge!.url).port);
+      const port = edge!.port;
       await edge!.stop();
       edge = await launchEdge(port, origin!.url);
     },

@@ -11,7 +11,7 @@ import type { Manifest, ManifestVariant } from '../protocol/manifest.ts';
 import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
-import { readJson } from './keys-store.ts';
+import { readJson } from './repository.ts';
 
 export interface VerifiedModel {
   dir: string;

@@ -107,3 +107,13 @@ async function isFile(path: string): Promise<boolean> {
 function isNotFound(cause: unknown): boolean {
   return (cause as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
+
+/** Reads a JSON file; malformed JSON is the user's `bad_request`, naming the file. */
+export async function readJson(path: string): Promise<unknown> {
+  const text = await readFile(path, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new TandemError('bad_request', `${path} is not valid JSON`, { cause });
+  }
+}

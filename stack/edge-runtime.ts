@@ -3,10 +3,10 @@
  * `unstable_startWorker`: its local proxy worker in front of workerd running `worker/main.ts` with the
  * bindings of wrangler.toml), minus the inspector server that the `wrangler dev` command always starts.
  * With the inspector on, workerd reports every subrequest and console line to it, which costs about 3 ms
- * per proxied inference on loopback; the deployed Worker has no inspector. `startEdge({ inspector: false })`
+ * per proxied inference on loopback; the deployed Worker has no inspector. `startEdge({ inspector: false })` (edge-process.ts)
  * runs this file as its child; it takes the subset of `wrangler dev`'s flags that startEdge passes.
  *
- *   tsx worker/dev-runtime.ts --config wrangler.toml --ip 127.0.0.1 --port N --persist-to DIR --env-file FILE [--log-level warn]
+ *   tsx stack/edge-runtime.ts --config wrangler.toml --ip 127.0.0.1 --port N --persist-to DIR --env-file FILE [--log-level warn]
  */
 import { parseArgs } from 'node:util';
 import { unstable_startWorker } from 'wrangler';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { encodeBase64 } from '../../protocol/base64.ts';
-import { spawnOrigin as spawnOriginProcess, type OriginProcess } from '../../origin/spawn.ts';
+import { spawnOrigin as spawnOriginProcess, type OriginProcess } from '../../stack/origin-process.ts';
 import { copyVersion, INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 
 /** A repository with mlp-classifier 1.0.0 and 1.1.0, both signed by the test key. */

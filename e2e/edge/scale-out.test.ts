@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
-import { startEdge, type RunningEdge } from '../dev.ts';
+import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
 import { inferBody, spawnOrigin, type ChildOrigin } from './support.ts';
 
 const KEYS = { infer: 'scale-infer', admin: 'scale-admin' };

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sampleManifest } from '../../protocol/test-support/manifest-arbitrary.ts';
 import { verifyManifest } from '../../protocol/signed-manifest.ts';
-import { readTrustedKeysFile } from '../keys-store.ts';
-import { main } from './main.ts';
+import { readTrustedKeysFile } from '../../models/keys-store.ts';
+import { tandem as runTandem } from './run.ts';
 
 /** Runs the CLI in process, capturing what it prints. */
 async function tandem(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -15,7 +15,7 @@ async function tandem(...args: string[]): Promise<{ code: number; out: string; e
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
   try {
     process.exitCode = undefined;
-    const code = await main(['node', 'tandem', ...args]);
+    const code = await runTandem(args);
     return { code, out, err };
   } finally {
     process.exitCode = undefined;

@@ -5,19 +5,15 @@
  * one `wrangler r2 object put --local` per object. Envelopes are copied byte for byte and not verified
  * here: the edge verifies on every read, so a bad one is refused there. An artifact whose bytes don't hash
  * to what its manifest says is skipped, since storing it under that hash would be a lie.
- *
- *   npx tsx worker/seed.ts --persist-to .wrangler/state [--repository models/repository]
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { getPlatformProxy, unstable_readConfig } from 'wrangler';
-import { DEFAULT_REPOSITORY } from '../models/build.ts';
-import { artifactFile, listModelVersions } from '../models/repository.ts';
+import { artifactFile, listModelVersions } from '../origin/repository.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
 import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
-import { artifactObjectKey } from './storage-layout.ts';
+import { artifactObjectKey } from '../worker/storage-layout.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const WRANGLER_CONFIG = join(ROOT, 'wrangler.toml');
@@ -106,13 +102,4 @@ function unverifiedPayload(text: string): ManifestArtifacts {
 interface R2BucketLike {
   put(key: string, body: string | Uint8Array, options?: { httpMetadata?: { contentType?: string } }): Promise<unknown>;
   head(key: string): Promise<unknown>;
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { repository: { type: 'string' }, 'persist-to': { type: 'string' } } });
-  const persistTo = resolve(values['persist-to'] ?? join(ROOT, '.wrangler', 'state'));
-  seed({ repository: resolve(values.repository ?? DEFAULT_REPOSITORY), persistTo, log: (l) => process.stderr.write(`${l}\n`) }).catch((err: unknown) => {
-    process.stderr.write(`seed failed: ${String(err)}\n`);
-    process.exit(1);
-  });
 }

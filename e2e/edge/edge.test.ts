@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFER_TOKEN, type TestRepository } from '../../origin/test-support.ts';
-import { startEdge, type RunningEdge } from '../dev.ts';
+import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
 import { canaryRepository, inferBody, pool, spawnOrigin, tamperedEnvelope, type ChildOrigin } from './support.ts';
 
 const KEYS = { infer: 'it-infer', catalog: 'it-catalog', slow: 'it-slow', admin: 'it-admin' };
