@@ -29,8 +29,8 @@ COPY origin/package.json origin/
 COPY models/package.json models/
 COPY stack/package.json stack/
 
-# Production dependencies of the origin workspace only. .npmrc keeps onnxruntime-node's install script
-# from downloading GPU binaries (its CPU binaries ship in the package).
+# Production dependencies of the origin workspace only. .npmrc (ignore-scripts) keeps onnxruntime-node's
+# install script from downloading GPU binaries (its CPU binaries ship in the package).
 FROM manifests AS deps
 RUN npm ci --omit=dev --workspace @tandem-ml/origin --no-audit --no-fund && npm cache clean --force
 

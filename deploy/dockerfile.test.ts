@@ -120,6 +120,7 @@ describe('Dockerfile', () => {
 
   it("installs the origin workspace's production dependencies only, with .npmrc in place first", () => {
     expect(stage('manifests').instructions.some((i) => i.keyword === 'COPY' && i.args.split(/\s+/).includes('.npmrc'))).toBe(true);
+    expect(readFileSync(join(ROOT, '.npmrc'), 'utf8')).toMatch(/^ignore-scripts=true$/m);
     expect(stage('deps').from).toBe('manifests');
     expect(stage('deps').instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/\bnpm ci\b.*--omit=dev.*--workspace @tandem-ml\/origin/);
     // Every workspace's package.json, or npm ci refuses the lockfile.

@@ -20,7 +20,8 @@ import {
   type TrustedKeySet,
 } from '../protocol/keys.ts';
 
-export const DEFAULT_KEY_DIR = resolve(import.meta.dirname, '..', '.tandem', 'keys');
+/** `.tandem/keys/` of the repository, or `TANDEM_KEY_DIR`. */
+export const DEFAULT_KEY_DIR = resolve(process.env.TANDEM_KEY_DIR ?? resolve(import.meta.dirname, '..', '.tandem', 'keys'));
 export const DEV_KEY_FILE = 'dev-signing-key.json';
 export const TRUSTED_KEYS_FILE = 'trusted-keys.json';
 

@@ -1,5 +1,5 @@
 /** `tandem keygen`: makes a signing key pair and adds its public half to a trusted-keys file. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { generateSigningKey, isKeyAlgorithm } from '../../protocol/keys.ts';
 import { TandemError } from '../../protocol/errors.ts';
@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .description('generate a signing key (private key file mode 0600, never commit it)')
     .option('--out <file>', 'private key file', join(DEFAULT_KEY_DIR, 'signing-key.json'))
     .option('--trusted <file>', 'trusted-keys file to add the public key to', join(DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE))
-    .option('--algorithm <name>', 'Ed25519 or ECDSA-P256', 'Ed25519')
+    .addOption(new Option('--algorithm <name>', 'signature algorithm').choices(['Ed25519', 'ECDSA-P256']).default('Ed25519'))
     .option('--force', 'replace an existing private key file')
     .action(async (options: { out: string; trusted: string; algorithm: string; force?: boolean }) => {
       if (!isKeyAlgorithm(options.algorithm)) {

@@ -25,12 +25,14 @@ export function register(program: Command): void {
     .option('--out <file>', 'where to write the envelope (default: stdout)')
     .option('--keep-signatures', 'when re-signing an envelope, keep its existing signatures')
     .action(async (file: string, options: SignOptions) => {
+      // The input is checked first: a refused input writes nothing, not even a dev key.
+      const input = await readJson(file);
+      const parsed = isEnvelope(input) ? { envelope: parseEnvelope(input) } : { manifest: parseManifest(input) };
       const keys =
         options.key.length > 0 ? await Promise.all(options.key.map(readSigningKey)) : [(await ensureDevKey()).key];
-      const input = await readJson(file);
-      const envelope = isEnvelope(input)
-        ? await resign(parseEnvelope(input), keys, options.keepSignatures ?? false)
-        : await signManifest(parseManifest(input), keys);
+      const envelope = parsed.envelope
+        ? await resign(parsed.envelope, keys, options.keepSignatures ?? false)
+        : await signManifest(parsed.manifest!, keys);
       const text = `${JSON.stringify(envelope, null, 2)}\n`;
       if (options.out) await writeFile(options.out, text);
       else process.stdout.write(text);

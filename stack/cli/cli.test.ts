@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sampleManifest } from '../../protocol/test-support/manifest-arbitrary.ts';
 import { verifyManifest } from '../../protocol/signed-manifest.ts';
 import { readTrustedKeysFile } from '../../models/keys-store.ts';
+import { COMMANDS } from './commands.mjs';
 import { tandem as runTandem } from './run.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Runs the CLI in process, capturing what it prints. */
 async function tandem(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -95,5 +100,40 @@ describe('tandem CLI', () => {
     const result = await tandem('sign', join(dir, 'bad.json'), '--key', join(dir, 'old.json'));
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/manifest_invalid: .*version/);
+  });
+
+  it('gives a user-facing code for a missing file, a bad flag and invalid JSON, and writes no dev key when it refuses', () => {
+    const keyDir = join(dir, 'no-keys-here');
+    const bin = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'stack', 'bin', 'tandem.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TANDEM_KEY_DIR: keyDir } });
+    const missing = bin('sign', join(dir, 'no-such-manifest.json'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^tandem: not_found: .*no-such-manifest\.json: no such file or directory$/m);
+    writeFileSync(join(dir, 'not-json.json'), '{ "id": ');
+    const invalid = bin('sign', join(dir, 'not-json.json'));
+    expect(invalid.status).toBe(1);
+    expect(invalid.stderr).toMatch(/^tandem: bad_request: .*not-json\.json is not valid JSON$/m);
+    const badFlag = bin('start', '--origin-port', 'eighty');
+    expect(badFlag.status).not.toBe(0);
+    expect(badFlag.stderr).toMatch(/--origin-port.*not a port: eighty/);
+    const unknown = bin('keygen', '--algorithm', 'RSA');
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toMatch(/RSA/);
+    for (const output of [missing, invalid, badFlag, unknown]) expect(output.stderr).not.toMatch(/internal/);
+    expect(existsSync(keyDir)).toBe(false);
+  });
+
+  it('answers --help and --version without loading a subcommand, and --help for each subcommand', () => {
+    const bin = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'stack', 'bin', 'tandem.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
+    const help = bin('--help');
+    expect(help.status).toBe(0);
+    for (const { name } of COMMANDS) expect(help.stdout).toContain(name);
+    const version = bin('--version');
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'stack', 'package.json'), 'utf8')).version);
+    for (const { name } of COMMANDS) {
+      const sub = bin(name, '--help');
+      expect(sub.status, `${name} --help: ${sub.stderr}`).toBe(0);
+      expect(sub.stdout, name).toMatch(/usage/i);
+    }
   });
 });
