@@ -41,6 +41,11 @@ describe('wrangler.toml environments', () => {
     expect(resolved.workerName).toMatch(new RegExp(`^tandem-edge-${env}$`));
   });
 
+  it.each(ENVIRONMENTS)('%s keeps Workers Logs on (inherited from the top level)', async (env) => {
+    const { unstable_readConfig } = await import('wrangler');
+    expect(unstable_readConfig({ config: WRANGLER_CONFIG, env }).observability).toMatchObject({ enabled: true });
+  });
+
   it('gives each environment its own R2 bucket and Worker', () => {
     const buckets = ENVIRONMENTS.map((env) => modelsBucket(env));
     expect(new Set([...buckets, readEnvironment(undefined).r2Buckets[0]?.bucket_name]).size).toBe(ENVIRONMENTS.length + 1);

@@ -4,7 +4,7 @@
  * leaves no process or port behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ function listening(url: string): Promise<boolean> {
 describe('npm start', () => {
   it('starts origin, edge and demo page, prints their URLs, and Ctrl-C stops all of it cleanly', async () => {
     repository = await mkdtemp(join(tmpdir(), 'tandem-start-'));
+    const edgeCopiesBefore = new Set((await readdir(tmpdir())).filter((name) => name.startsWith('tandem-edge-')));
     // Its own process group, as a shell gives a foreground job; free ports, so it runs beside anything.
     cli = spawn(process.execPath, ['stack/bin/tandem.mjs', 'start', '--repository', repository, '--origin-port', '0', '--edge-port', '0', '--demo-port', '0'], {
       cwd: ROOT,
@@ -66,5 +67,8 @@ describe('npm start', () => {
     for (const u of [demo, edge, origin]) expect(await listening(u), `${u} still listening`).toBe(false);
     // Nothing of the group is left (the origin in it; the edge has its own group and its port is closed).
     expect(() => process.kill(-cli!.pid!, 0)).toThrow();
+    // Nor the edge's local R2 (a copy of every model) in the temp folder.
+    const leftBehind = (await readdir(tmpdir())).filter((name) => name.startsWith('tandem-edge-') && !edgeCopiesBefore.has(name));
+    expect(leftBehind).toEqual([]);
   });
 });

@@ -36,13 +36,15 @@ export const DEV_API_KEYS: readonly ApiKeySpec[] = [
 ];
 
 /**
- * Makes the dev signing key when missing and, for the built-in repository, builds the models (from the
- * build cache after the first time, well under a second) and signs them with the dev key, so a
- * regenerated key never leaves stale signatures behind. A user's own repository is left as it is.
+ * Makes the dev signing key when missing and, for the built-in repository or an empty one, builds the
+ * built-in models (from the build cache after the first time, well under a second) and signs them with
+ * the dev key, so a regenerated key never leaves stale signatures behind. A repository of the user's own
+ * that holds models is left as it is.
  */
 export async function ensureDevRepository(repository: string, log: (line: string) => void = () => {}): Promise<void> {
   await ensureDevKey();
-  if (resolve(repository) !== DEFAULT_REPOSITORY) return;
-  if ((await listModelVersions(repository)).length === 0) log(`building the built-in models into ${repository} (about 20 s the first time)…`);
+  const empty = (await listModelVersions(repository)).length === 0;
+  if (resolve(repository) !== DEFAULT_REPOSITORY && !empty) return;
+  if (empty) log(`building the built-in models into ${repository} (about 20 s the first time)…`);
   await buildAndSign({ repository, cache: true });
 }
