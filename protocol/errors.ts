@@ -32,6 +32,11 @@ export const ERROR_STATUS = {
   artifact_hash_mismatch: 422,
   artifact_missing: 422,
   key_invalid: 422,
+  // Update security (TUF's attacks): metadata older than what this verifier has seen, past its expiry,
+  // or naming a withdrawn version.
+  rollback_detected: 409,
+  metadata_expired: 422,
+  version_revoked: 410,
   // Server-side conditions.
   internal: 500,
   inference_failed: 500,

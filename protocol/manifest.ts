@@ -108,6 +108,11 @@ export const manifestSchema = z
     id: slug,
     version: semver,
     createdAt: z.iso.datetime(),
+    /**
+     * When verifiers stop accepting this signed manifest (TUF's defence against a freeze: an old, validly
+     * signed manifest served forever). Set by `tandem sign --expires`; re-signing renews it.
+     */
+    expires: z.optional(z.iso.datetime()),
     description: z.optional(z.string().check(z.maxLength(2000))),
     /** One of `KNOWN_TASKS`, or any other slug. */
     task: slug,

@@ -63,6 +63,7 @@ export const manifestArbitrary: fc.Arbitrary<Manifest> = fc
         createdAt: fc
           .integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) })
           .map((t) => new Date(t).toISOString()),
+        expires: fc.integer({ min: Date.UTC(2030, 0, 1), max: Date.UTC(2040, 0, 1) }).map((t) => new Date(t).toISOString()),
         description: fc.string({ maxLength: 80 }),
         task: fc.oneof(fc.constantFrom('classification', 'embedding', 'regression', 'ocr'), slug),
         classLabels: fc.array(fc.string({ maxLength: 10 }), { maxLength: 10 }),
