@@ -13,6 +13,7 @@ import {
   exportSigningKey,
   generateSigningKey,
   importSigningKey,
+  parsePublicKeyRecord,
   loadTrustedKeys,
   type KeyAlgorithm,
   type PublicKeyRecord,
@@ -85,3 +86,10 @@ export async function readTrustedKeysFile(path: string): Promise<TrustedKeySet> 
 }
 
 export { readJson };
+
+/** The public record of a key file: a private key file (its public half) or a public key record. */
+export async function readPublicKeyRecord(path: string): Promise<PublicKeyRecord> {
+  const value = await readJson(path);
+  if (typeof value === 'object' && value !== null && 'privateKey' in value) return (await importSigningKey(value)).publicKey;
+  return parsePublicKeyRecord(value);
+}

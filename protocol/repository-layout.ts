@@ -20,3 +20,19 @@ export function envelopeKey(id: string, version: string): string {
 export function artifactKey(id: string, version: string, artifactPath: string): string {
   return `${versionKey(id, version)}/${artifactPath}`;
 }
+
+/**
+ * The update framework's metadata, beside the models (trust/): every root version, kept forever so a
+ * verifier at any version can walk the chain, and the one current timestamp record. `_trust` cannot be a
+ * model id (ids start with a letter or digit).
+ *
+ *   <root>/_trust/root/<n>.dsse.json     root version n
+ *   <root>/_trust/timestamp.dsse.json    the timestamp record in force
+ */
+export const TRUST_PREFIX = '_trust';
+
+export function rootKey(version: number): string {
+  return `${TRUST_PREFIX}/root/${version}.dsse.json`;
+}
+
+export const TIMESTAMP_KEY = `${TRUST_PREFIX}/timestamp.dsse.json`;

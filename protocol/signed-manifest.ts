@@ -6,7 +6,8 @@
 import { signEnvelope, verifyEnvelope, type DsseEnvelope } from './dsse.ts';
 import { TandemError } from './errors.ts';
 import type { SigningKey, TrustedKeySet } from './keys.ts';
-import { MANIFEST_PAYLOAD_TYPE, parseManifest, type Manifest } from './manifest.ts';
+import { MANIFEST_PAYLOAD_TYPE, modelRef, parseManifest, type Manifest } from './manifest.ts';
+import { assertNotExpired } from './trust/root.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -30,10 +31,12 @@ export interface VerifiedManifest {
 }
 
 /**
- * @throws TandemError `manifest_signature_invalid` (bad envelope or signature) or `manifest_invalid`
- * (signed, but not a valid manifest).
+ * @param now the time against the manifest's `expires` (every tier refuses an expired manifest: TUF's
+ * freeze defence); a manifest without `expires` does not expire.
+ * @throws TandemError `manifest_signature_invalid` (bad envelope or signature), `manifest_invalid`
+ * (signed, but not a valid manifest) or `metadata_expired`.
  */
-export async function verifyManifest(envelope: unknown, trusted: TrustedKeySet): Promise<VerifiedManifest> {
+export async function verifyManifest(envelope: unknown, trusted: TrustedKeySet, now: number = Date.now()): Promise<VerifiedManifest> {
   const { payload, keyids } = await verifyEnvelope(envelope, trusted, MANIFEST_PAYLOAD_TYPE);
   let json: unknown;
   try {
@@ -41,5 +44,7 @@ export async function verifyManifest(envelope: unknown, trusted: TrustedKeySet):
   } catch (cause) {
     throw new TandemError('manifest_invalid', 'signed manifest payload is not UTF-8 JSON', { cause });
   }
-  return { manifest: parseManifest(json), keyids, payload };
+  const manifest = parseManifest(json);
+  if (manifest.expires !== undefined) assertNotExpired('manifest', modelRef(manifest), manifest.expires, now);
+  return { manifest, keyids, payload };
 }

@@ -3,12 +3,15 @@ import type { Command } from 'commander';
 import { signManifest } from '../../protocol/signed-manifest.ts';
 import { buildModels, DEFAULT_REPOSITORY } from '../build.ts';
 import { ensureDevKey, readSigningKey } from '../keys-store.ts';
+import { parseExpiry } from '../trust/expiry.ts';
 
 interface BuildOptions {
   repository: string;
   key?: string;
   only?: string;
   cache: boolean;
+  /** ISO expiry written into every manifest before signing; none by default (the dev build is reproducible). */
+  expires?: string;
 }
 
 export function register(program: Command): void {
@@ -19,6 +22,7 @@ export function register(program: Command): void {
     .option('--key <file>', 'signing key (default: the dev key, made on first use)')
     .option('--only <ids>', 'comma-separated model ids')
     .option('--no-cache', 'rebuild even when the build cache has the models')
+    .option('--expires <when>', "manifests' expiry (365d, an ISO date); default none, so the dev build stays byte-identical", (text: string) => parseExpiry(text))
     .action(async (options: BuildOptions) => {
       await buildAndSign(options);
     });
@@ -37,7 +41,7 @@ export async function buildAndSign(options: BuildOptions): Promise<Awaited<Retur
   const signingKey = key;
   return buildModels({
     repository: options.repository,
-    sign: (manifest) => signManifest(manifest, [signingKey]),
+    sign: (manifest) => signManifest(options.expires === undefined ? manifest : { ...manifest, expires: options.expires }, [signingKey]),
     ...(options.only ? { only: options.only.split(',').map((s) => s.trim()) } : {}),
     ...(options.cache ? {} : { cacheDir: null }),
     log,
