@@ -4,15 +4,16 @@
  * JSON cannot carry (NaN, ±Infinity) sent back as binary data instead of failing the request.
  *
  * Silero VAD v5 is the model that showed both problems: its STFT rejects the synthetic input (one sample
- * of zeros), so before this the origin refused a model that works.
+ * of zeros), so before this the origin refused a model that works. Last, every catalogued model is served
+ * and answers its examples as onnxruntime-node does.
  */
-import { rm, writeFile, mkdtemp, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { thirdPartyModel, type ThirdPartyExample } from '../models/third-party/catalog.ts';
-import { int64Scalar, voicedAudio, exampleRng } from '../models/third-party/example-inputs.ts';
+import { THIRD_PARTY_MODELS, thirdPartyModel, type ThirdPartyExample } from '../models/third-party/catalog.ts';
+import { exampleRng, int64Scalar, voicedAudio } from '../models/third-party/example-inputs.ts';
 import { layOutThirdPartyVersion, toProtocolTensor } from '../models/third-party/test-support.ts';
 import { generateSigningKey } from '../protocol/keys.ts';
 import {
@@ -167,5 +168,52 @@ describe('outputs JSON cannot carry', () => {
 
   it('leave no NaN confidence for the metrics histogram', () => {
     expect(Array.from(topClassConfidences(Float32Array.of(Number.NaN, 0, 2, 2), 2))).toEqual([0.5]);
+  });
+});
+
+describe('origin serving every catalogued third-party model', () => {
+  let repo: TestRepository;
+  let origin: RunningOrigin;
+  let lines: Record<string, unknown>[];
+
+  beforeAll(async () => {
+    const repository = await mkdtemp(join(tmpdir(), 'tandem-third-party-all-'));
+    const key = await generateSigningKey();
+    for (const model of THIRD_PARTY_MODELS) await layOutThirdPartyVersion(model, { repository, key });
+    repo = { repository, key, trustedKeys: JSON.stringify([key.publicKey]), cleanup: () => rm(repository, { recursive: true, force: true }) };
+    ({ origin, lines } = await startTestOrigin(repo));
+  });
+  afterAll(async () => {
+    await origin?.shutdown();
+    await repo?.cleanup();
+  });
+
+  it('serves them all; only the two that reject a one-sample input warn at warm-up', async () => {
+    const ready = (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as { models: { name: string }[]; refused: unknown[] };
+    expect(ready.refused).toEqual([]);
+    expect(ready.models.map((m) => m.name).sort()).toEqual(THIRD_PARTY_MODELS.map((m) => m.key).sort());
+    const warned = lines.filter((l) => l.event === 'warmup_failed').map((l) => l.model);
+    expect(warned.sort()).toEqual(['openwakeword-melspectrogram', 'silero-vad-v5']);
+  });
+
+  it('answers every example, over JSON and binary, as onnxruntime-node does', async () => {
+    for (const model of THIRD_PARTY_MODELS) {
+      const direct = await ort.InferenceSession.create(model.path(), { intraOpNumThreads: 1 });
+      for (const [i, example] of model.examples(11).entries()) {
+        const feeds = Object.fromEntries(Object.entries(example.inputs).map(([name, t]) => [name, new ort.Tensor(t.type, t.data, [...t.dims])]));
+        const expected = await direct.run(feeds);
+        const result = await infer(origin.url, model.key, request(example), { binary: i % 2 === 1 });
+        if (!result.ok) throw new Error(`${model.key} ${example.name}: ${result.error.code}: ${result.error.message}`);
+        for (const output of result.response.outputs) {
+          const want = expected[output.name]!;
+          expect([...output.dims], `${model.key} ${example.name} ${output.name}`).toEqual([...want.dims]);
+          const got = output.data as Float32Array;
+          const ref = want.data as Float32Array;
+          const bad = got.findIndex((v, k) => !(Math.abs(v - ref[k]!) <= 1e-5 + 1e-4 * Math.abs(ref[k]!)));
+          expect(bad, `${model.key} ${example.name} ${output.name}: first element off`).toBe(-1);
+        }
+      }
+      await direct.release();
+    }
   });
 });
