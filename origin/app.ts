@@ -10,6 +10,7 @@ import {
   binaryOutputSelector,
   decodeInferRequest,
   encodeInferResponse,
+  jsonCannotCarry,
   type NamedInferTensor,
 } from '../protocol/oip-codec.ts';
 import { DATATYPE_OF_DTYPE } from '../protocol/oip-datatype.ts';
@@ -172,6 +173,7 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
       Object.assign(log, { batch_size: result.batchSize, queue_ms: round(result.queueMs), compute_ms: round(result.computeMs) });
       const labels = { model: model.id, version: model.version };
       metrics.queueSeconds.observe(labels, result.queueMs / 1000);
+      const asked = binaryOutputSelector(request);
       const encoded = encodeInferResponse(
         {
           modelName: model.id,
@@ -179,7 +181,8 @@ export function createOriginApp(deps: OriginAppDeps): Hono<Env> {
           ...(request.id === undefined ? {} : { id: request.id }),
           outputs: outputs.map((name): NamedInferTensor => ({ name, ...result.outputs[name]! })),
         },
-        { binary: binaryOutputSelector(request) },
+        // NaN, ±Infinity or a huge int64 cannot be JSON: that output goes binary rather than failing the request.
+        { binary: (name) => asked(name) || jsonCannotCarry(result.outputs[name]!) },
       );
       c.header('x-model-version', model.version);
       return c.body(encoded.body, 200, encoded.headers);

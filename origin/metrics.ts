@@ -86,6 +86,12 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
       buckets: CONFIDENCE_BUCKETS,
       registers: [registry],
     }),
+    warmupFailures: new Counter({
+      name: 'tandem_origin_warmup_failures_total',
+      help: 'Synthetic warm-up inferences that failed on a model without signed examples (the model is served anyway).',
+      labelNames: model,
+      registers: [registry],
+    }),
     inputDrift: new Gauge({
       name: 'tandem_origin_input_drift',
       help: "Moving average of |batch mean - training mean| / training std, per input.",
@@ -99,6 +105,7 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
     ...metrics,
     /** Records one batch's input mean against the training reference. */
     observeDrift(labels: { model: string; version: string; input: string }, batchMean: number, reference: { mean: number; std: number }) {
+      if (!Number.isFinite(batchMean)) return; // NaN inputs (policy allow) say nothing about drift, and prom-client refuses NaN.
       const score = Math.abs(batchMean - reference.mean) / (reference.std || 1);
       const key = `${labels.model}\u0000${labels.version}\u0000${labels.input}`;
       const previous = driftState.get(key);
@@ -109,16 +116,22 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
   };
 }
 
-/** Softmax probability of the top class for each row of `[rows, classes]` logits. */
+/**
+ * Softmax probability of the top class for each row of `[rows, classes]` logits. Rows holding NaN or
+ * ±Infinity are left out: they have no confidence, and prom-client throws on observing NaN, which would
+ * fail the batch the row came from.
+ */
 export function topClassConfidences(logits: Float32Array, classes: number): Float64Array {
   const rows = classes > 0 ? Math.floor(logits.length / classes) : 0;
   const out = new Float64Array(rows);
+  let kept = 0;
   for (let r = 0; r < rows; r++) {
     let max = Number.NEGATIVE_INFINITY;
     for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k]!);
     let sum = 0;
     for (let k = 0; k < classes; k++) sum += Math.exp(logits[r * classes + k]! - max);
-    out[r] = 1 / sum;
+    const confidence = 1 / sum;
+    if (Number.isFinite(confidence)) out[kept++] = confidence;
   }
-  return out;
+  return out.subarray(0, kept);
 }

@@ -2,9 +2,11 @@
  * The models the origin serves, by id and version, with one current version per id.
  *
  * Loading a version verifies its signed manifest and the origin-tier artifact's SHA-256 before
- * onnxruntime sees a byte, checks the model's own signature against the manifest, and runs one warm-up
- * inference. A version that fails any step is refused, kept with its reason for readiness, and never
- * served. Hot swap: a new version is loaded beside the current one and then made current in one
+ * onnxruntime sees a byte, checks the model's own signature against the manifest, and warms up
+ * (`warm-up.ts`): on the manifest's signed examples when it has some, else on a synthetic input. A version
+ * that fails any step is refused, kept with its reason for readiness, and never served; only a failed
+ * synthetic warm-up is a warning (`warmup_failed`), since a foreign model may rightly reject a guessed
+ * input. Hot swap: a new version is loaded beside the current one and then made current in one
  * assignment; the old version's queued and running requests finish on it, then its session is released.
  */
 import { join } from 'node:path';
@@ -12,13 +14,14 @@ import { TandemError, toTandemError } from '../protocol/errors.ts';
 import type { TrustedKeySet } from '../protocol/keys.ts';
 import { variantForTier, type Manifest, type ManifestVariant } from '../protocol/manifest.ts';
 import { versionKey } from '../protocol/repository-layout.ts';
-import { allocateTensorData, elementCount, type Tensor } from '../protocol/tensor.ts';
+import type { Tensor } from '../protocol/tensor.ts';
 import { compareVersions } from '../protocol/versions.ts';
 import { verifyArtifactFile, verifyModelDirectory } from './verify-version.ts';
 import { concatRows, splitRows } from './batch-tensors.ts';
 import { DynamicBatcher, type BatchItem } from './batcher.ts';
 import type { BatchingConfig } from './config.ts';
 import { checkSignature, openSession, type ModelSession } from './ort-session.ts';
+import { warmUp } from './warm-up.ts';
 
 /** One request's share of a batch: its inputs and the outputs it wants. */
 export interface BatchInput {
@@ -58,8 +61,12 @@ export interface RegistryOptions {
   batching: (modelId: string) => BatchingConfig;
   intraOpThreads: number;
   ortSpinning: boolean;
-  /** Called with each batch actually run, for metrics. */
+  /** Called with each batch actually run, for metrics. A throw is reported (`batch_metrics_failed`), never fails the batch. */
   onBatch?: (model: ServedModel, rows: number, computeMs: number, items: readonly BatchInput[], outputs: Record<string, Tensor>) => void;
+  /**
+   * Lifecycle events: `model_loaded`, `model_current`, `model_refused`, `model_unloaded`, and the warnings
+   * `warmup_failed` (served anyway) and `batch_metrics_failed`.
+   */
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -184,7 +191,15 @@ export class ModelRegistry {
       });
       try {
         checkSignature(session, variant.inputs, variant.outputs);
-        await warmUp(session, variant);
+        const report = await warmUp(session, dir, manifest, variant);
+        if (report.kind === 'synthetic' && report.failure) {
+          this.options.onEvent?.('warmup_failed', {
+            model: id,
+            version,
+            code: report.failure.code,
+            reason: `synthetic warm-up (zeros, dynamic dims 1) failed; serving anyway, sign examples into the manifest to check real inputs at load: ${report.failure.message}`,
+          });
+        }
       } catch (err) {
         await session.release();
         throw err;
@@ -215,21 +230,15 @@ export class ModelRegistry {
     const totalRows = rows.reduce((a, b) => a + b, 0);
     const pieces: Record<string, Tensor[]> = {};
     for (const [name, tensor] of Object.entries(outputs)) pieces[name] = items.length === 1 ? [tensor] : splitRows(tensor, rows);
-    this.options.onBatch?.(model, totalRows, computeMs, items.map((i) => i.input), outputs);
+    try {
+      this.options.onBatch?.(model, totalRows, computeMs, items.map((i) => i.input), outputs);
+    } catch (err) {
+      this.options.onEvent?.('batch_metrics_failed', { model: model.id, version: model.version, reason: toTandemError(err).message });
+    }
     return items.map((item, index) => {
       const mine: Record<string, Tensor> = {};
       for (const name of item.input.outputs) mine[name] = pieces[name]![index]!;
       return { outputs: mine, batchSize: totalRows, queueMs: started - item.enqueuedAt, computeMs };
     });
   }
-}
-
-/** One inference on zeros with batch 1, so the first real request doesn't pay for lazy initialisation. */
-async function warmUp(session: ModelSession, variant: ManifestVariant): Promise<void> {
-  const inputs: Record<string, Tensor> = {};
-  for (const spec of variant.inputs) {
-    const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
-    inputs[spec.name] = { dtype: spec.dtype, dims, data: allocateTensorData(spec.dtype, elementCount(dims)) } as Tensor;
-  }
-  await session.run(inputs);
 }

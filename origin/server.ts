@@ -48,10 +48,12 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
     ortSpinning: config.ortSpinning,
     onBatch: (model, rows, computeMs, items, outputs) => recordBatch(metrics, model, rows, computeMs, items, outputs),
     onEvent: (event, fields) => {
-      const level = event === 'model_refused' ? 'warn' : 'info';
+      const level = event === 'model_refused' || event === 'warmup_failed' || event === 'batch_metrics_failed' ? 'warn' : 'info';
       logger[level]({ event, ...fields });
       const labels = { model: String(fields.model), version: String(fields.version) };
-      if (event === 'model_loaded') {
+      if (event === 'warmup_failed') {
+        metrics.warmupFailures.inc(labels);
+      } else if (event === 'model_loaded') {
         metrics.modelLoadSeconds.set(labels, Number(fields.load_seconds));
         metrics.modelReady.set(labels, 1);
       } else if (event === 'model_refused' || event === 'model_unloaded') {

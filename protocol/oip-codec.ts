@@ -179,7 +179,7 @@ function encodeTensors(
       const block = asBinary ? encodeBinaryTensorData(t) : undefined;
       const params = parametersText(t.parameters, label, block?.length ?? null);
       if (params !== undefined) text += `,"parameters":${params}`;
-      if (block === undefined) text += `,"data":${encodeJsonTensorData(t)}`;
+      if (block === undefined) text += `,"data":${kind === 'output' ? outputJson(t) : encodeJsonTensorData(t)}`;
       else blocks.push(block);
       return `${text}}`;
     });
@@ -476,6 +476,51 @@ export function requestBinaryOutputs(request: InferRequest, outputs: true | read
     if (!requested.some((o) => o.name === name)) requested.push({ name, parameters: { binary_data: true } });
   }
   return { ...request, outputs: requested };
+}
+
+/** An output's JSON data; a value JSON cannot carry names the request parameter that gets it as binary. */
+function outputJson(t: Tensor): string {
+  try {
+    return encodeJsonTensorData(t);
+  } catch (err) {
+    if (err instanceof TandemError && err.code === 'tensor_invalid' && jsonCannotCarry(t)) {
+      throw new TandemError('tensor_invalid', `${err.message} (ask for it with the output parameter binary_data: true, or binary_data_output: true)`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Whether a tensor holds values the JSON form cannot carry: NaN or ±Infinity in a float tensor, or a 64-bit
+ * integer beyond ±(2^53 - 1). A server sends such an output as binary data even when asked for JSON:
+ * the alternative is failing a request whose inference succeeded.
+ * @example
+ * const asked = binaryOutputSelector(request);
+ * encodeInferResponse(response, { binary: (name) => asked(name) || jsonCannotCarry(outputs[name]) });
+ */
+export function jsonCannotCarry(t: Tensor): boolean {
+  switch (t.dtype) {
+    case 'float32':
+    case 'float64': {
+      const data = t.data as Float32Array | Float64Array;
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return true;
+      return false;
+    }
+    case 'float16': {
+      const bits = t.data as Uint16Array; // An all-ones exponent is Infinity or NaN.
+      for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return true;
+      return false;
+    }
+    case 'int64':
+    case 'uint64': {
+      const data = t.data as BigInt64Array | BigUint64Array;
+      const limit = BigInt(Number.MAX_SAFE_INTEGER);
+      for (let i = 0; i < data.length; i++) if (data[i]! > limit || data[i]! < -limit) return true;
+      return false;
+    }
+    default:
+      return false;
+  }
 }
 
 /**
