@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { toTandemError } from '../../protocol/errors.ts';
 import { registerBuildModels } from './build-models.ts';
+import { registerImport } from './import.ts';
 import { registerKeygen } from './keygen.ts';
 import { registerSign } from './sign.ts';
 import { registerStart } from './start.ts';
@@ -19,6 +20,7 @@ export function createProgram(): Command {
   registerSign(program);
   registerVerify(program);
   registerBuildModels(program);
+  registerImport(program);
   registerStart(program);
   return program;
 }

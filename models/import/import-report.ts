@@ -1,0 +1,30 @@
+/**
+ * What `tandem import` prints once a version is written: where it went, each variant with its tier, size
+ * and requirements, who signed it, and the next commands to try it. Plain lines, so the CLI stays a thin
+ * wrapper and tests read the same text a user sees.
+ */
+import { relative } from 'node:path';
+import { modelRef } from '../../protocol/manifest.ts';
+import type { ImportResult } from './import-model.ts';
+
+/** The summary lines of an import. */
+export function importReport(result: ImportResult, cwd = process.cwd()): string[] {
+  const { manifest, activations } = result;
+  const where = relative(cwd, result.dir) || '.';
+  const lines = [`imported ${modelRef(manifest)} into ${where}`];
+  for (const v of manifest.variants) {
+    const r = v.requirements;
+    lines.push(
+      `  ${v.name.padEnd(12)} ${v.tier.padEnd(6)} ${v.artifact.path.padEnd(12)} ${(v.artifact.bytes / 1e6).toFixed(2)} MB  ` +
+        `${v.quantization.method}  memory ≥ ${r.minMemoryMiB} MiB, storage ≥ ${r.minStorageMiB} MiB, ${r.backends.join('/')}${r.features ? ` +${r.features.join(',')}` : ''}`,
+    );
+  }
+  const io = (list: typeof manifest.variants[number]['inputs']) => list.map((t) => `${t.name} ${t.dtype}[${t.shape.join(', ')}]`).join('; ');
+  const first = manifest.variants[0]!;
+  lines.push(`  inputs:  ${io(first.inputs)}`, `  outputs: ${io(first.outputs)}`);
+  lines.push(`  peak activations ${activations.peakBytes} B (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`);
+  for (const [key, value] of Object.entries(manifest.evaluation ?? {})) lines.push(`  ${key} = ${value}`);
+  lines.push(`  signed by ${result.keyid.slice(0, 12)}${result.devKey ? ' (the dev key: sign releases with --key)' : ''}`);
+  lines.push(`next: npx tandem verify ${where}   then: npx tandem publish ${manifest.id} ${manifest.version}`);
+  return lines;
+}
