@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { toTandemError } from '../../protocol/errors.ts';
 import { registerBuildModels } from './build-models.ts';
 import { registerImport } from './import.ts';
+import { registerPublish } from './publish.ts';
 import { registerKeygen } from './keygen.ts';
 import { registerSign } from './sign.ts';
 import { registerStart } from './start.ts';
@@ -21,6 +22,7 @@ export function createProgram(): Command {
   registerVerify(program);
   registerBuildModels(program);
   registerImport(program);
+  registerPublish(program);
   registerStart(program);
   return program;
 }

@@ -233,8 +233,8 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
       expect(lines).toEqual([]); // refused before the first long step
       return error;
     };
-    expect(await attempt({ id: 'Bad Id' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('--id') });
-    expect(await attempt({ version: 'v1' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('--version') });
+    expect(await attempt({ id: 'Bad Id' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('model id "Bad Id"') });
+    expect(await attempt({ version: 'v1' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('version "v1"') });
     expect(await attempt({ task: 'Image Classification' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('--task') });
     expect(await attempt({ device: 'int8' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('cannot make a "int8" variant yet') });
     expect(await attempt({ model: join(work, 'missing.onnx') })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('no such file') });

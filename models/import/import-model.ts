@@ -50,7 +50,9 @@ export interface ImportDependencies {
 }
 
 export interface ImportResult {
+  /** The version directory, in `repository`. */
   dir: string;
+  repository: string;
   manifest: Manifest;
   /** The keyid that signed the manifest, and whether it was the dev key. */
   keyid: string;
@@ -186,7 +188,7 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     envelope: `${JSON.stringify(envelope, null, 2)}\n`,
     ...(request.force ? { force: true } : {}),
   });
-  return { dir, manifest, keyid: key.keyid, devKey, activations, model };
+  return { dir, repository: request.repository, manifest, keyid: key.keyid, devKey, activations, model };
 }
 
 interface VariantInput {

@@ -56,8 +56,7 @@ const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
  */
 export async function checkImportRequest(request: ImportRequest, makers: DeviceMakers): Promise<CheckedRequest> {
   const bad = (message: string) => new TandemError('bad_request', message);
-  if (!SLUG.test(request.id)) throw bad(`--id "${request.id}": lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64`);
-  if (!SEMVER.test(request.version)) throw bad(`--version "${request.version}": a semantic version such as 1.0.0`);
+  checkModelRef(request.id, request.version);
   const task = request.task ?? (request.labels ? 'classification' : 'generic');
   if (!SLUG.test(task)) throw bad(`--task "${task}": a slug such as classification, embedding or detection`);
   if (request.description !== undefined && request.description.length > 2000) throw bad('--description: at most 2000 characters');
@@ -73,6 +72,15 @@ export async function checkImportRequest(request: ImportRequest, makers: DeviceM
   const key = request.key === undefined ? undefined : await readOrRefuse(request.key, '--key', readSigningKey);
   if (!request.force && (await versionExists(request.repository, request.id, request.version))) throw refuseExisting(request.repository, request.id, request.version);
   return { request, task, labels, examples, devices, key, modelBytes };
+}
+
+/**
+ * Checks a model id and version against the manifest's rules.
+ * @throws TandemError `bad_request` naming the flag.
+ */
+export function checkModelRef(id: string, version: string): void {
+  if (!SLUG.test(id)) throw new TandemError('bad_request', `model id "${id}": lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64`);
+  if (!SEMVER.test(version)) throw new TandemError('bad_request', `version "${version}": a semantic version such as 1.0.0`);
 }
 
 async function fileSize(path: string, what: string): Promise<number> {

@@ -3,14 +3,20 @@
  * and requirements, who signed it, and the next commands to try it. Plain lines, so the CLI stays a thin
  * wrapper and tests read the same text a user sees.
  */
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import { modelRef } from '../../protocol/manifest.ts';
 import type { ImportResult } from './import-model.ts';
+
+/** A path relative to `cwd` when it lies under it, else as given. */
+export function shown(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
 
 /** The summary lines of an import. */
 export function importReport(result: ImportResult, cwd = process.cwd()): string[] {
   const { manifest, activations } = result;
-  const where = relative(cwd, result.dir) || '.';
+  const where = shown(result.dir, cwd);
   const lines = [`imported ${modelRef(manifest)} into ${where}`];
   for (const v of manifest.variants) {
     const r = v.requirements;
@@ -25,6 +31,8 @@ export function importReport(result: ImportResult, cwd = process.cwd()): string[
   lines.push(`  peak activations ${activations.peakBytes} B (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`);
   for (const [key, value] of Object.entries(manifest.evaluation ?? {})) lines.push(`  ${key} = ${value}`);
   lines.push(`  signed by ${result.keyid.slice(0, 12)}${result.devKey ? ' (the dev key: sign releases with --key)' : ''}`);
-  lines.push(`next: npx tandem verify ${where}   then: npx tandem publish ${manifest.id} ${manifest.version}`);
+  const repository = shown(result.repository, cwd);
+  lines.push(`next: npx tandem verify ${where}`, `      npx tandem publish ${manifest.id} ${manifest.version} --repository ${repository}`);
   return lines;
 }
+
