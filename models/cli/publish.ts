@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_REPOSITORY } from '../build.ts';
 import { DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE } from '../keys-store.ts';
 import { publishReport } from '../import/publish-report.ts';
-import { DEFAULT_PERSIST_TO, publishVersion, type EdgeTarget } from '../import/publish-version.ts';
+import { DEFAULT_PERSIST_TO, environmentTrustedKeys, publishVersion, type EdgeTarget } from '../import/publish-version.ts';
 
 interface PublishOptions {
   from?: string;
@@ -35,13 +35,17 @@ export function registerPublish(program: Command): void {
     .option('--dry-run', 'verify and print the uploads; copy and upload nothing')
     .option('--force', "replace a different copy of the version in the origin's repository")
     .action(async (id: string, version: string, options: PublishOptions) => {
-      const trustedFile = options.trusted ?? join(DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE);
-      const trustedKeys = await readFile(trustedFile, 'utf8');
       const edge: EdgeTarget = !options.edge
         ? { kind: 'none' }
         : options.env && !options.local
           ? { kind: 'remote', env: options.env }
           : { kind: 'local', persistTo: resolve(options.persistTo ?? DEFAULT_PERSIST_TO), ...(options.env ? { env: options.env } : {}) };
+      // A real edge trusts its environment's TRUSTED_KEYS: verify against those unless told otherwise.
+      const trustedKeys = options.trusted
+        ? await readFile(options.trusted, 'utf8')
+        : edge.kind === 'remote'
+          ? environmentTrustedKeys(edge.env)
+          : await readFile(join(DEFAULT_KEY_DIR, TRUSTED_KEYS_FILE), 'utf8');
       const result = await publishVersion(
         {
           id,

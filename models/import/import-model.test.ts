@@ -7,6 +7,7 @@ import { EXAMPLE_MEDIA_TYPE } from '../../protocol/manifest.ts';
 import { decodeInferRequest } from '../../protocol/oip-codec.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { sharedModelRepository, type TestModelRepository } from '../test-support.ts';
+import { openSession } from '../test-runtimes.ts';
 import { verifyModelDirectory } from '../verify-model.ts';
 import { BUILT_IN_MAKERS, type DeviceMakers } from './device-variants.ts';
 import { importModel, type ImportDependencies } from './import-model.ts';
@@ -62,7 +63,7 @@ describe('tandem import of a small exported model', () => {
     const example = await file('two-rows.json', exampleBody([[1, 2, 3, 4], [0, 0, 0, 0]]));
     const { result, repository, lines } = await run({ model, id: 'tiny', version: '0.1.0', labels, examples: [example] });
 
-    expect(lines[0]).toMatch(/^reading .*tiny\.onnx \(0\.00 MB\)$/);
+    expect(lines[0]).toMatch(/^reading .*tiny\.onnx \(\d+ B\)$/);
     expect(lines).toContain('measuring activations on 1 input set(s)');
     const verified = await verifyModelDirectory(join(repository, 'tiny', '0.1.0'), trusted);
     expect(verified.keyids).toEqual([key.keyid]);
@@ -105,6 +106,22 @@ describe('tandem import of a small exported model', () => {
     expect(decoded.inputs[0]).toMatchObject({ name: 'x', dtype: 'float32', dims: [2, 4] });
     expect(Array.from(decoded.inputs[0]!.data as Float32Array)).toEqual([1, 2, 3, 4, 0, 0, 0, 0]);
     expect((await readdir(join(repository, 'tiny'))).sort()).toEqual(['0.1.0']);
+  });
+
+  it('the device variant runs in onnxruntime-web (WASM) with the numbers onnxruntime-node gives', async () => {
+    const model = await file('tiny.onnx', graphs.tinyClassifier());
+    const { result, repository } = await run({ model, id: 'tiny', version: '0.2.0' });
+    const device = result.manifest.variants.find((v) => v.tier === 'device')!;
+    const bytes = new Uint8Array(await readFile(join(repository, 'tiny', '0.2.0', device.artifact.path)));
+    const feeds = { x: { data: new Float32Array([1, 2, 3, 4, -1, 0, 0, 2]), dims: [2, 4] } };
+    const [web, node] = await Promise.all([openSession('web', bytes), openSession('node', bytes)]);
+    try {
+      const [a, b] = [await web.run(feeds), await node.run(feeds)];
+      expect(Array.from(a.logits!)).toEqual([1, 2.5, 6.5, 0, 0.5, 1.5]);
+      Array.from(a.probabilities!).forEach((p, i) => expect(p).toBeCloseTo(b.probabilities![i]!, 6));
+    } finally {
+      await Promise.all([web.release(), node.release()]);
+    }
   });
 
   it('names unnamed dimensions after their tensor, and defaults task and device without labels', async () => {

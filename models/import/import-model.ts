@@ -30,8 +30,9 @@ import { checkLabelCount } from './labels.ts';
 import { loadChecked } from './ort-check.ts';
 import { defaultOpset, readOnnx, type OnnxModel } from './read-onnx.ts';
 import { checkImportable } from './refusals.ts';
+import { formatBytes } from './import-report.ts';
 import { ioBytes, measureActivations, minMemoryMiB, minStorageMiB, type ActivationEstimate } from './requirements.ts';
-import { DYNAMIC_DIM_DEFAULT, syntheticInputs } from './sample-inputs.ts';
+import { DYNAMIC_DIM_DEFAULT, syntheticInputs, warmUpInputs } from './sample-inputs.ts';
 import { tensorSpec } from './signature.ts';
 import { writeVersion } from './write-version.ts';
 
@@ -71,7 +72,7 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
   const makers = deps.makers ?? BUILT_IN_MAKERS;
   const checked = await checkImportRequest(request, makers);
 
-  progress(`reading ${request.model} (${megabytes(checked.modelBytes)})`);
+  progress(`reading ${request.model} (${formatBytes(checked.modelBytes)})`);
   const file = await readFile(request.model);
   const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   const model = readOnnx(bytes);
@@ -80,16 +81,15 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
   const outputs = model.outputs.map(tensorSpec);
   if (checked.labels) checkLabelCount(checked.labels, outputs);
   const examples = checked.examples.map((e) => checkExample(e, inputs));
-  const synthetic = syntheticInputs(inputs);
-  const inputSets: NamedTensors[] = examples.length > 0 ? examples : [synthetic];
+  const inputSets: NamedTensors[] = examples.length > 0 ? examples : [syntheticInputs(inputs)];
   const devices = checked.devices ?? defaultDevices(model.weightBytes);
 
-  progress(`loading in onnxruntime-node (${model.nodeCount} nodes, ${megabytes(model.weightBytes)} of weights)`);
+  progress(`loading in onnxruntime-node (${model.nodeCount} nodes, ${formatBytes(model.weightBytes)} of weights)`);
   const session = await loadChecked(bytes, model, inputs, outputs);
   const io: number[] = [];
   try {
-    // The synthetic input is what the origin's warm-up feeds: a model that fails on it would be refused there.
-    await session.run(synthetic, `the origin's warm-up input (dynamic dimensions = ${DYNAMIC_DIM_DEFAULT})`);
+    // What the origin's warm-up feeds: a model that fails on it would be refused there.
+    await session.run(warmUpInputs(inputs), `the origin's warm-up input (zeros, dynamic dimensions = ${DYNAMIC_DIM_DEFAULT})`);
     for (const [i, feeds] of inputSets.entries()) {
       const what = examples.length > 0 ? `--example ${checked.examples[i]!.source}` : 'the synthetic input';
       io.push(ioBytes(feeds, await session.run(feeds, what)));
@@ -243,6 +243,3 @@ function importLabels(request: ImportRequest, model: OnnxModel, activations: Act
   };
 }
 
-function megabytes(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(2)} MB`;
-}

@@ -21,14 +21,14 @@ export function importReport(result: ImportResult, cwd = process.cwd()): string[
   for (const v of manifest.variants) {
     const r = v.requirements;
     lines.push(
-      `  ${v.name.padEnd(12)} ${v.tier.padEnd(6)} ${v.artifact.path.padEnd(12)} ${(v.artifact.bytes / 1e6).toFixed(2)} MB  ` +
+      `  ${v.name.padEnd(12)} ${v.tier.padEnd(6)} ${v.artifact.path.padEnd(12)} ${formatBytes(v.artifact.bytes).padStart(9)}  ` +
         `${v.quantization.method}  memory ≥ ${r.minMemoryMiB} MiB, storage ≥ ${r.minStorageMiB} MiB, ${r.backends.join('/')}${r.features ? ` +${r.features.join(',')}` : ''}`,
     );
   }
   const io = (list: typeof manifest.variants[number]['inputs']) => list.map((t) => `${t.name} ${t.dtype}[${t.shape.join(', ')}]`).join('; ');
   const first = manifest.variants[0]!;
   lines.push(`  inputs:  ${io(first.inputs)}`, `  outputs: ${io(first.outputs)}`);
-  lines.push(`  peak activations ${activations.peakBytes} B (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`);
+  lines.push(`  peak activations ${formatBytes(activations.peakBytes)} (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`);
   for (const [key, value] of Object.entries(manifest.evaluation ?? {})) lines.push(`  ${key} = ${value}`);
   lines.push(`  signed by ${result.keyid.slice(0, 12)}${result.devKey ? ' (the dev key: sign releases with --key)' : ''}`);
   const repository = shown(result.repository, cwd);
@@ -36,3 +36,10 @@ export function importReport(result: ImportResult, cwd = process.cwd()): string[
   return lines;
 }
 
+
+/** "80 B", "811.8 kB", "100.31 MB" (decimal units, as file sizes are usually shown). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${(bytes / 1e6).toFixed(2)} MB`;
+}

@@ -20,7 +20,7 @@ import { loadTrustedKeys, type TrustedKeySet } from '../../protocol/keys.ts';
 import { modelRef } from '../../protocol/manifest.ts';
 import { ENVELOPE_FILE } from '../../protocol/repository-layout.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
-import { ROOT, runWrangler as wrangler } from '../../deploy/deploy-edge.ts';
+import { readEnvironment, ROOT, runWrangler as wrangler } from '../../deploy/deploy-edge.ts';
 import { planPublish, shellLine, type PublishPlan } from '../../deploy/publish-model.ts';
 import { versionDir } from '../repository.ts';
 import { verifyModelDirectory, type VerifiedModel } from '../verify-model.ts';
@@ -29,6 +29,11 @@ import { refuseExisting, versionExists, writeVersion } from './write-version.ts'
 
 /** Where `wrangler dev` keeps local state unless told otherwise. */
 export const DEFAULT_PERSIST_TO = join(ROOT, '.wrangler', 'state');
+
+/** The trusted key set an environment's edge verifies manifests with (`TRUSTED_KEYS` in wrangler.toml). */
+export function environmentTrustedKeys(env: string): string {
+  return readEnvironment(env).vars.TRUSTED_KEYS ?? '[]';
+}
 
 /** The edge's copy: none, a local `wrangler dev` state folder, or an environment's R2 bucket. */
 export type EdgeTarget =

@@ -39,6 +39,9 @@ describe('measureActivations', () => {
     const model = readOnnx(bytes);
     const exposed = exposeIntermediates(bytes, model);
     expect(exposed.names).toEqual(['gemm_0']);
+    // The appended graph field merges into the file's graph: one more output, nothing else changed.
+    expect(readOnnx(exposed.bytes).outputs.map((o) => o.name)).toEqual(['logits', 'probabilities', 'gemm_0']);
+    expect(readOnnx(exposed.bytes).steps).toEqual(model.steps);
     const inputs = syntheticInputs(model.inputs.map(tensorSpec));
     expect(inputs.x!.dims).toEqual([1, 4]);
     const batch = { x: { dtype: 'float32' as const, dims: [100, 4], data: new Float32Array(400) } };

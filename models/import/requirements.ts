@@ -79,14 +79,20 @@ export function peakLiveBytes(model: Pick<OnnxModel, 'steps' | 'outputs'>, graph
   return peak;
 }
 
-/** The model with every main-graph node output also declared a graph output (types left to onnxruntime). */
+/**
+ * The model with every main-graph node output also declared a graph output (types left to onnxruntime).
+ * Protobuf merges a message field that appears twice, appending to its repeated fields, so the extra
+ * outputs are a second, tiny `graph` field after the file's bytes: nothing of a large model is decoded or
+ * copied but once.
+ */
 export function exposeIntermediates(bytes: Uint8Array, model: Pick<OnnxModel, 'steps' | 'outputs'>): { bytes: Uint8Array; names: string[] } {
-  const message = ModelProto.decode(bytes) as unknown as { graph: { output: { name: string }[] } };
   const outputs = new Set(model.outputs.map((o) => o.name));
-  const names = model.steps.flatMap((s) => s.outputs).filter((name) => !outputs.has(name));
-  for (const name of names) message.graph.output.push({ name });
-  const encoded = ModelProto.encode(message as never).finish();
-  return { bytes: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength), names };
+  const names = [...new Set(model.steps.flatMap((s) => s.outputs))].filter((name) => !outputs.has(name));
+  const extra = ModelProto.encode({ graph: { output: names.map((name) => ({ name })) } }).finish();
+  const exposed = new Uint8Array(bytes.length + extra.length);
+  exposed.set(bytes);
+  exposed.set(extra, bytes.length);
+  return { bytes: exposed, names };
 }
 
 /**

@@ -2,8 +2,9 @@
  * The inputs an import runs the model on (the load check, the activation measurement, device variants'
  * agreement): the user's examples when there are any, else one synthetic input per graph input.
  *
- * Synthetic inputs take each fixed dimension as declared and every named or unnamed dynamic dimension as 1
- * (what the origin's warm-up feeds, so a model that passes here also warms up there). Float inputs are
+ * Synthetic inputs take each fixed dimension as declared and every named or unnamed dynamic dimension as 1,
+ * the shape of the origin's warm-up input (`warmUpInputs`, all zeros: a model that runs on it here also
+ * warms up there, and the origin refuses one that does not). Float inputs are
  * seeded uniform values in [0, 1), the same on every run; integer and bool inputs are zeros (random ones
  * would be out-of-range indices for a Gather or an Embedding); strings are empty. Requirements measured
  * on them describe batch 1 at the smallest dynamic sizes: give examples of realistic sizes for figures
@@ -40,6 +41,16 @@ export function syntheticInputs(specs: readonly TensorSpec[], seed = 'tandem-imp
       for (let i = 0; i < count; i++) (data as Uint16Array)[i] = numberToFloat16Bits(rng.uniform());
     }
     inputs[spec.name] = { dtype: spec.dtype, dims, data } as Tensor;
+  }
+  return inputs;
+}
+
+/** What the origin's warm-up feeds a model: zeros, every dynamic dimension 1 (origin/model-registry.ts). */
+export function warmUpInputs(specs: readonly TensorSpec[]): NamedTensors {
+  const inputs: NamedTensors = {};
+  for (const spec of specs) {
+    const dims = syntheticDims(spec);
+    inputs[spec.name] = { dtype: spec.dtype, dims, data: allocateTensorData(spec.dtype, elementCount(dims)) } as Tensor;
   }
   return inputs;
 }
