@@ -26,9 +26,10 @@ export interface DeviceVariantMaker {
   features?: string[];
   /**
    * Figures comparing the variant with the original on the same inputs (e.g. `maxAbsError`,
-   * `top1Agreement`), recorded in the manifest's `evaluation` under `<name>.`.
+   * `top1Agreement`), recorded in the manifest's `evaluation` under `<name>.`; undefined or non-finite
+   * figures are left out.
    */
-  evaluate?(reference: Uint8Array, variant: Uint8Array, inputs: readonly NamedTensors[]): Promise<Record<string, number>>;
+  evaluate?(reference: Uint8Array, variant: Uint8Array, inputs: readonly NamedTensors[]): Promise<Record<string, number | undefined>>;
 }
 
 export type DeviceMakers = Partial<Record<DeviceVariantName, DeviceVariantMaker>>;

@@ -135,7 +135,10 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     }
     if (maker.evaluate && !same) {
       progress(`comparing the ${name} variant with the original`);
-      for (const [key, value] of Object.entries(await maker.evaluate(bytes, made, inputSets))) evaluation[`${name}.${key}`] = value;
+      // Figures a maker could not compute (top-1 agreement of a regression model, say) are left out.
+      for (const [key, value] of Object.entries(await maker.evaluate(bytes, made, inputSets))) {
+        if (typeof value === 'number' && Number.isFinite(value)) evaluation[`${name}.${key}`] = value;
+      }
     }
     variants.push(
       variantEntry({

@@ -37,6 +37,8 @@ describe('readOnnx', () => {
     expect(tensorSpec(unnamed.inputs[0]!).shape).toEqual(['x_dim0', 4]);
     expect(unnamed.outputs.map((o) => tensorSpec(o).shape)).toEqual([['logits_dim0', 3], ['probabilities_dim0', 3]]);
     expect(tensorSpec(readOnnx(graphs.awkwardDimNames()).inputs[0]!).shape).toEqual(['batch size', 4]);
+    const minusOne = readOnnx(graphs.editModel(graphs.tinyClassifier(), (m) => void (m.graph.input[0].type.tensor_type.shape.dim[0] = { dim_value: -1 })));
+    expect(tensorSpec(minusOne.inputs[0]!).shape).toEqual(['x_dim0', 4]);
     expect(sanitizeDimName(' \t\n')).toBeUndefined();
     expect(manifestDim({ param: '\t' }, 'x', 2)).toBe('x_dim2');
     expect(unnamedDimName('a'.repeat(300), 1)).toHaveLength(128);

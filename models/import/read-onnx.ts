@@ -114,7 +114,7 @@ export interface OnnxModel {
 export const DEFAULT_DOMAIN = 'ai.onnx';
 
 /** Loose shapes of the decoded messages: every field optional, as in proto2. */
-interface Dim { dim_value?: number; dim_param?: string; value?: string }
+interface Dim { dim_value?: number; dim_param?: string }
 interface TypeMsg {
   tensor_type?: { elem_type?: number; shape?: { dim?: Dim[] } };
   sequence_type?: unknown;
@@ -300,7 +300,8 @@ function typeOf(type: TypeMsg | undefined): OnnxValueType {
 }
 
 function dimOf(dim: Dim): OnnxDim {
-  if (dim.dim_value !== undefined && dim.dim_value !== null && Number(dim.dim_value) >= 0 && dim.value !== 'dim_param') {
+  // Exporters write -1 for "unknown" now and then: that is an unnamed dimension, not a size.
+  if (dim.dim_value !== undefined && dim.dim_value !== null && Number(dim.dim_value) >= 0) {
     return { value: Number(dim.dim_value) };
   }
   if (typeof dim.dim_param === 'string' && dim.dim_param !== '') return { param: dim.dim_param };
