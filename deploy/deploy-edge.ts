@@ -85,10 +85,10 @@ export function readEnvironment(env: string | undefined, configPath = WRANGLER_C
   };
 }
 
-/** The R2 bucket bound as `MODELS` in an environment. */
-export function modelsBucket(env: string, configPath = WRANGLER_CONFIG): string {
+/** The R2 bucket bound as `MODELS` in an environment (undefined: the top level, the dev config). */
+export function modelsBucket(env: string | undefined, configPath = WRANGLER_CONFIG): string {
   const bucket = readEnvironment(env, configPath).r2Buckets.find((b) => b.binding === 'MODELS')?.bucket_name;
-  if (!bucket) throw new Error(`environment "${env}" binds no R2 bucket as MODELS in ${configPath}`);
+  if (!bucket) throw new Error(`environment "${env ?? '(top level)'}" binds no R2 bucket as MODELS in ${configPath}`);
   return bucket;
 }
 

@@ -26,7 +26,8 @@ import { artifactObjectKey } from '../worker/storage-layout.ts';
 import { modelsBucket, readEnvironment, ROOT, runWrangler, WRANGLER_CONFIG } from './deploy-edge.ts';
 
 export interface PublishOptions {
-  env: string;
+  /** A wrangler environment; undefined for the top level of wrangler.toml (what `wrangler dev` binds). */
+  env: string | undefined;
   model: string;
   version: string;
   repository: string;
@@ -63,7 +64,7 @@ export async function planPublish(options: PublishOptions): Promise<PublishPlan>
   const bucket = modelsBucket(options.env, configPath);
   const trusted = await loadTrustedKeys(options.trustedKeys ?? readEnvironment(options.env, configPath).vars.TRUSTED_KEYS ?? '[]');
   if (trusted.keys.size === 0) {
-    throw new Error(`environment "${options.env}" trusts no key (TRUSTED_KEYS in wrangler.toml): its edge would refuse every manifest; pass --trusted-keys FILE to verify against another set`);
+    throw new Error(`environment "${options.env ?? '(top level)'}" trusts no key (TRUSTED_KEYS in wrangler.toml): its edge would refuse every manifest; pass --trusted-keys FILE to verify against another set`);
   }
   const dir = join(options.repository, options.model, options.version);
   const verified = await verifyModelDirectory(dir, trusted);
@@ -76,7 +77,7 @@ export async function planPublish(options: PublishOptions): Promise<PublishPlan>
     key,
     file,
     contentType,
-    args: ['r2', 'object', 'put', `${bucket}/${key}`, '--file', file, '--content-type', contentType, '--env', options.env, '--config', configPath, ...where],
+    args: ['r2', 'object', 'put', `${bucket}/${key}`, '--file', file, '--content-type', contentType, ...(options.env === undefined ? [] : ['--env', options.env]), '--config', configPath, ...where],
   });
   const commands: PutCommand[] = [];
   const seen = new Set<string>();

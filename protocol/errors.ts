@@ -49,6 +49,15 @@ export const ERROR_STATUS = {
   offline: 503,
   device_unsupported: 501,
   aborted: 499,
+  // Model import (`tandem import`, `tandem publish`): a model Tandem cannot take as it is. Never sent by a
+  // server; the status says what kind of failure it is.
+  onnx_invalid: 422,
+  onnx_external_data: 422,
+  onnx_custom_domain: 422,
+  onnx_training_graph: 422,
+  onnx_unsupported_io: 422,
+  onnx_load_failed: 422,
+  version_exists: 409,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
