@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeBase64 } from '../protocol/base64.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
 import { createApp } from './app.ts';
-import type { ResponseCache } from './edge-cache.ts';
+import type { ResponseCache } from './http/edge-cache.ts';
 import { apiKeysVar, KEYS, seedModel, testEnv, type Seeded } from './test-support.ts';
 
 const lines: Record<string, unknown>[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCanary } from './canary.ts';
-import { chooseStoredVersion } from './versions.ts';
+import { chooseStoredVersion } from './stored-version.ts';
 
 describe('version choice', () => {
   it('serves the requested version, else the canary choice, else the newest', () => {

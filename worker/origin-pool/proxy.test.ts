@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { TandemError } from '../protocol/errors.ts';
-import { DEFAULT_TUNING, type Tuning } from './config.ts';
-import { OriginPool, orderOrigins } from './origin-pool.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { DEFAULT_TUNING, type Tuning } from '../config.ts';
+import { OriginPool, orderOrigins } from './pool.ts';
 import { proxyInference, refreshReadiness, verdictFor, type ProxyDeps } from './proxy.ts';
 
 const tuning: Tuning = { ...DEFAULT_TUNING, breakerFailureThreshold: 2, breakerCooldownMs: 1000 };

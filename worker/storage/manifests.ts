@@ -2,14 +2,14 @@
  * Signed manifests in R2, verified before anything is served. A verification is remembered per object
  * version (R2 key + etag), so a re-seeded object is verified again and a hot manifest costs one R2 read.
  */
-import { TandemError } from '../protocol/errors.ts';
-import type { TrustedKeySet } from '../protocol/keys.ts';
-import type { Manifest } from '../protocol/manifest.ts';
-import { envelopeKey } from '../protocol/repository-layout.ts';
-import { sha256Hex } from '../protocol/sha256.ts';
-import { verifyManifest } from '../protocol/signed-manifest.ts';
-import { PromiseMemo } from './memo.ts';
-import { parseEnvelopeKey } from './storage-layout.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import type { TrustedKeySet } from '../../protocol/keys.ts';
+import type { Manifest } from '../../protocol/manifest.ts';
+import { envelopeKey } from '../../protocol/repository-layout.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import { verifyManifest } from '../../protocol/signed-manifest.ts';
+import { PromiseMemo } from '../memo.ts';
+import { parseEnvelopeKey } from './layout.ts';
 
 export interface ServableManifest {
   manifest: Manifest;

@@ -2,7 +2,7 @@
  * Which stored version of a model to serve: the one asked for, else the client's canary version when
  * storage holds it, else the newest. The inference route makes the same canary choice (see canary.ts).
  */
-import { newestVersion } from '../protocol/versions.ts';
+import { newestVersion } from '../../protocol/versions.ts';
 import { chooseVersion, type CanaryConfig } from './canary.ts';
 
 export interface VersionChoice {

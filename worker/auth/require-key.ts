@@ -4,10 +4,10 @@
  * artifacts, unless configured).
  */
 import type { MiddlewareHandler } from 'hono';
-import { TandemError } from '../protocol/errors.ts';
+import { TandemError } from '../../protocol/errors.ts';
 import { authorize, presentedKey, VerifiedKeyCache, type Scope } from './api-keys.ts';
-import type { EdgeConfig } from './config.ts';
-import type { EdgeEnv } from './context.ts';
+import type { EdgeConfig } from '../config.ts';
+import type { EdgeEnv } from '../context.ts';
 
 /** Verified keys per config: a reloaded config (a changed `API_KEYS`) gets a fresh cache. */
 const caches = new WeakMap<EdgeConfig, VerifiedKeyCache>();

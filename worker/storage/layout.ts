@@ -4,7 +4,7 @@
  * content, under `artifacts/<sha256>` (the manifest names each artifact's hash), so the artifact route
  * needs no index and a file shared by two versions is stored once.
  */
-import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';
+import { ENVELOPE_FILE } from '../../protocol/repository-layout.ts';
 
 export const ARTIFACT_PREFIX = 'artifacts/';
 

@@ -1,13 +1,13 @@
 /**
  * The isolate's parsed config and origin pool, made once from `Env` and again only when a var changes
  * (`wrangler dev` reloads vars in place). Bad config is rejected at the first request with the var named.
- * The pool's origins are `ORIGINS`, or the override an admin stored in R2 (origin-list.ts).
+ * The pool's origins are `ORIGINS`, or the override an admin stored in R2 (origin-pool/origin-list.ts).
  */
 import type { MiddlewareHandler } from 'hono';
-import { loadEdgeConfig, type ConfigSource, type EdgeConfig } from './config.ts';
-import type { EdgeEnv } from './context.ts';
-import { OriginListCache, type OriginListStore } from './origin-list.ts';
-import { OriginPool } from './origin-pool.ts';
+import { loadEdgeConfig, type ConfigSource, type EdgeConfig } from '../config.ts';
+import type { EdgeEnv } from '../context.ts';
+import { OriginListCache, type OriginListStore } from '../origin-pool/origin-list.ts';
+import { OriginPool } from '../origin-pool/pool.ts';
 
 interface EdgeState {
   signature: string;

@@ -7,7 +7,7 @@
  * isolates and locations, the same `OriginPool` would live in a Durable Object keyed by the pool, with the
  * edge reading a snapshot every few seconds; the decisions here would not change.
  */
-import { beginAttempt, canAttempt, currentState, newBreaker, recordFailure, recordSuccess, type Breaker, type BreakerOptions, type BreakerState } from './breaker.ts';
+import { beginAttempt, canAttempt, currentState, newBreaker, recordFailure, recordSuccess, type Breaker, type BreakerOptions, type BreakerState } from '../breaker.ts';
 
 export interface OriginHealth {
   url: string;

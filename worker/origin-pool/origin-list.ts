@@ -8,7 +8,7 @@
  * Removing an origin only stops new requests to it; drain it (SIGTERM) after the TTL, and the edge's
  * retries on 503 `shutting_down` cover the overlap.
  */
-import { parseOrigins } from './config.ts';
+import { parseOrigins } from '../config.ts';
 
 /** The object holding the override. Model ids start with [a-z0-9], so no model version can collide. */
 export const ORIGIN_LIST_KEY = '_edge/origins.json';

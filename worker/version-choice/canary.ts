@@ -5,7 +5,7 @@
  * manifest route and the inference route make the same choice, so a device that downloads 1.1.0 also
  * falls back to 1.1.0 on the origin.
  */
-import { hash32 } from '../protocol/hash32.ts';
+import { hash32 } from '../../protocol/hash32.ts';
 
 export { hash32 };
 

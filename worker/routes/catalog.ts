@@ -4,15 +4,15 @@
  * answers 422 with its code, and both log it.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { TandemError } from '../protocol/errors.ts';
-import { sha256Hex } from '../protocol/sha256.ts';
-import { requireKey } from './auth.ts';
-import { loadManifest, listStoredVersions, type ServableManifest } from './catalog.ts';
-import { clientIdOf } from './client-id.ts';
-import type { EdgeEnv } from './context.ts';
-import { notModified, strongEtag } from './http-cache.ts';
-import { compareVersions, newestVersion } from '../protocol/versions.ts';
-import { chooseStoredVersion } from './versions.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import { requireKey } from '../auth/require-key.ts';
+import { loadManifest, listStoredVersions, type ServableManifest } from '../storage/manifests.ts';
+import { clientIdOf } from '../version-choice/client-id.ts';
+import type { EdgeEnv } from '../context.ts';
+import { notModified, strongEtag } from '../http/etag.ts';
+import { compareVersions, newestVersion } from '../../protocol/versions.ts';
+import { chooseStoredVersion } from '../version-choice/stored-version.ts';
 
 export const catalogRoutes = new Hono<EdgeEnv>();
 

@@ -4,13 +4,13 @@
  * Content-Length is always exact, so clients can show progress.
  */
 import { Hono, type Context } from 'hono';
-import { TandemError } from '../protocol/errors.ts';
-import { catalogKey } from './catalog-routes.ts';
-import type { EdgeEnv } from './context.ts';
-import { workersCache, type ResponseCache } from './edge-cache.ts';
-import { IMMUTABLE, notModified, strongEtag } from './http-cache.ts';
-import { contentRange, parseRange } from './range.ts';
-import { artifactObjectKey, SHA256_HEX } from './storage-layout.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { catalogKey } from './catalog.ts';
+import type { EdgeEnv } from '../context.ts';
+import { workersCache, type ResponseCache } from '../http/edge-cache.ts';
+import { IMMUTABLE, notModified, strongEtag } from '../http/etag.ts';
+import { contentRange, parseRange } from '../http/range.ts';
+import { artifactObjectKey, SHA256_HEX } from '../storage/layout.ts';
 
 export function artifactRoutes(cache: ResponseCache = workersCache()): Hono<EdgeEnv> {
   const routes = new Hono<EdgeEnv>();

@@ -5,8 +5,8 @@
  * here (only routes where keys are optional have them).
  */
 import type { MiddlewareHandler } from 'hono';
-import { TandemError } from '../protocol/errors.ts';
-import type { EdgeEnv } from './context.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import type { EdgeEnv } from '../context.ts';
 import { TokenLeases } from './rate-lease.ts';
 
 /** This isolate's leases, by key hash. */

@@ -2,16 +2,16 @@
  * Admin routes (API key with the `admin` scope):
  *
  * - `GET /v1/edge/status`: this isolate's view of the origin pool;
- * - `GET|PUT|DELETE /v1/edge/origins`: the origin list override (origin-list.ts). PUT `{"origins":[...]}`
+ * - `GET|PUT|DELETE /v1/edge/origins`: the origin list override (origin-pool/origin-list.ts). PUT `{"origins":[...]}`
  *   replaces the list without a deploy; DELETE goes back to the `ORIGINS` var. Other isolates follow
  *   within `originListTtlMs`.
  */
 import { Hono } from 'hono';
-import { TandemError } from '../protocol/errors.ts';
-import { requireKey } from './auth.ts';
-import type { EdgeEnv } from './context.ts';
-import { originListCache } from './edge-state.ts';
-import { ORIGIN_LIST_KEY, parseOriginList, type StoredOriginList } from './origin-list.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { requireKey } from '../auth/require-key.ts';
+import type { EdgeEnv } from '../context.ts';
+import { originListCache } from '../middleware/edge-state.ts';
+import { ORIGIN_LIST_KEY, parseOriginList, type StoredOriginList } from '../origin-pool/origin-list.ts';
 
 export const adminRoutes = new Hono<EdgeEnv>();
 

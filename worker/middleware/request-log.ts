@@ -4,7 +4,7 @@
  * and what the handler added (origin, attempts, model, version, cache).
  */
 import type { MiddlewareHandler } from 'hono';
-import type { EdgeEnv } from './context.ts';
+import type { EdgeEnv } from '../context.ts';
 
 export interface RequestLogOptions {
   /** Where lines go. Default: `console.log`, which Workers Logs and `wrangler tail` collect. */

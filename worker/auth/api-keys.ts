@@ -9,8 +9,8 @@
  *    "ratePerSecond": 50, "burst": 100 }]
  * ```
  */
-import { TandemError } from '../protocol/errors.ts';
-import { sha256Hex, timingSafeEqual } from '../protocol/sha256.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { sha256Hex, timingSafeEqual } from '../../protocol/sha256.ts';
 
 export const SCOPES = ['infer', 'catalog', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TandemError } from '../protocol/errors.ts';
+import { TandemError } from '../../protocol/errors.ts';
 import { authorize, findApiKey, hashApiKey, parseApiKeys, presentedKey, VerifiedKeyCache, type ApiKeyRecord } from './api-keys.ts';
 
 describe('API keys', () => {

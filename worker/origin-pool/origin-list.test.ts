@@ -1,10 +1,10 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createApp } from './app.ts';
+import { createApp } from '../app.ts';
 import { ORIGIN_LIST_KEY, OriginListCache, parseOriginList, type OriginListStore } from './origin-list.ts';
-import { OriginPool } from './origin-pool.ts';
-import { apiKeysVar, KEYS, testEnv } from './test-support.ts';
+import { OriginPool } from './pool.ts';
+import { apiKeysVar, KEYS, testEnv } from '../test-support.ts';
 
 /** An in-memory store that counts reads. */
 function memoryStore(initial?: string) {

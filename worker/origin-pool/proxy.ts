@@ -4,10 +4,10 @@
  * within the request's deadline. Inference is idempotent, so retrying a failed attempt is safe; the answer
  * is read in full inside the attempt, so an origin that dies mid-body is retried too, never half-relayed.
  */
-import { TandemError } from '../protocol/errors.ts';
-import { backoffDelay, delayWithinDeadline } from './backoff.ts';
-import type { Tuning } from './config.ts';
-import type { OriginHealth, OriginPool } from './origin-pool.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { backoffDelay, delayWithinDeadline } from '../backoff.ts';
+import type { Tuning } from '../config.ts';
+import type { OriginHealth, OriginPool } from './pool.ts';
 
 /** What an origin's answer means for the request and for the origin's breaker. */
 export type Verdict = 'success' | 'retry' | 'final';

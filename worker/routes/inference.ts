@@ -5,13 +5,13 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { TandemError } from '../protocol/errors.ts';
-import { requireKey } from './auth.ts';
-import { chooseVersion } from './canary.ts';
-import { clientIdOf } from './client-id.ts';
-import type { EdgeEnv } from './context.ts';
-import { proxyInference, refreshReadiness } from './proxy.ts';
-import { rateLimit } from './rate-limit.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import { requireKey } from '../auth/require-key.ts';
+import { chooseVersion } from '../version-choice/canary.ts';
+import { clientIdOf } from '../version-choice/client-id.ts';
+import type { EdgeEnv } from '../context.ts';
+import { proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
+import { rateLimit } from '../rate-limit/middleware.ts';
 
 export const inferenceRoutes = new Hono<EdgeEnv>();
 

@@ -6,8 +6,8 @@
  */
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { TandemError } from '../protocol/errors.ts';
-import type { EdgeEnv } from './context.ts';
+import { TandemError } from '../../protocol/errors.ts';
+import type { EdgeEnv } from '../context.ts';
 
 export function toEdgeError(err: unknown): TandemError {
   if (err instanceof TandemError) return err;
