@@ -24,6 +24,7 @@ export const EXPOSED_HEADERS = [
   'x-request-id',
   'x-model-version',
   'x-tandem-origin',
+  'x-tandem-attempts',
   'content-length',
   'content-range',
   'etag',

@@ -35,7 +35,10 @@ describe('API keys', () => {
   it('reads the key from Authorization or x-api-key', () => {
     expect(presentedKey(new Headers({ authorization: 'Bearer abc' }))).toBe('abc');
     expect(presentedKey(new Headers({ 'x-api-key': 'abc' }))).toBe('abc');
+    expect(presentedKey(new Headers({ authorization: 'bearer abc' }))).toBe('abc');
     expect(presentedKey(new Headers({ authorization: 'Basic abc' }))).toBeUndefined();
+    // What the origin refuses, the edge refuses too (protocol/bearer-token.ts): not a token68.
+    expect(presentedKey(new Headers({ authorization: 'Bearer a,b' }))).toBeUndefined();
     expect(presentedKey(new Headers())).toBeUndefined();
   });
 

@@ -9,6 +9,7 @@
  *    "ratePerSecond": 50, "burst": 100 }]
  * ```
  */
+import { parseBearer } from '../../protocol/bearer-token.ts';
 import { TandemError } from '../../protocol/errors.ts';
 import { sha256Hex, timingSafeEqual } from '../../protocol/sha256.ts';
 
@@ -119,13 +120,13 @@ export class VerifiedKeyCache {
   }
 }
 
-/** The key from `Authorization: Bearer <key>` or `x-api-key`. */
+/**
+ * The key from `Authorization: Bearer <key>` (read as the origin reads its tokens: protocol/bearer-token.ts)
+ * or `x-api-key`. A malformed `Authorization` header presents no key.
+ */
 export function presentedKey(headers: Headers): string | undefined {
   const auth = headers.get('authorization');
-  if (auth) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return match?.[1];
-  }
+  if (auth) return parseBearer(auth);
   return headers.get('x-api-key') ?? undefined;
 }
 

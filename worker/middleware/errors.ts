@@ -1,8 +1,8 @@
 /**
  * Errors to HTTP, in one place: every error leaves the edge as the shared body
  * `{ "error": { "code", "message", "request_id" } }` with the code's status (protocol/errors.ts), and
- * `Retry-After` when the error has one. Anything not a TandemError is a bug: logged with its stack, sent
- * as `internal` without details.
+ * `Retry-After` and `x-tandem-attempts` when the error has them. Anything not a TandemError is a bug:
+ * logged with its stack, sent as `internal` without details.
  */
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -20,6 +20,8 @@ export function errorResponse(c: Context<EdgeEnv>, error: TandemError): Response
   error.requestId ??= c.get('requestId');
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  // Upstream attempts already made for this request (the proxy's): a client does not retry them again.
+  if (error.attempts !== undefined) headers['x-tandem-attempts'] = String(error.attempts);
   return c.json(error.toBody(), error.status as 400, headers);
 }
 

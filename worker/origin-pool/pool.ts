@@ -7,7 +7,7 @@
  * isolates and locations, the same `OriginPool` would live in a Durable Object keyed by the pool, with the
  * edge reading a snapshot every few seconds; the decisions here would not change.
  */
-import { beginAttempt, canAttempt, currentState, newBreaker, recordFailure, recordSuccess, type Breaker, type BreakerOptions, type BreakerState } from '../breaker.ts';
+import { beginAttempt, canAttempt, currentState, newBreaker, recordAbandoned, recordFailure, recordSuccess, type Breaker, type BreakerOptions, type BreakerState } from '../../protocol/resilience/breaker.ts';
 
 export interface OriginHealth {
   url: string;
@@ -101,7 +101,7 @@ export class OriginPool {
   /** An attempt that ended with no verdict on the origin (the client went away). */
   abandon(origin: OriginHealth): void {
     origin.inFlight--;
-    if (origin.breaker.probing) origin.breaker = { ...origin.breaker, probing: false };
+    origin.breaker = recordAbandoned(origin.breaker);
   }
 
   /** Origins whose readiness check is older than `ttlMs` and not already running. */

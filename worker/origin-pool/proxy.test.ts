@@ -31,13 +31,30 @@ function request(deadline = Number.MAX_SAFE_INTEGER) {
   return { path: '/v2/models/m/infer', headers: new Headers({ 'content-type': 'application/json', cookie: 'secret' }), body: new ArrayBuffer(2), requestId: 'r1', deadline };
 }
 
+/** An origin's typed error answer. */
+const typed = (code: string, status: number) => (): Response =>
+  new Response(JSON.stringify({ error: { code, message: `${code} from the origin` } }), { status, headers: { 'content-type': 'application/json' } });
+
 describe('verdictFor', () => {
-  it('retries only what another origin could answer', () => {
+  const body = (code: string) => JSON.stringify({ error: { code, message: 'x' } });
+
+  it('retries elsewhere only what says the origin is unwell, by the error table', () => {
     expect(verdictFor(200)).toBe('success');
-    expect(verdictFor(503)).toBe('retry');
+    for (const [status, code] of [[503, 'overloaded'], [503, 'shutting_down'], [504, 'deadline_exceeded']] as const) {
+      expect(verdictFor(status, body(code)), code).toBe('retry');
+    }
+    // No Tandem body: something in front of the origin answered; the status speaks.
     expect(verdictFor(502)).toBe('retry');
+    expect(verdictFor(503, '<html>')).toBe('retry');
+    expect(verdictFor(500)).toBe('retry');
+  });
+
+  it('relays answers about the request or the model as final', () => {
+    for (const [status, code] of [[503, 'model_not_ready'], [404, 'model_not_found'], [400, 'input_shape_mismatch'], [500, 'inference_failed'], [500, 'internal']] as const) {
+      expect(verdictFor(status, body(code)), code).toBe('final');
+    }
     expect(verdictFor(400)).toBe('final');
-    expect(verdictFor(500)).toBe('final');
+    expect(verdictFor(404, 'not found')).toBe('final');
   });
 });
 
@@ -66,11 +83,45 @@ describe('proxyInference', () => {
     expect(pool.status(0)[0]?.breaker).toBe('open');
   });
 
-  it('retries 503 but relays 4xx and 500 as the answer', async () => {
+  it('retries 503 but relays 4xx and 500 inference_failed as the answer', async () => {
     const pool = new OriginPool(['http://a', 'http://b'], breaker);
     const { deps } = fakeDeps({ 'http://a': () => new Response('', { status: 503 }), 'http://b': () => new Response('bad', { status: 400 }) });
     const result = await proxyInference(pool, request(), tuning, 't', deps);
     expect(result).toMatchObject({ status: 400, origin: 'http://b', attempts: 2 });
+    const failing = new OriginPool(['http://a'], breaker);
+    const { deps: failed } = fakeDeps({ 'http://a': typed('inference_failed', 500) });
+    expect(await proxyInference(failing, request(), tuning, 't', failed)).toMatchObject({ status: 500, attempts: 1 });
+  });
+
+  it('relays model_not_ready and model_not_found as the origin gave them, never against its breaker', async () => {
+    const pool = new OriginPool(['http://a', 'http://b'], breaker);
+    const { deps, calls } = fakeDeps({ 'http://a': typed('model_not_ready', 503), 'http://b': typed('model_not_found', 404) });
+    for (let i = 0; i < 10; i++) {
+      const result = await proxyInference(pool, request(), tuning, 't', deps);
+      expect(result.attempts).toBe(1);
+      expect([503, 404]).toContain(result.status);
+      const code = (JSON.parse(new TextDecoder().decode(result.body)) as { error: { code: string } }).error.code;
+      expect(code).toBe(result.status === 503 ? 'model_not_ready' : 'model_not_found');
+    }
+    expect(calls).toHaveLength(10); // One attempt each: no retries on the other origin.
+    expect(pool.status(0).map((o) => [o.breaker, o.consecutive_failures])).toEqual([['closed', 0], ['closed', 0]]);
+  });
+
+  it('counts an unwell origin (overloaded, a bare 500) and moves on', async () => {
+    const pool = new OriginPool(['http://a', 'http://b'], breaker);
+    const { deps } = fakeDeps({ 'http://a': typed('overloaded', 503), 'http://b': () => new Response('oops', { status: 500 }) });
+    const error = await proxyInference(pool, request(), tuning, 't', deps).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'origin_unavailable', attempts: 3 });
+    expect((error as TandemError).message).toMatch(/HTTP 503 overloaded.*HTTP 500 origin_unavailable/);
+    // a, b, then a again (threshold 2): a opens.
+    expect(pool.status(0).map((o) => [o.breaker, o.consecutive_failures])).toEqual([['open', 2], ['closed', 1]]);
+  });
+
+  it('makes at most maxAttempts origin attempts, and says how many', async () => {
+    const pool = new OriginPool(['http://a', 'http://b', 'http://c', 'http://d'], { failureThreshold: 99, cooldownMs: 1 });
+    const { deps, calls } = fakeDeps({ 'http://a': refused, 'http://b': refused, 'http://c': refused, 'http://d': refused });
+    await expect(proxyInference(pool, request(), tuning, 't', deps)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: tuning.maxAttempts });
+    expect(calls).toHaveLength(tuning.maxAttempts);
   });
 
   it('fails fast with origin_unavailable when every breaker is open', async () => {
@@ -82,6 +133,7 @@ describe('proxyInference', () => {
     const error = await proxyInference(pool, request(), tuning, 't', deps).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TandemError);
     expect((error as TandemError).message).toMatch(/marked down/);
+    expect((error as TandemError).attempts).toBe(0);
     expect(calls.length).toBe(before);
   });
 

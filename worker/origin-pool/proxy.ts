@@ -1,11 +1,16 @@
 /**
  * Sends one inference request to the origin pool: an origin the breakers admit, a per-attempt timeout,
- * and on a network error, timeout or 502/503 another origin after an exponential backoff with jitter, all
- * within the request's deadline. Inference is idempotent, so retrying a failed attempt is safe; the answer
- * is read in full inside the attempt, so an origin that dies mid-body is retried too, never half-relayed.
+ * and on a network error, a timeout or an answer that says the origin is unwell, another origin after an
+ * exponential backoff with jitter (protocol/resilience/backoff.ts), all within the request's deadline.
+ * Inference is idempotent, so retrying a failed attempt is safe; the answer is read in full inside the
+ * attempt, so an origin that dies mid-body is retried too, never half-relayed.
+ *
+ * The edge owns the retries of an inference: at most `maxAttempts` origin attempts per request, and the
+ * count goes back to the caller (`attempts`, the `x-tandem-attempts` header), so a client does not retry
+ * what the edge already retried (protocol/errors.ts `isRetryable`).
  */
-import { TandemError } from '../../protocol/errors.ts';
-import { backoffDelay, delayWithinDeadline } from '../backoff.ts';
+import { TandemError, isServerFailure, parseErrorBody } from '../../protocol/errors.ts';
+import { backoffDelay, delayWithinDeadline } from '../../protocol/resilience/backoff.ts';
 import type { Tuning } from '../config.ts';
 import type { OriginHealth, OriginPool } from './pool.ts';
 
@@ -13,14 +18,28 @@ import type { OriginHealth, OriginPool } from './pool.ts';
 export type Verdict = 'success' | 'retry' | 'final';
 
 /**
- * 2xx: success. 502/503 (overloaded, shutting down, model not ready there): try elsewhere, and count
- * against the origin. Anything else (4xx, 500 inference_failed, 504) is the answer: the origin is
- * healthy and another one would say the same.
+ * By the error table (protocol/errors.ts): 2xx is success. An answer that says the origin is unwell
+ * (`isServerFailure`: `overloaded`, `shutting_down`, `deadline_exceeded`, or a 5xx without our error
+ * body, from whatever stands in front of it) is tried elsewhere and counts against the origin. Any other
+ * answer is about this request or this model (4xx, `model_not_found`, `model_not_ready`,
+ * `inference_failed`): relayed to the client as it is, and the origin counts as up, so one client asking
+ * for a refused or unknown version changes nothing for the others.
+ * @param body the origin's answer (its error body, when not 2xx).
  */
-export function verdictFor(status: number): Verdict {
+export function verdictFor(status: number, body?: ArrayBuffer | string): Verdict {
   if (status >= 200 && status < 300) return 'success';
-  if (status === 502 || status === 503) return 'retry';
-  return 'final';
+  return isServerFailure(originError(status, body)) ? 'retry' : 'final';
+}
+
+/** An origin's error answer read back into a TandemError (its code, or its status's meaning). */
+export function originError(status: number, body?: ArrayBuffer | string): TandemError {
+  let json: unknown = null;
+  try {
+    if (body !== undefined) json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+  } catch {
+    // Not our body: the status speaks.
+  }
+  return parseErrorBody(status, json);
 }
 
 export interface ProxyRequest {
@@ -38,6 +57,7 @@ export interface ProxyResult {
   headers: Headers;
   body: ArrayBuffer;
   origin: string;
+  /** Origin attempts made, this one included. */
   attempts: number;
   /** What each failed attempt ran into, for the log. */
   failures: string[];
@@ -62,14 +82,16 @@ const FORWARDED = ['content-type', 'inference-header-content-length', 'accept'];
 
 /**
  * @throws TandemError `origin_unavailable` when no origin answered within the attempts and deadline,
- * immediately when every breaker is open.
+ * immediately when every breaker is open; its `attempts` says how many origin attempts were made.
  */
 export async function proxyInference(pool: OriginPool, req: ProxyRequest, tuning: Tuning, token: string, deps: ProxyDeps = defaultProxyDeps): Promise<ProxyResult> {
   const tried = new Set<string>();
   const failures: string[] = [];
+  let made = 0;
   for (let attempt = 0; attempt < tuning.maxAttempts; attempt++) {
     if (attempt > 0) {
-      const delay = delayWithinDeadline(backoffDelay(attempt - 1, tuning.backoffBaseMs, tuning.backoffCapMs, deps.random), deps.now(), req.deadline);
+      const backoff = backoffDelay({ baseMs: tuning.backoffBaseMs, capMs: tuning.backoffCapMs }, attempt - 1, deps.random());
+      const delay = delayWithinDeadline(backoff, deps.now(), req.deadline);
       if (delay < 0) break;
       if (delay > 0) await deps.sleep(delay);
     }
@@ -79,19 +101,20 @@ export async function proxyInference(pool: OriginPool, req: ProxyRequest, tuning
     if (!origin) break;
     tried.add(origin.url);
     pool.begin(origin, now);
+    made++;
     const outcome = await attemptOnce(origin, req, Math.min(tuning.attemptTimeoutMs, req.deadline - now), token, deps);
-    if (outcome.kind === 'response' && verdictFor(outcome.status) !== 'retry') {
+    if (outcome.kind === 'response' && verdictFor(outcome.status, outcome.body) !== 'retry') {
       pool.succeed(origin);
       if (outcome.status === 401 || outcome.status === 403) {
-        throw new TandemError('origin_unavailable', `origin ${origin.url} refused the edge's token (HTTP ${outcome.status})`);
+        throw new TandemError('origin_unavailable', `origin ${origin.url} refused the edge's token (HTTP ${outcome.status})`, { attempts: made });
       }
-      return { status: outcome.status, headers: outcome.headers, body: outcome.body, origin: origin.url, attempts: attempt + 1, failures };
+      return { status: outcome.status, headers: outcome.headers, body: outcome.body, origin: origin.url, attempts: made, failures };
     }
     pool.fail(origin, deps.now());
-    failures.push(`${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status}` : outcome.reason}`);
+    failures.push(`${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${originError(outcome.status, outcome.body).code}` : outcome.reason}`);
   }
   const reason = failures.length === 0 ? 'every origin is marked down' : failures.join('; ');
-  throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1 });
+  throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1, attempts: made });
 }
 
 type AttemptOutcome =

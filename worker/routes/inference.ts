@@ -1,7 +1,10 @@
 /**
  * `POST /v2/models/{name}[/versions/{v}]/infer`: OIP v2 inference, proxied to the origin pool.
  * Without a version in the path, the model's canary (if any) picks one for this client and the path is
- * rewritten to `/versions/{chosen}`; the answer says which origin and version served it.
+ * rewritten to `/versions/{chosen}`; the answer says which origin and version served it, and how many
+ * origin attempts it took (`x-tandem-attempts`, also on `origin_unavailable`: the client does not retry
+ * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
+ * 4xx) comes back as the origin gave it.
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -62,6 +65,7 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
     if (!headers.has('x-model-version') && version !== undefined) headers.set('x-model-version', version);
     log.version = headers.get('x-model-version') ?? log.version;
     headers.set('x-tandem-origin', result.origin);
+    headers.set('x-tandem-attempts', String(result.attempts));
     return new Response(result.body, { status: result.status, headers });
   } finally {
     log.upstream_ms = Math.round((performance.now() - started) * 100) / 100;

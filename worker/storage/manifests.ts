@@ -8,7 +8,7 @@ import type { Manifest } from '../../protocol/manifest.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { verifyManifest } from '../../protocol/signed-manifest.ts';
-import { PromiseMemo } from '../memo.ts';
+import { memoizePromises } from '../../protocol/resilience/memo.ts';
 import { parseEnvelopeKey } from './layout.ts';
 
 export interface ServableManifest {
@@ -20,7 +20,7 @@ export interface ServableManifest {
   keyids: string[];
 }
 
-const verified = new PromiseMemo<ServableManifest>(512);
+const verified = memoizePromises<ServableManifest>(512);
 
 /** Every stored version, by model id. */
 export async function listStoredVersions(bucket: R2Bucket, id?: string): Promise<Map<string, string[]>> {

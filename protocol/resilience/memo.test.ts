@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoizePromises } from './memoize.ts';
+import { memoizePromises } from './memo.ts';
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 

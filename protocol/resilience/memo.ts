@@ -1,7 +1,8 @@
 /**
- * Memoized in-flight work by key: concurrent `load('mlp-classifier')` calls share one download and one
- * session. A rejected promise is evicted so the next call tries again; the map is bounded, evicting the
- * oldest settled entry first.
+ * Memoized in-flight work by key, for every tier: concurrent `load('mlp-classifier')` calls in the client
+ * share one download and one session; concurrent reads of one manifest at the edge share one signature
+ * check. A rejected promise is evicted so the next call tries again; the map is bounded, evicting the least
+ * recently used settled entry first and never a pending one.
  */
 
 export interface PromiseMemo<T> {
