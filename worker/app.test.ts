@@ -364,6 +364,9 @@ describe('CORS and errors', () => {
     expect((await call('/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.infer}` } })).status).toBe(403);
     const res = await call('/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.admin}` } });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { origins: unknown[] }).origins).toHaveLength(2);
+    const status = (await res.json()) as { origins: unknown[]; trusted_keys: { keyids: string[]; threshold: number } };
+    expect(status.origins).toHaveLength(2);
+    // The keys this edge trusts, as TRUSTED_KEYS gave them.
+    expect(status.trusted_keys).toEqual({ keyids: JSON.parse(vars.TRUSTED_KEYS).map((k: { keyid: string }) => k.keyid), threshold: 1 });
   });
 });

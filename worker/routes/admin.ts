@@ -1,7 +1,8 @@
 /**
  * Admin routes (API key with the `admin` scope):
  *
- * - `GET /v1/edge/status`: this isolate's view of the origin pool;
+ * - `GET /v1/edge/status`: this isolate's view of the origin pool, and the signing keys it trusts
+ *   (`TRUSTED_KEYS`: keyids and threshold);
  * - `GET|PUT|DELETE /v1/edge/origins`: the origin list override (origin-pool/origin-list.ts). PUT `{"origins":[...]}`
  *   replaces the list without a deploy; DELETE goes back to the `ORIGINS` var. Other isolates follow
  *   within `originListTtlMs`.
@@ -17,9 +18,14 @@ export const adminRoutes = new Hono<EdgeEnv>();
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
-adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), (c) =>
-  c.json({ origins: c.get('pool').status(Date.now()) }, 200, NO_STORE),
-);
+adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), (c) => {
+  const { trustedKeys } = c.get('config');
+  return c.json(
+    { origins: c.get('pool').status(Date.now()), trusted_keys: { keyids: [...trustedKeys.keys.keys()], threshold: trustedKeys.threshold } },
+    200,
+    NO_STORE,
+  );
+});
 
 adminRoutes.get('/edge/origins', requireKey({ scope: 'admin' }), async (c) => {
   const object = await c.env.MODELS.get(ORIGIN_LIST_KEY);
