@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { experimental_readRawConfig, unstable_readConfig } from 'wrangler';
 import { loadTrustedKeys } from '../protocol/keys.ts';
-import { parseCanary } from '../worker/canary.ts';
+import { parseCanary } from '../worker/version-choice/canary.ts';
 import { parseOrigins, parseTuning } from '../worker/config.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');

@@ -1,12 +1,12 @@
 /**
  * docs/operations.md names real things: npm scripts and their flags, `tandem` subcommands and their flags,
- * files of this repository, and the error codes of protocol/errors.ts with their statuses.
+ * files of this repository, and the error codes of protocol/errors.ts with their statuses and retry column.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { ERROR_STATUS } from '../protocol/errors.ts';
+import { ERRORS } from '../protocol/errors.ts';
 import { COMMANDS } from '../stack/cli/commands.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -16,9 +16,9 @@ const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const lines = doc.replace(/\\\n\s*/g, ' ').split('\n');
 
 describe('docs/operations.md', () => {
-  it('lists every error code with its HTTP status, in the order of protocol/errors.ts', () => {
-    const rows = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
-    expect(rows).toEqual(Object.entries(ERROR_STATUS));
+  it('lists every error code with its HTTP status and retry column, in the order of protocol/errors.ts', () => {
+    const rows = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \|/gm)].map((m) => [m[1], Number(m[2]), m[3] === 'yes']);
+    expect(rows).toEqual(Object.entries(ERRORS).map(([code, { status, retryable }]) => [code, status, retryable]));
   });
 
   it('runs only npm scripts that exist, with flags they take', () => {

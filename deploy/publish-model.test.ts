@@ -8,7 +8,7 @@ import { getPlatformProxy } from 'wrangler';
 import { generateSigningKey } from '../protocol/keys.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
 import { signedRepository, type TestRepository } from '../origin/test-support.ts';
-import { artifactObjectKey, parseEnvelopeKey } from '../worker/storage-layout.ts';
+import { artifactObjectKey, parseEnvelopeKey } from '../worker/storage/layout.ts';
 import { ROOT, WRANGLER_CONFIG, WRANGLER_ENV } from './deploy-edge.ts';
 import { planPublish, shellLine } from './publish-model.ts';
 

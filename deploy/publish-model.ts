@@ -1,7 +1,7 @@
 /**
  * `tandem publish-model --env staging --model ID --version V [--repository DIR] [--trusted-keys FILE]
  * [--dry-run] [--local --persist-to DIR]`: publishes one signed model version from a model repository to
- * the R2 bucket of a wrangler environment, where the edge reads it (worker/storage-layout.ts):
+ * the R2 bucket of a wrangler environment, where the edge reads it (worker/storage/layout.ts):
  *
  *   artifacts/<sha256>                     each variant's bytes, once per content hash
  *   <id>/<version>/manifest.dsse.json      the signed envelope, byte for byte, uploaded last
@@ -22,7 +22,7 @@ import { DEFAULT_REPOSITORY } from '../models/build.ts';
 import { verifyModelDirectory, type VerifiedModel } from '../origin/verify-version.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
-import { artifactObjectKey } from '../worker/storage-layout.ts';
+import { artifactObjectKey } from '../worker/storage/layout.ts';
 import { modelsBucket, readEnvironment, ROOT, runWrangler, WRANGLER_CONFIG } from './deploy-edge.ts';
 
 export interface PublishOptions {

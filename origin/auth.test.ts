@@ -14,8 +14,10 @@ const get = (authorization?: string) =>
   app().request('/admin', authorization === undefined ? {} : { headers: { authorization } });
 
 describe('bearerAuth', () => {
-  it('lets the right token through', async () => {
+  it('lets the right token through, the scheme in any case (RFC 7235), as the edge does', async () => {
     expect((await get('Bearer admin-token-1')).status).toBe(200);
+    expect((await get('bearer admin-token-1')).status).toBe(200);
+    expect((await get('BEARER  admin-token-1')).status).toBe(200);
   });
 
   it('answers a missing token with 401 and a challenge', async () => {

@@ -1,9 +1,11 @@
 /**
- * Bearer-token middleware for the origin. Missing or unknown tokens get 401 (RFC 6750 `invalid_token`);
+ * Bearer-token middleware for the origin (the header is read by protocol/bearer-token.ts, as at the edge).
+ * Missing or unknown tokens get 401 (RFC 6750 `invalid_token`);
  * a known token used where it has no rights (the inference token on an admin route) gets 403.
  * Tokens are compared as SHA-256 digests in constant time, so neither their content nor their length leaks.
  */
 import type { MiddlewareHandler } from 'hono';
+import { parseBearer } from '../protocol/bearer-token.ts';
 import { TandemError } from '../protocol/errors.ts';
 import { sha256, timingSafeEqual } from '../protocol/sha256.ts';
 
@@ -23,13 +25,12 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
   const accepted = digests(options.tokens);
   const forbidden = digests(options.forbidden ?? []);
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/.exec(header);
-    if (!match) {
+    const token = parseBearer(c.req.header('authorization'));
+    if (token === undefined) {
       c.header('WWW-Authenticate', `Bearer realm="${realm}"`);
       throw new TandemError('unauthorized', 'a bearer token is required');
     }
-    const given = await sha256(encoder.encode(match[1]));
+    const given = await sha256(encoder.encode(token));
     if (matchesAny(given, await accepted)) return next();
     if (matchesAny(given, await forbidden)) throw new TandemError('forbidden', 'this token may not use this route');
     c.header('WWW-Authenticate', `Bearer realm="${realm}", error="invalid_token"`);

@@ -75,7 +75,14 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   const server = await listen(app.fetch, config.host, config.port);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}`;
-  logger.info({ event: 'listening', url, models: registry.list().map((m) => `${m.id}@${m.version}`) });
+  // Which keys this origin trusts, and from where: a rotation or a wrong key file shows here first.
+  const trustedFrom = config.trustedKeys !== undefined ? { from: 'TANDEM_TRUSTED_KEYS' } : { from: 'TANDEM_TRUSTED_KEYS_FILE', file: config.trustedKeysFile };
+  logger.info({
+    event: 'listening',
+    url,
+    models: registry.list().map((m) => `${m.id}@${m.version}`),
+    trusted_keys: { ...trustedFrom, keyids: [...trusted.keys.keys()], threshold: trusted.threshold },
+  });
 
   let stopping: Promise<boolean> | undefined;
   const shutdown = () =>

@@ -6,66 +6,85 @@
  * `{ "error": { "code", "message", "request_id"? } }`.
  */
 
-/** Stable error codes and the HTTP status each maps to. Never rename a code; add new ones. */
-export const ERROR_STATUS = {
-  // Malformed or invalid requests.
-  bad_request: 400,
-  tensor_invalid: 400,
-  input_missing: 400,
-  input_unknown: 400,
-  input_dtype_mismatch: 400,
-  input_shape_mismatch: 400,
-  input_not_finite: 400,
-  output_unknown: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  model_not_found: 404,
-  method_not_allowed: 405,
-  payload_too_large: 413,
-  range_not_satisfiable: 416,
-  unsupported_media_type: 415,
-  rate_limited: 429,
+/** What a code means on the wire: its one HTTP status, and whether trying again may help. */
+export interface ErrorSpec {
+  status: number;
+  /**
+   * Whether another attempt, later or at another server, may succeed: the condition belongs to a server
+   * or the path to it, not to the request. A retryable 5xx also says that server is unwell, so it is what
+   * circuit breakers count (`isServerFailure`). Every tier reads this column: the client's retries, the
+   * edge's choice of retrying an origin's answer on another origin, and both tiers' breakers.
+   */
+  retryable: boolean;
+}
+
+/** Stable error codes, each with its HTTP status and whether it is retryable. Never rename a code; add new ones. */
+export const ERRORS = {
+  // Malformed or invalid requests: the same request fails the same way anywhere.
+  bad_request: { status: 400, retryable: false },
+  tensor_invalid: { status: 400, retryable: false },
+  input_missing: { status: 400, retryable: false },
+  input_unknown: { status: 400, retryable: false },
+  input_dtype_mismatch: { status: 400, retryable: false },
+  input_shape_mismatch: { status: 400, retryable: false },
+  input_not_finite: { status: 400, retryable: false },
+  output_unknown: { status: 400, retryable: false },
+  unauthorized: { status: 401, retryable: false },
+  forbidden: { status: 403, retryable: false },
+  not_found: { status: 404, retryable: false },
+  model_not_found: { status: 404, retryable: false },
+  method_not_allowed: { status: 405, retryable: false },
+  payload_too_large: { status: 413, retryable: false },
+  range_not_satisfiable: { status: 416, retryable: false },
+  unsupported_media_type: { status: 415, retryable: false },
+  // Over the caller's rate: the same request succeeds after `Retry-After`.
+  rate_limited: { status: 429, retryable: true },
   // Trust failures: the server holds something it must not serve.
-  manifest_invalid: 422,
-  manifest_signature_invalid: 422,
-  artifact_hash_mismatch: 422,
-  artifact_missing: 422,
-  key_invalid: 422,
+  manifest_invalid: { status: 422, retryable: false },
+  manifest_signature_invalid: { status: 422, retryable: false },
+  artifact_hash_mismatch: { status: 422, retryable: false },
+  artifact_missing: { status: 422, retryable: false },
+  key_invalid: { status: 422, retryable: false },
   // Update security (TUF's attacks): metadata older than what this verifier has seen, past its expiry,
-  // or naming a withdrawn version.
-  rollback_detected: 409,
-  metadata_expired: 422,
-  version_revoked: 410,
-  // Server-side conditions.
-  internal: 500,
-  inference_failed: 500,
-  origin_unavailable: 502,
-  model_not_ready: 503,
-  overloaded: 503,
-  shutting_down: 503,
-  deadline_exceeded: 504,
+  // or naming a withdrawn version. Retrying the same source gives the same answer.
+  rollback_detected: { status: 409, retryable: false },
+  metadata_expired: { status: 422, retryable: false },
+  version_revoked: { status: 410, retryable: false },
+  // Server-side conditions. A bug, a model that fails on this input, or a model refused at load answer
+  // the same on a retry and say nothing about the server's health; the rest are the server's state.
+  internal: { status: 500, retryable: false },
+  inference_failed: { status: 500, retryable: false },
+  origin_unavailable: { status: 502, retryable: true },
+  model_not_ready: { status: 503, retryable: false },
+  overloaded: { status: 503, retryable: true },
+  shutting_down: { status: 503, retryable: true },
+  deadline_exceeded: { status: 504, retryable: true },
   // Client-side conditions (never sent by a server, but mapped for completeness).
-  offline: 503,
-  device_unsupported: 501,
-  aborted: 499,
+  offline: { status: 503, retryable: false },
+  device_unsupported: { status: 501, retryable: false },
+  aborted: { status: 499, retryable: false },
   // Model import (`tandem import`, `tandem publish`): a model Tandem cannot take as it is. Never sent by a
   // server; the status says what kind of failure it is.
-  onnx_invalid: 422,
-  onnx_external_data: 422,
-  onnx_custom_domain: 422,
-  onnx_training_graph: 422,
-  onnx_unsupported_io: 422,
-  onnx_load_failed: 422,
-  version_exists: 409,
-} as const satisfies Record<string, number>;
+  onnx_invalid: { status: 422, retryable: false },
+  onnx_external_data: { status: 422, retryable: false },
+  onnx_custom_domain: { status: 422, retryable: false },
+  onnx_training_graph: { status: 422, retryable: false },
+  onnx_unsupported_io: { status: 422, retryable: false },
+  onnx_load_failed: { status: 422, retryable: false },
+  version_exists: { status: 409, retryable: false },
+} as const satisfies Record<string, ErrorSpec>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = keyof typeof ERRORS;
 
-export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** The HTTP status of each code (the `status` column of `ERRORS`). */
+export const ERROR_STATUS = Object.fromEntries(ERROR_CODES.map((code) => [code, ERRORS[code].status])) as {
+  readonly [C in ErrorCode]: (typeof ERRORS)[C]['status'];
+};
 
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
 }
 
 export interface TandemErrorOptions {
@@ -73,6 +92,12 @@ export interface TandemErrorOptions {
   /** Seconds a client should wait before retrying (sent as `Retry-After`). */
   retryAfterSeconds?: number;
   requestId?: string;
+  /**
+   * Upstream attempts the tier that answered already made for this request (the edge's origin attempts,
+   * sent as `x-tandem-attempts`). One tier owns the retries of a request: an error after one or more
+   * attempts has had its retries, and `isRetryable` says no.
+   */
+  attempts?: number;
 }
 
 /**
@@ -83,6 +108,7 @@ export class TandemError extends Error {
   override readonly name = 'TandemError';
   readonly code: ErrorCode;
   readonly retryAfterSeconds: number | undefined;
+  readonly attempts: number | undefined;
   requestId: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: TandemErrorOptions = {}) {
@@ -90,10 +116,11 @@ export class TandemError extends Error {
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.requestId = options.requestId;
+    this.attempts = options.attempts;
   }
 
   get status(): number {
-    return ERROR_STATUS[this.code];
+    return ERRORS[this.code].status;
   }
 
   toBody(): ErrorBody {
@@ -107,6 +134,29 @@ export interface ErrorBody {
 
 export function errorBody(code: ErrorCode, message: string, requestId?: string): ErrorBody {
   return { error: requestId === undefined ? { code, message } : { code, message, request_id: requestId } };
+}
+
+/**
+ * Whether to try again: a TandemError whose code is retryable (`ERRORS`) and whose retries no tier has
+ * spent already (`attempts` unset or 0). Anything else (a plain Error, a caller's mistake) is not.
+ * @example
+ * await retry(() => fetchManifest(id), policy, { shouldRetry: isRetryable });
+ */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof TandemError && ERRORS[err.code].retryable && !(err.attempts !== undefined && err.attempts > 0);
+}
+
+/**
+ * Whether an error says the server (or the path to it) is unwell: what a circuit breaker counts and what
+ * the edge retries on another origin. A failure with no typed answer (a refused connection, a timeout, a
+ * body that is not ours) counts; a typed answer counts only when its code is retryable and a 5xx
+ * (`overloaded`, `shutting_down`, `deadline_exceeded`, `origin_unavailable`). A typed answer about one
+ * request or one model (any 4xx, `model_not_ready`, `inference_failed`) shows the server up and answering.
+ */
+export function isServerFailure(err: unknown): boolean {
+  if (!(err instanceof TandemError)) return true;
+  const spec: ErrorSpec = ERRORS[err.code];
+  return spec.retryable && spec.status >= 500;
 }
 
 /** Wraps anything thrown into a TandemError; unknown failures become `internal` with the cause kept. */

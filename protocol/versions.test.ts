@@ -14,6 +14,24 @@ describe('model version order', () => {
     expect(compareVersions('2.0.0', '2.0.0')).toBe(0);
   });
 
+  it('compares pre-release fields numerically (semver §11): rc.2 before rc.10', () => {
+    expect(['1.0.0', '1.0.0-rc.10', '1.0.0-rc.2', '1.0.0-rc.1'].sort(compareVersions)).toEqual(['1.0.0-rc.1', '1.0.0-rc.2', '1.0.0-rc.10', '1.0.0']);
+    expect(['1.0.0-alpha.beta', '1.0.0-alpha.1', '1.0.0-alpha', '1.0.0-beta.11', '1.0.0-beta.2', '1.0.0-beta', '1.0.0-rc.1'].sort(compareVersions)).toEqual([
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+    ]);
+    expect(newestVersion(['2.0.0-rc.9', '2.0.0-rc.10'])).toBe('2.0.0-rc.10');
+  });
+
+  it('puts what is not a version first instead of throwing', () => {
+    expect(['1.0.0', 'latest', '0.1.0', 'draft'].sort(compareVersions)).toEqual(['draft', 'latest', '0.1.0', '1.0.0']);
+  });
+
   it('finds the newest', () => {
     expect(newestVersion(['1.9.0', '1.10.0', '1.2.0'])).toBe('1.10.0');
     expect(newestVersion([])).toBeUndefined();

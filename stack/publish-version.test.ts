@@ -7,7 +7,7 @@ import { getPlatformProxy } from 'wrangler';
 import { WRANGLER_CONFIG } from '../deploy/deploy-edge.ts';
 import { generateSigningKey, type SigningKey } from '../protocol/keys.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
-import { artifactObjectKey } from '../worker/storage-layout.ts';
+import { artifactObjectKey } from '../worker/storage/layout.ts';
 import { verifyModelDirectory } from '../origin/verify-version.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import { importModel } from '../models/import/import-model.ts';

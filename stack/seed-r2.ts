@@ -1,7 +1,7 @@
 /**
  * Copies a model repository into the edge's R2 bucket as `wrangler dev` keeps it locally: each signed
  * envelope under `<id>/<version>/manifest.dsse.json`, each artifact once under `artifacts/<sha256>`
- * (storage-layout.ts). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
+ * (worker/storage/layout.ts). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
  * one `wrangler r2 object put --local` per object. Envelopes are copied byte for byte and not verified
  * here: the edge verifies on every read, so a bad one is refused there. An artifact whose bytes don't hash
  * to what its manifest says is skipped, since storing it under that hash would be a lie.
@@ -13,7 +13,7 @@ import { getPlatformProxy, unstable_readConfig } from 'wrangler';
 import { artifactFile, listModelVersions } from '../origin/repository.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
 import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
-import { artifactObjectKey } from '../worker/storage-layout.ts';
+import { artifactObjectKey } from '../worker/storage/layout.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const WRANGLER_CONFIG = join(ROOT, 'wrangler.toml');

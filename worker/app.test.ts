@@ -1,10 +1,13 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { errorFromResponse } from '../client/core/error-mapping.ts';
+import { DEFAULT_RETRY, retry } from '../client/core/retry.ts';
 import { encodeBase64 } from '../protocol/base64.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
 import { createApp } from './app.ts';
-import type { ResponseCache } from './edge-cache.ts';
+import { DEFAULT_TUNING } from './config.ts';
+import type { ResponseCache } from './http/edge-cache.ts';
 import { apiKeysVar, KEYS, seedModel, testEnv, type Seeded } from './test-support.ts';
 
 const lines: Record<string, unknown>[] = [];
@@ -251,6 +254,90 @@ describe('inference', () => {
   });
 });
 
+describe('origin answers and retries', () => {
+  const infer = (path: string, environment: Env = vars) =>
+    call(path, { method: 'POST', body: '{"inputs":[]}', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.infer}` } }, environment);
+  const typed = (code: string, status: number, message = `${code} from the origin`) =>
+    new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
+
+  /** Fake origins: `/infer` answers with `answer()`, readiness with 200; counts the inference attempts. */
+  function origins(answer: (url: string) => Response) {
+    const attempts: string[] = [];
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (!url.endsWith('/infer')) return new Response('{"ready":true}', { status: 200 });
+      attempts.push(url);
+      return answer(url);
+    });
+    return attempts;
+  }
+
+  async function breakers(environment: Env): Promise<{ breaker: string; consecutive_failures: number }[]> {
+    const res = await call('/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.admin}` } }, environment);
+    return ((await res.json()) as { origins: { breaker: string; consecutive_failures: number }[] }).origins;
+  }
+
+  it('relays an answer about one model as the origin gave it, and never counts it against the origin', async () => {
+    const environment = { ...vars, ORIGINS: 'http://typed-a.test,http://typed-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, breakerFailureThreshold: 1 }) } as Env;
+    const reason = 'model m version 9.0.0 was refused: manifest_signature_invalid: no trusted signature';
+    const attempts = origins((url) => (url.includes('/versions/9.0.0/') ? typed('model_not_ready', 503, reason) : url.includes('/versions/8.0.0/') ? typed('model_not_found', 404) : new Response('{"outputs":[]}', { status: 200 })));
+    for (let i = 0; i < 5; i++) {
+      const refused = await infer('/v2/models/m/versions/9.0.0/infer', environment);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('x-tandem-attempts')).toBe('1');
+      expect(await refused.json()).toMatchObject({ error: { code: 'model_not_ready', message: reason } });
+      const unknown = await infer('/v2/models/m/versions/8.0.0/infer', environment);
+      expect([unknown.status, ((await unknown.json()) as { error: { code: string } }).error.code]).toEqual([404, 'model_not_found']);
+    }
+    expect(attempts).toHaveLength(10); // Not retried on the other origin.
+    expect(await breakers(environment)).toEqual([expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 }), expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 })]);
+    // Other clients are served as before.
+    expect((await infer('/v2/models/m/versions/1.0.0/infer', environment)).status).toBe(200);
+  });
+
+  it('counts an unwell origin against its breaker and tries the other', async () => {
+    const environment = { ...vars, ORIGINS: 'http://busy-a.test,http://fine-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }) } as Env;
+    origins((url) => (url.startsWith('http://busy-a.test') ? typed('overloaded', 503) : new Response('{"outputs":[]}', { status: 200 })));
+    for (let i = 0; i < 3; i++) {
+      const res = await infer('/v2/models/m/versions/1.0.0/infer', environment);
+      expect([res.status, res.headers.get('x-tandem-origin')]).toEqual([200, 'http://fine-b.test']);
+    }
+    expect((await breakers(environment)).map((o) => o.breaker)).toEqual(['open', 'closed']);
+  });
+
+  it('one client call reaches the origins at most maxAttempts times: the client does not retry what the edge retried', async () => {
+    // The client's origin path: its retry loop and error mapping (client/core), against the whole edge.
+    const clientCall = (environment: Env) =>
+      retry(
+        async () => {
+          edgeRequests++;
+          const res = await infer('/v2/models/m/versions/1.0.0/infer', environment);
+          if (!res.ok) throw await errorFromResponse(res);
+          return res;
+        },
+        DEFAULT_RETRY,
+        {},
+        { sleep: async () => {} },
+      );
+    let edgeRequests = 0;
+    const sick = { ...vars, ORIGINS: 'http://sick-a.test,http://sick-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 99 }) } as Env;
+    const attempts = origins(() => typed('overloaded', 503));
+    await expect(clientCall(sick)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: DEFAULT_TUNING.maxAttempts });
+    expect(attempts).toHaveLength(DEFAULT_TUNING.maxAttempts); // 3, not client attempts × edge attempts = 9.
+    expect(edgeRequests).toBe(1);
+
+    // Every breaker open: the edge tries no origin (x-tandem-attempts: 0), so the client may try again,
+    // and the origins still see no more than maxAttempts attempts for the call.
+    edgeRequests = 0;
+    attempts.length = 0;
+    const fragile = { ...sick, TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }) } as Env;
+    await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 2 });
+    expect([attempts.length, edgeRequests]).toEqual([2, 1]);
+    await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 0 });
+    expect([attempts.length, edgeRequests]).toEqual([2, 1 + DEFAULT_RETRY.attempts]);
+  });
+});
+
 describe('CORS and errors', () => {
   it('answers a preflight and exposes the edge headers', async () => {
     const res = await call('/v2/models/m/infer', {
@@ -262,7 +349,7 @@ describe('CORS and errors', () => {
     expect(res.headers.get('access-control-allow-headers')).toContain('x-client-id');
     const get = await call('/v1/models', { headers: { origin: 'https://app.example' } });
     const exposed = get.headers.get('access-control-expose-headers') ?? '';
-    for (const h of ['x-request-id', 'x-model-version', 'x-tandem-origin', 'content-range', 'etag', 'inference-header-content-length']) expect(exposed).toContain(h);
+    for (const h of ['x-request-id', 'x-model-version', 'x-tandem-origin', 'x-tandem-attempts', 'content-range', 'etag', 'inference-header-content-length']) expect(exposed).toContain(h);
   });
 
   it('unknown routes get the shared error body', async () => {
@@ -277,6 +364,9 @@ describe('CORS and errors', () => {
     expect((await call('/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.infer}` } })).status).toBe(403);
     const res = await call('/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.admin}` } });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { origins: unknown[] }).origins).toHaveLength(2);
+    const status = (await res.json()) as { origins: unknown[]; trusted_keys: { keyids: string[]; threshold: number } };
+    expect(status.origins).toHaveLength(2);
+    // The keys this edge trusts, as TRUSTED_KEYS gave them.
+    expect(status.trusted_keys).toEqual({ keyids: JSON.parse(vars.TRUSTED_KEYS).map((k: { keyid: string }) => k.keyid), threshold: 1 });
   });
 });

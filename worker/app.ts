@@ -4,15 +4,15 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import { adminRoutes } from './admin-routes.ts';
-import { artifactRoutes } from './artifact-routes.ts';
-import { catalogRoutes } from './catalog-routes.ts';
-import { inferenceRoutes } from './inference-routes.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { artifactRoutes } from './routes/artifacts.ts';
+import { catalogRoutes } from './routes/catalog.ts';
+import { inferenceRoutes } from './routes/inference.ts';
 import type { EdgeEnv } from './context.ts';
-import { withEdgeState } from './edge-state.ts';
-import { notFound, onError } from './errors.ts';
-import { requestLog, type RequestLogOptions } from './request-log.ts';
-import type { ResponseCache } from './edge-cache.ts';
+import { withEdgeState } from './middleware/edge-state.ts';
+import { notFound, onError } from './middleware/errors.ts';
+import { requestLog, type RequestLogOptions } from './middleware/request-log.ts';
+import type { ResponseCache } from './http/edge-cache.ts';
 
 export interface AppOptions {
   log?: RequestLogOptions;
@@ -24,6 +24,7 @@ export const EXPOSED_HEADERS = [
   'x-request-id',
   'x-model-version',
   'x-tandem-origin',
+  'x-tandem-attempts',
   'content-length',
   'content-range',
   'etag',

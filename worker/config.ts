@@ -5,8 +5,8 @@
  */
 import { TandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
-import { parseApiKeys, type ApiKeyRecord } from './api-keys.ts';
-import { parseCanary, type CanaryConfig } from './canary.ts';
+import { parseApiKeys, type ApiKeyRecord } from './auth/api-keys.ts';
+import { parseCanary, type CanaryConfig } from './version-choice/canary.ts';
 
 /** Timeouts, retries, breaker, readiness and limits (the `TUNING` var overrides any field). */
 export interface Tuning {
@@ -34,20 +34,20 @@ export interface Tuning {
   rateLimitBurst: number;
   /**
    * Most tokens an isolate takes from a key's bucket at once and spends without asking its Durable Object
-   * again (rate-lease.ts), capped at what the key earns in `rateLimitLeaseMs`. Default 10; 1 asks on every
+   * again (rate-limit/rate-lease.ts), capped at what the key earns in `rateLimitLeaseMs`. Default 10; 1 asks on every
    * request.
    */
   rateLimitLeaseTokens: number;
   /** How long leased tokens may be spent before they are dropped. Default 1000; 0 asks on every request. */
   rateLimitLeaseMs: number;
   /**
-   * How long an isolate remembers a verified API key, skipping its SHA-256 (api-keys.ts). Default 60000;
+   * How long an isolate remembers a verified API key, skipping its SHA-256 (auth/api-keys.ts). Default 60000;
    * 0 hashes every request. A changed `API_KEYS` starts afresh at once.
    */
   apiKeyCacheTtlMs: number;
   /** Cache-Control max-age of manifests and the catalog. Default 60. */
   manifestMaxAgeSeconds: number;
-  /** How old an isolate's copy of the stored origin list override (origin-list.ts) may get. Default 5000. */
+  /** How old an isolate's copy of the stored origin list override (origin-pool/origin-list.ts) may get. Default 5000. */
   originListTtlMs: number;
 }
 

@@ -1,3 +1,8 @@
+/**
+ * The edge for code that builds on it (tests, tools): re-exports only. The Worker's own entry point is
+ * main.ts; the code is grouped by concept in routes/, middleware/, auth/, origin-pool/, rate-limit/,
+ * storage/, version-choice/ and http/.
+ */
 export { createApp, EXPOSED_HEADERS, type AppOptions } from './app.ts';
-export { RateLimiter } from './rate-limiter.ts';
+export { RateLimiter } from './rate-limit/rate-limiter.ts';
 export { loadEdgeConfig, DEFAULT_TUNING, type EdgeConfig, type Tuning } from './config.ts';

@@ -3,6 +3,6 @@
  */
 import { createApp } from './app.ts';
 
-export { RateLimiter } from './rate-limiter.ts';
+export { RateLimiter } from './rate-limit/rate-limiter.ts';
 
 export default createApp();

@@ -4,7 +4,7 @@ declare namespace Cloudflare {
   interface Env {
     /** Bearer token the edge sends to origins. */
     ORIGIN_TOKEN?: string;
-    /** API keys, hashed: see worker/api-keys.ts for the format. */
+    /** API keys, hashed: see worker/auth/api-keys.ts for the format. */
     API_KEYS?: string;
   }
 }

@@ -9,8 +9,8 @@ import { sampleManifest } from '../protocol/test-support/manifest-arbitrary.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
 import { signManifest } from '../protocol/signed-manifest.ts';
-import { hashApiKey } from './api-keys.ts';
-import { artifactObjectKey } from './storage-layout.ts';
+import { hashApiKey } from './auth/api-keys.ts';
+import { artifactObjectKey } from './storage/layout.ts';
 
 /** The shared sample manifest, renamed and pointing at `artifact`. */
 export function manifestFor(id: string, version: string, artifact: { sha256: string; bytes: number }): Manifest {

@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { TandemError } from '../../protocol/errors.ts';
+import { TandemError, isRetryable } from '../../protocol/errors.ts';
 import { canFallBack, errorFromDevice, errorFromFetchFailure, errorFromResponse, isOriginFailure } from './error-mapping.ts';
 
 describe('error mapping', () => {
   it('reads a Tandem error body with its code, request id and Retry-After', async () => {
     const res = new Response(JSON.stringify({ error: { code: 'overloaded', message: 'queue full', request_id: 'r1' } }), { status: 503, headers: { 'retry-after': '2' } });
     const err = await errorFromResponse(res);
-    expect([err.code, err.message, err.requestId, err.retryAfterSeconds]).toEqual(['overloaded', 'queue full', 'r1', 2]);
+    expect([err.code, err.message, err.requestId, err.retryAfterSeconds, err.attempts]).toEqual(['overloaded', 'queue full', 'r1', 2, undefined]);
+  });
+
+  it('keeps the origin attempts the edge already made, so they are not retried again', async () => {
+    const body = JSON.stringify({ error: { code: 'origin_unavailable', message: 'no origin could answer' } });
+    const spent = await errorFromResponse(new Response(body, { status: 502, headers: { 'x-tandem-attempts': '3', 'retry-after': '1' } }));
+    expect([spent.attempts, spent.retryAfterSeconds, isRetryable(spent)]).toEqual([3, 1, false]);
+    const none = await errorFromResponse(new Response(body, { status: 502, headers: { 'x-tandem-attempts': '0' } }));
+    expect([none.attempts, isRetryable(none)]).toEqual([0, true]);
+    expect((await errorFromResponse(new Response(body, { status: 502, headers: { 'x-tandem-attempts': 'x' } }))).attempts).toBeUndefined();
   });
 
   it('maps a body that is not ours by status', async () => {
@@ -37,5 +46,8 @@ describe('error mapping', () => {
     expect(canFallBack(new Error('worker crashed'))).toBe(true);
     expect(isOriginFailure(new TandemError('unauthorized', 'x'))).toBe(false);
     expect(isOriginFailure(new TandemError('overloaded', 'x'))).toBe(true);
+    // A model refused at load, or failing on one input, is an answer about that model: the origin is up.
+    expect(isOriginFailure(new TandemError('model_not_ready', 'x'))).toBe(false);
+    expect(isOriginFailure(new TandemError('inference_failed', 'x'))).toBe(false);
   });
 });

@@ -2,10 +2,18 @@
  * Every failure the SDK sees, mapped to a TandemError in one place: HTTP error bodies (through the shared
  * `parseErrorBody`), network failures (offline versus an unreachable edge), aborts, and device runtime
  * failures. Also which errors are worth a fallback: a bad input fails the same everywhere, so it is not.
+ * Whether an error is worth a retry, and whether it counts against the origin, is the error table's
+ * (protocol/errors.ts `isRetryable`, `isServerFailure`), the same rule the edge reads.
  */
 import { TandemError, parseErrorBody, toTandemError, type ErrorCode } from '../../protocol/errors.ts';
 
-/** Reads a non-2xx response into a TandemError with the server's code and its `Retry-After`. */
+/** What the client's circuit breaker counts: protocol/errors.ts `isServerFailure`, the edge's rule too. */
+export { isServerFailure as isOriginFailure } from '../../protocol/errors.ts';
+
+/**
+ * Reads a non-2xx response into a TandemError with the server's code, its `Retry-After`, and the origin
+ * attempts the edge already made for it (`x-tandem-attempts`), so the client does not retry those again.
+ */
 export async function errorFromResponse(res: Response): Promise<TandemError> {
   let json: unknown = null;
   try {
@@ -15,10 +23,12 @@ export async function errorFromResponse(res: Response): Promise<TandemError> {
   }
   const err = parseErrorBody(res.status, json);
   const retryAfter = Number(res.headers.get('retry-after'));
-  if (Number.isFinite(retryAfter) && retryAfter > 0 && err.retryAfterSeconds === undefined) {
-    return new TandemError(err.code, err.message, { retryAfterSeconds: retryAfter, ...(err.requestId ? { requestId: err.requestId } : {}) });
-  }
-  return err;
+  const attempts = Number(res.headers.get('x-tandem-attempts') ?? NaN);
+  return new TandemError(err.code, err.message, {
+    ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+    ...(Number.isInteger(attempts) && attempts >= 0 ? { attempts } : {}),
+    ...(err.requestId ? { requestId: err.requestId } : {}),
+  });
 }
 
 /**
@@ -60,8 +70,3 @@ export function canFallBack(err: unknown): boolean {
   return !(err instanceof TandemError && CALLER_ERRORS.has(err.code));
 }
 
-/** Whether an error says the origin itself is unwell (what the circuit breaker counts). */
-export function isOriginFailure(err: unknown): boolean {
-  if (!(err instanceof TandemError)) return true;
-  return ['origin_unavailable', 'overloaded', 'shutting_down', 'deadline_exceeded', 'internal', 'inference_failed', 'model_not_ready'].includes(err.code);
-}

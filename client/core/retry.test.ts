@@ -1,21 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { TandemError } from '../../protocol/errors.ts';
-import { abortableSleep, backoffDelay, isTransient, retry, type RetryPolicy } from './retry.ts';
+import { abortableSleep, retry, type RetryPolicy } from './retry.ts';
 
 const policy: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 1000 };
-
-describe('backoffDelay', () => {
-  it('is full jitter under an exponential ceiling capped at maxDelayMs', () => {
-    expect([0, 1, 2, 3, 4].map((a) => backoffDelay(policy, a, 0.999999))).toEqual([99, 199, 399, 799, 999]);
-    expect(backoffDelay(policy, 3, 0)).toBe(0);
-    expect(backoffDelay(policy, 1, 0.5)).toBe(100);
-  });
-
-  it('waits at least what Retry-After asks, within maxDelayMs', () => {
-    expect(backoffDelay(policy, 0, 0, 500)).toBe(500);
-    expect(backoffDelay(policy, 0, 0, 60_000)).toBe(1000);
-  });
-});
 
 describe('retry', () => {
   const transient = () => new TandemError('overloaded', 'busy', { retryAfterSeconds: 0.3 });
@@ -39,7 +26,24 @@ describe('retry', () => {
     const task = vi.fn().mockRejectedValue(new TandemError('input_shape_mismatch', 'no'));
     await expect(retry(task, policy, {}, { sleep: async () => {} })).rejects.toMatchObject({ code: 'input_shape_mismatch' });
     expect(task).toHaveBeenCalledTimes(1);
-    expect(isTransient(new Error('plain'))).toBe(false);
+  });
+
+  it('does not retry what a tier that owns the retries already retried (the edge\'s origin attempts)', async () => {
+    const spent = new TandemError('origin_unavailable', 'no origin could answer', { attempts: 3 });
+    const task = vi.fn().mockRejectedValue(spent);
+    await expect(retry(task, policy, {}, { sleep: async () => {} })).rejects.toBe(spent);
+    expect(task).toHaveBeenCalledTimes(1);
+    // No origin was tried (every breaker open; the edge's rate limit): the client may try again.
+    const none = vi.fn().mockRejectedValueOnce(new TandemError('origin_unavailable', 'every origin is marked down', { attempts: 0 })).mockResolvedValue('ok');
+    expect(await retry(none, policy, {}, { sleep: async () => {} })).toBe('ok');
+  });
+
+  it('retries by the error table: not a bug (internal) nor a model refused at load', async () => {
+    for (const code of ['internal', 'model_not_ready', 'inference_failed'] as const) {
+      const task = vi.fn().mockRejectedValue(new TandemError(code, 'x'));
+      await expect(retry(task, policy, {}, { sleep: async () => {} })).rejects.toMatchObject({ code });
+      expect(task, code).toHaveBeenCalledTimes(1);
+    }
   });
 
   it('an abort stops the wait at once', async () => {

@@ -1,9 +1,12 @@
 /**
- * Retries with exponential backoff and full jitter (each delay uniform in [0, min(cap, base·2^attempt)]),
- * the scheme that spreads a crowd of clients best. Only errors the caller calls transient are retried; an
- * abort stops the wait at once. A server's `Retry-After` raises the delay to at least what it asked for.
+ * The client's retry loop: exponential backoff with full jitter (protocol/resilience/backoff.ts, the edge's
+ * too), a server's `Retry-After` as the least wait, and an abort that stops the wait at once. What is
+ * retried is the error table's `retryable` column (protocol/errors.ts `isRetryable`), read by every tier;
+ * an error the edge already retried across origins (it says how many attempts it made) is not retried
+ * again, so one call reaches the origins at most the edge's `maxAttempts` times (README, "Retries").
  */
-import { TandemError, type ErrorCode } from '../../protocol/errors.ts';
+import { TandemError, isRetryable } from '../../protocol/errors.ts';
+import { backoffDelay } from '../../protocol/resilience/backoff.ts';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 3. */
@@ -15,20 +18,6 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 };
-
-/** Codes worth another try: the server or the path to it may recover. */
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['origin_unavailable', 'overloaded', 'shutting_down', 'rate_limited', 'deadline_exceeded', 'internal']);
-
-export function isTransient(err: unknown): boolean {
-  return err instanceof TandemError && TRANSIENT.has(err.code);
-}
-
-/** The delay before retry number `attempt` (0-based), given a random number in [0, 1). */
-export function backoffDelay(policy: RetryPolicy, attempt: number, random: number, retryAfterMs?: number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  const jittered = Math.floor(random * ceiling);
-  return retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, policy.maxDelayMs));
-}
 
 export interface RetryDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -49,7 +38,7 @@ export async function retry<T>(
 ): Promise<T> {
   const sleep = deps.sleep ?? abortableSleep;
   const random = deps.random ?? Math.random;
-  const shouldRetry = options.shouldRetry ?? isTransient;
+  const shouldRetry = options.shouldRetry ?? isRetryable;
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     try {
@@ -57,7 +46,7 @@ export async function retry<T>(
     } catch (err) {
       if (attempt + 1 >= policy.attempts || !shouldRetry(err) || options.signal?.aborted) throw err;
       const retryAfter = err instanceof TandemError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
-      const delay = backoffDelay(policy, attempt, random(), retryAfter);
+      const delay = backoffDelay({ baseMs: policy.baseDelayMs, capMs: policy.maxDelayMs }, attempt, random(), retryAfter);
       deps.onRetry?.(attempt + 1, delay, err);
       await sleep(delay, options.signal);
     }

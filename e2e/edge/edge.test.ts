@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFER_TOKEN, type TestRepository } from '../../origin/test-support.ts';
 import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
-import { canaryRepository, inferBody, pool, spawnOrigin, tamperedEnvelope, type ChildOrigin } from './support.ts';
+import { canaryRepository, inferBody, pool, refusedVersion, spawnOrigin, tamperedEnvelope, type ChildOrigin } from './support.ts';
 
 const KEYS = { infer: 'it-infer', catalog: 'it-catalog', slow: 'it-slow', admin: 'it-admin' };
 const MODEL = 'mlp-classifier';
@@ -21,6 +21,8 @@ const logs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   repo = await canaryRepository();
+  // 2.0.0 fails its signature check: both origins refuse it at load.
+  await refusedVersion(repo, MODEL, '1.0.0', '2.0.0');
   [a, b] = await Promise.all([spawnOrigin(repo), spawnOrigin(repo)]);
   edge = await startEdge({
     origins: [a.url, b.url],
@@ -54,8 +56,8 @@ afterAll(async () => {
   await repo?.cleanup();
 });
 
-function infer(headers: Record<string, string> = {}, seed = 1): Promise<Response> {
-  return fetch(`${edge.url}/v2/models/${MODEL}/infer`, {
+function infer(headers: Record<string, string> = {}, seed = 1, version?: string): Promise<Response> {
+  return fetch(`${edge.url}/v2/models/${MODEL}${version ? `/versions/${version}` : ''}/infer`, {
     method: 'POST',
     body: inferBody(seed),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.infer}`, ...headers },
@@ -66,9 +68,9 @@ async function code(res: Response): Promise<string> {
   return ((await res.json()) as { error: { code: string } }).error.code;
 }
 
-async function originStatus(): Promise<{ url: string; breaker: string }[]> {
+async function originStatus(): Promise<{ url: string; breaker: string; consecutive_failures: number }[]> {
   const res = await fetch(`${edge.url}/v1/edge/status`, { headers: { authorization: `Bearer ${KEYS.admin}` } });
-  return ((await res.json()) as { origins: { url: string; breaker: string }[] }).origins;
+  return ((await res.json()) as { origins: { url: string; breaker: string; consecutive_failures: number }[] }).origins;
 }
 
 describe('edge in front of real origins', () => {
@@ -128,6 +130,24 @@ describe('edge in front of real origins', () => {
       await manifest.arrayBuffer();
       expect(manifest.headers.get('x-model-version')).toBe([...seen][0]);
     }
+  });
+
+  it('one client asking for a refused or unknown version gets the origin\'s answer and changes nothing for the others', async () => {
+    const outcomes = await pool(240, 8, async (i) => {
+      const version = i % 3 === 0 ? '2.0.0' : i % 3 === 1 ? '9.9.9' : undefined;
+      const res = await infer({ 'x-client-id': version ? 'curious' : `other-${i}` }, i, version);
+      const body = res.ok ? (await res.arrayBuffer(), undefined) : ((await res.json()) as { error: { code: string; message: string } }).error;
+      return { version, status: res.status, attempts: res.headers.get('x-tandem-attempts'), body };
+    });
+    for (const o of outcomes.filter((o) => o.version === '2.0.0')) {
+      expect([o.status, o.body?.code, o.attempts]).toEqual([503, 'model_not_ready', '1']);
+      expect(o.body?.message).toMatch(/version 2\.0\.0 was refused: manifest_signature_invalid/);
+    }
+    for (const o of outcomes.filter((o) => o.version === '9.9.9')) expect([o.status, o.body?.code, o.attempts]).toEqual([404, 'model_not_found', '1']);
+    expect(outcomes.filter((o) => o.version === undefined).map((o) => o.status)).toEqual(new Array(80).fill(200));
+    // With a breaker threshold of 2, two refusals counted against an origin would have opened it.
+    expect((await originStatus()).map((o) => [o.breaker, o.consecutive_failures])).toEqual([['closed', 0], ['closed', 0]]);
+    expect((await (await fetch(`${edge.url}/v1/models`)).json()) as { models: { versions: string[] }[] }).toMatchObject({ models: [{ versions: ['1.0.0', '1.1.0'] }] });
   });
 
   it('401 without or with an unknown key, 403 without the scope, 429 past the rate', async () => {

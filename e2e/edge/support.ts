@@ -3,7 +3,7 @@
  * 1.1.0 (the same model re-signed under a new version, so a canary has two versions to split between),
  * origins as real child processes (so one can be killed), and the edge under `wrangler dev`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { encodeBase64 } from '../../protocol/base64.ts';
@@ -15,6 +15,19 @@ export async function canaryRepository(): Promise<TestRepository> {
   const repo = await signedRepository(['mlp-classifier']);
   await copyVersion(repo, 'mlp-classifier', '1.0.0', '1.1.0');
   return repo;
+}
+
+/**
+ * Version `to` of `id` stored on disk with its manifest edited after signing: every origin refuses it at
+ * load (503 `model_not_ready` for requests that name it), and the edge leaves it out of its catalog.
+ */
+export async function refusedVersion(repo: TestRepository, id: string, from: string, to: string): Promise<void> {
+  await copyVersion(repo, id, from, to);
+  const path = join(repo.repository, id, to, 'manifest.dsse.json');
+  const envelope = JSON.parse(await readFile(path, 'utf8')) as { payload: string };
+  const manifest = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { classLabels?: string[] };
+  envelope.payload = encodeBase64(new TextEncoder().encode(JSON.stringify({ ...manifest, classLabels: [...(manifest.classLabels ?? [])].reverse() })));
+  await writeFile(path, JSON.stringify(envelope));
 }
 
 /** A copy of a stored envelope with its payload edited after signing, to be seeded as `tampered/1.0.0`. */

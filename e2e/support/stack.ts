@@ -13,7 +13,7 @@ import { copyVersion, readVerifiedManifest, signedRepository, type TestRepositor
 import type { Manifest } from '../../protocol/manifest.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { signManifest } from '../../protocol/signed-manifest.ts';
-import { artifactObjectKey } from '../../worker/storage-layout.ts';
+import { artifactObjectKey } from '../../worker/storage/layout.ts';
 
 /** A validly signed manifest whose int8 artifact object in R2 holds other bytes than its SHA-256 names. */
 export const TAMPERED_ARTIFACT_MODEL = 'mlp-tampered-artifact';

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_REPOSITORY } from '../../models/build.ts';
 import { DEV_ADMIN_KEY, DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../dev-credentials.ts';
 import { collectList, parsePort } from './options.ts';
+import { describeTrustedKeys } from './trusted-keys.ts';
 
 interface EdgeOptions {
   port: number;
@@ -35,7 +36,9 @@ export function register(program: Command): void {
       for (const origin of origins) new URL(origin); // Throws on a malformed URL before anything starts.
       const repository = resolve(options.repository);
       await ensureDevRepository(repository, (line) => void process.stderr.write(`${line}\n`));
-      const trustedKeys = process.env.TANDEM_TRUSTED_KEYS ?? (await readFile(process.env.TANDEM_TRUSTED_KEYS_FILE ?? DEV_TRUSTED_KEYS_FILE, 'utf8'));
+      const keysFile = process.env.TANDEM_TRUSTED_KEYS_FILE ?? DEV_TRUSTED_KEYS_FILE;
+      const trustedKeys = process.env.TANDEM_TRUSTED_KEYS ?? (await readFile(keysFile, 'utf8'));
+      const trustedLine = await describeTrustedKeys(trustedKeys, process.env.TANDEM_TRUSTED_KEYS ? 'TANDEM_TRUSTED_KEYS' : keysFile);
       const { startEdge } = await import('../edge-process.ts');
       const edge = await startEdge({
         origins,
@@ -52,6 +55,7 @@ export function register(program: Command): void {
       process.stderr.write(
         `tandem edge listening on ${edge.url}, in front of ${origins.join(', ')}\n` +
           `  dev API key:   Authorization: Bearer ${DEV_API_KEY}   (admin: ${DEV_ADMIN_KEY})\n` +
+          `  ${trustedLine}\n` +
           `  try: curl -s ${edge.url}/v1/models\n`,
       );
       await new Promise<void>((done) => {

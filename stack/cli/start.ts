@@ -4,10 +4,12 @@
  * seeded from the repository) and the demo page, prints the URLs, and stops all of it on Ctrl-C.
  */
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_REPOSITORY } from '../../models/build.ts';
 import { DEV_ADMIN_KEY, DEV_API_KEY, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../dev-credentials.ts';
 import { parsePort } from './options.ts';
+import { describeTrustedKeys } from './trusted-keys.ts';
 
 interface StartOptions {
   repository: string;
@@ -31,6 +33,8 @@ export function register(program: Command): void {
       const repository = resolve(options.repository);
       await ensureDevRepository(repository, out);
       out(`model repository ready at ${repository}`);
+      // What the origin and the edge are given to trust (the demo page pins the same set).
+      out(await describeTrustedKeys(await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8'), DEV_TRUSTED_KEYS_FILE));
       out('starting the origin, the edge (wrangler dev) and the demo page…');
       // Loaded here, not at the top: vite and wrangler take seconds to load, and `--help` needs neither.
       const { startStack } = await import('../stack.ts');

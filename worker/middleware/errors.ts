@@ -1,0 +1,42 @@
+/**
+ * Errors to HTTP, in one place: every error leaves the edge as the shared body
+ * `{ "error": { "code", "message", "request_id" } }` with the code's status (protocol/errors.ts), and
+ * `Retry-After` and `x-tandem-attempts` when the error has them. Anything not a TandemError is a bug:
+ * logged with its stack, sent as `internal` without details.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { TandemError } from '../../protocol/errors.ts';
+import type { EdgeEnv } from '../context.ts';
+
+export function toEdgeError(err: unknown): TandemError {
+  if (err instanceof TandemError) return err;
+  if (err instanceof HTTPException && err.status === 413) return new TandemError('payload_too_large', 'request body is too large');
+  if (err instanceof HTTPException && err.status < 500) return new TandemError('bad_request', err.message);
+  return new TandemError('internal', 'internal error', { cause: err });
+}
+
+export function errorResponse(c: Context<EdgeEnv>, error: TandemError): Response {
+  error.requestId ??= c.get('requestId');
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  // Upstream attempts already made for this request (the proxy's): a client does not retry them again.
+  if (error.attempts !== undefined) headers['x-tandem-attempts'] = String(error.attempts);
+  return c.json(error.toBody(), error.status as 400, headers);
+}
+
+export const onError: ErrorHandler<EdgeEnv> = (err, c) => {
+  const error = toEdgeError(err);
+  if (error.code === 'internal') {
+    console.error(JSON.stringify({ event: 'error', request_id: c.get('requestId'), message: String(err), stack: (err as Error).stack }));
+  }
+  // The request log reads the code from c.error.
+  c.error = error;
+  return errorResponse(c, error);
+};
+
+export const notFound: NotFoundHandler<EdgeEnv> = (c) => {
+  const error = new TandemError('not_found', `no route ${c.req.method} ${c.req.path}`);
+  c.error = error;
+  return errorResponse(c, error);
+};

@@ -1,0 +1,47 @@
+/**
+ * Request ids and the request log: takes `x-request-id` from the client (or makes one), returns it on every
+ * response, and writes one JSON line per request when it ends: request_id, method, route, status, timings,
+ * and what the handler added (origin, attempts, model, version, cache).
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { EdgeEnv } from '../context.ts';
+
+export interface RequestLogOptions {
+  /** Where lines go. Default: `console.log`, which Workers Logs and `wrangler tail` collect. */
+  write?: (line: string) => void;
+  /** Clock for timings. Default `performance.now` (in workerd it advances only across I/O, which is what we time). */
+  now?: () => number;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<EdgeEnv> {
+  const { write = (line: string) => console.log(line), now = () => performance.now() } = options;
+  return async (c, next) => {
+    const started = now();
+    const given = c.req.header('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', requestId);
+    c.set('log', {});
+    try {
+      await next();
+    } finally {
+      c.res.headers.set('x-request-id', requestId);
+      const error = c.error as { code?: unknown } | undefined;
+      write(
+        JSON.stringify({
+          event: 'request',
+          request_id: requestId,
+          method: c.req.method,
+          route: c.req.routePath,
+          path: c.req.path,
+          status: c.res.status,
+          ...(c.get('apiKey') ? { key: c.get('apiKey')?.name } : {}),
+          ...c.get('log'),
+          ...(typeof error?.code === 'string' ? { code: error.code } : {}),
+          total_ms: Math.round((now() - started) * 100) / 100,
+        }),
+      );
+    }
+  };
+}

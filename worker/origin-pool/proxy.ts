@@ -1,0 +1,173 @@
+/**
+ * Sends one inference request to the origin pool: an origin the breakers admit, a per-attempt timeout,
+ * and on a network error, a timeout or an answer that says the origin is unwell, another origin after an
+ * exponential backoff with jitter (protocol/resilience/backoff.ts), all within the request's deadline.
+ * Inference is idempotent, so retrying a failed attempt is safe; the answer is read in full inside the
+ * attempt, so an origin that dies mid-body is retried too, never half-relayed.
+ *
+ * The edge owns the retries of an inference: at most `maxAttempts` origin attempts per request, and the
+ * count goes back to the caller (`attempts`, the `x-tandem-attempts` header), so a client does not retry
+ * what the edge already retried (protocol/errors.ts `isRetryable`).
+ */
+import { TandemError, isServerFailure, parseErrorBody } from '../../protocol/errors.ts';
+import { backoffDelay, delayWithinDeadline } from '../../protocol/resilience/backoff.ts';
+import type { Tuning } from '../config.ts';
+import type { OriginHealth, OriginPool } from './pool.ts';
+
+/** What an origin's answer means for the request and for the origin's breaker. */
+export type Verdict = 'success' | 'retry' | 'final';
+
+/**
+ * By the error table (protocol/errors.ts): 2xx is success. An answer that says the origin is unwell
+ * (`isServerFailure`: `overloaded`, `shutting_down`, `deadline_exceeded`, or a 5xx without our error
+ * body, from whatever stands in front of it) is tried elsewhere and counts against the origin. Any other
+ * answer is about this request or this model (4xx, `model_not_found`, `model_not_ready`,
+ * `inference_failed`): relayed to the client as it is, and the origin counts as up, so one client asking
+ * for a refused or unknown version changes nothing for the others.
+ * @param body the origin's answer (its error body, when not 2xx).
+ */
+export function verdictFor(status: number, body?: ArrayBuffer | string): Verdict {
+  if (status >= 200 && status < 300) return 'success';
+  return isServerFailure(originError(status, body)) ? 'retry' : 'final';
+}
+
+/** An origin's error answer read back into a TandemError (its code, or its status's meaning). */
+export function originError(status: number, body?: ArrayBuffer | string): TandemError {
+  let json: unknown = null;
+  try {
+    if (body !== undefined) json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+  } catch {
+    // Not our body: the status speaks.
+  }
+  return parseErrorBody(status, json);
+}
+
+export interface ProxyRequest {
+  /** Path and query to send, e.g. `/v2/models/m/versions/1.0.0/infer`. */
+  path: string;
+  headers: Headers;
+  body: ArrayBuffer;
+  requestId: string;
+  /** Absolute deadline (ms since epoch). */
+  deadline: number;
+}
+
+export interface ProxyResult {
+  status: number;
+  headers: Headers;
+  body: ArrayBuffer;
+  origin: string;
+  /** Origin attempts made, this one included. */
+  attempts: number;
+  /** What each failed attempt ran into, for the log. */
+  failures: string[];
+}
+
+export interface ProxyDeps {
+  fetch: (url: string, init: RequestInit) => Promise<Response>;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+export const defaultProxyDeps: ProxyDeps = {
+  fetch: (url, init) => fetch(url, init),
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+/** Request headers relayed to the origin; the rest (cookies, the client's API key) stay at the edge. */
+const FORWARDED = ['content-type', 'inference-header-content-length', 'accept'];
+
+/**
+ * @throws TandemError `origin_unavailable` when no origin answered within the attempts and deadline,
+ * immediately when every breaker is open; its `attempts` says how many origin attempts were made.
+ */
+export async function proxyInference(pool: OriginPool, req: ProxyRequest, tuning: Tuning, token: string, deps: ProxyDeps = defaultProxyDeps): Promise<ProxyResult> {
+  const tried = new Set<string>();
+  const failures: string[] = [];
+  let made = 0;
+  for (let attempt = 0; attempt < tuning.maxAttempts; attempt++) {
+    if (attempt > 0) {
+      const backoff = backoffDelay({ baseMs: tuning.backoffBaseMs, capMs: tuning.backoffCapMs }, attempt - 1, deps.random());
+      const delay = delayWithinDeadline(backoff, deps.now(), req.deadline);
+      if (delay < 0) break;
+      if (delay > 0) await deps.sleep(delay);
+    }
+    const now = deps.now();
+    if (now >= req.deadline) break;
+    const origin = pool.pick(now, tried);
+    if (!origin) break;
+    tried.add(origin.url);
+    pool.begin(origin, now);
+    made++;
+    const outcome = await attemptOnce(origin, req, Math.min(tuning.attemptTimeoutMs, req.deadline - now), token, deps);
+    if (outcome.kind === 'response' && verdictFor(outcome.status, outcome.body) !== 'retry') {
+      pool.succeed(origin);
+      if (outcome.status === 401 || outcome.status === 403) {
+        throw new TandemError('origin_unavailable', `origin ${origin.url} refused the edge's token (HTTP ${outcome.status})`, { attempts: made });
+      }
+      return { status: outcome.status, headers: outcome.headers, body: outcome.body, origin: origin.url, attempts: made, failures };
+    }
+    pool.fail(origin, deps.now());
+    failures.push(`${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${originError(outcome.status, outcome.body).code}` : outcome.reason}`);
+  }
+  const reason = failures.length === 0 ? 'every origin is marked down' : failures.join('; ');
+  throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1, attempts: made });
+}
+
+type AttemptOutcome =
+  | { kind: 'response'; status: number; headers: Headers; body: ArrayBuffer }
+  | { kind: 'error'; reason: string };
+
+async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: number, token: string, deps: ProxyDeps): Promise<AttemptOutcome> {
+  const headers = new Headers();
+  for (const name of FORWARDED) {
+    const value = req.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  headers.set('authorization', `Bearer ${token}`);
+  headers.set('x-request-id', req.requestId);
+  // The origin drops queued work past this, so a request the edge gave up on doesn't use the origin's time.
+  headers.set('x-request-timeout-ms', String(Math.max(1, Math.floor(timeoutMs))));
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const res = await deps.fetch(`${origin.url}${req.path}`, { method: 'POST', headers, body: req.body, signal: controller.signal });
+    const body = await res.arrayBuffer();
+    return { kind: 'response', status: res.status, headers: res.headers, body };
+  } catch (err) {
+    const reason = controller.signal.aborted ? `timed out after ${Math.round(timeoutMs)} ms` : err instanceof Error ? err.message : String(err);
+    return { kind: 'error', reason };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Starts readiness checks (`GET /v2/health/ready`) of origins whose last check is older than the TTL;
+ * the returned promise is for `ctx.waitUntil`, so no request waits on it.
+ */
+export function refreshReadiness(pool: OriginPool, tuning: Tuning, token: string, deps: ProxyDeps = defaultProxyDeps): Promise<void> | undefined {
+  const stale = pool.staleReadiness(deps.now(), tuning.readinessTtlMs);
+  if (stale.length === 0) return undefined;
+  return Promise.all(
+    stale.map(async (origin) => {
+      origin.checking = true;
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), tuning.readinessTimeoutMs);
+      try {
+        const res = await deps.fetch(`${origin.url}/v2/health/ready`, { method: 'GET', headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+        await res.body?.cancel();
+        origin.ready = res.ok;
+      } catch {
+        origin.ready = false;
+      } finally {
+        clearTimeout(timer);
+        origin.checking = false;
+        origin.checkedAt = deps.now();
+      }
+    }),
+  ).then(() => undefined);
+}

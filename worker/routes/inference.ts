@@ -1,0 +1,73 @@
+/**
+ * `POST /v2/models/{name}[/versions/{v}]/infer`: OIP v2 inference, proxied to the origin pool.
+ * Without a version in the path, the model's canary (if any) picks one for this client and the path is
+ * rewritten to `/versions/{chosen}`; the answer says which origin and version served it, and how many
+ * origin attempts it took (`x-tandem-attempts`, also on `origin_unavailable`: the client does not retry
+ * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
+ * 4xx) comes back as the origin gave it.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { TandemError } from '../../protocol/errors.ts';
+import { requireKey } from '../auth/require-key.ts';
+import { chooseVersion } from '../version-choice/canary.ts';
+import { clientIdOf } from '../version-choice/client-id.ts';
+import type { EdgeEnv } from '../context.ts';
+import { proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
+import { rateLimit } from '../rate-limit/middleware.ts';
+
+export const inferenceRoutes = new Hono<EdgeEnv>();
+
+/** Origin response headers relayed to the client. */
+const RELAYED = ['content-type', 'inference-header-content-length', 'x-model-version'];
+
+const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) =>
+  bodyLimit({
+    maxSize: (c as Context<EdgeEnv>).get('config').tuning.maxBodyBytes,
+    onError: () => {
+      throw new TandemError('payload_too_large', `request body is over ${(c as Context<EdgeEnv>).get('config').tuning.maxBodyBytes} bytes`);
+    },
+  })(c, next);
+
+for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infer']) {
+  inferenceRoutes.post(path, requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
+}
+
+async function infer(c: Context<EdgeEnv>): Promise<Response> {
+  const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
+  const name = c.req.param('name') ?? '';
+  const version = c.req.param('version') ?? chooseVersion(config.canary, name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
+  const path = version === undefined ? `/v2/models/${encodeURIComponent(name)}/infer` : `/v2/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/infer`;
+
+  const readiness = refreshReadiness(pool, config.tuning, config.originToken);
+  if (readiness) c.executionCtx.waitUntil(readiness);
+
+  const body = await c.req.arrayBuffer();
+  const started = performance.now();
+  const log = c.get('log');
+  log.model = name;
+  if (version !== undefined) log.version = version;
+  try {
+    const result = await proxyInference(
+      pool,
+      { path, headers: c.req.raw.headers, body, requestId: c.get('requestId'), deadline: Date.now() + config.tuning.deadlineMs },
+      config.tuning,
+      config.originToken,
+    );
+    log.origin = result.origin;
+    log.attempts = result.attempts;
+    if (result.failures.length > 0) log.failures = result.failures;
+    const headers = new Headers();
+    for (const name of RELAYED) {
+      const value = result.headers.get(name);
+      if (value !== null) headers.set(name, value);
+    }
+    if (!headers.has('x-model-version') && version !== undefined) headers.set('x-model-version', version);
+    log.version = headers.get('x-model-version') ?? log.version;
+    headers.set('x-tandem-origin', result.origin);
+    headers.set('x-tandem-attempts', String(result.attempts));
+    return new Response(result.body, { status: result.status, headers });
+  } finally {
+    log.upstream_ms = Math.round((performance.now() - started) * 100) / 100;
+  }
+}
