@@ -1,0 +1,24 @@
+/**
+ * `GET /v2/health/live` and `GET /v2/health/ready`: liveness, and readiness, which is false while draining
+ * or with no model served, and lists the served versions and those refused at load with their reason.
+ */
+import { Hono } from 'hono';
+import type { OriginDeps, OriginEnv } from '../context.ts';
+import type { Access } from '../middleware/access.ts';
+
+/** Routes under `/v2`. */
+export function healthRoutes(deps: Pick<OriginDeps, 'registry' | 'state'>, access: Access): Hono<OriginEnv> {
+  const { registry, state } = deps;
+  const routes = new Hono<OriginEnv>();
+
+  routes.get('/health/live', access.observability, (c) => c.json({ live: true }));
+
+  routes.get('/health/ready', access.observability, (c) => {
+    const models = registry.list().map((m) => ({ name: m.id, version: m.version, current: registry.currentVersion(m.id) === m.version }));
+    const refused = registry.refused().map(({ id, version, code, reason }) => ({ name: id, version, code, reason }));
+    const ready = !state.draining && models.length > 0;
+    return c.json({ ready, draining: state.draining, models, refused }, ready ? 200 : 503);
+  });
+
+  return routes;
+}
