@@ -1,13 +1,16 @@
 /**
- * The origin's HTTP surface as one hono app: request ids and the request log, then the route groups:
- * health, Prometheus metrics, OIP v2 metadata and inference (JSON and binary tensors), and Triton's
- * model-repository extension for admin loads and swaps. Errors from anywhere become
- * `{ error: { code, message, request_id } }` with the status of their code, in `onError` and nowhere else.
+ * The origin's HTTP surface as one hono app: request ids, `Connection: close` while draining and the
+ * request log, then the route groups: health, Prometheus metrics, OIP v2 metadata and inference (JSON and
+ * binary tensors), and Triton's model-repository extension for admin loads and swaps; a known path asked
+ * with another method gets 405. Errors from anywhere become `{ error: { code, message, request_id } }`
+ * with the status of their code, in `onError` and nowhere else.
  */
 import { Hono } from 'hono';
 import type { OriginDeps, OriginEnv } from './context.ts';
 import { accessFor } from './middleware/access.ts';
+import { closeWhileDraining } from './middleware/draining.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { answerMethodNotAllowed } from './middleware/method-not-allowed.ts';
 import { requestId } from './middleware/request-id.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -29,13 +32,15 @@ export function createOriginApp(deps: OriginDeps): Hono<OriginEnv> {
   const app = new Hono<OriginEnv>();
   const access = accessFor(deps.config);
   app.use('*', requestId());
+  app.use('*', closeWhileDraining(deps.state));
   app.use('*', requestLog({ logger: deps.logger }));
   app.route('/v2', healthRoutes(deps, access));
   app.route('/', metricsRoutes(deps, access));
   app.route('/v2', metadataRoutes(deps, access));
   app.route('/v2', inferRoutes(deps, access));
   app.route('/v2', repositoryRoutes(deps, access));
-  app.onError(onError({ logger: deps.logger }));
+  answerMethodNotAllowed(app);
+  app.onError(onError({ logger: deps.logger, repository: deps.config.repository }));
   app.notFound(notFound);
   return app;
 }

@@ -17,6 +17,7 @@ import type { TensorSpec } from '../../protocol/manifest.ts';
 import type { Tensor } from '../../protocol/tensor.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
+import { modelPath } from '../middleware/model-path.ts';
 import { roundMs } from '../middleware/request-log.ts';
 import type { ServedModel } from '../model-registry.ts';
 import { disconnectSignal, readBody } from '../node-request.ts';
@@ -40,8 +41,13 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       if (state.draining) throw new TandemError('shutting_down', 'the server is shutting down', { retryAfterSeconds: 1 });
       const name = c.req.param('name')!;
       const version = c.req.param('version');
-      registry.resolve(name, version); // An unknown model is refused before its body is read.
+      // An unknown model is refused before its body is read, and so is a request that would be shed even
+      // with a single row: the caller hears at once, not after uploading into a full queue.
+      model = registry.resolve(name, version);
       const timeoutMs = parseTimeout(c.req.header(TIMEOUT_HEADER));
+      const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+      const early = model.batcher.refusal(1, deadline);
+      if (early?.code === 'overloaded') throw early;
       const body = await readBody(c, config.maxBodyBytes);
       const request = decodeInferRequest(body, c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), {
         maxElements: config.maxElements,
@@ -54,15 +60,16 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       Object.assign(log, { model: model.id, version: model.version });
       const plan = validateInputs(request.inputs, model.variant.inputs, { nonFinite: config.nonFinite });
       const outputs = requestedOutputs(request.outputs?.map((o) => o.name), model.variant.outputs);
+      // Only what onnxruntime needs goes on: a tensor's parameters are the caller's free-form JSON.
       const inputs: Record<string, Tensor> = {};
-      for (const input of request.inputs) inputs[input.name] = input;
+      for (const { name: inputName, dtype, dims, data } of request.inputs) inputs[inputName] = { dtype, dims, data } as Tensor;
       const result = await model.batcher.submit(
         { inputs, outputs },
         {
           rows: plan.rows,
           key: plan.key === null ? null : `${plan.key}>${outputs.join(',')}`,
           ...(signal ? { signal } : {}),
-          ...(timeoutMs === undefined ? {} : { deadline: performance.now() + timeoutMs }),
+          ...(deadline === undefined ? {} : { deadline }),
         },
       );
       Object.assign(log, { batch_size: result.batchSize, queue_ms: roundMs(result.queueMs), compute_ms: roundMs(result.computeMs) });
@@ -90,8 +97,8 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       if (model && outcome.status === 200) metrics.requestSeconds.observe(labels, (performance.now() - started) / 1000);
     }
   };
-  routes.post('/models/:name/infer', access.inference, infer);
-  routes.post('/models/:name/versions/:version/infer', access.inference, infer);
+  routes.post('/models/:name/infer', access.inference, modelPath(), infer);
+  routes.post('/models/:name/versions/:version/infer', access.inference, modelPath(), infer);
 
   return routes;
 }
