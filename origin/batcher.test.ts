@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { TandemError } from '../protocol/errors.ts';
 import { DynamicBatcher, type BatchItem, type BatcherOptions } from './batcher.ts';
 
 const defaults: BatcherOptions = { maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueRows: 32, concurrency: 1, dispatch: 'delay' };
@@ -157,6 +158,79 @@ describe('DynamicBatcher', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(batches).toEqual([[1], [2, 3, 4]]);
     expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
+  });
+
+  it('refuses more rows than maxQueueRows with payload_too_large, not retryable, whether or not the queue is empty', async () => {
+    // Issue 18: such a request ran when it found the queue empty and got a retryable 503 otherwise.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { batcher, batches } = recordingBatcher({ maxQueueRows: 8, maxQueueDelayMs: 0 }, gate);
+    const alone = batcher.submit(1, { rows: 9, key: 'a' });
+    await expect(alone).rejects.toMatchObject({ code: 'payload_too_large', retryAfterSeconds: undefined });
+    const running = batcher.submit(2, { rows: 1, key: 'a' });
+    await vi.advanceTimersByTimeAsync(0);
+    batcher.submit(3, { rows: 1, key: 'a' }).catch(() => undefined);
+    await expect(batcher.submit(4, { rows: 9, key: 'a' })).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect(batcher.refusal(9)?.code).toBe('payload_too_large');
+    open();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await running).toBe(20);
+    expect(batches.flat()).not.toContain(1);
+  });
+
+  it('at twice its capacity sheds at once what would wait past the bound, and serves the rest within it', async () => {
+    // Issue 18: at 2x capacity served requests waited 0.4-0.9 s (p50), up to 3 s, behind a queue bounded
+    // only in rows. A model that takes 50 ms per batch of up to 8 rows serves 160 rows/s; offer 320.
+    const batchMs = 50;
+    const batcher = new DynamicBatcher<number, number>(
+      { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueRows: 1024, concurrency: 1, dispatch: 'eager', maxQueueWaitMs: 200 },
+      async (items) => {
+        await new Promise((resolve) => setTimeout(resolve, batchMs));
+        return items.map((i) => i.input);
+      },
+      () => Date.now(),
+    );
+    const served: number[] = [];
+    const shedAfter: number[] = [];
+    const shedRetry: (number | undefined)[] = [];
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 640; i++) {
+      const submitted = Date.now();
+      let settledAt: number | undefined;
+      pending.push(
+        batcher.submit(i, { rows: 1, key: 'a' }).then(
+          () => void served.push(Date.now() - submitted),
+          (err: TandemError) => {
+            settledAt = Date.now();
+            shedAfter.push(settledAt - submitted);
+            shedRetry.push(err.code === 'overloaded' ? err.retryAfterSeconds : -1);
+          },
+        ),
+      );
+      await vi.advanceTimersByTimeAsync(1000 / 320);
+    }
+    await vi.advanceTimersByTimeAsync(5000); // time for anything admitted to finish, even behind a long queue
+    await Promise.all(pending);
+    served.sort((a, b) => a - b);
+    // With shedding by rows alone (the old policy) nothing was shed here, and the p99 wait passed 1.9 s.
+    expect(shedAfter.length).toBeGreaterThan(200); // about half
+    expect(Math.max(...shedAfter)).toBe(0); // answered at once, not after waiting
+    expect(new Set(shedRetry)).toEqual(new Set([1]));
+    expect(served.length).toBeGreaterThan(280); // capacity, about 320 in 2 s, is still used
+    expect(served[Math.floor(served.length * 0.99)]!).toBeLessThanOrEqual(200 + 2 * batchMs);
+  });
+
+  it('flush runs what is queued without waiting for batches to fill, and still takes requests', async () => {
+    const { batcher, batches } = recordingBatcher({ maxQueueDelayMs: 1000, dispatch: 'delay' });
+    const queued = batcher.submit(1, { rows: 1, key: 'a' });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(batches).toEqual([]);
+    batcher.flush();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1]]);
+    const later = batcher.submit(2, { rows: 1, key: 'a' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await Promise.all([queued, later])).toEqual([10, 20]);
   });
 
   it('rejects nonsensical options at construction', () => {

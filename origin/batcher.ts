@@ -5,13 +5,18 @@
  * along their leading dimension up to `maxBatchSize` rows. Two dispatch policies: `delay` waits up to
  * `maxQueueDelayMs` for a batch to fill, as Triton's dynamic batcher does; `eager` (the default) runs at
  * once whatever is queued when nothing is running, so a lone request pays no wait, and while a batch
- * runs the next one fills by itself: batches grow with load. Requests with no key run alone. Past `maxQueueRows` queued rows a
- * request is refused at once with `overloaded` instead of waiting behind a queue that only grows; a queued
- * request whose deadline passes or whose caller goes away is dropped before it costs compute.
+ * runs the next one fills by itself: batches grow with load. Requests with no key run alone.
+ *
+ * Admission (`load-shedding.ts`): the batcher measures its batches (a moving average) and refuses at once,
+ * with `overloaded`, a request whose expected wait overruns its deadline or the server's bound on
+ * queueing, or that finds `maxQueueRows` rows queued; a request with more rows than that could never be
+ * admitted and gets `payload_too_large`. A queued request whose deadline passes or whose caller goes away
+ * is dropped before it costs compute.
  *
  * The batcher knows nothing of tensors: `run` receives the items of one batch and returns one result per item.
  */
 import { TandemError } from '../protocol/errors.ts';
+import { admission, nextBatchMs } from './load-shedding.ts';
 
 export interface BatcherOptions {
   /** Most rows merged into one run. 1 disables batching. */
@@ -24,6 +29,8 @@ export interface BatcherOptions {
   concurrency: number;
   /** `eager` (default): run at once when idle; `delay`: always wait up to maxQueueDelayMs to fill. */
   dispatch?: 'eager' | 'delay';
+  /** Longest expected queueing delay admitted for a request without a deadline. Default 500 ms. */
+  maxQueueWaitMs?: number;
 }
 
 export interface SubmitOptions {
@@ -46,6 +53,8 @@ export interface BatchStats {
   queuedRows: number;
   queuedRequests: number;
   running: number;
+  /** Moving average of measured batch times, in ms; undefined until a batch has run. */
+  batchMs: number | undefined;
 }
 
 export type RunBatch<I, O> = (items: readonly BatchItem<I>[]) => Promise<O[]>;
@@ -65,7 +74,11 @@ export class DynamicBatcher<I, O> {
   private running = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  private flushing = false;
   private idleWaiters: (() => void)[] = [];
+  /** Start times of the batches running now. */
+  private readonly runningSince = new Set<{ at: number }>();
+  private batchMs: number | undefined;
 
   constructor(
     private readonly options: BatcherOptions,
@@ -79,23 +92,39 @@ export class DynamicBatcher<I, O> {
   }
 
   stats(): BatchStats {
-    return { queuedRows: this.queuedRows, queuedRequests: this.queue.length, running: this.running };
+    return { queuedRows: this.queuedRows, queuedRequests: this.queue.length, running: this.running, batchMs: this.batchMs };
+  }
+
+  /**
+   * Why a request of `rows` with this `deadline` would be refused now, or undefined if it would be
+   * admitted: what `submit` checks first, for callers that can refuse before reading a body.
+   * @example
+   * const refusal = batcher.refusal(1, deadline);
+   * if (refusal) throw refusal; // 503 overloaded with Retry-After, at once
+   */
+  refusal(rows: number, deadline?: number): TandemError | undefined {
+    if (this.closed) return new TandemError('shutting_down', 'the server is shutting down');
+    const now = this.now();
+    let oldest = now;
+    for (const batch of this.runningSince) oldest = Math.min(oldest, batch.at);
+    return admission(
+      { queuedRows: this.queuedRows, running: this.running, oldestRunningMs: now - oldest },
+      this.options,
+      { rows, ...(deadline === undefined ? {} : { remainingMs: deadline - now }) },
+      this.batchMs,
+    );
   }
 
   /**
    * Queues one request and resolves with its own result.
-   * @throws TandemError `overloaded` (queue full), `shutting_down`, `deadline_exceeded` or `aborted`.
+   * @throws TandemError `payload_too_large` (more rows than the queue holds), `overloaded` (queue full, or
+   * a wait past the deadline), `shutting_down`, `deadline_exceeded` or `aborted`.
    */
   submit(input: I, options: SubmitOptions): Promise<O> {
     if (this.closed) return Promise.reject(new TandemError('shutting_down', 'the server is shutting down'));
     if (options.signal?.aborted) return Promise.reject(new TandemError('aborted', 'the request was cancelled'));
-    if (this.queuedRows + options.rows > this.options.maxQueueRows && this.queue.length > 0) {
-      return Promise.reject(
-        new TandemError('overloaded', `queue holds ${this.queuedRows} rows, limit ${this.options.maxQueueRows}`, {
-          retryAfterSeconds: 1,
-        }),
-      );
-    }
+    const refusal = this.refusal(options.rows, options.deadline);
+    if (refusal) return Promise.reject(refusal);
     return new Promise<O>((resolve, reject) => {
       const item: Pending<I, O> = {
         input,
@@ -116,6 +145,15 @@ export class DynamicBatcher<I, O> {
       this.queuedRows += item.rows;
       this.pump();
     });
+  }
+
+  /**
+   * Stops waiting for batches to fill: from now on whatever is queued runs as soon as a lane is free, and
+   * new requests are still taken. For draining, when no more requests are coming to fill a batch.
+   */
+  flush(): void {
+    this.flushing = true;
+    this.pump();
   }
 
   /** Refuses new requests from now on; resolves once everything queued and running has finished. */
@@ -186,7 +224,7 @@ export class DynamicBatcher<I, O> {
     const full = head.key === null || rows >= this.options.maxBatchSize;
     const waited = this.now() - head.enqueuedAt >= this.options.maxQueueDelayMs;
     const idle = this.running === 0 && (this.options.dispatch ?? 'eager') === 'eager';
-    if (!full && !waited && !idle && !this.closed) return undefined;
+    if (!full && !waited && !idle && !this.closed && !this.flushing) return undefined;
     for (const item of members) {
       this.queue.splice(this.queue.indexOf(item), 1);
       this.queuedRows -= item.rows;
@@ -215,8 +253,11 @@ export class DynamicBatcher<I, O> {
 
   private async execute(batch: Pending<I, O>[]): Promise<void> {
     this.running++;
+    const started = { at: this.now() };
+    this.runningSince.add(started);
     try {
       const results = await this.run(batch);
+      this.batchMs = nextBatchMs(this.batchMs, this.now() - started.at);
       if (results.length !== batch.length) {
         throw new TandemError('internal', `batch runner returned ${results.length} results for ${batch.length} requests`);
       }
@@ -225,6 +266,7 @@ export class DynamicBatcher<I, O> {
       for (const item of batch) item.reject(err);
     } finally {
       this.running--;
+      this.runningSince.delete(started);
       this.pump();
     }
   }

@@ -82,9 +82,18 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
       const lane = lanes.reduce((best, l) => (l.pending.size < best.pending.size ? l : best));
       if (lane.dead) return Promise.reject(lane.dead);
       const id = nextId++;
+      // Only what onnxruntime needs crosses to the thread: a caller's extra fields (names, parameters) could
+      // be anything, and structured clone recurses into them.
+      const feeds: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = { dtype: t.dtype, dims: t.dims, data: t.data } as Tensor;
       return new Promise((resolve, reject) => {
         lane.pending.set(id, { resolve, reject });
-        lane.worker.postMessage({ type: 'run', id, inputs, ...(outputs ? { outputs: [...outputs] } : {}) });
+        try {
+          lane.worker.postMessage({ type: 'run', id, inputs: feeds, ...(outputs ? { outputs: [...outputs] } : {}) });
+        } catch (err) {
+          lane.pending.delete(id); // A failed post must not leave its entry (and the inputs it holds) behind.
+          reject(new TandemError('internal', `could not pass the inputs to the session thread: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+        }
       });
     },
     async release() {

@@ -1,17 +1,20 @@
 /**
  * Starts the origin: reads trusted keys, loads and verifies every model in the repository, listens on
  * @hono/node-server, and shuts down gracefully: on SIGTERM readiness turns false, new requests are
- * refused with 503, queued and running inference finishes, then the process exits 0 (or 1 if the drain
- * deadline passes first).
+ * refused with 503 and every response says `Connection: close`, idle connections are closed, queued and
+ * running inference finishes without waiting for batches to fill, and once the last connection is gone
+ * the sessions are released and the process exits 0 (or 1 if the drain deadline passes first).
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { pino } from 'pino';
-import { toTandemError } from '../protocol/errors.ts';
+import { TandemError, toTandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
 import { listModelVersions } from './repository.ts';
 import { createOriginApp, type Logger, type OriginState } from './app.ts';
+import { clientErrorFor, lacksRequiredHost, rawErrorResponse, requestErrorResponse, writeErrorResponse } from './client-error.ts';
 import { batchingFor, type OriginConfig } from './config.ts';
 import { createOriginMetrics, topClassConfidences } from './metrics.ts';
 import { ModelRegistry, type BatchInput, type ServedModel } from './model-registry.ts';
@@ -87,14 +90,18 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   let stopping: Promise<boolean> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      state.draining = true;
+      state.draining = true; // From here new inference gets 503 and every response `Connection: close`.
       logger.info({ event: 'draining', deadline_ms: config.drainTimeoutMs });
+      for (const model of registry.list()) model.batcher.flush();
+      // Stop listening and close idle keep-alive connections; busy ones close after their response. Once
+      // none is left, everything admitted has been answered, and the sessions can go.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const drained = Promise.all([registry.close(), closed]).then(() => true);
+      server.closeIdleConnections();
+      const drained = closed.then(() => registry.close()).then(() => true);
       const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.drainTimeoutMs).unref());
       const inTime = await Promise.race([drained, deadline]);
       clearInterval(queueGauge);
-      if (!inTime && 'closeAllConnections' in server) server.closeAllConnections();
+      if (!inTime) server.closeAllConnections();
       logger.info({ event: 'stopped', drained: inTime });
       return inTime;
     })());
@@ -119,10 +126,28 @@ async function readTrusted(config: OriginConfig): Promise<TrustedKeySet> {
   return loadTrustedKeys(source);
 }
 
-function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
+/**
+ * An HTTP server for the app on @hono/node-server's request listener, whose every error answer carries
+ * the documented body: requests the listener cannot build and requests Node's parser refuses included.
+ */
+function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<Server> {
+  const listener = getRequestListener(fetch, { hostname, errorHandler: requestErrorResponse });
+  const server = createServer({ requireHostHeader: false }, (incoming, outgoing) => {
+    if (!lacksRequiredHost(incoming)) return listener(incoming, outgoing);
+    writeErrorResponse(outgoing, new TandemError('bad_request', 'malformed HTTP request: an HTTP/1.1 request needs a Host header'));
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // As Node's own handler: write only on a socket that can still take a whole response.
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawErrorResponse(clientErrorFor(err)));
+  });
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, () => resolve(server));
     server.once('error', (err) => reject(toTandemError(err)));
+    server.listen(port, hostname, () => resolve(server));
   });
 }
 

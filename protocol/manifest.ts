@@ -14,9 +14,14 @@ import { TENSOR_DTYPES } from './tensor.ts';
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const MANIFEST_PAYLOAD_TYPE = 'application/vnd.tandem.manifest+json';
 
-const slug = z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lowercase letters, digits, ".", "_" or "-", 1-64 chars'));
+/** A model id (and task): what a manifest's `id` may be, and so the only names a server need look up. */
+export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A model version: a semantic version, as a manifest's `version` must be. */
+export const VERSION_PATTERN = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+
+const slug = z.string().check(z.regex(MODEL_ID_PATTERN, 'lowercase letters, digits, ".", "_" or "-", 1-64 chars'));
 const sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'));
-const semver = z.string().check(z.regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'a semantic version such as 1.2.0'));
+const semver = z.string().check(z.regex(VERSION_PATTERN, 'a semantic version such as 1.2.0'));
 const count = z.int().check(z.nonnegative());
 const positiveInt = z.int().check(z.positive());
 const fileName = z.string().check(z.regex(/^[A-Za-z0-9._-]+$/, 'a plain file name'), z.refine((s) => s !== '.' && s !== '..', 'a plain file name'));

@@ -168,6 +168,11 @@ function roundTripResponse(response: InferResponse, options?: OipEncodeOptions):
   return decodeInferResponse(body, headers[INFERENCE_HEADER_CONTENT_LENGTH] ?? null);
 }
 
+/** JSON text of objects nested `depth` deep: {"a":{"a":...1...}}. */
+function nested(depth: number): string {
+  return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
 function jsonBody(value: unknown): Uint8Array {
   return utf8.encode(typeof value === 'string' ? value : JSON.stringify(value));
 }
@@ -627,6 +632,19 @@ describe('malformed requests', () => {
     ['tensors over maxElements in all', jsonBody({ inputs: [input({ name: 'a' }), input({ name: 'b' })] }), null, 'payload_too_large', { maxElements: 3 }],
     ['a shape of 2^30 elements (default limit)', jsonBody({ inputs: [input({ shape: [2 ** 30], data: [] })] }), null, 'payload_too_large'],
     ['a shape whose product overflows', jsonBody({ inputs: [input({ shape: [2 ** 40, 2 ** 40], data: [] })] }), null, 'payload_too_large'],
+    // Bounds on structure (issue 18: tensor parameters nested 5 000 deep crashed the origin's worker post).
+    ['tensor parameters nested 5 000 deep', jsonBody(`{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,2],"parameters":${nested(5000)}}]}`), null, 'bad_request'],
+    ['request parameters nested 5 000 deep', jsonBody(`{"parameters":${nested(5000)},"inputs":[]}`), null, 'bad_request'],
+    ['requested output parameters nested 5 000 deep', jsonBody(`{"inputs":[],"outputs":[{"name":"y","parameters":${nested(5000)}}]}`), null, 'bad_request'],
+    ['parameters one level past maxParameterDepth', jsonBody({ parameters: { a: { b: [1] } }, inputs: [] }), null, 'bad_request', { maxParameterDepth: 2 }],
+    ['parameters with more entries than maxParameterEntries', jsonBody({ parameters: { a: 1, b: { c: 2 } }, inputs: [] }), null, 'bad_request', { maxParameterEntries: 2 }],
+    ['a parameter array of a million entries', jsonBody(`{"inputs":[{"name":"y","shape":[1],"datatype":"FP32","data":[1],"parameters":{"a":[${new Array(1_000_000).fill(0).join(',')}]}}]}`), null, 'bad_request'],
+    ['a parameter string over maxStringLength', jsonBody({ inputs: [input({ parameters: { a: 'x'.repeat(1025) } })] }), null, 'bad_request'],
+    ['a parameter name over maxStringLength', jsonBody({ inputs: [input({ parameters: { ['k'.repeat(1025)]: 1 } })] }), null, 'bad_request'],
+    ['an id over maxStringLength', jsonBody({ id: 'i'.repeat(1025), inputs: [] }), null, 'bad_request'],
+    ['an input name over maxStringLength', jsonBody({ inputs: [input({ name: 'n'.repeat(1025) })] }), null, 'bad_request'],
+    ['a requested output name over maxStringLength', jsonBody({ inputs: [], outputs: [{ name: 'n'.repeat(1025) }] }), null, 'bad_request'],
+    ['a shape of 33 dimensions', jsonBody({ inputs: [input({ shape: new Array(33).fill(1), data: [1] })] }), null, 'tensor_invalid'],
   ];
 
   it.each(cases)('%s', (_what, body, headerLength, code, limits) => {
@@ -642,6 +660,32 @@ describe('malformed requests', () => {
   it('accepts the limits exactly', () => {
     const body = jsonBody({ inputs: [input({ name: 'a' }), input({ name: 'b' })] });
     expect(decodeInferRequest(body, null, { maxTensors: 2, maxElements: 2, maxTotalElements: 4 }).inputs).toHaveLength(2);
+  });
+
+  it('accepts the bounds on structure exactly', () => {
+    const parameters = { a: { b: { c: { d: 's'.repeat(1024) } } } }; // 4 levels, 4 entries, a 1024-character string
+    const request = decodeInferRequest(
+      jsonBody({
+        id: 'i'.repeat(1024),
+        parameters,
+        inputs: [input({ name: 'n'.repeat(1024), shape: new Array(32).fill(1), data: [1], parameters })],
+        outputs: [{ name: 'o'.repeat(1024), parameters }],
+      }),
+    );
+    expect(request.inputs[0]!.dims).toHaveLength(32);
+    expect(request.inputs[0]!.parameters).toEqual(parameters);
+    expect(codeOf(() => decodeInferRequest(jsonBody({ parameters, inputs: [] }), null, { maxParameterEntries: 3 }))).toBe('bad_request');
+  });
+
+  it('bounds what a decoded response holds too', () => {
+    expect(codeOf(() => decodeInferResponse(jsonBody(`{"model_name":"m","parameters":${nested(5000)},"outputs":[]}`)))).toBe('bad_request');
+    expect(codeOf(() => decodeInferResponse(jsonBody({ model_name: 'm'.repeat(1025), outputs: [] })))).toBe('bad_request');
+  });
+
+  it('leaves nothing in a decoded request that structured clone cannot copy', () => {
+    const body = jsonBody(`{"id":"a","parameters":{"p":1},"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,2],"parameters":{"q":[1,{"r":2}]}}]}`);
+    expect(() => structuredClone(decodeInferRequest(body))).not.toThrow();
+    expect(() => structuredClone(JSON.parse(nested(5000)))).toThrow(RangeError); // what the bound keeps out
   });
 
   it('refuses bad limits as a configuration error', () => {

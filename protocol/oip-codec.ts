@@ -21,8 +21,15 @@
  *
  * Every malformed body is refused with a TandemError: `bad_request` for the envelope (bad JSON, header
  * length, missing or mistyped fields, duplicate names, binary framing), `tensor_invalid` for a tensor's
- * datatype, shape or data, `payload_too_large` past `OipLimits`. Decoding never throws anything else
- * (a bug would surface as `internal`). Body size limits belong to the server, before decoding.
+ * datatype, shape or data, `payload_too_large` past the tensor and element counts of `OipLimits`. Decoding
+ * never throws anything else (a bug would surface as `internal`). Body size limits belong to the server,
+ * before decoding.
+ *
+ * Everything a decoder returns is bounded, not only tensors: parameters (free-form JSON the caller
+ * chooses) have a maximum nesting depth, entry count and string length, ids and names a maximum length,
+ * shapes a maximum rank. Past those a request is malformed (`bad_request`, or `tensor_invalid` for the
+ * rank), however small its body: a server hands decoded values on (to logs, to worker threads by
+ * structured clone, which recurses and overflows its stack on deep nesting), and must be able to.
  */
 import { TandemError } from './errors.ts';
 import { DATATYPE_OF_DTYPE, dtypeOfDatatype } from './oip-datatype.ts';
@@ -67,7 +74,10 @@ export interface InferResponse {
   outputs: NamedInferTensor[];
 }
 
-/** Decoding limits; exceeding one is `payload_too_large`. */
+/**
+ * Decoding limits. Past a count of tensors or elements: `payload_too_large`; past a bound on structure
+ * (rank, string length, parameters' depth or size): `bad_request` (`tensor_invalid` for the rank).
+ */
 export interface OipLimits {
   /** Most tensors in `inputs`, `outputs` (and a request's requested `outputs`). Default 1024. */
   maxTensors?: number;
@@ -75,9 +85,24 @@ export interface OipLimits {
   maxElements?: number;
   /** Most elements over all tensors of a message. Default: `maxElements`. */
   maxTotalElements?: number;
+  /** Most dimensions in a tensor's shape. Default 32 (ONNX Runtime kernels stop well before). */
+  maxRank?: number;
+  /** Longest `id`, tensor name, parameter name or parameter string value, in UTF-16 code units. Default 1024. */
+  maxStringLength?: number;
+  /** Deepest nesting in one `parameters` object: 1 is flat (`{"a": 1}`). Default 4. */
+  maxParameterDepth?: number;
+  /** Most entries (keys and array elements, at every level) in one `parameters` object. Default 64. */
+  maxParameterEntries?: number;
 }
 
-export const DEFAULT_OIP_LIMITS = { maxTensors: 1024, maxElements: 2 ** 26 } as const satisfies OipLimits;
+export const DEFAULT_OIP_LIMITS = {
+  maxTensors: 1024,
+  maxElements: 2 ** 26,
+  maxRank: 32,
+  maxStringLength: 1024,
+  maxParameterDepth: 4,
+  maxParameterEntries: 64,
+} as const satisfies OipLimits;
 
 /** Which tensors to send as binary data: all (`true`), none (`false`, the default), or by name. */
 export type BinarySelector = boolean | ((name: string) => boolean);
@@ -276,9 +301,9 @@ export function decodeInferRequest(
   return guard(() => {
     const { header, reader } = splitBody(body, headerLength);
     const request: InferRequest = { inputs: [] };
-    const id = optionalString(header, 'id');
+    const id = boundedString(optionalString(header, 'id'), '"id"', resolved);
     if (id !== undefined) request.id = id;
-    const parameters = optionalParameters(header, 'parameters', 'request parameters');
+    const parameters = optionalParameters(header, 'parameters', 'request parameters', resolved);
     if (parameters !== undefined) {
       const flag = parameters.binary_data_output;
       if (Object.hasOwn(parameters, 'binary_data_output') && typeof flag !== 'boolean') {
@@ -307,14 +332,14 @@ export function decodeInferResponse(
   const resolved = resolveLimits(limits);
   return guard(() => {
     const { header, reader } = splitBody(body, headerLength);
-    const modelName = optionalString(header, 'model_name');
+    const modelName = boundedString(optionalString(header, 'model_name'), '"model_name"', resolved);
     if (modelName === undefined) throw new TandemError('bad_request', 'the response has no "model_name"');
     const response: InferResponse = { modelName, outputs: [] };
-    const modelVersion = optionalString(header, 'model_version');
+    const modelVersion = boundedString(optionalString(header, 'model_version'), '"model_version"', resolved);
     if (modelVersion !== undefined) response.modelVersion = modelVersion;
-    const id = optionalString(header, 'id');
+    const id = boundedString(optionalString(header, 'id'), '"id"', resolved);
     if (id !== undefined) response.id = id;
-    const parameters = optionalParameters(header, 'parameters', 'response parameters');
+    const parameters = optionalParameters(header, 'parameters', 'response parameters', resolved);
     if (parameters !== undefined && Object.keys(parameters).length > 0) response.parameters = parameters;
     response.outputs = decodeTensors(requiredArray(header, 'outputs'), 'output', reader, resolved);
     reader.finish();
@@ -395,13 +420,15 @@ function decodeTensors(raw: unknown[], kind: 'input' | 'output', reader: BinaryR
   let total = 0;
   return raw.map((entry, i) => {
     if (!isObject(entry)) throw new TandemError('bad_request', `${kind}s[${i}] must be an object, got ${describeJsonValue(entry)}`);
-    const name = uniqueName(entry.name, names, `${kind}s[${i}]`);
+    const name = boundedString(uniqueName(entry.name, names, `${kind}s[${i}]`), `${kind}s[${i}] name`, limits);
     const label = `${kind} ${describeJsonValue(name)}`;
-    const parameters = optionalParameters(entry, 'parameters', `${label} parameters`);
-    const { dtype, shape, count } = withLabel(label, () => ({
-      dtype: dtypeOfDatatype(entry.datatype),
-      ...checkedShape(entry.shape, 'shape'),
-    }));
+    const parameters = optionalParameters(entry, 'parameters', `${label} parameters`, limits);
+    const { dtype, shape, count } = withLabel(label, () => {
+      if (Array.isArray(entry.shape) && entry.shape.length > limits.maxRank) {
+        throw new TandemError('tensor_invalid', `shape has ${entry.shape.length} dimensions, over the limit of ${limits.maxRank}`);
+      }
+      return { dtype: dtypeOfDatatype(entry.datatype), ...checkedShape(entry.shape, 'shape') };
+    });
     if (count > limits.maxElements) {
       throw new TandemError('payload_too_large', `${label} has ${count} elements, over the limit of ${limits.maxElements}`);
     }
@@ -447,9 +474,9 @@ function decodeRequestedOutputs(raw: unknown[], limits: ResolvedLimits): Request
   const names = new Set<string>();
   return raw.map((entry, i) => {
     if (!isObject(entry)) throw new TandemError('bad_request', `outputs[${i}] must be an object, got ${describeJsonValue(entry)}`);
-    const name = uniqueName(entry.name, names, `outputs[${i}]`);
+    const name = boundedString(uniqueName(entry.name, names, `outputs[${i}]`), `outputs[${i}] name`, limits);
     const output: RequestedOutput = { name };
-    const parameters = optionalParameters(entry, 'parameters', `output ${describeJsonValue(name)} parameters`);
+    const parameters = optionalParameters(entry, 'parameters', `output ${describeJsonValue(name)} parameters`, limits);
     if (parameters !== undefined) {
       if (Object.hasOwn(parameters, 'binary_data') && typeof parameters.binary_data !== 'boolean') {
         throw new TandemError('bad_request', `output ${describeJsonValue(name)} binary_data must be a boolean, got ${describeJsonValue(parameters.binary_data)}`);
@@ -545,6 +572,10 @@ function resolveLimits(limits: OipLimits): ResolvedLimits {
     maxTensors: limits.maxTensors ?? DEFAULT_OIP_LIMITS.maxTensors,
     maxElements,
     maxTotalElements: limits.maxTotalElements ?? maxElements,
+    maxRank: limits.maxRank ?? DEFAULT_OIP_LIMITS.maxRank,
+    maxStringLength: limits.maxStringLength ?? DEFAULT_OIP_LIMITS.maxStringLength,
+    maxParameterDepth: limits.maxParameterDepth ?? DEFAULT_OIP_LIMITS.maxParameterDepth,
+    maxParameterEntries: limits.maxParameterEntries ?? DEFAULT_OIP_LIMITS.maxParameterEntries,
   };
   for (const [key, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value < 0) {
@@ -625,22 +656,54 @@ function optionalString(object: JsonObject, key: string): string | undefined {
 }
 
 /**
- * Parameters as decoded. Their numbers must be finite: JSON.parse reads a literal such as 1e999 as
- * Infinity, which no encoder could send back (JSON.stringify would write null).
+ * Parameters as decoded, within the limits on depth, entries and string length. Their numbers must be
+ * finite: JSON.parse reads a literal such as 1e999 as Infinity, which no encoder could send back
+ * (JSON.stringify would write null).
  */
-function optionalParameters(object: JsonObject, key: string, what: string): JsonObject | undefined {
+function optionalParameters(object: JsonObject, key: string, what: string, limits: ResolvedLimits): JsonObject | undefined {
   if (!Object.hasOwn(object, key)) return undefined;
   const value = object[key];
   requireObject(value, what);
-  // An explicit stack, not recursion: nesting depth is the sender's choice.
-  const pending: unknown[] = [value];
+  // An explicit stack, not recursion: nesting depth is the sender's choice (JSON.parse itself does not
+  // recurse), and walking stops at the first bound passed, so a hostile object costs little to refuse.
+  const pending: [unknown, number][] = [[value, 1]];
+  let entries = 0;
   while (pending.length > 0) {
-    const next = pending.pop();
+    const [next, depth] = pending.pop()!;
     if (typeof next === 'number' && !Number.isFinite(next)) {
       throw new TandemError('bad_request', `${what} hold a number too large for a double`);
     }
-    // A loop, not push(...values): spreading a huge array would overflow the call stack.
-    if (typeof next === 'object' && next !== null) for (const child of Object.values(next)) pending.push(child);
+    if (typeof next === 'string' && next.length > limits.maxStringLength) {
+      throw new TandemError('bad_request', `${what} hold a string of ${next.length} characters, over the limit of ${limits.maxStringLength}`);
+    }
+    if (typeof next !== 'object' || next === null) continue;
+    if (depth > limits.maxParameterDepth) {
+      throw new TandemError('bad_request', `${what} are nested deeper than ${limits.maxParameterDepth} levels`);
+    }
+    // Counted before walking, so a million-element array is refused without visiting it.
+    const names = Array.isArray(next) ? undefined : Object.keys(next);
+    entries += names ? names.length : (next as unknown[]).length;
+    if (entries > limits.maxParameterEntries) {
+      throw new TandemError('bad_request', `${what} hold over ${limits.maxParameterEntries} entries`);
+    }
+    if (names === undefined) {
+      for (const child of next as unknown[]) pending.push([child, depth + 1]);
+      continue;
+    }
+    for (const name of names) {
+      if (name.length > limits.maxStringLength) {
+        throw new TandemError('bad_request', `${what} hold a name of ${name.length} characters, over the limit of ${limits.maxStringLength}`);
+      }
+      pending.push([(next as JsonObject)[name], depth + 1]);
+    }
+  }
+  return value;
+}
+
+/** A decoded id or name, refused past `maxStringLength`. */
+function boundedString<T extends string | undefined>(value: T, what: string, limits: ResolvedLimits): T {
+  if (value !== undefined && value.length > limits.maxStringLength) {
+    throw new TandemError('bad_request', `${what} has ${value.length} characters, over the limit of ${limits.maxStringLength}`);
   }
   return value;
 }

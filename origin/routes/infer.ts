@@ -1,0 +1,126 @@
+/**
+ * `POST /v2/models/{name}[/versions/{v}]/infer`: OIP v2 inference with JSON or binary tensors. The body is
+ * read with its size limit, decoded with element limits, checked against the model's signature, queued on
+ * the model's batcher, and the answer encoded as the caller asked (binary outputs or JSON), with the
+ * serving version in `x-model-version`.
+ */
+import { Hono, type Context } from 'hono';
+import {
+  INFERENCE_HEADER_CONTENT_LENGTH,
+  binaryOutputSelector,
+  jsonCannotCarry,
+  decodeInferRequest,
+  encodeInferResponse,
+  type NamedInferTensor,
+} from '../../protocol/oip-codec.ts';
+import { TandemError, toTandemError } from '../../protocol/errors.ts';
+import type { TensorSpec } from '../../protocol/manifest.ts';
+import type { Tensor } from '../../protocol/tensor.ts';
+import type { OriginDeps, OriginEnv } from '../context.ts';
+import type { Access } from '../middleware/access.ts';
+import { modelPath } from '../middleware/model-path.ts';
+import { roundMs } from '../middleware/request-log.ts';
+import type { ServedModel } from '../model-registry.ts';
+import { disconnectSignal, readBody } from '../node-request.ts';
+import { validateInputs } from '../validate-inputs.ts';
+
+/** Relative deadline for one request, in milliseconds; queued work past it is dropped (504). */
+export const TIMEOUT_HEADER = 'x-request-timeout-ms';
+
+/** Routes under `/v2`. */
+export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
+  const { config, registry, metrics, state } = deps;
+  const routes = new Hono<OriginEnv>();
+
+  const infer = async (c: Context<OriginEnv>) => {
+    metrics.inFlight.inc();
+    const started = performance.now();
+    const log = c.get('log');
+    let model: ServedModel | undefined;
+    let outcome = { status: 200, code: 'ok' };
+    try {
+      if (state.draining) throw new TandemError('shutting_down', 'the server is shutting down', { retryAfterSeconds: 1 });
+      const name = c.req.param('name')!;
+      const version = c.req.param('version');
+      // An unknown model is refused before its body is read, and so is a request that would be shed even
+      // with a single row: the caller hears at once, not after uploading into a full queue.
+      model = registry.resolve(name, version);
+      const timeoutMs = parseTimeout(c.req.header(TIMEOUT_HEADER));
+      const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+      const early = model.batcher.refusal(1, deadline);
+      if (early?.code === 'overloaded') throw early;
+      const body = await readBody(c, config.maxBodyBytes);
+      const request = decodeInferRequest(body, c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), {
+        maxElements: config.maxElements,
+        maxTotalElements: config.maxElements,
+      });
+      const signal = disconnectSignal(c);
+      // Resolved again after the body arrived, with no await until submit: a hot swap that landed meanwhile
+      // sends this request to the new version instead of the old one's closing queue.
+      model = registry.resolve(name, version);
+      Object.assign(log, { model: model.id, version: model.version });
+      const plan = validateInputs(request.inputs, model.variant.inputs, { nonFinite: config.nonFinite });
+      const outputs = requestedOutputs(request.outputs?.map((o) => o.name), model.variant.outputs);
+      // Only what onnxruntime needs goes on: a tensor's parameters are the caller's free-form JSON.
+      const inputs: Record<string, Tensor> = {};
+      for (const { name: inputName, dtype, dims, data } of request.inputs) inputs[inputName] = { dtype, dims, data } as Tensor;
+      const result = await model.batcher.submit(
+        { inputs, outputs },
+        {
+          rows: plan.rows,
+          key: plan.key === null ? null : `${plan.key}>${outputs.join(',')}`,
+          ...(signal ? { signal } : {}),
+          ...(deadline === undefined ? {} : { deadline }),
+        },
+      );
+      Object.assign(log, { batch_size: result.batchSize, queue_ms: roundMs(result.queueMs), compute_ms: roundMs(result.computeMs) });
+      const labels = { model: model.id, version: model.version };
+      metrics.queueSeconds.observe(labels, result.queueMs / 1000);
+      const asked = binaryOutputSelector(request);
+      const encoded = encodeInferResponse(
+        {
+          modelName: model.id,
+          modelVersion: model.version,
+          ...(request.id === undefined ? {} : { id: request.id }),
+          outputs: outputs.map((name): NamedInferTensor => ({ name, ...result.outputs[name]! })),
+        },
+        // NaN, ±Infinity or a huge int64 cannot be JSON: that output goes binary rather than failing the request.
+        { binary: (name) => asked(name) || jsonCannotCarry(result.outputs[name]!) },
+      );
+      c.header('x-model-version', model.version);
+      return c.body(encoded.body, 200, encoded.headers);
+    } catch (err) {
+      const error = toTandemError(err);
+      outcome = { status: error.status, code: error.code };
+      throw error;
+    } finally {
+      metrics.inFlight.dec();
+      const labels = model ? { model: model.id, version: model.version } : { model: 'unknown', version: '' }; // Never a caller's string: labels must stay few.
+      metrics.requests.inc({ ...labels, status: String(outcome.status), code: outcome.code });
+      if (model && outcome.status === 200) metrics.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+    }
+  };
+  routes.post('/models/:name/infer', access.inference, modelPath(), infer);
+  routes.post('/models/:name/versions/:version/infer', access.inference, modelPath(), infer);
+
+  return routes;
+}
+
+/** The outputs a request asked for, in its order, or every output. @throws TandemError `output_unknown` */
+export function requestedOutputs(asked: string[] | undefined, specs: readonly TensorSpec[]): string[] {
+  if (!asked || asked.length === 0) return specs.map((s) => s.name);
+  for (const name of asked) {
+    if (!specs.some((s) => s.name === name)) {
+      throw new TandemError('output_unknown', `unknown output "${name}"; the model returns ${specs.map((s) => `"${s.name}"`).join(', ')}`);
+    }
+  }
+  return asked;
+}
+
+/** The `x-request-timeout-ms` header in milliseconds, or undefined. @throws TandemError `bad_request` */
+export function parseTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Number(value);
+  if (!/^\d{1,9}$/.test(value.trim()) || ms <= 0) throw new TandemError('bad_request', `${TIMEOUT_HEADER} must be a positive integer of milliseconds`);
+  return ms;
+}
