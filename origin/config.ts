@@ -10,7 +10,7 @@
  * | TANDEM_TRUSTED_KEYS (JSON) or TANDEM_TRUSTED_KEYS_FILE | trustedKeys | .tandem/keys/trusted-keys.json |
  * | TANDEM_ORIGIN_TOKEN | inferenceToken | a dev token, printed at start |
  * | TANDEM_ADMIN_TOKEN | adminToken | a dev token, printed at start |
- * | TANDEM_OPEN_OBSERVABILITY | openObservability (health + metrics without a token) | true |
+ * | TANDEM_OPEN_OBSERVABILITY | openObservability (health, metrics and model metadata without a token) | true |
  * | TANDEM_MAX_BODY_BYTES | maxBodyBytes | 64 MiB |
  * | TANDEM_MAX_ELEMENTS | maxElements (per request, all inputs) | 16 Mi |
  * | TANDEM_MAX_BATCH_SIZE | batching.maxBatchSize (rows) | 64 |
