@@ -118,7 +118,8 @@ export function planFp16(model: OnnxModel, options: Fp16PlanOptions): Fp16Plan {
       for (const output of node.output ?? []) {
         if (!output) continue;
         const constant = node.op_type === 'Constant' && isDefaultDomain(node);
-        define(output, { source: constant ? 'constant' : 'node', producer: node, precision: reason ? 'fp32' : 'fp16', integerDerived });
+        // Constants stay float32 until the conversion sees who reads them.
+        define(output, { source: constant ? 'constant' : 'node', producer: node, precision: reason || constant ? 'fp32' : 'fp16', integerDerived });
       }
     }
     for (const output of graph.output ?? []) {

@@ -107,7 +107,12 @@ class GraphRewrite {
     const layout = (c.weight.transpose !== undefined) !== transB ? 'NK' : 'KN';
     const weight = this.matrixWeight(c, layout);
     const alpha = gemm ? floatAttribute(node, 'alpha', 1) : 1;
-    const scale = alpha === 1 ? weight.scale : this.addInitializer(this.graph, float32Tensor(this.names.fresh(`${base}_weight_scale_alpha`), [weight.scaleValues.length], weight.scaleValues.map((s) => Math.fround(s * alpha))));
+    let scale = weight.scale;
+    if (alpha !== 1) {
+      const scaled = weight.scaleValues.map((s) => Math.fround(s * alpha));
+      scale = this.addInitializer(this.graph, float32Tensor(this.names.fresh(`${base}_weight_scale_alpha`), this.options.perChannel ? [scaled.length] : [], scaled));
+      this.result.released.add(weight.scale); // Unread unless another node shares the weight.
+    }
     const c3 = gemm ? node.input?.[2] : undefined;
     const beta = floatAttribute(node, 'beta', 1);
     const addsBias = c3 !== undefined && c3 !== '' && beta !== 0;

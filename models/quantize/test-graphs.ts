@@ -1,0 +1,183 @@
+/**
+ * Small graphs written the way third-party exporters write them (PyTorch, TF2ONNX, Paddle2ONNX), for the
+ * quantize tests: Gemm with transB, alpha, beta and a bias; MatMul over 3-D activations with a pre-transposed
+ * weight, a Transpose node before the weight, a Constant-node weight and a weight shared by two nodes; an If
+ * whose branches read weights of the outer graph and of their own; a Conv net; and int64 shape arithmetic
+ * in float around a Resize. Weights are seeded, so every run builds the same bytes. Test support only.
+ */
+import { createRng, fillNormal } from '../math/prng.ts';
+import { float, GraphBuilder, int, ints } from '../onnx/graph-builder.ts';
+import { ATTRIBUTE_TYPE, DATA_TYPE, parseModel, serializeModel, type OnnxGraph, type OnnxModel, type OnnxNode } from '../onnx/onnx-proto.ts';
+import { float32Tensor } from './tensor-data.ts';
+
+const rng = createRng('quantize/test-graphs');
+
+/** Seeded normal weights with standard deviation 1/√fanIn (so activations keep their scale). */
+export function weights(name: string, count: number, fanIn: number): Float32Array {
+  return fillNormal(rng.fork(name), new Float32Array(count), 1 / Math.sqrt(fanIn));
+}
+
+/** Parses, edits and re-serialises a model (for what GraphBuilder does not write: bodies, opsets, IR). */
+export function patchModel(bytes: Uint8Array, edit: (model: OnnxModel) => void): Uint8Array {
+  const model = parseModel(bytes);
+  edit(model);
+  return serializeModel(model);
+}
+
+/** x [batch, 64] → Gemm(transB, alpha 0.5, beta 2, bias) → Relu → Gemm(no bias) → Transpose → Gemm(transA) → y [batch, 16]. */
+export function gemmGraph(): Uint8Array {
+  const g = new GraphBuilder('gemm');
+  const x = g.input('x', 'float32', ['batch', 64]);
+  const w1 = g.initializer('fc1.weight', 'float32', [48, 64], weights('gemm.w1', 48 * 64, 64));
+  const b1 = g.initializer('fc1.bias', 'float32', [48], weights('gemm.b1', 48, 4));
+  const h = g.op('Relu', [g.op('Gemm', [x, w1, b1], { transB: int(1), alpha: float(0.5), beta: float(2) })]);
+  const w2 = g.initializer('fc2.weight', 'float32', [48, 32], weights('gemm.w2', 48 * 32, 48));
+  const h2 = g.op('Gemm', [h, w2], {});
+  const w3 = g.initializer('fc3.weight', 'float32', [32, 16], weights('gemm.w3', 32 * 16, 32));
+  const c3 = g.initializer('fc3.bias', 'float32', [1, 16], weights('gemm.b3', 16, 4));
+  const transposed = g.op('Transpose', [h2], { perm: ints([1, 0]) });
+  g.op('Gemm', [transposed, w3, c3], { transA: int(1) }, 'y');
+  g.output('y', 'float32', ['batch', 16]);
+  return g.build({ docString: 'foreign-style Gemm graph' });
+}
+
+/**
+ * x [batch, seq, 64]: three projections of x (one DynamicQuantizeLinear for all), one of them through a
+ * Transpose node, one a Constant node; a weight shared by two MatMuls; a weight also read by a Gather
+ * (tied embedding), which must stay float; → y [batch, seq, 32] and emb [batch, 32].
+ */
+export function matMulGraph(): Uint8Array {
+  const g = new GraphBuilder('matmul');
+  const x = g.input('x', 'float32', ['batch', 'seq', 64]);
+  const ids = g.input('ids', 'int64', ['batch']);
+  const wq = g.initializer('q.weight', 'float32', [64, 32], weights('mm.q', 64 * 32, 64));
+  const wkT = g.initializer('k.weight', 'float32', [32, 64], weights('mm.k', 32 * 64, 64));
+  const q = g.op('MatMul', [x, wq]);
+  const k = g.op('MatMul', [x, g.op('Transpose', [wkT], { perm: ints([1, 0]) })]);
+  const v = g.op('MatMul', [x, g.op('Identity', [wq])], {}, 'v_placeholder');
+  const shared = g.initializer('shared.weight', 'float32', [32, 32], weights('mm.s', 32 * 32, 32));
+  const a = g.op('MatMul', [g.op('Add', [q, k]), shared]);
+  const b = g.op('MatMul', [v, shared]);
+  const tied = g.initializer('tied.weight', 'float32', [40, 32], weights('mm.t', 40 * 32, 32));
+  g.op('Gather', [tied, ids], { axis: int(0) }, 'emb');
+  const tiedT = g.op('Transpose', [tied], { perm: ints([1, 0]) });
+  const logits = g.op('MatMul', [g.op('Add', [a, b]), tiedT]);
+  g.op('Relu', [g.op('MatMul', [logits, g.initializer('out.weight', 'float32', [40, 32], weights('mm.o', 40 * 32, 40))])], {}, 'y');
+  g.output('y', 'float32', ['batch', 'seq', 32]);
+  g.output('emb', 'float32', ['batch', 32]);
+  return patchModel(g.build({ docString: 'foreign-style MatMul graph' }), (m) => {
+    // The third projection's weight becomes a Constant node, as TF2ONNX and some PyTorch exports write it.
+    const graph = m.graph!;
+    const identity = graph.node!.find((n) => n.op_type === 'Identity')!;
+    identity.op_type = 'Constant';
+    identity.input = [];
+    identity.attribute = [{ name: 'value', type: ATTRIBUTE_TYPE.TENSOR, t: float32Tensor('v.weight', [64, 32], weights('mm.v', 64 * 32, 64)) }];
+  });
+}
+
+/**
+ * x [batch, 64] → If(sum(x) > 0): then MatMul(x, outer weight), else MatMul(x, the branch's own weight) +
+ * MatMul(·, outer weight shared with the then branch) → y [batch, 32].
+ */
+export function ifGraph(): Uint8Array {
+  const g = new GraphBuilder('if');
+  const x = g.input('x', 'float32', ['batch', 64]);
+  const zero = g.initializer('zero', 'float32', [], Float32Array.of(0));
+  const cond = g.op('Greater', [g.op('ReduceSum', [x], { keepdims: int(0) }), zero]);
+  g.initializer('then.weight', 'float32', [64, 32], weights('if.then', 64 * 32, 64));
+  g.initializer('after.weight', 'float32', [32, 32], weights('if.after', 32 * 32, 32));
+  g.op('Identity', [cond], {}, 'y');
+  g.output('y', 'float32', ['batch', 32]);
+  return patchModel(g.build({ docString: 'foreign-style If graph' }), (m) => {
+    const graph = m.graph!;
+    const placeholder = graph.node!.find((n) => n.output![0] === 'y')!;
+    const branch = (name: string, nodes: OnnxNode[], initializers = [] as ReturnType<typeof float32Tensor>[]): OnnxGraph => ({
+      name,
+      node: nodes,
+      initializer: initializers,
+      input: [],
+      output: [{ name: nodes.at(-1)!.output![0]!, type: { tensor_type: { elem_type: DATA_TYPE.FLOAT, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 32 }] } } } }],
+    });
+    const thenBranch = branch('then', [{ op_type: 'MatMul', input: ['x', 'then.weight'], output: ['then_y'], name: 'then_matmul' }]);
+    const elseBranch = branch(
+      'else',
+      [
+        { op_type: 'MatMul', input: ['x', 'else.weight'], output: ['else_h'], name: 'else_matmul' },
+        { op_type: 'Relu', input: ['else_h'], output: ['else_r'], name: 'else_relu' },
+        { op_type: 'MatMul', input: ['else_r', 'after.weight'], output: ['else_y'], name: 'else_after' },
+      ],
+      [float32Tensor('else.weight', [64, 32], weights('if.else', 64 * 32, 64))],
+    );
+    thenBranch.node!.push({ op_type: 'MatMul', input: ['then_y', 'after.weight'], output: ['then_z'], name: 'then_after' });
+    thenBranch.output![0]!.name = 'then_z';
+    Object.assign(placeholder, {
+      op_type: 'If',
+      name: 'branch',
+      input: [placeholder.input![0]!],
+      attribute: [
+        { name: 'then_branch', type: ATTRIBUTE_TYPE.GRAPH, g: thenBranch },
+        { name: 'else_branch', type: ATTRIBUTE_TYPE.GRAPH, g: elseBranch },
+      ],
+    });
+  });
+}
+
+/** image [batch, 8, 16, 16] → Conv 8→32 (bias) → Relu → Conv 32→32 → Relu → GlobalAveragePool → Flatten → Gemm → logits [batch, 10]. */
+export function convGraph(): Uint8Array {
+  const g = new GraphBuilder('conv');
+  const image = g.input('image', 'float32', ['batch', 8, 16, 16]);
+  const w1 = g.initializer('conv1.weight', 'float32', [32, 8, 3, 3], weights('conv.w1', 32 * 8 * 9, 72));
+  const b1 = g.initializer('conv1.bias', 'float32', [32], weights('conv.b1', 32, 16));
+  const pads = { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]) };
+  const h1 = g.op('Relu', [g.op('Conv', [image, w1, b1], pads)]);
+  const w2 = g.initializer('conv2.weight', 'float32', [32, 32, 3, 3], weights('conv.w2', 32 * 32 * 9, 288));
+  const h2 = g.op('Relu', [g.op('Conv', [h1, w2], { ...pads, strides: ints([2, 2]) })]);
+  const pooled = g.op('Flatten', [g.op('GlobalAveragePool', [h2])]);
+  const w3 = g.initializer('fc.weight', 'float32', [10, 32], weights('conv.w3', 320, 32));
+  g.op('Gemm', [pooled, w3], { transB: int(1) }, 'logits');
+  g.output('logits', 'float32', ['batch', 10]);
+  return g.build({ docString: 'foreign-style conv net' });
+}
+
+/**
+ * image [batch, 4, 8, 8] → Resize ×2 (Constant scales) → Conv → output, with PyTorch-style shape arithmetic
+ * in float (Shape → Gather → Cast(float) → Mul → Cast(int64)) feeding a Reshape, and a Range over the
+ * width; value_info declares intermediate types, as shape-inferred models do.
+ */
+export function shapeArithmeticGraph(): Uint8Array {
+  const g = new GraphBuilder('shape-arithmetic');
+  const image = g.input('image', 'float32', ['batch', 4, 8, 8]);
+  const roi = g.initializer('roi', 'float32', [0], new Float32Array(0));
+  const scales = g.op('Identity', [image], {}, 'scales');
+  const resized = g.op('Resize', [image, roi, scales], { mode: { type: 'string', value: 'nearest' } });
+  const w = g.initializer('conv.weight', 'float32', [8, 4, 3, 3], weights('shape.w', 8 * 4 * 9, 36));
+  const conv = g.op('Conv', [resized, w], { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]) });
+  const shape = g.op('Shape', [conv]);
+  const height = g.op('Gather', [shape, g.initializer('two', 'int64', [], BigInt64Array.of(2n))], { axis: int(0) });
+  const halfHeight = g.op('Cast', [g.op('Floor', [g.op('Mul', [g.op('Cast', [height], { to: int(1) }), g.initializer('half', 'float32', [], Float32Array.of(0.5))])])], { to: int(7) });
+  const batchAndRest = g.op('Concat', [g.initializer('minus_one', 'int64', [1], BigInt64Array.of(-1n)), g.op('Unsqueeze', [halfHeight, g.initializer('axis0', 'int64', [1], BigInt64Array.of(0n))])], { axis: int(0) });
+  g.op('Reshape', [conv, batchAndRest], {}, 'features');
+  const width = g.op('Cast', [g.op('Gather', [shape, g.initializer('three', 'int64', [], BigInt64Array.of(3n))], { axis: int(0) })], { to: int(1) });
+  g.op('Range', [g.initializer('start', 'float32', [], Float32Array.of(0)), width, g.initializer('delta', 'float32', [], Float32Array.of(1))], {}, 'positions');
+  g.output('features', 'float32', ['rows', 'cols']);
+  g.output('positions', 'float32', ['width']);
+  return patchModel(g.build({ docString: 'shape arithmetic around a Resize' }), (m) => {
+    const graph = m.graph!;
+    const node = graph.node!.find((n) => n.output![0] === 'scales')!;
+    Object.assign(node, { op_type: 'Constant', input: [], attribute: [{ name: 'value', type: ATTRIBUTE_TYPE.TENSOR, t: float32Tensor('', [4], Float32Array.of(1, 1, 2, 2)) }] });
+    graph.value_info = graph.node!.filter((n) => n.op_type === 'Conv' || n.op_type === 'Resize').map((n) => ({ name: n.output![0]!, type: { tensor_type: { elem_type: DATA_TYPE.FLOAT } } }));
+  });
+}
+
+/** x [2, 4] → Mul(x, w) → Add(·, b) → y, with w holding 1e6 and 1e-9 (outside float16) and b a Constant node. */
+export function extremeWeightsGraph(): Uint8Array {
+  const g = new GraphBuilder('extreme');
+  const x = g.input('x', 'float32', [2, 4]);
+  const w = g.initializer('w', 'float32', [4], Float32Array.of(1e6, -1e-9, 0.5, -70000));
+  g.op('Add', [g.op('Mul', [x, w]), g.op('Identity', [x], {}, 'b')], {}, 'y');
+  g.output('y', 'float32', [2, 4]);
+  return patchModel(g.build({ docString: 'weights outside float16' }), (m) => {
+    const node = m.graph!.node!.find((n) => n.output![0] === 'b')!;
+    Object.assign(node, { op_type: 'Constant', input: [], attribute: [{ name: 'value_floats', type: ATTRIBUTE_TYPE.FLOATS, floats: [1, 2, 3, 4] }] });
+  });
+}
