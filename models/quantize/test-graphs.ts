@@ -181,3 +181,40 @@ export function extremeWeightsGraph(): Uint8Array {
     Object.assign(node, { op_type: 'Constant', input: [], attribute: [{ name: 'value_floats', type: ATTRIBUTE_TYPE.FLOATS, floats: [1, 2, 3, 4] }] });
   });
 }
+
+/**
+ * x [batch, 64] → Loop 3 times: h ← Relu(MatMul(h, W)) with W an outer-graph weight, and h's row means as
+ * a scan output → y [batch, 64] and means [3, batch].
+ */
+export function loopGraph(): Uint8Array {
+  const g = new GraphBuilder('loop');
+  const x = g.input('x', 'float32', ['batch', 64]);
+  g.initializer('trips', 'int64', [], BigInt64Array.of(3n));
+  g.initializer('loop.weight', 'float32', [64, 64], weights('loop.w', 64 * 64, 64));
+  g.op('Identity', [x], {}, 'y');
+  g.op('Identity', [x], {}, 'means');
+  g.output('y', 'float32', ['batch', 64]);
+  g.output('means', 'float32', [3, 'batch']);
+  return patchModel(g.build({ docString: 'foreign-style Loop graph' }), (m) => {
+    const graph = m.graph!;
+    graph.initializer!.push({ name: 'keep_going', dims: [], data_type: DATA_TYPE.BOOL, raw_data: Uint8Array.of(1) });
+    const tensor = (name: string, elem: number, dims: (number | string)[]) => ({
+      name,
+      type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } },
+    });
+    const body: OnnxGraph = {
+      name: 'body',
+      input: [tensor('i', DATA_TYPE.INT64, []), tensor('cond_in', DATA_TYPE.BOOL, []), tensor('h', DATA_TYPE.FLOAT, ['batch', 64])],
+      output: [tensor('cond_out', DATA_TYPE.BOOL, []), tensor('h_next', DATA_TYPE.FLOAT, ['batch', 64]), tensor('h_mean', DATA_TYPE.FLOAT, ['batch'])],
+      node: [
+        { op_type: 'Identity', input: ['cond_in'], output: ['cond_out'], name: 'body_cond' },
+        { op_type: 'MatMul', input: ['h', 'loop.weight'], output: ['body_matmul'], name: 'body_matmul' },
+        { op_type: 'Relu', input: ['body_matmul'], output: ['h_next'], name: 'body_relu' },
+        { op_type: 'ReduceMean', input: ['h_next'], output: ['h_mean'], name: 'body_mean', attribute: [{ name: 'keepdims', type: ATTRIBUTE_TYPE.INT, i: 0 }, { name: 'axes', type: ATTRIBUTE_TYPE.INTS, ints: [1] }] },
+      ],
+      initializer: [],
+    };
+    graph.node = graph.node!.filter((n) => n.op_type !== 'Identity');
+    graph.node.push({ op_type: 'Loop', name: 'loop', input: ['trips', 'keep_going', 'x'], output: ['y', 'means'], attribute: [{ name: 'body', type: ATTRIBUTE_TYPE.GRAPH, g: body }] });
+  });
+}
