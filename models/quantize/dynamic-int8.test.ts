@@ -17,7 +17,7 @@ import { measureAgreement, measureAgreementWasm, type Agreement } from './agreem
 import { drawInputs } from './draw-inputs.ts';
 import { quantizeDynamicInt8, type DynamicInt8Options, type Int8Decision } from './dynamic-int8.ts';
 import { allGraphs, readCounts } from './graph-scope.ts';
-import { convGraph, gemmGraph, ifGraph, matMulGraph, patchModel } from './test-graphs.ts';
+import { convGraph, gemmGraph, ifGraph, loopGraph, matMulGraph, patchModel } from './test-graphs.ts';
 
 /** Quantizes and collects the decisions. */
 function quantize(bytes: Uint8Array, options: DynamicInt8Options = {}): { bytes: Uint8Array; model: OnnxModel; decisions: Int8Decision[] } {
@@ -181,6 +181,17 @@ describe('foreign-style graphs', () => {
     console.log(`if graph: ${fp32.length} → ${bytes.length} B; max abs error ${agreement.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
     expectWithin(agreement, 0.05);
     expect(quantizeDynamicInt8(fp32, { subgraphs: false })).toBe(fp32);
+  });
+
+  it('Loop: the MatMul in the body quantized, its weight in the outer graph', async () => {
+    const fp32 = loopGraph();
+    const { bytes, model, decisions } = quantize(fp32);
+    expect(decisions).toMatchObject([{ node: 'body_matmul', quantized: true }]);
+    expect(initializerNames(model.graph!)).toEqual(['trips', 'keep_going', 'loop.weight_quantized', 'loop.weight_scale', 'loop.weight_zero_point']);
+    expect(ops(allGraphs(model)[1]!)).toEqual(['Identity', 'DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Relu', 'ReduceMean']);
+    const agreement = await agreeInBothRuntimes(fp32, bytes, drawInputs([{ name: 'x', dtype: 'float32', shape: ['batch', 64] }], 'loop', { batch: 4 }));
+    console.log(`loop graph: ${fp32.length} → ${bytes.length} B; y max abs error ${agreement.outputs.y!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
+    expectWithin(agreement, 0.05);
   });
 
   it('Conv: int8 weights dequantized in the graph by default, ConvInteger on request, or left float', async () => {
