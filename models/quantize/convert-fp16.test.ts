@@ -230,5 +230,31 @@ describe('foreign-style graphs', () => {
     expect(other.report.blockedNodes).toEqual([{ node: 'Relu_1', opType: 'FastGelu', reason: 'operator of domain "com.microsoft"' }]);
     expectWithin(await agreeInBothRuntimes(contrib, other.bytes, x64), 0.01);
     expect(() => convertToFp16(Uint8Array.of(1, 2, 3))).toThrow(TandemError);
+    expect(() => convertToFp16(patchModel(gemmGraph(), (m) => (m.opset_import = [{ domain: '', version: 5 }])))).toThrow(/opset 5 predates 6/);
+  });
+
+  it('keeps float32 what has no float16 in the schema or in onnxruntime: Celu, Cast to string, ScatterND with a reduction', async () => {
+    const g = new GraphBuilder('schema');
+    const x = g.input('x', 'float32', [4]);
+    const celu = g.op('Celu', [x], { alpha: float(1) }, 'celu');
+    g.op('Cast', [celu], { to: int(DATA_TYPE.STRING) }, 'text');
+    const indices = g.initializer('indices', 'int64', [2, 1], BigInt64Array.of(0n, 2n));
+    g.op('ScatterND', [celu, indices, g.op('Slice', [x, g.initializer('s0', 'int64', [1], BigInt64Array.of(0n)), g.initializer('s2', 'int64', [1], BigInt64Array.of(2n))])], { reduction: { type: 'string', value: 'add' } }, 'scattered');
+    g.op('ScatterND', [celu, indices, g.op('Neg', [g.op('Slice', [x, 's0', 's2'])])], {}, 'plain');
+    g.output('text', 'float32', [4]);
+    g.output('scattered', 'float32', [4]);
+    g.output('plain', 'float32', [4]);
+    const fp32 = patchModel(g.build({ docString: '' }), (m) => (m.graph!.output![0]!.type!.tensor_type!.elem_type = DATA_TYPE.STRING));
+    const { bytes, report } = convert(fp32);
+    expect(report.blockedNodes.map((b) => [b.opType, b.reason])).toEqual([
+      ['Celu', 'its schema takes float32 only'],
+      ['Cast', 'float16 values format as different strings'],
+      ['ScatterND', expect.stringMatching(/reduction "add"/)],
+    ]);
+    const inputs = { x: { dtype: 'float32' as const, dims: [4], data: Float32Array.of(0.1234567, -2, 3.3, 4) } };
+    const agreement = await agreeInBothRuntimes(fp32, bytes, inputs);
+    expect(agreement.outputs.text!.exactFraction).toBe(1);
+    expect(agreement.outputs.scattered!.maxAbsError).toBeLessThan(1e-3); // Runs at all: onnxruntime CPU has no float16 ScatterND with a reduction.
+    expectWithin(agreement, 0.01);
   });
 });

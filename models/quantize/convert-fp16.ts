@@ -19,13 +19,14 @@
  * kernel by inserting Casts itself at session creation (its InsertCastTransformer), so the result loads
  * there; it is built for onnxruntime-web's WebGPU backend, whose kernels take float16 (with shader-f16).
  */
+import { TandemError } from '../../protocol/errors.ts';
 import { DATA_TYPE, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor } from '../onnx/onnx-proto.ts';
 import { DEFAULT_FP16_BLOCK_LIST } from './fp16-block-list.ts';
 import { planFp16, type Fp16Plan, type GraphState, type Precision, type ValueState } from './fp16-plan.ts';
 import { toFloat16Array, type ClampCounts, type Float16Clamp } from './float16.ts';
 import { NameAllocator } from './graph-scope.ts';
 import { findAttribute, intAttr, makeNode, tensorAttr } from './node-attributes.ts';
-import { readModel, writeModel } from './model-io.ts';
+import { opsetVersion, readModel, writeModel } from './model-io.ts';
 import { float16Tensor, readFloat32, tensorDims } from './tensor-data.ts';
 
 export interface Fp16Options {
@@ -57,13 +58,18 @@ export interface Fp16Report {
   clamped: ClampCounts;
 }
 
+/** The oldest default-domain opset converted: before 6, Cast names its target type as a string. */
+export const MIN_OPSET = 6;
+
 /**
  * @example
  * const fp16 = convertToFp16(await readFile('model.onnx'));
- * @throws TandemError `bad_request` when the bytes are not an ONNX model.
+ * @throws TandemError `bad_request` when the bytes are not an ONNX model, or its opset is older than 6.
  */
 export function convertToFp16(modelBytes: Uint8Array, options: Fp16Options = {}): Uint8Array {
   const model = readModel(modelBytes);
+  const opset = opsetVersion(model, '');
+  if (opset !== undefined && opset < MIN_OPSET) throw new TandemError('bad_request', `default-domain opset ${opset} predates ${MIN_OPSET} (its Cast names types as strings, and onnxruntime supports opset 7 and later); convert the model to a newer opset first`);
   const blockList = options.opBlockList ? new Map(options.opBlockList.map((op) => [op, 'in the op block list'])) : new Map(Object.entries(DEFAULT_FP16_BLOCK_LIST));
   const plan = planFp16(model, {
     opBlockList: blockList,
@@ -213,6 +219,7 @@ class Fp16Rewrite {
         return setInt('to', undefined);
       case 'RandomNormal':
       case 'RandomUniform':
+      case 'SequenceEmpty':
         return setInt('dtype', DATA_TYPE.FLOAT);
       case 'RandomNormalLike':
       case 'RandomUniformLike':

@@ -64,8 +64,9 @@ export function quantizeDynamicInt8(modelBytes: Uint8Array, options: DynamicInt8
   const minWeightElements = options.minWeightElements ?? DEFAULT_MIN_WEIGHT_ELEMENTS;
   if (!Number.isInteger(minWeightElements) || minWeightElements < 1) throw new TandemError('bad_request', `minWeightElements must be a positive integer, got ${minWeightElements}`);
   const model = readModel(modelBytes);
+  // A model that imports no default-domain opset has no MatMul, Gemm or Conv to quantize.
   const opset = opsetVersion(model, '');
-  if (opset === undefined) throw new TandemError('bad_request', 'the model imports no default-domain opset');
+  if (opset === undefined) return modelBytes;
 
   const plan = planDynamicInt8(model, {
     opTypes: new Set(options.opTypes ?? ['MatMul', 'Gemm', 'Conv']),

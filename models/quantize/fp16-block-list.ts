@@ -1,9 +1,14 @@
 /**
  * Operators the fp16 conversion leaves in float32 (with Casts around them), and why. The first group is
  * onnxconverter-common's `DEFAULT_OP_BLOCK_LIST` (the list `convert_float_to_float16` uses); the second is
- * Tandem's: operators whose float inputs are quantization scales, which onnxruntime's kernels take only in
- * float32.
+ * Tandem's, found by converting every model of ONNX's backend test data (Debian's libonnx-testdata) and
+ * running it in onnxruntime 1.30: operators whose float inputs are quantization scales, operators whose
+ * schema has no float16 (at the opsets exporters use), and operators onnxruntime cannot run in float16.
+ * `conditionalBlockReason` adds the cases that depend on a node's attributes.
  */
+import { ATTRIBUTE_TYPE, DATA_TYPE, type OnnxNode } from '../onnx/onnx-proto.ts';
+import { findAttribute } from './node-attributes.ts';
+
 
 /** onnxconverter-common's default block list. */
 export const ONNXCONVERTER_BLOCK_LIST: Readonly<Record<string, string>> = {
@@ -48,7 +53,31 @@ export const TANDEM_BLOCK_LIST: Readonly<Record<string, string>> = {
   ConvInteger: 'integer operator whose rescale is float32',
   QLinearMatMul: 'quantization scales are float32',
   QLinearConv: 'quantization scales are float32',
+  Celu: 'its schema takes float32 only',
+  IsInf: 'float16 only from opset 20',
+  EyeLike: 'no float16 kernel in onnxruntime CPU',
+  MelWeightMatrix: 'onnxruntime CPU cannot produce it in float16',
+  MeanVarianceNormalization: "onnxruntime expands it with float32 constants, which float16 inputs don't match",
 };
+
+/** Why a node stays float32 because of its attributes (not its op type alone), if it does. */
+export function conditionalBlockReason(node: OnnxNode): string | undefined {
+  switch (node.op_type) {
+    case 'Cast': {
+      const to = findAttribute(node, 'to');
+      const isString = to?.type === ATTRIBUTE_TYPE.STRING ? new TextDecoder().decode(to.s ?? new Uint8Array()) === 'STRING' : Number(to?.i) === DATA_TYPE.STRING;
+      return isString ? 'float16 values format as different strings' : undefined;
+    }
+    case 'ScatterElements':
+    case 'ScatterND': {
+      const reduction = findAttribute(node, 'reduction')?.s;
+      const kind = reduction ? new TextDecoder().decode(reduction) : 'none';
+      return kind === 'none' ? undefined : `reduction "${kind}" has no float16 kernel in onnxruntime CPU and accumulates in float16`;
+    }
+    default:
+      return undefined;
+  }
+}
 
 /** The default block list: both groups. */
 export const DEFAULT_FP16_BLOCK_LIST: Readonly<Record<string, string>> = { ...ONNXCONVERTER_BLOCK_LIST, ...TANDEM_BLOCK_LIST };

@@ -12,8 +12,8 @@
  */
 import { DATA_TYPE, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor } from '../onnx/onnx-proto.ts';
 import { subgraphs } from './graph-scope.ts';
-import { FLOAT32_INPUTS } from './fp16-block-list.ts';
-import { intAttribute, isDefaultDomain } from './node-attributes.ts';
+import { conditionalBlockReason, FLOAT32_INPUTS } from './fp16-block-list.ts';
+import { isDefaultDomain } from './node-attributes.ts';
 import { elementCount, tensorDims } from './tensor-data.ts';
 import { inferTypes, isFloat32Tensor, type TypeScope, type ValueType } from './value-types.ts';
 
@@ -144,7 +144,7 @@ function blockReason(node: OnnxNode, options: Fp16PlanOptions, integerDerived: b
     if (options.blockOtherDomains) return `operator of domain "${node.domain}"`;
     return undefined;
   }
-  const listed = options.opBlockList.get(node.op_type ?? '');
+  const listed = options.opBlockList.get(node.op_type ?? '') ?? conditionalBlockReason(node);
   if (listed) return listed;
   if (integerDerived) return 'float arithmetic on integer-derived values (sizes, masks) stays float32';
   return undefined;
@@ -156,8 +156,8 @@ function isIntegerDerived(node: OnnxNode, inputs: (ValueState | undefined)[], sc
   if (!isDefaultDomain(node) || CONTROL_FLOW.has(node.op_type ?? '')) return false;
   if (node.op_type === 'Cast') {
     const from = scope.get(node.input?.[0] ?? '');
-    const to = intAttribute(node, 'to', 0);
-    if (to === DATA_TYPE.FLOAT && from?.kind === 'tensor' && isIntegerOrBool(from.elem)) return true;
+    const to = scope.get(node.output?.[0] ?? '');
+    if (isFloat32Tensor(to) && from?.kind === 'tensor' && isIntegerOrBool(from.elem)) return true;
   }
   const floats = inputs.filter((v): v is ValueState => v?.float === true);
   return floats.some((v) => v.integerDerived) && floats.every((v) => v.integerDerived || isSmallConstant(v));

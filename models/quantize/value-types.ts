@@ -119,7 +119,7 @@ function outputTypes(node: OnnxNode, inputs: (ValueType | undefined)[], bodies: 
   const sure = (...types: (ValueType | undefined)[]) => ({ types: count <= types.length ? types.slice(0, count) : [...types, ...all(types.at(-1)).slice(types.length)], certain: true });
   switch (op) {
     case 'Cast':
-      return sure(tensorOf(intAttribute(node, 'to', 0)));
+      return sure(tensorOf(castTarget(node)));
     case 'CastLike':
       return sure(inputs[1]);
     case 'Constant':
@@ -188,6 +188,13 @@ function outputTypes(node: OnnxNode, inputs: (ValueType | undefined)[], bodies: 
   if (LIKE_INPUT.has(op)) return sure(dtype(first));
   if (WINDOWS.has(op)) return sure(tensorOf(intAttribute(node, 'output_datatype', DATA_TYPE.FLOAT)));
   return { types: all(first ?? inputs.find(Boolean)), certain: first !== undefined };
+}
+
+/** Cast's `to`: a DataType code, or (Cast-1, opsets before 6) its name as a string. */
+function castTarget(node: OnnxNode): number {
+  const to = findAttribute(node, 'to');
+  if (to?.s && to.s.length > 0) return (DATA_TYPE as Record<string, number>)[new TextDecoder().decode(to.s)] ?? 0;
+  return intAttribute(node, 'to', 0);
 }
 
 function bodyOutputs(body: TypeScope | undefined): (ValueType | undefined)[] {
