@@ -18,7 +18,7 @@ import { measureAgreement, measureAgreementWasm, type Agreement } from './agreem
 import { convertToFp16, type Fp16Options, type Fp16Report } from './convert-fp16.ts';
 import { drawInputs } from './draw-inputs.ts';
 import { allGraphs } from './graph-scope.ts';
-import { convGraph, extremeWeightsGraph, gemmGraph, ifGraph, loopGraph, matMulGraph, patchModel, shapeArithmeticGraph } from './test-graphs.ts';
+import { convGraph, encoderGraph, encoderInputs, extremeWeightsGraph, gemmGraph, ifGraph, loopGraph, matMulGraph, patchModel, shapeArithmeticGraph } from './test-graphs.ts';
 
 function convert(bytes: Uint8Array, options: Fp16Options = {}): { bytes: Uint8Array; model: OnnxModel; report: Fp16Report } {
   let report: Fp16Report | undefined;
@@ -109,6 +109,16 @@ describe('foreign-style graphs', () => {
       console.log(`${label} graph fp16: ${fp32.length} → ${bytes.length} B; max abs error ${agreement.maxAbsError.toExponential(2)}, max rel ${agreement.maxRelError.toExponential(2)}`);
       expectWithin(agreement, 0.01);
     }
+  });
+
+  it('an encoder layer as PyTorch exports it: float16 throughout but the mask arithmetic and the Range', async () => {
+    const fp32 = encoderGraph();
+    const { bytes, report } = convert(fp32);
+    expect(report.blockedNodes.map((b) => b.opType)).toEqual(['Range', 'Cast', 'Sub', 'Mul']);
+    const agreement = await agreeInBothRuntimes(fp32, bytes, encoderInputs(), ['logits']);
+    console.log(`encoder graph fp16: ${fp32.length} → ${bytes.length} B; hidden max abs error ${agreement.outputs.hidden!.maxAbsError.toExponential(2)} (scale ${agreement.outputs.hidden!.referenceScale.toFixed(2)}), logits ${agreement.outputs.logits!.maxAbsError.toExponential(2)}`);
+    expect(agreement.top1Agreement).toBe(1);
+    expectWithin(agreement, 0.01);
   });
 
   it('If and Loop bodies are converted with their node: bodies take and give float16', async () => {

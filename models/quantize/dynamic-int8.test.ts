@@ -17,7 +17,7 @@ import { measureAgreement, measureAgreementWasm, type Agreement } from './agreem
 import { drawInputs } from './draw-inputs.ts';
 import { quantizeDynamicInt8, type DynamicInt8Options, type Int8Decision } from './dynamic-int8.ts';
 import { allGraphs, readCounts } from './graph-scope.ts';
-import { convGraph, gemmGraph, ifGraph, loopGraph, matMulGraph, patchModel } from './test-graphs.ts';
+import { convGraph, encoderGraph, encoderInputs, gemmGraph, ifGraph, loopGraph, matMulGraph, patchModel } from './test-graphs.ts';
 
 /** Quantizes and collects the decisions. */
 function quantize(bytes: Uint8Array, options: DynamicInt8Options = {}): { bytes: Uint8Array; model: OnnxModel; decisions: Int8Decision[] } {
@@ -159,6 +159,21 @@ describe('foreign-style graphs', () => {
     console.log(`matmul graph: ${fp32.length} → ${bytes.length} B; y max abs error ${agreement.outputs.y!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
     expect(agreement.outputs.emb!.maxAbsError).toBe(0);
     expectWithin(agreement, 0.08);
+  });
+
+  it('an encoder layer as PyTorch exports it: the six projections int8, attention products, embeddings and the small head float', async () => {
+    const fp32 = encoderGraph();
+    const { bytes, model, decisions } = quantize(fp32);
+    expect(decisions.filter((d) => d.quantized)).toHaveLength(6);
+    expect(decisions.filter((d) => !d.quantized).map((d) => d.reason)).toEqual(['the weight is not a constant', 'the weight is not a constant', expect.stringMatching(/192 elements/)]);
+    // Q, K and V read one activation: one DynamicQuantizeLinear.
+    expect(ops(model.graph!).filter((op) => op === 'DynamicQuantizeLinear')).toHaveLength(4);
+    expect(unread(model)).toEqual([]);
+    const inputs = encoderInputs();
+    const agreement = await agreeInBothRuntimes(fp32, bytes, inputs, ['logits']);
+    console.log(`encoder graph: ${fp32.length} → ${bytes.length} B (ratio ${(bytes.length / fp32.length).toFixed(3)}, embeddings float); hidden max abs error ${agreement.outputs.hidden!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.hidden!.referenceScale.toFixed(2)}), logits ${agreement.outputs.logits!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.logits!.referenceScale.toFixed(2)})`);
+    expect(agreement.top1Agreement).toBe(1);
+    expectWithin(agreement, 0.05);
   });
 
   it('If: MatMuls in both branches quantized, weights kept in the graph that held them', async () => {

@@ -2,12 +2,15 @@
  * Small graphs written the way third-party exporters write them (PyTorch, TF2ONNX, Paddle2ONNX), for the
  * quantize tests: Gemm with transB, alpha, beta and a bias; MatMul over 3-D activations with a pre-transposed
  * weight, a Transpose node before the weight, a Constant-node weight and a weight shared by two nodes; an If
- * whose branches read weights of the outer graph and of their own; a Conv net; and int64 shape arithmetic
- * in float around a Resize. Weights are seeded, so every run builds the same bytes. Test support only.
+ * whose branches read weights of the outer graph and of their own; a Loop; a Conv net; int64 shape
+ * arithmetic in float around a Resize; weights outside float16's range; and a BERT-like encoder layer.
+ * Weights are seeded, so every run builds the same bytes. Test support only.
  */
+import type { NamedTensors } from '../../protocol/tensor.ts';
 import { createRng, fillNormal } from '../math/prng.ts';
 import { float, GraphBuilder, int, ints } from '../onnx/graph-builder.ts';
 import { ATTRIBUTE_TYPE, DATA_TYPE, parseModel, serializeModel, type OnnxGraph, type OnnxModel, type OnnxNode } from '../onnx/onnx-proto.ts';
+import { drawInputs } from './draw-inputs.ts';
 import { float32Tensor } from './tensor-data.ts';
 
 const rng = createRng('quantize/test-graphs');
@@ -217,4 +220,75 @@ export function loopGraph(): Uint8Array {
     graph.node = graph.node!.filter((n) => n.op_type !== 'Identity');
     graph.node.push({ op_type: 'Loop', name: 'loop', input: ['trips', 'keep_going', 'x'], output: ['y', 'means'], attribute: [{ name: 'body', type: ATTRIBUTE_TYPE.GRAPH, g: body }] });
   });
+}
+
+/**
+ * One encoder layer as PyTorch exports BERT-like models: token and position embeddings (Gather), an int64
+ * shape subgraph feeding the head Reshapes, Q/K/V projections of one activation, attention scores from two
+ * activations (MatMul without a constant), an additive mask computed from an int64 mask, Softmax,
+ * LayerNormalization, an Erf GELU feed-forward, and a Gemm classifier on the first token.
+ * ids, mask [batch, seq] int64 → hidden [batch, seq, 64], logits [batch, 3].
+ */
+export function encoderGraph(): Uint8Array {
+  const d = 64;
+  const heads = 4;
+  const g = new GraphBuilder('encoder');
+  const ids = g.input('ids', 'int64', ['batch', 'seq']);
+  const mask = g.input('mask', 'int64', ['batch', 'seq']);
+  const i64 = (name: string, ...values: bigint[]) => g.initializer(name, 'int64', [values.length], BigInt64Array.from(values));
+  const scalar = (name: string, value: number) => g.initializer(name, 'float32', [], Float32Array.of(value));
+  const weight = (name: string, rows: number, cols: number) => g.initializer(name, 'float32', [rows, cols], weights(`enc.${name}`, rows * cols, rows));
+  const vector = (name: string, n: number, mean = 0) => g.initializer(name, 'float32', [n], weights(`enc.${name}`, n, 100).map((v) => v + mean));
+  const layerNorm = (x: string, name: string) => g.op('LayerNormalization', [x, vector(`${name}.weight`, d, 1), vector(`${name}.bias`, d)], { axis: int(-1), epsilon: float(1e-5) });
+
+  // Embeddings: token + position (positions 0..seq-1 from the shape).
+  const shape = g.op('Shape', [ids]);
+  const seqLen = g.op('Gather', [shape, i64('index1', 1n)], { axis: int(0) });
+  const positions = g.op('Range', [g.initializer('zero_i', 'int64', [], BigInt64Array.of(0n)), g.op('Squeeze', [seqLen, i64('axis0', 0n)]), g.initializer('one_i', 'int64', [], BigInt64Array.of(1n))]);
+  const tokens = g.op('Gather', [g.initializer('tok.weight', 'float32', [100, d], weights('enc.tok', 100 * d, 4)), ids], { axis: int(0) });
+  const pos = g.op('Gather', [g.initializer('pos.weight', 'float32', [32, d], weights('enc.pos', 32 * d, 4)), positions], { axis: int(0) });
+  const x0 = layerNorm(g.op('Add', [tokens, pos]), 'ln0');
+
+  // Attention: heads of 16 via Reshape to [batch, seq, 4, 16] with the shape computed from x.
+  const xShape = g.op('Shape', [x0]);
+  const headShape = g.op('Concat', [g.op('Slice', [xShape, i64('s0', 0n), i64('s2', 2n)]), i64('heads', BigInt(heads), BigInt(d / heads))], { axis: int(0) });
+  const project = (name: string) => g.op('Add', [g.op('MatMul', [x0, weight(`${name}.weight`, d, d)]), vector(`${name}.bias`, d)]);
+  const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, headShape])], { perm: ints(perm) });
+  const q = split(project('q'), [0, 2, 1, 3]);
+  const kT = split(project('k'), [0, 2, 3, 1]);
+  const v = split(project('v'), [0, 2, 1, 3]);
+  const scores = g.op('Div', [g.op('MatMul', [q, kT]), scalar('sqrt_dk', 4)]);
+  const floatMask = g.op('Cast', [g.op('Unsqueeze', [g.op('Unsqueeze', [mask, i64('ax1', 1n)]), i64('ax2', 2n)])], { to: int(1) });
+  const additive = g.op('Mul', [g.op('Sub', [scalar('one', 1), floatMask]), scalar('neg', -10000)]);
+  const attention = g.op('Softmax', [g.op('Add', [scores, additive])], { axis: int(-1) });
+  const context = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [attention, v])], { perm: ints([0, 2, 1, 3]) }), g.op('Concat', [g.op('Slice', [xShape, 's0', 's2']), i64('model_dim', BigInt(d))], { axis: int(0) })]);
+  const x1 = layerNorm(g.op('Add', [x0, g.op('Add', [g.op('MatMul', [context, weight('out.weight', d, d)]), vector('out.bias', d)])]), 'ln1');
+
+  // Feed-forward with the exact (Erf) GELU.
+  const up = g.op('Add', [g.op('MatMul', [x1, weight('ff1.weight', d, 4 * d)]), vector('ff1.bias', 4 * d)]);
+  const gelu = g.op('Mul', [g.op('Mul', [up, scalar('half', 0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, scalar('sqrt2', Math.SQRT2)])]), 'one'])]);
+  const down = g.op('Add', [g.op('MatMul', [gelu, weight('ff2.weight', 4 * d, d)]), vector('ff2.bias', d)]);
+  g.op('LayerNormalization', [g.op('Add', [x1, down]), vector('ln2.weight', d, 1), vector('ln2.bias', d)], { axis: int(-1), epsilon: float(1e-5) }, 'hidden');
+
+  // Classifier on the first token: Gather → Gemm(transB) as torch.nn.Linear exports.
+  const first = g.op('Gather', ['hidden', g.initializer('first', 'int64', [], BigInt64Array.of(0n))], { axis: int(1) });
+  g.op('Gemm', [first, g.initializer('cls.weight', 'float32', [3, d], weights('enc.cls', 3 * d, d)), vector('cls.bias', 3)], { transB: int(1) }, 'logits');
+  g.output('hidden', 'float32', ['batch', 'seq', d]);
+  g.output('logits', 'float32', ['batch', 3]);
+  return g.build({ docString: 'foreign-style encoder layer' });
+}
+
+/** Token ids over the encoder's vocabulary and a mask hiding the last 3 of 12 positions. */
+export function encoderInputs(): NamedTensors {
+  const inputs = drawInputs(
+    [
+      { name: 'ids', dtype: 'int64', shape: ['batch', 'seq'] },
+      { name: 'mask', dtype: 'int64', shape: ['batch', 'seq'] },
+    ],
+    'encoder',
+    { batch: 4, seq: 12 },
+    { intRange: [0, 100] },
+  );
+  (inputs.mask!.data as BigInt64Array).forEach((_, i, mask) => (mask[i] = i % 12 < 9 ? 1n : 0n));
+  return inputs;
 }
