@@ -100,6 +100,10 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     if (!Number.isFinite(v) || v < min) throw bad(`${name} must be a number ≥ ${min}, got ${String(value)}`);
     return v;
   };
+  const integer = (name: string, value: number) => {
+    if (!Number.isInteger(value)) throw bad(`${name} must be a whole number, got ${value}`);
+    return value;
+  };
   return {
     edge: edge.href.replace(/\/$/, ''),
     apiKey: config.apiKey,
@@ -107,7 +111,7 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     placement: parsePlacementMode(config.placement ?? 'prefer-device'),
     resultTtlMs: positive('resultTtlMs', config.resultTtlMs, 300_000),
     requestTimeoutMs: positive('requestTimeoutMs', config.requestTimeoutMs, 30_000, 1),
-    maxLoadedModels: positive('maxLoadedModels', config.maxLoadedModels, 8, 1),
+    maxLoadedModels: integer('maxLoadedModels', positive('maxLoadedModels', config.maxLoadedModels, 8, 1)),
     wasmPaths,
     persistStorage: config.persistStorage ?? true,
     retry: {

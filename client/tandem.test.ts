@@ -302,6 +302,8 @@ describe('createTandem', () => {
     expect(() => createTandem({ edge: 'not a url', publicKeys: [] })).toThrow(expect.objectContaining({ code: 'bad_request' }));
     expect(() => createTandem({ edge: EDGE, publicKeys: [], placement: 'nearest' as never })).toThrow(/placement must be one of/);
     expect(() => createTandem({ edge: EDGE, publicKeys: [], retry: { attempts: 0 } })).toThrow(/retry.attempts/);
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], maxLoadedModels: 2.5 })).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], wasmPaths: 'http://[' })).toThrow(/wasmPaths must be a folder URL/);
     const model = await profile().page().load('mlp-classifier', { placement: 'origin-only' });
     await expect(model.run({ x: { data: new Float32Array(3), dims: [1, 256] } })).rejects.toMatchObject({ code: 'tensor_invalid' });
   });
