@@ -1,9 +1,11 @@
 /**
- * Tandem's client SDK (`tandem/client`): run models on the user's device when it can, on the origin when
- * it must. Re-exports only.
+ * Tandem's client SDK (`@tandem-ml/client`): run models on the user's device when it can, on the origin
+ * when it must. Re-exports only.
  */
 export { createTandem } from './tandem.ts';
-export type { CacheMode, LoadOptions, RunMeta, RunOptions, RunResult, Tandem, TandemConfig, TandemDeps, TandemModel, TandemStats } from './tandem.ts';
+export type { LoadOptions, Tandem, TandemDeps, TandemStats } from './tandem.ts';
+export type { TandemConfig } from './config.ts';
+export type { CacheMode, RunMeta, RunOptions, RunResult, TandemModel } from './model.ts';
 export type { InputMap, TensorInput } from './inputs.ts';
 export type { DeviceCapabilities, WebGpuCapabilities } from './core/capabilities.ts';
 export type { DeviceBackend, PlacementDecision, PlacementMode } from './core/placement.ts';

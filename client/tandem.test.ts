@@ -14,13 +14,15 @@ import { loadTrustedKeys } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
 import { CAPABLE_DEVICE } from './core/capabilities.ts';
+import { requestKind } from './core/counters.ts';
 import { createModelCache } from './core/model-cache.ts';
 import type { ResultEntry } from './core/result-cache.ts';
 import { memoryStore } from './core/store.ts';
 import { createDeviceRuntime, type OrtLike } from './runtime/device-runtime.ts';
 import { TandemError } from '../protocol/errors.ts';
 import type { DeviceRuntime, RestartableRuntime } from './runtime/contract.ts';
-import { createTandem, type TandemConfig, type TandemDeps } from './tandem.ts';
+import type { TandemConfig } from './config.ts';
+import { createTandem, type TandemDeps } from './tandem.ts';
 import { createFakeEdge, EDGE, type FakeEdge } from './test-support/fake-edge.ts';
 
 const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
@@ -47,7 +49,7 @@ afterAll(async () => {
 
 /** One "browser profile": stores that survive page loads, and a fresh SDK per page load. */
 function profile() {
-  const stores = { resultStore: memoryStore<ResultEntry>(), manifestStore: memoryStore<unknown>(), bytes: memoryStore<Uint8Array>(), meta: memoryStore<never>() };
+  const stores = { resultStore: memoryStore<ResultEntry>(), manifestStore: memoryStore<unknown>(), clientIdStore: memoryStore<string>(), bytes: memoryStore<Uint8Array>(), meta: memoryStore<never>() };
   let online = true;
   const newRuntime = () => createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
   const page = (config: Partial<TandemConfig> = {}, deps: Partial<TandemDeps> = {}) => {
@@ -59,6 +61,7 @@ function profile() {
         probe: async () => CAPABLE_DEVICE,
         resultStore: stores.resultStore,
         manifestStore: stores.manifestStore,
+        clientIdStore: stores.clientIdStore,
         online: () => online,
         persist: async () => true,
         warn: quiet,
@@ -258,10 +261,49 @@ describe('createTandem', () => {
     await expect(profile().page({ capabilities: { wasm: false } }).load('mlp-classifier', { placement: 'device-only' })).rejects.toMatchObject({ code: 'device_unsupported' });
   });
 
+  it('sends one x-client-id per install: kept across page loads, another in another profile, the app\'s own when configured', async () => {
+    const seen: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      const request = new Request(input, init);
+      seen.push(`${requestKind(request.url)} ${request.headers.get('x-client-id')}`);
+      return edge.fetch(input, init);
+    };
+    const p = profile();
+    const withRecording = () => ({
+      fetch: recording,
+      runtime: createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: recording, modelCache: createModelCache(memoryStore(), memoryStore()), warn: quiet }),
+    });
+    const first = p.page({}, withRecording());
+    await (await first.load('mlp-classifier')).run(x(21));
+    await (await first.load('mlp-classifier', { placement: 'origin-only' })).run(x(22));
+    const id = p.stores.clientIdStore.map.get('client-id')!;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    // The manifest, the artifact (fetched by the worker) and the origin all saw the install's id.
+    expect(new Set(seen)).toEqual(new Set([`manifest ${id}`, `artifact ${id}`, `infer ${id}`]));
+
+    seen.length = 0;
+    await p.page({}, withRecording()).load('mlp-classifier', { placement: 'origin-only' }).then((m) => m.run(x(23)));
+    expect(seen).toEqual([`manifest ${id}`, `infer ${id}`]);
+
+    seen.length = 0;
+    await profile().page({}, withRecording()).load('mlp-classifier', { placement: 'origin-only' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^manifest [0-9a-f-]{36}$/);
+    expect(seen[0]).not.toBe(`manifest ${id}`);
+
+    seen.length = 0;
+    await p.page({ clientId: 'app-user-7' }, withRecording()).load('mlp-classifier', { placement: 'origin-only' });
+    expect(seen).toEqual(['manifest app-user-7']);
+    expect(p.stores.clientIdStore.map.get('client-id')).toBe(id);
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], clientId: 'two\nlines' })).toThrow(/clientId must be/);
+  });
+
   it('rejects bad configuration at creation and bad inputs before any network', async () => {
     expect(() => createTandem({ edge: 'not a url', publicKeys: [] })).toThrow(expect.objectContaining({ code: 'bad_request' }));
     expect(() => createTandem({ edge: EDGE, publicKeys: [], placement: 'nearest' as never })).toThrow(/placement must be one of/);
     expect(() => createTandem({ edge: EDGE, publicKeys: [], retry: { attempts: 0 } })).toThrow(/retry.attempts/);
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], maxLoadedModels: 2.5 })).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(() => createTandem({ edge: EDGE, publicKeys: [], wasmPaths: 'http://[' })).toThrow(/wasmPaths must be a folder URL/);
     const model = await profile().page().load('mlp-classifier', { placement: 'origin-only' });
     await expect(model.run({ x: { data: new Float32Array(3), dims: [1, 256] } })).rejects.toMatchObject({ code: 'tensor_invalid' });
   });

@@ -1,7 +1,7 @@
 /**
  * Starts the module Web Worker and wraps it with comlink as a `DeviceRuntime`. `new Worker(new URL(...,
  * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle; the SDK's build
- * keeps it, pointed at dist/client/worker.js, for the app's bundler (vite.config.ts). Inputs are
+ * keeps it, pointed at dist/worker.js, for the app's bundler (client/vite.config.ts). Inputs are
  * transferred (the SDK hands over its own copies). comlink never rejects calls pending on a worker that
  * died, so every call races the worker's `error` event and fails with `inference_failed`: the SDK then
  * falls back to the origin, and replaces this runtime (`crashed`) on its next device call.

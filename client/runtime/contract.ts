@@ -14,8 +14,11 @@ import type { NetworkCounts } from '../core/counters.ts';
 import type { RetryPolicy } from '../core/retry.ts';
 
 export interface RuntimeInit {
-  /** Where the app serves onnxruntime-web's `.wasm`/`.mjs` files (a folder URL ending in `/`). */
-  wasmPaths: string;
+  /**
+   * Where the app serves onnxruntime-web's `.wasm`/`.mjs` files (a folder URL ending in `/`). Absent:
+   * onnxruntime-web's own `new URL(…, import.meta.url)`, which the app's bundler resolved.
+   */
+  wasmPaths?: string;
   /** WASM threads; 1 unless the page is cross-origin isolated. */
   numThreads: number;
   retry: RetryPolicy;

@@ -87,7 +87,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
 
   return {
     async init(options: RuntimeInit) {
-      deps.ort.env.wasm.wasmPaths = options.wasmPaths;
+      if (options.wasmPaths !== undefined) deps.ort.env.wasm.wasmPaths = options.wasmPaths;
       deps.ort.env.wasm.numThreads = options.numThreads;
       retryPolicy = options.retry;
     },

@@ -1,0 +1,49 @@
+/**
+ * The main-thread SDK's size budget, checked on every `npm test`: what an app ships to the page for the
+ * SDK, built as an app builds it (Vite, minified, comlink, idb-keyval and zod/mini bundled in, every
+ * export kept), gzipped. onnxruntime-web is not counted: it lives in the Web Worker, its own chunk, which
+ * the page does not wait for.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, type Rolldown } from 'vite';
+import { afterAll, expect, it } from 'vitest';
+
+/** The budget: 30 KiB gzip. */
+const BUDGET_BYTES = 30 * 1024;
+
+let app: string | undefined;
+afterAll(async () => {
+  if (app) await rm(app, { recursive: true, force: true });
+});
+
+it(`the main-thread SDK is at most ${BUDGET_BYTES / 1024} KiB gzip, onnxruntime-web excluded`, async () => {
+  app = await mkdtemp(join(tmpdir(), 'tandem-bundle-size-'));
+  await writeFile(join(app, 'index.html'), '<!doctype html><script type="module" src="./main.js"></script>\n');
+  // Every export used: the most an app can ship of the SDK.
+  await writeFile(join(app, 'main.js'), `import * as sdk from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))};\nglobalThis.sdk = sdk;\n`);
+  const result = await build({
+    root: app,
+    configFile: false,
+    logLevel: 'silent',
+    build: { write: false, minify: true, target: 'es2022', modulePreload: false },
+    // The worker chunk is not the page's; leave its engine out so the measurement stays fast.
+    worker: { format: 'es', rolldownOptions: { external: [/^onnxruntime-web/] } },
+  });
+  const outputs = (Array.isArray(result) ? result : [result]) as Rolldown.RolldownOutput[];
+  const chunks = outputs.flatMap((o) => o.output).filter((o): o is Rolldown.OutputChunk => o.type === 'chunk');
+  // The page's code: the entry and what it imports statically. The worker is an asset the page starts.
+  const entry = chunks.find((c) => c.isEntry);
+  expect(entry, 'the app build has an entry chunk').toBeDefined();
+  const page = [entry!, ...entry!.imports.map((name) => chunks.find((c) => c.fileName === name)!)];
+  const code = page.map((c) => c.code).join('\n');
+  expect(code).not.toMatch(/onnxruntime-web|InferenceSession/);
+  const gzip = gzipSync(code).length;
+  const modules = page.flatMap((c) => Object.keys(c.modules));
+  // Not vacuous: the dependencies are really in it.
+  for (const dependency of ['comlink', 'idb-keyval', 'zod']) expect(modules.some((id) => id.includes(`/node_modules/${dependency}/`)), dependency).toBe(true);
+  console.log(`main-thread SDK: ${code.length} bytes minified, ${gzip} bytes gzip (${(gzip / 1024).toFixed(1)} KiB of a ${BUDGET_BYTES / 1024} KiB budget)`);
+  expect(gzip).toBeLessThanOrEqual(BUDGET_BYTES);
+});

@@ -1,0 +1,127 @@
+/**
+ * The SDK's one configuration object: every field with its default, and `resolveConfig`, which checks
+ * them all when `createTandem` runs, so a bad value fails at start, never at first use.
+ */
+import { TandemError } from '../protocol/errors.ts';
+import type { DeviceCapabilities } from './core/capabilities.ts';
+import { DEFAULT_BREAKER, type BreakerOptions } from '../protocol/resilience/breaker.ts';
+import { parsePlacementMode, type PlacementMode } from './core/placement.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
+
+/** Everything configurable, in one object. Each field states its default; bad values throw at `createTandem`. */
+export interface TandemConfig {
+  /** The edge's base URL, e.g. `https://ml.example.com`. Required. */
+  edge: string;
+  /** The pinned manifest signing keys: an array of public key records or `{ keys, threshold }`. Required. */
+  publicKeys: unknown;
+  /** Sent as `Authorization: Bearer …` to the edge. Default: none. */
+  apiKey?: string;
+  /**
+   * Sent as `x-client-id`, which keeps this install on one canary version and keys the edge's caches.
+   * Default: a random UUID made on first use and kept in IndexedDB, so one per browser profile and app
+   * origin (a new one per page load only where IndexedDB is unavailable). At most 128 printable ASCII characters.
+   */
+  clientId?: string;
+  /** Default placement for `load`. Default `'prefer-device'`. */
+  placement?: PlacementMode;
+  /** How long a cached result stays fresh, ms. Default 300000 (5 min). 0 disables fresh hits. */
+  resultTtlMs?: number;
+  /** Retries of manifest, artifact and origin requests. Default 3 attempts, 200 ms base, 5 s cap. */
+  retry?: Partial<RetryPolicy>;
+  /** The origin circuit breaker. Default: open after 5 consecutive failures, for 30 s. */
+  breaker?: Partial<BreakerOptions>;
+  /** Deadline of one origin request, ms. Default 30000. */
+  requestTimeoutMs?: number;
+  /**
+   * Folder URL where the app serves onnxruntime-web's `.wasm` (and `.mjs`) files. Default: none, and
+   * onnxruntime-web finds its `.wasm` where the app's bundler put it (it names the file with
+   * `new URL(…, import.meta.url)`, which Vite, webpack and Parcel follow). Set it to serve them yourself.
+   */
+  wasmPaths?: string;
+  /** Overrides of probed capabilities (tests; apps that know better). Default: none. */
+  capabilities?: Partial<DeviceCapabilities>;
+  /** Ask the browser for persistent storage on the first device load. Default true. */
+  persistStorage?: boolean;
+  /** Loaded models kept by the in-flight/loaded memo. Default 8. */
+  maxLoadedModels?: number;
+}
+
+/** A configuration with every default filled in and every value checked. */
+export interface ResolvedConfig {
+  /** Without a trailing slash. */
+  edge: string;
+  apiKey: string | undefined;
+  /** The app's own id; undefined means the SDK's persisted one (`./client-id.ts`). */
+  clientId: string | undefined;
+  placement: PlacementMode;
+  resultTtlMs: number;
+  requestTimeoutMs: number;
+  maxLoadedModels: number;
+  wasmPaths: string | undefined;
+  persistStorage: boolean;
+  retry: RetryPolicy;
+  breaker: BreakerOptions;
+}
+
+/** What a header value may hold: printable ASCII, no line breaks. */
+const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * @throws TandemError `bad_request` naming the field.
+ * @example
+ * const cfg = resolveConfig({ edge: 'https://ml.example.com', publicKeys: keys });
+ * cfg.placement; // 'prefer-device'
+ */
+export function resolveConfig(config: TandemConfig): ResolvedConfig {
+  const bad = (message: string) => new TandemError('bad_request', `createTandem: ${message}`);
+  if (typeof config !== 'object' || config === null) throw bad('config must be an object');
+  let edge: URL;
+  try {
+    edge = new URL(config.edge);
+  } catch {
+    throw bad(`edge must be an absolute URL, got ${JSON.stringify(config.edge)}`);
+  }
+  if (config.publicKeys === undefined) throw bad('publicKeys is required (the keys that sign your manifests)');
+  if (config.clientId !== undefined && (typeof config.clientId !== 'string' || !CLIENT_ID.test(config.clientId))) {
+    throw bad(`clientId must be 1 to 128 printable ASCII characters, got ${JSON.stringify(config.clientId)}`);
+  }
+  let wasmPaths: string | undefined;
+  if (config.wasmPaths !== undefined) {
+    try {
+      if (typeof config.wasmPaths !== 'string') throw new TypeError('not a string');
+      // Relative to the page, like any URL the app writes; a folder, so it ends in a slash.
+      wasmPaths = new URL(config.wasmPaths, typeof location === 'undefined' ? edge : location.href).href.replace(/\/?$/, '/');
+    } catch {
+      throw bad(`wasmPaths must be a folder URL, got ${JSON.stringify(config.wasmPaths)}`);
+    }
+  }
+  const positive = (name: string, value: number | undefined, fallback: number, min = 0) => {
+    const v = value ?? fallback;
+    if (!Number.isFinite(v) || v < min) throw bad(`${name} must be a number ≥ ${min}, got ${String(value)}`);
+    return v;
+  };
+  const integer = (name: string, value: number) => {
+    if (!Number.isInteger(value)) throw bad(`${name} must be a whole number, got ${value}`);
+    return value;
+  };
+  return {
+    edge: edge.href.replace(/\/$/, ''),
+    apiKey: config.apiKey,
+    clientId: config.clientId,
+    placement: parsePlacementMode(config.placement ?? 'prefer-device'),
+    resultTtlMs: positive('resultTtlMs', config.resultTtlMs, 300_000),
+    requestTimeoutMs: positive('requestTimeoutMs', config.requestTimeoutMs, 30_000, 1),
+    maxLoadedModels: integer('maxLoadedModels', positive('maxLoadedModels', config.maxLoadedModels, 8, 1)),
+    wasmPaths,
+    persistStorage: config.persistStorage ?? true,
+    retry: {
+      attempts: positive('retry.attempts', config.retry?.attempts, DEFAULT_RETRY.attempts, 1),
+      baseDelayMs: positive('retry.baseDelayMs', config.retry?.baseDelayMs, DEFAULT_RETRY.baseDelayMs),
+      maxDelayMs: positive('retry.maxDelayMs', config.retry?.maxDelayMs, DEFAULT_RETRY.maxDelayMs),
+    },
+    breaker: {
+      failureThreshold: positive('breaker.failureThreshold', config.breaker?.failureThreshold, DEFAULT_BREAKER.failureThreshold, 1),
+      cooldownMs: positive('breaker.cooldownMs', config.breaker?.cooldownMs, DEFAULT_BREAKER.cooldownMs),
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Inference on the origin, through the edge: one OIP v2 request (binary tensors in, binary outputs asked
+ * for), retried with backoff and guarded by the circuit breaker, each attempt under its own deadline and
+ * the caller's signal.
+ */
+import type { Manifest } from '../protocol/manifest.ts';
+import { INFERENCE_HEADER_CONTENT_LENGTH, decodeInferResponse, encodeInferRequest, requestBinaryOutputs } from '../protocol/oip-codec.ts';
+import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
+import type { CircuitBreaker } from '../protocol/resilience/breaker.ts';
+import { errorFromFetchFailure, errorFromResponse } from './core/error-mapping.ts';
+import { retry, type RetryDeps, type RetryPolicy } from './core/retry.ts';
+
+export interface OriginClientDeps {
+  /** The edge's base URL, without a trailing slash. */
+  edge: string;
+  fetch: typeof fetch;
+  /** The headers of every edge request (API key, client id). */
+  headers: () => Promise<Record<string, string>>;
+  breaker: CircuitBreaker;
+  online: () => boolean;
+  retry: RetryPolicy;
+  retryDeps?: RetryDeps;
+  /** Deadline of one attempt, ms. */
+  requestTimeoutMs: number;
+  now: () => number;
+}
+
+export interface OriginAnswer {
+  outputs: NamedTensors;
+  /** The version that answered (the edge may route to another during a rollout). */
+  version: string;
+  computeMs: number;
+}
+
+export interface OriginClient {
+  /** @throws TandemError from the edge or origin (`origin_unavailable`, `offline`, `rate_limited`, …). */
+  infer(manifest: Manifest, inputs: NamedTensors, outputs: string[] | undefined, signal?: AbortSignal): Promise<OriginAnswer>;
+}
+
+/**
+ * @example
+ * const origin = createOriginClient({ edge, fetch, headers, breaker, online, retry: DEFAULT_RETRY, requestTimeoutMs: 30_000, now });
+ * const { outputs, version } = await origin.infer(manifest, { x: tensor('float32', [1, 256], data) }, undefined);
+ */
+export function createOriginClient(deps: OriginClientDeps): OriginClient {
+  return {
+    async infer(manifest, inputs, outputs, signal) {
+      const request = requestBinaryOutputs({
+        inputs: Object.entries(inputs).map(([name, t]) => ({ name, ...t })),
+        ...(outputs ? { outputs: outputs.map((name) => ({ name })) } : {}),
+      });
+      const { body, headers } = encodeInferRequest(request, { binary: true });
+      const allHeaders = { ...headers, ...(await deps.headers()) };
+      const url = `${deps.edge}/v2/models/${encodeURIComponent(manifest.id)}/versions/${encodeURIComponent(manifest.version)}/infer`;
+      return deps.breaker.call(() =>
+        retry(
+          async () => {
+            const deadline = AbortSignal.timeout(deps.requestTimeoutMs);
+            const start = deps.now();
+            let res: Response;
+            try {
+              res = await deps.fetch(url, { method: 'POST', body, headers: allHeaders, signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
+            } catch (err) {
+              throw errorFromFetchFailure(signal?.aborted ? signal.reason ?? err : err, deps.online(), `infer on the origin`);
+            }
+            if (!res.ok) throw await errorFromResponse(res);
+            const decoded = decodeInferResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));
+            const out: NamedTensors = {};
+            for (const { name, dtype, dims, data } of decoded.outputs) out[name] = { dtype, dims, data } as Tensor;
+            return { outputs: out, version: res.headers.get('x-model-version') ?? decoded.modelVersion ?? manifest.version, computeMs: deps.now() - start };
+          },
+          deps.retry,
+          signal ? { signal } : {},
+          deps.retryDeps,
+        ),
+      );
+    },
+  };
+}
