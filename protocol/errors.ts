@@ -72,6 +72,7 @@ export const ERRORS = {
   onnx_unsupported_io: { status: 422, retryable: false },
   onnx_load_failed: { status: 422, retryable: false },
   version_exists: { status: 409, retryable: false },
+  variant_out_of_tolerance: { status: 422, retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -23,6 +23,7 @@ import { signManifest } from '../../protocol/signed-manifest.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
 import { ensureDevKey } from '../keys-store.ts';
 import { ONNX_MEDIA_TYPE } from '../manifest-assembly.ts';
+import { DEFAULT_TOLERANCE, outOfTolerance, toleranceMiss } from './tolerance.ts';
 import { BUILT_IN_MAKERS, defaultDevices, deviceVariantName, type DeviceMakers } from './device-variants.ts';
 import { checkExample, exampleFile } from './examples.ts';
 import { checkImportRequest, type ImportRequest } from './import-options.ts';
@@ -82,7 +83,7 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
   if (checked.labels) checkLabelCount(checked.labels, outputs);
   const examples = checked.examples.map((e) => checkExample(e, inputs));
   const inputSets: NamedTensors[] = examples.length > 0 ? examples : [syntheticInputs(inputs)];
-  const devices = checked.devices ?? defaultDevices(model.weightBytes);
+  const devices = checked.devices ?? defaultDevices(model.weightBytes, makers);
 
   progress(`loading in onnxruntime-node (${model.nodeCount} nodes, ${formatBytes(model.weightBytes)} of weights)`);
   const session = await loadChecked(bytes, model, inputs, outputs);
@@ -116,6 +117,7 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
   const variants: ManifestVariant[] = [origin];
   const files = new Map<string, Uint8Array>([[ORIGIN_VARIANT.path, bytes]]);
   const evaluation: Record<string, number> = {};
+  const classifier = checked.task === 'classification';
   for (const name of devices) {
     const maker = makers[name]!;
     progress(`making the ${name} device variant`);
@@ -131,15 +133,29 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
       } finally {
         await variantSession.release();
       }
-      files.set(`${variantName}.onnx`, made);
     }
+    const figures: Record<string, number> = {};
     if (maker.evaluate && !same) {
-      progress(`comparing the ${name} variant with the original`);
-      // Figures a maker could not compute (top-1 agreement of a regression model, say) are left out.
+      progress(`comparing the ${name} variant with the original in onnxruntime-node and onnxruntime-web (WASM)`);
+      // Figures a maker could not compute are left out; top-1 agreement means something for classifiers only.
       for (const [key, value] of Object.entries(await maker.evaluate(bytes, made, inputSets))) {
-        if (typeof value === 'number' && Number.isFinite(value)) evaluation[`${name}.${key}`] = value;
+        if (!classifier && key.endsWith('top1Agreement')) continue;
+        if (typeof value === 'number' && Number.isFinite(value)) figures[`${name}.${key}`] = value;
+      }
+      if (figures[`${name}.wasm.measured`] === 0) progress(`warning: onnxruntime-web (WASM) could not run the ${name} variant; its agreement there is not measured`);
+      const tolerance = { ...DEFAULT_TOLERANCE[name]!, ...(request.tolerance === undefined ? {} : { maxNormalizedError: request.tolerance }), ...(request.minTop1 === undefined ? {} : { minTop1: request.minTop1 }) };
+      const miss = toleranceMiss(name, figures, tolerance, classifier);
+      if (miss !== undefined) {
+        if (checked.devices === undefined) {
+          progress(`warning: leaving out the ${name} variant, which the import chose by default: ${miss}`);
+          continue;
+        }
+        if (!request.keepOutOfTolerance) throw outOfTolerance(name, miss);
+        progress(`warning: keeping the ${name} variant although ${miss} (--keep-out-of-tolerance)`);
       }
     }
+    Object.assign(evaluation, figures);
+    if (!same) files.set(`${variantName}.onnx`, made);
     variants.push(
       variantEntry({
         name: variantName,

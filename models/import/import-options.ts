@@ -33,6 +33,12 @@ export interface ImportRequest {
   key?: string;
   /** Replace an existing version. */
   force?: boolean;
+  /** Largest error of an int8/fp16 variant, as a fraction of each output's range (default per variant, tolerance.ts). */
+  tolerance?: number;
+  /** For classifiers: the least top-1 agreement of an int8/fp16 variant (default per variant). */
+  minTop1?: number;
+  /** Keep a variant asked for by name even past its tolerance, with a warning. */
+  keepOutOfTolerance?: boolean;
 }
 
 export interface CheckedRequest {

@@ -18,10 +18,12 @@ export function importReport(result: ImportResult, cwd = process.cwd()): string[
   const { manifest, activations } = result;
   const where = shown(result.dir, cwd);
   const lines = [`imported ${modelRef(manifest)} into ${where}`];
+  const originBytes = manifest.variants.find((v) => v.tier === 'origin')?.artifact.bytes;
   for (const v of manifest.variants) {
     const r = v.requirements;
+    const ratio = originBytes && v.tier === 'device' ? ` (${(v.artifact.bytes / originBytes).toFixed(3)}×)` : '';
     lines.push(
-      `  ${v.name.padEnd(12)} ${v.tier.padEnd(6)} ${v.artifact.path.padEnd(12)} ${formatBytes(v.artifact.bytes).padStart(9)}  ` +
+      `  ${v.name.padEnd(12)} ${v.tier.padEnd(6)} ${v.artifact.path.padEnd(12)} ${formatBytes(v.artifact.bytes).padStart(9)}${ratio}  ` +
         `${v.quantization.method}  memory ≥ ${r.minMemoryMiB} MiB, storage ≥ ${r.minStorageMiB} MiB, ${r.backends.join('/')}${r.features ? ` +${r.features.join(',')}` : ''}`,
     );
   }

@@ -75,7 +75,11 @@ describe('tandem import / publish', () => {
     const missing = await tandem('import', join(dir, 'tiny.onnx'), '--version', '1.0.0');
     expect(missing.code).not.toBe(0);
     expect(missing.err).toContain("required option '--id <id>' not specified");
-    const device = await tandem('import', join(dir, 'tiny.onnx'), '--id', 'x', '--version', '1.0.0', '--device', 'int8', '--repository', join(dir, 'r'));
-    expect(device.err).toMatch(/bad_request: --device: this build cannot make a "int8" variant yet/);
+    const device = await tandem('import', join(dir, 'tiny.onnx'), '--id', 'x', '--version', '1.0.0', '--device', 'int4', '--repository', join(dir, 'r'));
+    expect(device.err).toMatch(/bad_request: --device: unknown variant "int4"/);
+    const tolerance = await tandem('import', join(dir, 'tiny.onnx'), '--id', 'x', '--version', '1.0.0', '--tolerance', 'lots', '--repository', join(dir, 'r'));
+    expect(tolerance.code).not.toBe(0);
+    expect(tolerance.err).toMatch(/--tolerance.*a fraction between 0 and 1/);
+    expect(tolerance.err).not.toMatch(/reading/);
   });
 });
