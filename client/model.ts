@@ -13,6 +13,7 @@ import type { DeviceBackend, PlacementDecision, Target } from './core/placement.
 import type { ResultCache } from './core/result-cache.ts';
 import { throwIfAborted } from './core/retry.ts';
 import type { Device, DeviceSession } from './device.ts';
+import { validateInputs } from '../protocol/validate-inputs.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
 import type { OriginClient } from './origin-client.ts';
@@ -157,6 +158,9 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       if (!CACHE_MODES.includes(cacheMode)) throw new TandemError('bad_request', `cache must be default, no-store or only-if-cached`);
       throwIfAborted(options.signal);
       const inputs = normalizeInputs(rawInputs);
+      // Checked against the signature before either tier sees them, by the rules the origin applies: a
+      // wrong name, dtype or shape is the caller's typed error, never onnxruntime's `inference_failed`.
+      validateInputs(Object.entries(inputs).map(([name, tensor]) => ({ name, ...tensor })), decision.variant.inputs, { nonFinite: 'allow' });
       // A run that asks for some outputs only caches under a key that also covers which ones (as a
       // string tensor under a name no real input can have).
       const keyed = options.outputs ? { ...inputs, '\u0000outputs': { dtype: 'string' as const, dims: [options.outputs.length], data: options.outputs } } : inputs;

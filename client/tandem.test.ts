@@ -306,5 +306,16 @@ describe('createTandem', () => {
     expect(() => createTandem({ edge: EDGE, publicKeys: [], wasmPaths: 'http://[' })).toThrow(/wasmPaths must be a folder URL/);
     const model = await profile().page().load('mlp-classifier', { placement: 'origin-only' });
     await expect(model.run({ x: { data: new Float32Array(3), dims: [1, 256] } })).rejects.toMatchObject({ code: 'tensor_invalid' });
+    // Checked against the signature before any tier: the origin (no request) and the device alike.
+    const shapes = await model.run({ x: { data: new Float32Array(128), dims: [1, 128] } }).catch((err: unknown) => err);
+    expect(shapes).toMatchObject({ code: 'input_shape_mismatch' });
+    await expect(model.run({ y: { data: new Float32Array(256), dims: [1, 256] } })).rejects.toMatchObject({ code: 'input_unknown' });
+    await expect(model.run({ x: { data: new Int32Array(256), dims: [1, 256] } })).rejects.toMatchObject({ code: 'input_dtype_mismatch' });
+  });
+
+  it('under device-only, a wrong shape is input_shape_mismatch before the device runtime sees it', async () => {
+    const model = await profile().page().load('mlp-classifier', { placement: 'device-only' });
+    await expect(model.run({ x: { data: new Float32Array(255), dims: [1, 255] } })).rejects.toMatchObject({ code: 'input_shape_mismatch' });
+    expect((await model.run({ x: { data: new Float32Array(256), dims: [1, 256] } })).ranOn).toBe('device');
   });
 });

@@ -16,7 +16,7 @@ import { decodeInferRequest } from '../protocol/oip-codec.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
 import { allocateTensorData, elementCount, type Tensor } from '../protocol/tensor.ts';
 import type { ModelSession } from './ort-session.ts';
-import { validateInputs } from './validate-inputs.ts';
+import { validateInputs } from '../protocol/validate-inputs.ts';
 
 /** What the warm-up ran: the examples by path, or the synthetic input and, if it failed, why. */
 export type WarmUpReport = { kind: 'examples'; examples: string[] } | { kind: 'synthetic'; failure?: TandemError };

@@ -1,11 +1,13 @@
 /**
- * Probes the browser once for what placement needs: a WebGPU adapter and its limits, device memory, cores,
+ * Probes the browser once for what placement needs: a WebGPU adapter with its limits and features (`shader-f16`
+ * decides whether an fp16 variant can run), device memory, cores,
  * the storage quota left, connectivity. Every read is guarded: a missing API means "unknown", never a throw.
  */
 import type { DeviceCapabilities, WebGpuCapabilities } from '../core/capabilities.ts';
 
 interface GpuAdapterLike {
   limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number };
+  features?: { has(name: string): boolean; forEach?(callback: (value: string) => void): void };
 }
 
 interface NavigatorExtras {
@@ -22,6 +24,9 @@ async function probeWebGpu(nav: NavigatorExtras): Promise<WebGpuCapabilities> {
     const out: WebGpuCapabilities = { available: true };
     if (adapter.limits?.maxBufferSize !== undefined) out.maxBufferSize = adapter.limits.maxBufferSize;
     if (adapter.limits?.maxStorageBufferBindingSize !== undefined) out.maxStorageBufferBindingSize = adapter.limits.maxStorageBufferBindingSize;
+    const features: string[] = [];
+    adapter.features?.forEach?.((name) => void features.push(name));
+    out.features = features.sort();
     return out;
   } catch (err) {
     return { available: false, reason: `requestAdapter() failed: ${err instanceof Error ? err.message : String(err)}` };

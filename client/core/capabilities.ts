@@ -11,6 +11,8 @@ export interface WebGpuCapabilities {
   /** The adapter's `limits.maxBufferSize` and `maxStorageBufferBindingSize`, in bytes. */
   maxBufferSize?: number;
   maxStorageBufferBindingSize?: number;
+  /** The adapter's features (`shader-f16`, ...): a variant's `requirements.features` must all be here. */
+  features?: string[];
 }
 
 export interface DeviceCapabilities {

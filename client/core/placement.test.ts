@@ -94,3 +94,32 @@ describe('decidePlacement', () => {
     expect(parsePlacementMode('origin-only')).toBe('origin-only');
   });
 });
+
+describe('several device variants', () => {
+  const named = (name: string, requirements: Partial<ManifestVariant['requirements']>): ManifestVariant => ({ ...variant('device', requirements), name, artifact: { ...variant('device').artifact, path: `${name}.onnx` } });
+  const fp16 = named('fp16', { backends: ['webgpu'], features: ['shader-f16'] });
+  const int8 = named('int8', { backends: ['wasm', 'webgpu'] });
+  const fp32 = named('fp32-device', { backends: ['webgpu', 'wasm'], minMemoryMiB: 512 });
+  const three = manifest(variant('origin'), fp16, int8, fp32);
+
+  it('takes fp16 where the WebGPU adapter has shader-f16', () => {
+    const d = decidePlacement(three, caps({ webgpu: { available: true, features: ['shader-f16', 'timestamp-query'] } }));
+    expect([d.target, d.variant.name, d.backends]).toEqual(['device', 'fp16', ['webgpu']]);
+    expect(d.reason).toBe('prefer-device: fp16 meets every requirement');
+  });
+
+  it('takes int8 on WASM when the adapter lacks shader-f16, or there is none, and says which it passed over and why', () => {
+    const noF16 = decidePlacement(three, caps({ webgpu: { available: true, features: [] } }));
+    expect([noF16.variant.name, noF16.backends]).toEqual(['int8', ['wasm', 'webgpu']]);
+    expect(noF16.reason).toBe('prefer-device: int8 meets every requirement (over fp16: features: need shader-f16, have none)');
+    const noGpu = decidePlacement(three, caps());
+    expect([noGpu.variant.name, noGpu.backends]).toEqual(['int8', ['wasm']]);
+    expect(noGpu.reason).toMatch(/over fp16: features: need shader-f16, have none \(no WebGPU adapter\), backends: need one of webgpu, have wasm/);
+  });
+
+  it('falls to the origin naming every variant it could not run', () => {
+    const d = decidePlacement(three, caps({ memoryMiB: 64 }));
+    expect(d.target).toBe('origin');
+    expect(d.unmet).toEqual(expect.arrayContaining(['fp16 minMemoryMiB: need 128, have 64', 'int8 minMemoryMiB: need 128, have 64', 'fp32-device minMemoryMiB: need 512, have 64']));
+  });
+});

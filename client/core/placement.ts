@@ -66,6 +66,10 @@ export function deviceFit(variant: ManifestVariant, caps: DeviceCapabilities): D
   if (caps.webgpu.available) available.add('webgpu');
   if (caps.wasm) available.add('wasm');
   const backends = req.backends.filter((b): b is DeviceBackend => (b === 'webgpu' || b === 'wasm') && available.has(b));
+  // Features are the WebGPU adapter's (an fp16 variant needs `shader-f16`).
+  const have = caps.webgpu.available ? (caps.webgpu.features ?? []) : [];
+  const missing = (req.features ?? []).filter((f) => !have.includes(f));
+  if (missing.length > 0) unmet.push(`features: need ${missing.join(', ')}, have ${have.join(', ') || 'none'}${caps.webgpu.available ? '' : ' (no WebGPU adapter)'}`);
   if (backends.length === 0) {
     const have = [...available].join(', ') || 'none';
     const gpuNote = caps.webgpu.available || caps.webgpu.reason === undefined ? '' : ` (webgpu: ${caps.webgpu.reason})`;
@@ -83,13 +87,11 @@ export function deviceFit(variant: ManifestVariant, caps: DeviceCapabilities): D
  * console.log(decision.target, decision.reason);
  */
 export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mode: PlacementMode = 'prefer-device'): PlacementDecision {
-  const deviceVariant = manifest.variants.find((v) => v.tier === 'device');
+  const { variant: deviceVariant, fit, skipped } = chooseDeviceVariant(manifest, caps);
   const originVariant = manifest.variants.find((v) => v.tier === 'origin');
-  const fit: DeviceFit = deviceVariant
-    ? deviceFit(deviceVariant, caps)
-    : { fits: false, backends: [], unmet: ['variants: the manifest has no device-tier variant'] };
   const device: PlacementChoice | undefined =
     deviceVariant && fit.fits ? { target: 'device', variant: deviceVariant, backends: fit.backends } : undefined;
+  const skippedText = skipped.length > 0 ? ` (over ${skipped.join('; ')})` : '';
   const origin: PlacementChoice | undefined = originVariant ? { target: 'origin', variant: originVariant, backends: [] } : undefined;
   const unmetText = fit.unmet.join('; ');
   const ref = `${manifest.id}@${manifest.version}`;
@@ -104,9 +106,9 @@ export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mo
   switch (mode) {
     case 'device-only':
       if (!device) throw new TandemError('device_unsupported', `${ref} cannot run on this device: ${unmetText}`);
-      return decision(device, undefined, `device-only: ${deviceVariant!.name} meets every requirement`);
+      return decision(device, undefined, `device-only: ${deviceVariant!.name} meets every requirement${skippedText}`);
     case 'prefer-device':
-      if (device) return decision(device, origin, `prefer-device: ${device.variant.name} meets every requirement`);
+      if (device) return decision(device, origin, `prefer-device: ${device.variant.name} meets every requirement${skippedText}`);
       if (!origin) throw new TandemError('device_unsupported', `${ref} cannot run on this device and has no origin variant: ${unmetText}`);
       return decision(origin, undefined, `prefer-device: the device does not fit (${unmetText})`);
     case 'prefer-origin':
@@ -122,6 +124,27 @@ export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mo
     default:
       throw new TandemError('bad_request', `unknown placement mode ${JSON.stringify(mode satisfies never)}`);
   }
+}
+
+/**
+ * The first device variant, in the manifest's order (best first), whose requirements the device meets:
+ * an fp16 variant where the WebGPU adapter has `shader-f16`, else int8 for WASM, else fp32. The ones passed
+ * over are named with why. When none fits, the unmet requirements of each are returned.
+ */
+export function chooseDeviceVariant(manifest: Manifest, caps: DeviceCapabilities): { variant: ManifestVariant | undefined; fit: DeviceFit; skipped: string[] } {
+  const candidates = manifest.variants.filter((v) => v.tier === 'device');
+  if (candidates.length === 0) return { variant: undefined, fit: { fits: false, backends: [], unmet: ['variants: the manifest has no device-tier variant'] }, skipped: [] };
+  const skipped: string[] = [];
+  const misses: DeviceFit[] = [];
+  for (const variant of candidates) {
+    const fit = deviceFit(variant, caps);
+    if (fit.fits) return { variant, fit, skipped };
+    skipped.push(`${variant.name}: ${fit.unmet.join(', ')}`);
+    misses.push(fit);
+  }
+  // None fits: report each variant's misses (by name when there are several).
+  const unmet = candidates.length === 1 ? misses[0]!.unmet : candidates.flatMap((v, i) => misses[i]!.unmet.map((u) => `${v.name} ${u}`));
+  return { variant: candidates[0], fit: { fits: false, backends: [], unmet }, skipped: [] };
 }
 
 /** A placement mode, checked (configuration is rejected at start, not at first use). */

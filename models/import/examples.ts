@@ -2,7 +2,7 @@
  * `--example FILE`: inputs kept with the version, each an OIP v2 inference request body in its JSON form
  * (`{"inputs": [{"name", "datatype", "shape", "data"}]}`), as any client would POST it. Each is decoded by
  * the shared codec, checked against the model's input signature by the origin's own rules
- * (`origin/validate-inputs.ts`, non-finite values refused), and stored re-encoded (inputs only, canonical
+ * (`protocol/validate-inputs.ts`, non-finite values refused), and stored re-encoded (inputs only, canonical
  * JSON) as `example-<n>.json`, hashed into the manifest's `examples`.
  */
 import { readFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { EXAMPLE_MEDIA_TYPE, type ManifestExample, type TensorSpec } from '../..
 import { decodeInferRequest, encodeInferRequest, type InferRequest } from '../../protocol/oip-codec.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
-import { validateInputs } from '../../origin/validate-inputs.ts';
+import { validateInputs } from '../../protocol/validate-inputs.ts';
 
 /** The manifest holds at most this many examples. */
 export const MAX_EXAMPLES = 32;

@@ -22,7 +22,7 @@ import { modelPath } from '../middleware/model-path.ts';
 import { roundMs } from '../middleware/request-log.ts';
 import type { ServedModel } from '../model-registry.ts';
 import { disconnectSignal, readBody } from '../node-request.ts';
-import { validateInputs } from '../validate-inputs.ts';
+import { validateInputs } from '../../protocol/validate-inputs.ts';
 
 /** Relative deadline for one request, in milliseconds; queued work past it is dropped (504). */
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';

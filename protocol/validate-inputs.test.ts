@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TensorSpec } from '../protocol/manifest.ts';
+import type { TensorSpec } from './manifest.ts';
 import { validateInputs, type NamedTensor } from './validate-inputs.ts';
 
 const specs: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }];

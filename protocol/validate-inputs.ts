@@ -3,9 +3,9 @@
  * request can join a dynamic batch. Pure: the signature comes from the verified manifest (checked against
  * the loaded session at load time), the tensors from the OIP decoder.
  */
-import { TandemError } from '../protocol/errors.ts';
-import type { TensorSpec } from '../protocol/manifest.ts';
-import type { Tensor } from '../protocol/tensor.ts';
+import { TandemError } from './errors.ts';
+import type { TensorSpec } from './manifest.ts';
+import type { Tensor } from './tensor.ts';
 
 export type NamedTensor = Tensor & { name: string };
 
