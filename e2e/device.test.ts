@@ -173,7 +173,7 @@ describe('trust', () => {
 });
 
 describe('the main thread', () => {
-  it('runs no long task while the model downloads, is verified, opens and runs (and the probe does see a 150 ms block)', async () => {
+  it('runs no long task while the model downloads, is verified, opens and runs (and the probe does see a deliberate block)', async () => {
     const page = await DemoPage.open(session.context, session.env.stack.demoUrl, { capabilities: WASM_ONLY });
 
     const tasks = await mainThreadTasks(session.browser, page.page, async () => {
@@ -186,14 +186,15 @@ describe('the main thread', () => {
     // 50 ms is what the Long Tasks API (and Total Blocking Time) calls a long task.
     expect(longest).toBeLessThan(50);
 
-    // The control: a block on the main thread is seen, so the figure above means something.
+    // The control: a block on the main thread is seen, so the figure above means something. 300 ms of
+    // wall clock spinning is at least 75 ms of the thread's own time even on a loaded machine.
     const blocked = await mainThreadTasks(session.browser, page.page, () =>
       page.page.evaluate(() => {
-        const until = performance.now() + 150;
+        const until = performance.now() + 300;
         while (performance.now() < until);
       }),
     );
-    expect(Math.max(0, ...blocked)).toBeGreaterThanOrEqual(150);
+    expect(Math.max(0, ...blocked)).toBeGreaterThanOrEqual(75);
   });
 });
 
