@@ -155,8 +155,10 @@ describe('origin serving real models', () => {
       const res = await send();
       expect(res.status).toBe(status);
       const body: any = await res.json();
-      expect(body.error).toMatchObject({ code, request_id: res.headers.get('x-request-id') });
-      expect(body.error.message.length).toBeGreaterThan(0);
+      // OIP's error body: the message string, with Tandem's code beside it and in a header.
+      expect(body).toMatchObject({ code, request_id: res.headers.get('x-request-id') });
+      expect(res.headers.get('x-tandem-error-code')).toBe(code);
+      expect(body.error.length).toBeGreaterThan(0);
       const after = await infer(origin.url, 'mlp-classifier', good());
       expect(after.ok).toBe(true);
     });
