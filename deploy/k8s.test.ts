@@ -74,9 +74,11 @@ describe('consistency', () => {
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(portNames).toContain(probe.httpGet.port);
     // The kubelet sends no Authorization header, so health must be open.
     expect(one('ConfigMap').data.TANDEM_OPEN_OBSERVABILITY).toBe('true');
-    const routes = read('origin/app.ts');
-    expect(routes).toContain("'/v2/health/live'");
-    expect(routes).toContain("'/v2/health/ready'");
+    // The health group is mounted under /v2 (origin/app.ts) and holds both routes (origin/routes/health.ts).
+    expect(read('origin/app.ts')).toContain("app.route('/v2', healthRoutes(");
+    const routes = read('origin/routes/health.ts');
+    expect(routes).toContain("'/health/live'");
+    expect(routes).toContain("'/health/ready'");
   });
 
   it('the grace period covers the preStop sleep and the origin drain deadline', () => {
