@@ -29,7 +29,8 @@ export { TIMEOUT_HEADER } from './routes/infer.ts';
  * serve({ fetch: app.fetch, port: 8000 });
  */
 export function createOriginApp(deps: OriginDeps): Hono<OriginEnv> {
-  const app = new Hono<OriginEnv>();
+  // A trailing slash is ignored: the OIP's OpenAPI text writes the server metadata path `/v2/`, its prose `v2`.
+  const app = new Hono<OriginEnv>({ strict: false });
   const access = accessFor(deps.config);
   app.use('*', requestId());
   app.use('*', closeWhileDraining(deps.state));

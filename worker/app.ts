@@ -38,7 +38,8 @@ export const EXPOSED_HEADERS = [
 ];
 
 export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
-  const app = new Hono<EdgeEnv>();
+  // A trailing slash is ignored: the OIP's OpenAPI text writes the server metadata path `/v2/`, its prose `v2`.
+  const app = new Hono<EdgeEnv>({ strict: false });
   app.use('*', requestLog(options.log));
   app.use(
     '*',
