@@ -342,7 +342,7 @@ function jsonOf(request: InferRequest): Record<string, unknown> {
 /** Sum and count of the batch-size histogram for a model, from Prometheus text. */
 function batchCounts(text: string, model: string): { sum: number; count: number } {
   const read = (suffix: string) => {
-    const line = text.split('\n').find((l) => l.startsWith(`tandem_origin_batch_size_${suffix}{model="${model}"`));
+    const line = text.split('\n').find((l) => l.startsWith(`tandem_origin_batch_size_rows_${suffix}{model="${model}"`));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
   return { sum: read('sum'), count: read('count') };
