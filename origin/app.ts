@@ -2,8 +2,8 @@
  * The origin's HTTP surface as one hono app: request ids, `Connection: close` while draining and the
  * request log, then the route groups: health, Prometheus metrics, OIP v2 metadata and inference (JSON and
  * binary tensors), and Triton's model-repository extension for admin loads and swaps; a known path asked
- * with another method gets 405. Errors from anywhere become `{ error: { code, message, request_id } }`
- * with the status of their code, in `onError` and nowhere else.
+ * with another method gets 405. Errors from anywhere become OIP's error body
+ * `{ error: "<message>", code, request_id }` with the status of their code, in `onError` and nowhere else.
  */
 import { Hono } from 'hono';
 import type { OriginDeps, OriginEnv } from './context.ts';
@@ -29,7 +29,8 @@ export { TIMEOUT_HEADER } from './routes/infer.ts';
  * serve({ fetch: app.fetch, port: 8000 });
  */
 export function createOriginApp(deps: OriginDeps): Hono<OriginEnv> {
-  const app = new Hono<OriginEnv>();
+  // A trailing slash is ignored: the OIP's OpenAPI text writes the server metadata path `/v2/`, its prose `v2`.
+  const app = new Hono<OriginEnv>({ strict: false });
   const access = accessFor(deps.config);
   app.use('*', requestId());
   app.use('*', closeWhileDraining(deps.state));

@@ -3,11 +3,12 @@
  * before there is a request at all (malformed request lines or headers, headers over the size limit, a
  * request that does not arrive in time) and by default writes a bare `400` or `431` with no body;
  * @hono/node-server answers a bare `400` to requests it cannot turn into a web `Request` (no or a bad
- * Host header, a backslash in the path). Here both get `{ error: { code, message, request_id } }`, a
+ * Host header, a backslash in the path). Here both get the origin's error body (OIP's,
+ * `{ error: "<message>", code, request_id }`, as middleware/errors.ts writes it), `x-tandem-error-code`, a
  * request id, and `Connection: close` (the connection's framing can no longer be trusted).
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { TandemError } from '../protocol/errors.ts';
+import { ERROR_CODE_HEADER, TandemError } from '../protocol/errors.ts';
 import { requestIdFrom } from './middleware/request-id.ts';
 
 /** The error for a request Node's parser refused (`clientError`), by its error code. */
@@ -28,12 +29,13 @@ export function clientErrorFor(err: { code?: string; message?: string }): Tandem
 /** A complete HTTP/1.1 response carrying `error`, for writing straight to a socket. */
 export function rawErrorResponse(error: TandemError, requestId = requestIdFrom(undefined)): string {
   error.requestId = requestId;
-  const body = JSON.stringify(error.toBody());
+  const body = JSON.stringify(error.toBody('oip'));
   return [
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}`,
     'Content-Type: application/json',
     `Content-Length: ${Buffer.byteLength(body)}`,
     `x-request-id: ${requestId}`,
+    `${ERROR_CODE_HEADER}: ${error.code}`,
     'Connection: close',
     '',
     body,
@@ -51,11 +53,12 @@ export function lacksRequiredHost(request: IncomingMessage): boolean {
 /** Answers on a Node response with `error`'s documented body, and closes the connection. */
 export function writeErrorResponse(response: ServerResponse, error: TandemError): void {
   error.requestId ??= requestIdFrom(undefined);
-  const body = JSON.stringify(error.toBody());
+  const body = JSON.stringify(error.toBody('oip'));
   response.writeHead(error.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-request-id': error.requestId,
+    [ERROR_CODE_HEADER]: error.code,
     connection: 'close',
   });
   response.end(body);
@@ -72,8 +75,8 @@ export function requestErrorResponse(err: unknown): Response {
     ? new TandemError('bad_request', `malformed HTTP request: ${err.message}`)
     : new TandemError('internal', 'internal error');
   error.requestId = requestIdFrom(undefined);
-  return new Response(JSON.stringify(error.toBody()), {
+  return new Response(JSON.stringify(error.toBody('oip')), {
     status: error.status,
-    headers: { 'content-type': 'application/json', 'x-request-id': error.requestId, connection: 'close' },
+    headers: { 'content-type': 'application/json', 'x-request-id': error.requestId, [ERROR_CODE_HEADER]: error.code, connection: 'close' },
   });
 }

@@ -5,6 +5,13 @@
  * (a falling distribution hints at inputs the model was not trained for), and input drift: how far the
  * mean of recent inputs has moved from the training data's mean, in training standard deviations
  * (an exponentially weighted moving average, so one odd request doesn't page anyone).
+ *
+ * Names follow Prometheus's conventions (https://prometheus.io/docs/practices/naming/), checked by
+ * metrics.test.ts: Tandem's own metrics carry the `tandem_origin_` prefix and their unit, in base units
+ * (`_seconds`, `_bytes`, `_rows`, `_requests`), counters end in `_total`; the three that measure no unit say
+ * so in their help (a 0/1 state, a probability, a distance in training standard deviations). prom-client's
+ * process metrics keep their stock names, unprefixed (`process_cpu_seconds_total`, `nodejs_*`), so stock
+ * Node.js dashboards and alerts work on them as they are.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -18,7 +25,7 @@ export type OriginMetrics = ReturnType<typeof createOriginMetrics>;
 
 export function createOriginMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tandem_origin_' });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const model = ['model', 'version'] as const;
   const metrics = {
     registry,
@@ -50,14 +57,14 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
       registers: [registry],
     }),
     batchSize: new Histogram({
-      name: 'tandem_origin_batch_size',
+      name: 'tandem_origin_batch_size_rows',
       help: 'Rows per onnxruntime run.',
       labelNames: model,
       buckets: BATCH_BUCKETS,
       registers: [registry],
     }),
     queueDepth: new Gauge({
-      name: 'tandem_origin_queue_depth',
+      name: 'tandem_origin_queue_depth_rows',
       help: 'Rows waiting in the batching queue.',
       labelNames: model,
       registers: [registry],
@@ -75,13 +82,13 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
     }),
     modelReady: new Gauge({
       name: 'tandem_origin_model_ready',
-      help: '1 when the model version is loaded and current, 0 when refused or retired.',
+      help: 'Whether the model version is loaded and current: 1, or 0 when refused or retired (a state, no unit).',
       labelNames: model,
       registers: [registry],
     }),
     topConfidence: new Histogram({
       name: 'tandem_origin_top_class_confidence',
-      help: 'Softmax probability of the top class, per answered row.',
+      help: 'Softmax probability (0 to 1, no unit) of the top class, per answered row.',
       labelNames: model,
       buckets: CONFIDENCE_BUCKETS,
       registers: [registry],
@@ -94,7 +101,7 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
     }),
     inputDrift: new Gauge({
       name: 'tandem_origin_input_drift',
-      help: "Moving average of |batch mean - training mean| / training std, per input.",
+      help: 'Moving average of |batch mean - training mean| / training std, per input (in training standard deviations).',
       labelNames: [...model, 'input'],
       registers: [registry],
     }),

@@ -155,8 +155,10 @@ describe('origin serving real models', () => {
       const res = await send();
       expect(res.status).toBe(status);
       const body: any = await res.json();
-      expect(body.error).toMatchObject({ code, request_id: res.headers.get('x-request-id') });
-      expect(body.error.message.length).toBeGreaterThan(0);
+      // OIP's error body: the message string, with Tandem's code beside it and in a header.
+      expect(body).toMatchObject({ code, request_id: res.headers.get('x-request-id') });
+      expect(res.headers.get('x-tandem-error-code')).toBe(code);
+      expect(body.error.length).toBeGreaterThan(0);
       const after = await infer(origin.url, 'mlp-classifier', good());
       expect(after.ok).toBe(true);
     });
@@ -190,8 +192,8 @@ describe('origin serving real models', () => {
       'tandem_origin_request_duration_seconds_bucket',
       'tandem_origin_queue_wait_seconds_bucket',
       'tandem_origin_compute_seconds_bucket',
-      'tandem_origin_batch_size_bucket',
-      'tandem_origin_queue_depth',
+      'tandem_origin_batch_size_rows_bucket',
+      'tandem_origin_queue_depth_rows',
       'tandem_origin_in_flight_requests',
       'tandem_origin_model_load_seconds{model="large-classifier",version="1.0.0"}',
       'tandem_origin_top_class_confidence_bucket',
@@ -340,7 +342,7 @@ function jsonOf(request: InferRequest): Record<string, unknown> {
 /** Sum and count of the batch-size histogram for a model, from Prometheus text. */
 function batchCounts(text: string, model: string): { sum: number; count: number } {
   const read = (suffix: string) => {
-    const line = text.split('\n').find((l) => l.startsWith(`tandem_origin_batch_size_${suffix}{model="${model}"`));
+    const line = text.split('\n').find((l) => l.startsWith(`tandem_origin_batch_size_rows_${suffix}{model="${model}"`));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
   return { sum: read('sum'), count: read('count') };

@@ -84,7 +84,7 @@ describe('origin graceful shutdown', () => {
       for (const o of answered) {
         if (o.status === 200) continue;
         expect(o.status).toBe(503);
-        expect(JSON.parse(o.body!).error.code).toBe('shutting_down');
+        expect(JSON.parse(o.body!).code).toBe('shutting_down');
         expect(o.connection).toBe('close');
       }
       // Each connection hears `shutting_down` at most once: the answer closes it.

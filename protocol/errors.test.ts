@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, ERROR_STATUS, ERRORS, TandemError, isRetryable, isServerFailure, parseErrorBody, toTandemError } from './errors.ts';
+import { ERROR_CODE_HEADER, ERROR_CODES, ERROR_STATUS, ERRORS, TandemError, errorBodyFormFor, isRetryable, isServerFailure, parseErrorBody, toTandemError } from './errors.ts';
 
 describe('errors', () => {
-  it('maps every code to an HTTP status and a body that reads back to the same code', () => {
+  it.each(['tandem', 'oip'] as const)('maps every code to an HTTP status and a %s body that reads back to the same code', (form) => {
     for (const code of ERROR_CODES) {
       const err = new TandemError(code, `because ${code}`, { requestId: 'r-1' });
       expect(err.status).toBe(ERROR_STATUS[code]);
-      const back = parseErrorBody(err.status, JSON.parse(JSON.stringify(err.toBody())));
+      const back = parseErrorBody(err.status, JSON.parse(JSON.stringify(err.toBody(form))));
       expect(back).toMatchObject({ code, message: `because ${code}`, requestId: 'r-1' });
     }
   });
@@ -28,8 +28,28 @@ describe('errors', () => {
     expect(isServerFailure(new TypeError('fetch failed'))).toBe(true);
   });
 
-  it('has the body shape of the wire contract', () => {
-    expect(new TandemError('overloaded', 'queue full').toBody()).toEqual({ error: { code: 'overloaded', message: 'queue full' } });
+  it('has the body shapes of the wire contract: OIP\'s on /v2, Tandem\'s elsewhere', () => {
+    const err = new TandemError('overloaded', 'queue full');
+    expect(err.toBody()).toEqual({ error: { code: 'overloaded', message: 'queue full' } });
+    expect(err.toBody('tandem')).toEqual({ error: { code: 'overloaded', message: 'queue full' } });
+    // OIP REST, "Inference Response JSON Error Object": `error` is the message string.
+    err.requestId = 'r-2';
+    expect(err.toBody('oip')).toEqual({ error: 'queue full', code: 'overloaded', request_id: 'r-2' });
+    expect(['/v2', '/v2/', '/v2/health/ready', '/v2/models/m/infer'].map(errorBodyFormFor)).toEqual(['oip', 'oip', 'oip', 'oip']);
+    expect(['/v1/models', '/v1/edge/status', '/v20', '/', '/metrics'].map(errorBodyFormFor)).toEqual(['tandem', 'tandem', 'tandem', 'tandem', 'tandem']);
+  });
+
+  it('reads a Triton or KServe body (the message alone), taking the code from the header, else the status', () => {
+    const bare = parseErrorBody(400, { error: 'Request for unknown model: \'m\' is not found' });
+    expect(bare).toMatchObject({ code: 'bad_request', message: "Request for unknown model: 'm' is not found" });
+    const headers = new Headers({ [ERROR_CODE_HEADER]: 'model_not_found' });
+    expect(parseErrorBody(404, { error: 'no model m' }, headers)).toMatchObject({ code: 'model_not_found', message: 'no model m' });
+    // A HEAD answer has no body: the header still carries the code.
+    expect(parseErrorBody(416, null, new Headers({ [ERROR_CODE_HEADER]: 'range_not_satisfiable' })).code).toBe('range_not_satisfiable');
+    // The body's own code wins over the header's; an unknown header code is ignored.
+    expect(parseErrorBody(503, { error: 'x', code: 'shutting_down' }, headers).code).toBe('shutting_down');
+    expect(parseErrorBody(503, { error: 'x' }, new Headers({ [ERROR_CODE_HEADER]: 'nonsense' })).code).toBe('overloaded');
+    expect(parseErrorBody(503, { error: 42 }).message).toBe('HTTP 503 without a Tandem error body');
   });
 
   it('is an Error with a name, a code and the cause kept', () => {

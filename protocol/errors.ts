@@ -2,8 +2,18 @@
  * The one error type every tier throws and every tier understands.
  *
  * A `TandemError` carries a stable `code` (part of the public contract: clients branch on it, operators
- * alert on it) and maps to exactly one HTTP status, here and nowhere else. Over HTTP it travels as
- * `{ "error": { "code", "message", "request_id"? } }`.
+ * alert on it) and maps to exactly one HTTP status, here and nowhere else.
+ *
+ * Over HTTP it travels in one of two bodies, chosen by the route (`errorBodyFormFor`):
+ * - on Open Inference Protocol routes (`/v2` and below, origin and edge), OIP's error body: `"error"` is the
+ *   message string, as the OIP REST specification's `$inference_error_response` has it and Triton's and
+ *   KServe's clients read it, with Tandem's code and the request id beside it:
+ *   `{ "error": "<message>", "code": "<code>", "request_id": "<id>" }`;
+ * - on Tandem's own routes (the edge's `/v1`: catalog, manifests, artifacts, admin),
+ *   `{ "error": { "code", "message", "request_id" } }`.
+ * Every error response also names its code in the `x-tandem-error-code` header (a HEAD answer has no
+ * body). `parseErrorBody` reads either body, and a bare OIP body (`{ "error": "<message>" }`) from a
+ * server that is not Tandem's, so a client gets the code whichever it was sent.
  */
 
 /** What a code means on the wire: its one HTTP status, and whether trying again may help. */
@@ -124,17 +134,53 @@ export class TandemError extends Error {
     return ERRORS[this.code].status;
   }
 
-  toBody(): ErrorBody {
-    return errorBody(this.code, this.message, this.requestId);
+  /** The error's body in `form` (default Tandem's; `errorBodyFormFor` picks by route). */
+  toBody(form?: 'tandem'): ErrorBody;
+  toBody(form: 'oip'): OipErrorBody;
+  toBody(form: ErrorBodyForm): ErrorBody | OipErrorBody;
+  toBody(form: ErrorBodyForm = 'tandem'): ErrorBody | OipErrorBody {
+    return form === 'oip' ? oipErrorBody(this.code, this.message, this.requestId) : errorBody(this.code, this.message, this.requestId);
   }
 }
 
+/** Tandem's error body, on the edge's `/v1` routes. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; request_id?: string };
 }
 
+/**
+ * OIP's error body (`$inference_error_response`: `"error"` is the message), with Tandem's code and the
+ * request id beside it; on every `/v2` route.
+ */
+export interface OipErrorBody {
+  error: string;
+  code: ErrorCode;
+  request_id?: string;
+}
+
+/** Which body an error answer carries: `oip` ({@link OipErrorBody}) or `tandem` ({@link ErrorBody}). */
+export type ErrorBodyForm = 'oip' | 'tandem';
+
+/** The header every error response names its code in, whatever its body. */
+export const ERROR_CODE_HEADER = 'x-tandem-error-code';
+
+/**
+ * The body form for a request path: OIP's on the Open Inference Protocol's routes (`/v2` and below),
+ * Tandem's elsewhere.
+ * @example
+ * errorBodyFormFor('/v2/models/m/infer'); // 'oip'
+ * errorBodyFormFor('/v1/models');         // 'tandem'
+ */
+export function errorBodyFormFor(path: string): ErrorBodyForm {
+  return path === '/v2' || path.startsWith('/v2/') ? 'oip' : 'tandem';
+}
+
 export function errorBody(code: ErrorCode, message: string, requestId?: string): ErrorBody {
   return { error: requestId === undefined ? { code, message } : { code, message, request_id: requestId } };
+}
+
+export function oipErrorBody(code: ErrorCode, message: string, requestId?: string): OipErrorBody {
+  return requestId === undefined ? { error: message, code } : { error: message, code, request_id: requestId };
 }
 
 /**
@@ -173,16 +219,33 @@ function isAbortError(err: unknown): boolean {
 }
 
 /**
- * Reads an error body received over HTTP back into a TandemError, so a client sees the server's code.
- * A body that is not ours (a proxy's HTML page, say) still yields an error with the HTTP status's meaning.
+ * Reads an error answer received over HTTP back into a TandemError, so a client sees the server's code.
+ * Reads Tandem's body (`{ error: { code, message, request_id } }`), OIP's body with Tandem's code beside
+ * the message (`{ error, code, request_id }`), and a bare OIP body from another server
+ * (`{ error: "<message>" }`: the message kept, the code from `x-tandem-error-code` when `headers` has it,
+ * else the status's meaning). A body that is not JSON of either form (a proxy's HTML page, say) still
+ * yields an error with the header's code or the status's meaning.
+ * @example
+ * parseErrorBody(404, { error: 'no model m', code: 'model_not_found' }).code; // 'model_not_found'
+ * parseErrorBody(400, { error: 'unknown model' }).code;                       // 'bad_request'
  */
-export function parseErrorBody(status: number, body: unknown): TandemError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; request_id?: unknown } } | null)?.error;
-  if (error && isErrorCode(error.code) && typeof error.message === 'string') {
-    const requestId = typeof error.request_id === 'string' ? error.request_id : undefined;
-    return new TandemError(error.code, error.message, { requestId });
+export function parseErrorBody(status: number, body: unknown, headers?: { get(name: string): string | null }): TandemError {
+  const headerCode = headers?.get(ERROR_CODE_HEADER);
+  const fallbackCode = isErrorCode(headerCode) ? headerCode : codeForStatus(status);
+  const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown; request_id?: unknown }) : {};
+  const error = fields.error;
+  if (typeof error === 'string') {
+    const requestId = typeof fields.request_id === 'string' ? fields.request_id : undefined;
+    return new TandemError(isErrorCode(fields.code) ? fields.code : fallbackCode, error, { requestId });
   }
-  return new TandemError(codeForStatus(status), `HTTP ${status} without a Tandem error body`);
+  if (typeof error === 'object' && error !== null) {
+    const nested = error as { code?: unknown; message?: unknown; request_id?: unknown };
+    if (typeof nested.message === 'string') {
+      const requestId = typeof nested.request_id === 'string' ? nested.request_id : undefined;
+      return new TandemError(isErrorCode(nested.code) ? nested.code : fallbackCode, nested.message, { requestId });
+    }
+  }
+  return new TandemError(fallbackCode, `HTTP ${status} without a Tandem error body`);
 }
 
 function codeForStatus(status: number): ErrorCode {

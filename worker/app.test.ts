@@ -177,11 +177,11 @@ describe('inference', () => {
   it('401 without a key or with an unknown one; 403 for a key without the infer scope', async () => {
     const none = await post('/v2/models/m/infer');
     expect(none.status).toBe(401);
-    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect(((await none.json()) as { code: string }).code).toBe('unauthorized');
     expect((await post('/v2/models/m/infer', { authorization: 'Bearer wrong' })).status).toBe(401);
     const forbidden = await post('/v2/models/m/infer', { authorization: `Bearer ${KEYS.catalog}` });
     expect(forbidden.status).toBe(403);
-    expect(((await forbidden.json()) as { error: { code: string } }).error.code).toBe('forbidden');
+    expect(((await forbidden.json()) as { code: string }).code).toBe('forbidden');
   });
 
   it('429 rate_limited with Retry-After past the key\'s burst (Durable Object bucket)', async () => {
@@ -193,7 +193,7 @@ describe('inference', () => {
       statuses.push(res.status);
       if (res.status === 429) {
         retryAfter = res.headers.get('retry-after');
-        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+        expect(((await res.json()) as { code: string }).code).toBe('rate_limited');
       }
     }
     expect(statuses).toEqual([200, 200, 429, 429]);
@@ -240,7 +240,7 @@ describe('inference', () => {
       ctx,
     );
     expect(res.status).toBe(413);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+    expect(((await res.json()) as { code: string }).code).toBe('payload_too_large');
   });
 
   it('502 origin_unavailable when no origin answers', async () => {
@@ -250,7 +250,7 @@ describe('inference', () => {
     const down = { ...vars, ORIGINS: 'http://down-a.test,http://down-b.test' } as Env;
     const res = await call('/v2/models/m/infer', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } }, down);
     expect(res.status).toBe(502);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('origin_unavailable');
+    expect(((await res.json()) as { code: string }).code).toBe('origin_unavailable');
   });
 });
 
@@ -258,7 +258,8 @@ describe('origin answers and retries', () => {
   const infer = (path: string, environment: Env = vars) =>
     call(path, { method: 'POST', body: '{"inputs":[]}', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.infer}` } }, environment);
   const typed = (code: string, status: number, message = `${code} from the origin`) =>
-    new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
+    // The origin's error body (OIP's: the message, with Tandem's code beside it) and code header.
+    new Response(JSON.stringify({ error: message, code }), { status, headers: { 'content-type': 'application/json', 'x-tandem-error-code': code } });
 
   /** Fake origins: `/infer` answers with `answer()`, readiness with 200; counts the inference attempts. */
   function origins(answer: (url: string) => Response) {
@@ -285,9 +286,10 @@ describe('origin answers and retries', () => {
       const refused = await infer('/v2/models/m/versions/9.0.0/infer', environment);
       expect(refused.status).toBe(503);
       expect(refused.headers.get('x-tandem-attempts')).toBe('1');
-      expect(await refused.json()).toMatchObject({ error: { code: 'model_not_ready', message: reason } });
+      expect(await refused.json()).toMatchObject({ error: reason, code: 'model_not_ready' });
+      expect(refused.headers.get('x-tandem-error-code')).toBe('model_not_ready');
       const unknown = await infer('/v2/models/m/versions/8.0.0/infer', environment);
-      expect([unknown.status, ((await unknown.json()) as { error: { code: string } }).error.code]).toEqual([404, 'model_not_found']);
+      expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([404, 'model_not_found']);
     }
     expect(attempts).toHaveLength(10); // Not retried on the other origin.
     expect(await breakers(environment)).toEqual([expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 }), expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 })]);

@@ -1,6 +1,8 @@
 /**
- * The edge as one hono app: request ids and logs, CORS, config, then the routes. Errors of every route
- * leave through `onError` as the shared error body.
+ * The edge as one hono app: request ids and logs, CORS, config, then the routes: Tandem's own under `/v1`
+ * (catalog, artifacts, admin), the Open Inference Protocol's under `/v2` (inference, then health and
+ * metadata). Errors of every route leave through `onError`, in the body their route speaks
+ * (middleware/errors.ts).
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -8,6 +10,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { inferenceRoutes } from './routes/inference.ts';
+import { oipRoutes } from './routes/oip.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
@@ -25,6 +28,7 @@ export const EXPOSED_HEADERS = [
   'x-model-version',
   'x-tandem-origin',
   'x-tandem-attempts',
+  'x-tandem-error-code',
   'content-length',
   'content-range',
   'etag',
@@ -34,7 +38,8 @@ export const EXPOSED_HEADERS = [
 ];
 
 export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
-  const app = new Hono<EdgeEnv>();
+  // A trailing slash is ignored: the OIP's OpenAPI text writes the server metadata path `/v2/`, its prose `v2`.
+  const app = new Hono<EdgeEnv>({ strict: false });
   app.use('*', requestLog(options.log));
   app.use(
     '*',
@@ -51,6 +56,8 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', artifactRoutes(options.artifactCache));
   app.route('/v1', adminRoutes);
   app.route('/v2', inferenceRoutes);
+  // After inference: its 405 answers for the inference paths must not shadow their POST.
+  app.route('/v2', oipRoutes);
   app.onError(onError);
   app.notFound(notFound);
   return app;

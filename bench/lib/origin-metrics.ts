@@ -29,8 +29,8 @@ export interface ServerBreakdown {
 }
 
 const NAMES = {
-  batchRows: 'tandem_origin_batch_size_sum',
-  batches: 'tandem_origin_batch_size_count',
+  batchRows: 'tandem_origin_batch_size_rows_sum',
+  batches: 'tandem_origin_batch_size_rows_count',
   computeSeconds: 'tandem_origin_compute_seconds_sum',
   queueSeconds: 'tandem_origin_queue_wait_seconds_sum',
   queued: 'tandem_origin_queue_wait_seconds_count',

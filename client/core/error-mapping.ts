@@ -21,7 +21,7 @@ export async function errorFromResponse(res: Response): Promise<TandemError> {
   } catch {
     // Not JSON (a proxy's HTML page): parseErrorBody falls back to the status's meaning.
   }
-  const err = parseErrorBody(res.status, json);
+  const err = parseErrorBody(res.status, json, res.headers);
   const retryAfter = Number(res.headers.get('retry-after'));
   const attempts = Number(res.headers.get('x-tandem-attempts') ?? NaN);
   return new TandemError(err.code, err.message, {

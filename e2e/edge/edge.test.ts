@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseErrorBody } from '../../protocol/errors.ts';
 import { INFER_TOKEN, type TestRepository } from '../../origin/test-support.ts';
 import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
 import { canaryRepository, inferBody, pool, refusedVersion, spawnOrigin, tamperedEnvelope, type ChildOrigin } from './support.ts';
@@ -64,8 +65,9 @@ function infer(headers: Record<string, string> = {}, seed = 1, version?: string)
   });
 }
 
+/** The error code of an answer: OIP's body on /v2, Tandem's on /v1 (protocol/errors.ts reads both). */
 async function code(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
+  return parseErrorBody(res.status, await res.json(), res.headers).code;
 }
 
 async function originStatus(): Promise<{ url: string; breaker: string; consecutive_failures: number }[]> {
@@ -136,7 +138,7 @@ describe('edge in front of real origins', () => {
     const outcomes = await pool(240, 8, async (i) => {
       const version = i % 3 === 0 ? '2.0.0' : i % 3 === 1 ? '9.9.9' : undefined;
       const res = await infer({ 'x-client-id': version ? 'curious' : `other-${i}` }, i, version);
-      const body = res.ok ? (await res.arrayBuffer(), undefined) : ((await res.json()) as { error: { code: string; message: string } }).error;
+      const body = res.ok ? (await res.arrayBuffer(), undefined) : parseErrorBody(res.status, await res.json(), res.headers);
       return { version, status: res.status, attempts: res.headers.get('x-tandem-attempts'), body };
     });
     for (const o of outcomes.filter((o) => o.version === '2.0.0')) {

@@ -1,12 +1,14 @@
 /**
- * Errors to HTTP, in one place: whatever a route throws leaves as `{ error: { code, message, request_id } }`
- * with the status of its code (protocol/errors.ts) and `Retry-After` when the error has one. Messages
+ * Errors to HTTP, in one place: whatever a route throws leaves with the status of its code
+ * (protocol/errors.ts), OIP's error body `{ "error": "<message>", "code", "request_id" }` (the origin is an
+ * Open Inference Protocol server: every body it writes is OIP's, so Triton's and KServe's clients read the
+ * message), the code again in `x-tandem-error-code`, and `Retry-After` when the error has one. Messages
  * never carry absolute paths (`../redact-paths.ts`), and anything that is not a TandemError is a bug: its
  * details go to the log, the caller gets `internal` and the request id. Server-side failures are logged;
  * load shedding and draining are not (they are expected under load, and counted).
  */
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
-import { TandemError, toTandemError } from '../../protocol/errors.ts';
+import { ERROR_CODE_HEADER, TandemError, toTandemError } from '../../protocol/errors.ts';
 import type { Logger, OriginEnv } from '../context.ts';
 import { redactPaths } from '../redact-paths.ts';
 
@@ -32,12 +34,13 @@ export function onError(options: ErrorOptions): ErrorHandler<OriginEnv> {
   };
 }
 
-/** Answers with `error`'s body and status, its `Retry-After`, and the request id; records its code for the log. */
+/** Answers with `error`'s OIP body and status, its code header, `Retry-After` and the request id; records its code for the log. */
 export function errorResponse(c: Context<OriginEnv>, error: TandemError): Response {
   error.requestId = c.get('requestId');
   if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds));
+  c.header(ERROR_CODE_HEADER, error.code);
   c.set('log', { ...c.get('log'), code: error.code });
-  return c.json(error.toBody(), error.status as 400);
+  return c.json(error.toBody('oip'), error.status as 400);
 }
 
 export const notFound: NotFoundHandler<OriginEnv> = (c) => errorResponse(c, new TandemError('not_found', 'no such route'));

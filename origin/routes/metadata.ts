@@ -4,8 +4,7 @@
  * unless `TANDEM_OPEN_OBSERVABILITY=false`, when it takes a token like the rest.
  */
 import { Hono, type Context } from 'hono';
-import { DATATYPE_OF_DTYPE } from '../../protocol/oip-datatype.ts';
-import type { TensorSpec } from '../../protocol/manifest.ts';
+import { modelMetadata as describeModel } from '../../protocol/oip-metadata.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
 import { modelPath } from '../middleware/model-path.ts';
@@ -24,13 +23,7 @@ export function metadataRoutes(deps: Pick<OriginDeps, 'registry' | 'state'>, acc
   const modelMetadata = (c: Context<OriginEnv>) => {
     const model = registry.resolve(c.req.param('name')!, c.req.param('version'));
     const versions = registry.list().filter((m) => m.id === model.id).map((m) => m.version);
-    return c.json({
-      name: model.id,
-      versions,
-      platform: 'onnxruntime_onnx',
-      inputs: model.variant.inputs.map(describeSpec),
-      outputs: model.variant.outputs.map(describeSpec),
-    });
+    return c.json(describeModel(model.id, versions, model.variant));
   };
   routes.get('/models/:name', ...guard, modelMetadata);
   routes.get('/models/:name/versions/:version', ...guard, modelMetadata);
@@ -44,9 +37,4 @@ export function metadataRoutes(deps: Pick<OriginDeps, 'registry' | 'state'>, acc
   routes.get('/models/:name/versions/:version/ready', ...guard, modelReady);
 
   return routes;
-}
-
-/** A manifest tensor spec in OIP metadata form: dynamic dims as -1. */
-export function describeSpec(spec: TensorSpec) {
-  return { name: spec.name, datatype: DATATYPE_OF_DTYPE[spec.dtype], shape: spec.shape.map((d) => (typeof d === 'number' ? d : -1)) };
 }

@@ -1,12 +1,14 @@
 /**
- * Errors to HTTP, in one place: every error leaves the edge as the shared body
- * `{ "error": { "code", "message", "request_id" } }` with the code's status (protocol/errors.ts), and
- * `Retry-After` and `x-tandem-attempts` when the error has them. Anything not a TandemError is a bug:
- * logged with its stack, sent as `internal` without details.
+ * Errors to HTTP, in one place: every error leaves the edge with its code's status (protocol/errors.ts),
+ * its code in `x-tandem-error-code`, `Retry-After` and `x-tandem-attempts` when the error has them, and the
+ * body its route speaks (`errorBodyFormFor`): on the Open Inference Protocol's `/v2` routes OIP's
+ * `{ "error": "<message>", "code", "request_id" }`, which Triton's and KServe's clients read, the same body
+ * the origins write; on the edge's own `/v1` routes `{ "error": { "code", "message", "request_id" } }`.
+ * Anything not a TandemError is a bug: logged with its stack, sent as `internal` without details.
  */
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { TandemError } from '../../protocol/errors.ts';
+import { ERROR_CODE_HEADER, TandemError, errorBodyFormFor } from '../../protocol/errors.ts';
 import type { EdgeEnv } from '../context.ts';
 
 export function toEdgeError(err: unknown): TandemError {
@@ -18,11 +20,11 @@ export function toEdgeError(err: unknown): TandemError {
 
 export function errorResponse(c: Context<EdgeEnv>, error: TandemError): Response {
   error.requestId ??= c.get('requestId');
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { [ERROR_CODE_HEADER]: error.code };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   // Upstream attempts already made for this request (the proxy's): a client does not retry them again.
   if (error.attempts !== undefined) headers['x-tandem-attempts'] = String(error.attempts);
-  return c.json(error.toBody(), error.status as 400, headers);
+  return c.json(error.toBody(errorBodyFormFor(c.req.path)), error.status as 400, headers);
 }
 
 export const onError: ErrorHandler<EdgeEnv> = (err, c) => {

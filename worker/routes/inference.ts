@@ -19,7 +19,7 @@ import { rateLimit } from '../rate-limit/middleware.ts';
 export const inferenceRoutes = new Hono<EdgeEnv>();
 
 /** Origin response headers relayed to the client. */
-const RELAYED = ['content-type', 'inference-header-content-length', 'x-model-version'];
+const RELAYED = ['content-type', 'inference-header-content-length', 'x-model-version', 'x-tandem-error-code'];
 
 const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) =>
   bodyLimit({

@@ -1,0 +1,192 @@
+/**
+ * The Open Inference Protocol's health and metadata routes, answered by the edge for what it routes, so a
+ * Triton or KServe client pointed at the edge finds the whole REST surface (OIP REST specification:
+ * "Server Live", "Server Ready", "Server Metadata", "Model Metadata", "Model Ready"):
+ *
+ * - `GET /v2/health/live`: the edge answers: `{ "live": true }`.
+ * - `GET /v2/health/ready`: 200 `{ "ready": true }` when at least one origin is ready (its last readiness
+ *   check passed and its breaker is not open), else 503; a stale check is redone first (bounded by
+ *   `readinessTimeoutMs`). Origins are counted, never named (their URLs are for the admin status route).
+ * - `GET /v2`: the edge's server metadata.
+ * - `GET /v2/models/{name}[/versions/{v}]`: model metadata from the signed manifest the edge serves (its
+ *   origin-tier variant, the one `/infer` reaches), in OIP's shape (protocol/oip-metadata.ts, as the
+ *   origin's). `versions` lists the stored versions whose manifests verify; without a version the edge
+ *   chooses as for manifests and inference (the client's canary version, else the newest).
+ * - `GET /v2/models/{name}[/versions/{v}]/ready`: whether that version can be inferred through the edge:
+ *   its manifest verifies here and an origin says the version is ready. Origins are asked at most once
+ *   per version per `readinessTtlMs` in an isolate, whoever calls.
+ *
+ * Access: health and server metadata are open, like the origin's (probes carry no key). Model metadata
+ * and model readiness tell what the signed manifest tells, so they take the manifest route's rule: a key
+ * is optional unless `REQUIRE_KEY_FOR_CATALOG`, and a key that is presented must be valid, hold the
+ * `catalog` scope and, when it lists `models`, this model. A known path asked with another method gets
+ * 405 with `Allow` (the inference paths included: only POST).
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { TandemError } from '../../protocol/errors.ts';
+import { MODEL_ID_PATTERN, VERSION_PATTERN, variantForTier, type Manifest } from '../../protocol/manifest.ts';
+import { modelMetadata, type OipServerMetadata } from '../../protocol/oip-metadata.ts';
+import { memoizePromises } from '../../protocol/resilience/memo.ts';
+import { compareVersions } from '../../protocol/versions.ts';
+import { requireKey } from '../auth/require-key.ts';
+import type { EdgeConfig } from '../config.ts';
+import type { EdgeEnv } from '../context.ts';
+import type { OriginPool } from '../origin-pool/pool.ts';
+import { refreshReadiness } from '../origin-pool/proxy.ts';
+import { listStoredVersions, loadManifest } from '../storage/manifests.ts';
+import { clientIdOf } from '../version-choice/client-id.ts';
+import { chooseStoredVersion } from '../version-choice/stored-version.ts';
+
+/** `GET /v2`: the edge relays binary tensor data (`Inference-Header-Content-Length`) both ways. */
+export const EDGE_SERVER_METADATA: Readonly<OipServerMetadata> = { name: 'tandem-edge', version: '0.1.0', extensions: ['binary_tensor_data'] };
+
+const NO_STORE = { 'cache-control': 'no-store' };
+
+export const oipRoutes = new Hono<EdgeEnv>();
+
+oipRoutes.get('/health/live', (c) => c.json({ live: true }, 200, NO_STORE));
+
+oipRoutes.get('/health/ready', async (c) => {
+  const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
+  const checks = refreshReadiness(pool, config.tuning, config.originToken);
+  if (checks) await checks;
+  const origins = pool.status(Date.now());
+  const ready = origins.filter((o) => o.ready === true && o.breaker !== 'open').length;
+  return c.json({ ready: ready > 0, origins: { ready, total: origins.length } }, ready > 0 ? 200 : 503, NO_STORE);
+});
+
+oipRoutes.get('/', (c) => c.json(EDGE_SERVER_METADATA));
+
+/** The manifest route's rule (see the header), with the key's `models` checked against `{name}`. */
+const modelKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
+  requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog, modelParam: 'name' })(c, next);
+
+/** Path segments that cannot name a model or a version are not looked up (nor logged, nor sent on). */
+const modelPath: MiddlewareHandler<EdgeEnv> = async (c, next) => {
+  const name = c.req.param('name');
+  const version = c.req.param('version');
+  if (name !== undefined && !MODEL_ID_PATTERN.test(name)) throw new TandemError('model_not_found', 'no such model (model names are lowercase ids)');
+  if (version !== undefined && !VERSION_PATTERN.test(version)) throw new TandemError('model_not_found', 'no such version (versions are semantic versions such as 1.2.0)');
+  await next();
+};
+
+const METADATA_PATHS = ['/models/:name', '/models/:name/versions/:version'];
+const READY_PATHS = ['/models/:name/ready', '/models/:name/versions/:version/ready'];
+const INFER_PATHS = ['/models/:name/infer', '/models/:name/versions/:version/infer'];
+
+for (const path of METADATA_PATHS) {
+  oipRoutes.get(path, modelKey, modelPath, async (c) => {
+    const model = await resolveModel(c);
+    const variant = variantForTier(model.manifest, 'origin');
+    if (!variant) throw new TandemError('model_not_found', `model ${model.name} version ${model.version} has no origin-tier variant: it runs on devices only`);
+    return c.json(modelMetadata(model.name, model.versions, variant), 200, model.headers);
+  });
+}
+
+for (const path of READY_PATHS) {
+  oipRoutes.get(path, modelKey, modelPath, async (c) => {
+    const model = await resolveModel(c);
+    const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
+    const ready = variantForTier(model.manifest, 'origin') !== undefined && (await originsHoldReady(pool, config, model.name, model.version));
+    return c.json({ name: model.name, version: model.version, ready }, ready ? 200 : 503, { ...NO_STORE, 'x-model-version': model.version });
+  });
+}
+
+// 405 with Allow for the known paths asked with another method. Mounted after the inference routes, so
+// their POST handlers answer first.
+for (const [paths, allow] of [
+  [['/', '/health/live', '/health/ready', ...METADATA_PATHS, ...READY_PATHS], 'GET, HEAD'],
+  [INFER_PATHS, 'POST'],
+] as const) {
+  for (const path of paths) {
+    oipRoutes.all(path, (c) => {
+      c.header('allow', allow);
+      throw new TandemError('method_not_allowed', `${c.req.method} is not allowed here; use ${allow}`);
+    });
+  }
+}
+
+interface ResolvedModel {
+  name: string;
+  version: string;
+  manifest: Manifest;
+  /** Stored versions whose manifests verify, oldest first. */
+  versions: string[];
+  headers: Record<string, string>;
+}
+
+/**
+ * The version a metadata request means, from the stored versions whose manifests verify (those that do
+ * not are left out, as the catalog leaves them out, and logged).
+ * @throws TandemError `model_not_found`; for a named version whose manifest must not be served, its own
+ * code (`manifest_signature_invalid`, `manifest_invalid`), as the manifest route answers.
+ */
+async function resolveModel(c: Context<EdgeEnv>): Promise<ResolvedModel> {
+  const { trustedKeys, canary, tuning } = c.get('config');
+  const name = c.req.param('name') ?? '';
+  const requested = c.req.param('version');
+  const stored = ((await listStoredVersions(c.env.MODELS, name)).get(name) ?? []).sort(compareVersions);
+  const servable = new Map<string, Manifest>();
+  for (const version of stored) {
+    try {
+      servable.set(version, (await loadManifest(c.env.MODELS, name, version, trustedKeys)).manifest);
+    } catch (err) {
+      if (!(err instanceof TandemError) || err.status >= 500) throw err;
+      console.log(JSON.stringify({ event: 'manifest_refused', request_id: c.get('requestId'), model: name, version, code: err.code, reason: err.message }));
+      if (version === requested) throw err;
+    }
+  }
+  const choice = chooseStoredVersion([...servable.keys()], { model: name, requested, canary, clientId: clientIdOf(c.req.raw.headers, c.get('apiKey')) });
+  if (!choice) throw new TandemError('model_not_found', requested === undefined ? `no model ${name}` : `model ${name} has no version ${requested}`);
+  c.set('log', { ...c.get('log'), model: name, version: choice.version });
+  return {
+    name,
+    version: choice.version,
+    manifest: servable.get(choice.version)!,
+    versions: [...servable.keys()],
+    // A canary choice depends on who asks: shared caches must not hand it to another client.
+    headers: {
+      'cache-control': `${choice.perClient ? 'private' : 'public'}, max-age=${tuning.manifestMaxAgeSeconds}`,
+      'x-model-version': choice.version,
+      vary: 'x-client-id, authorization',
+    },
+  };
+}
+
+/** Answers of origins about one model version, by version and by `readinessTtlMs` period. */
+const modelReadiness = memoizePromises<boolean>(256);
+
+/**
+ * Whether an origin says `name@version` is ready (`GET /v2/models/{name}/versions/{v}/ready` answers 200):
+ * origins whose breaker is not open and whose last readiness check did not fail, the ready ones first, at
+ * most `maxAttempts` of them, one after another, each within `readinessTimeoutMs`. Breakers are left as
+ * they are: like readiness checks, this is not traffic.
+ */
+function originsHoldReady(pool: OriginPool, config: EdgeConfig, name: string, version: string): Promise<boolean> {
+  const { tuning, originToken } = config;
+  const period = Math.floor(Date.now() / Math.max(1, tuning.readinessTtlMs));
+  return modelReadiness.get(`${pool.urls().join(',')}\u0000${name}@${version}\u0000${period}`, async () => {
+    const candidates = pool
+      .status(Date.now())
+      .filter((o) => o.breaker !== 'open' && o.ready !== false)
+      .sort((a, b) => Number(b.ready === true) - Number(a.ready === true))
+      .slice(0, tuning.maxAttempts);
+    for (const origin of candidates) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), tuning.readinessTimeoutMs);
+      try {
+        const res = await fetch(`${origin.url}/v2/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/ready`, {
+          headers: { authorization: `Bearer ${originToken}` },
+          signal: controller.signal,
+        });
+        await res.body?.cancel();
+        if (res.status === 200) return true;
+      } catch {
+        // Unreachable or too slow: ask the next.
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return false;
+  });
+}
