@@ -8,6 +8,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { inferenceRoutes } from './routes/inference.ts';
+import { trustRoutes } from './routes/trust.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
@@ -50,6 +51,7 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', catalogRoutes);
   app.route('/v1', artifactRoutes(options.artifactCache));
   app.route('/v1', adminRoutes);
+  app.route('/v1', trustRoutes);
   app.route('/v2', inferenceRoutes);
   app.onError(onError);
   app.notFound(notFound);
