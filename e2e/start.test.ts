@@ -63,7 +63,7 @@ describe('npm start', () => {
     // dev root keys, which the demo page gets too.
     expect(output).toMatch(/dev root of trust: root version 1, timestamp record \d+/);
     expect((await fetch(`${edge}/v1/trust/timestamp.json`)).status).toBe(200);
-    expect(((await (await fetch(`${demo}demo-config.json`)).json()) as { rootKeys: { keys: unknown[] } }).rootKeys.keys).toHaveLength(1);
+    expect(((await (await fetch(`${demo}/demo-config.json`)).json()) as { rootKeys: { keys: unknown[] } }).rootKeys.keys).toHaveLength(1);
 
     process.kill(-cli.pid!, 'SIGINT');
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
