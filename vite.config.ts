@@ -21,12 +21,15 @@ function serveOrtFiles(): Plugin {
       server.middlewares.use((req, res, next) => {
         const url = new URL(req.url ?? '/', 'http://x');
         if (url.pathname === '/demo-config.json') {
-          // The demo's edge and pinned keys: the dev key's public half (an app would bundle its release keys).
+          // The demo's edge and pinned keys: the dev key's public half (an app would bundle its release keys),
+          // and the dev root keys (an app pins its root keys; the release keys then come from the root).
           const file = process.env.TANDEM_TRUSTED_KEYS_FILE ?? resolve(import.meta.dirname, '.tandem/keys/trusted-keys.json');
           const publicKeys: unknown = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
+          const rootFile = process.env.TANDEM_ROOT_KEYS_FILE ?? resolve(import.meta.dirname, '.tandem/keys/root-keys.json');
+          const rootKeys: unknown = rootFile !== '' && existsSync(rootFile) ? JSON.parse(readFileSync(rootFile, 'utf8')) : null;
           res.setHeader('content-type', 'application/json');
           res.setHeader('cache-control', 'no-store');
-          res.end(JSON.stringify({ edge: process.env.TANDEM_DEMO_EDGE ?? 'http://127.0.0.1:8787', publicKeys }));
+          res.end(JSON.stringify({ edge: process.env.TANDEM_DEMO_EDGE ?? 'http://127.0.0.1:8787', publicKeys, rootKeys }));
           return;
         }
         const name = url.pathname.startsWith('/ort/') ? url.pathname.slice(5) : '';

@@ -4,7 +4,8 @@
  *
  * 1. `--env` is required and must name an environment of `wrangler.toml` (the top level is the dev config);
  * 2. the environment's vars parse as the Worker will parse them (worker/config.ts), and a real deploy
- *    refuses an empty `TRUSTED_KEYS` (an edge that trusts no key serves no model);
+ *    refuses an empty `TRUSTED_KEYS` unless `ROOT_KEYS` pins a root of trust (an edge that trusts no key
+ *    serves no model; with a root, the release keys come from it: docs/security.md);
  * 3. `wrangler deploy --dry-run` bundles the Worker and its gzip size must be within `SIZE_BUDGET` of the
  *    Workers script size limit; the size is printed.
  *
@@ -94,7 +95,7 @@ export function modelsBucket(env: string | undefined, configPath = WRANGLER_CONF
 
 /**
  * Problems with an environment's vars, parsed the way worker/config.ts parses them at run time.
- * `strict` (a real deploy) also refuses an empty trusted key set.
+ * `strict` (a real deploy) also refuses an empty trusted key set when no root keys are pinned either.
  */
 export async function checkVars(vars: Record<string, string>, strict: boolean): Promise<string[]> {
   const problems: string[] = [];
@@ -108,9 +109,15 @@ export async function checkVars(vars: Record<string, string>, strict: boolean): 
   await check('ORIGINS', parseOrigins);
   await check('CANARY', (t) => parseCanary(JSON.parse(t)));
   await check('TUNING', (t) => parseTuning(JSON.parse(t)));
+  let rootKeys = 0;
+  await check('ROOT_KEYS', async (t) => {
+    rootKeys = (await loadTrustedKeys(t === '' ? '[]' : t)).keys.size;
+  });
   await check('TRUSTED_KEYS', async (t) => {
     const set = await loadTrustedKeys(t);
-    if (strict && set.keys.size === 0) throw new Error('no trusted key: paste the release public key record (npx tandem keygen prints it)');
+    if (strict && set.keys.size === 0 && rootKeys === 0) {
+      throw new Error('no trusted key: paste the release public key record (npx tandem keygen prints it), or pin the root keys in ROOT_KEYS (docs/security.md)');
+    }
   });
   return problems;
 }

@@ -63,6 +63,9 @@ describe('wrangler.toml environments', () => {
     expect(await checkVars({ ...good, TRUSTED_KEYS: '[]' }, true)).toEqual([expect.stringMatching(/^TRUSTED_KEYS: no trusted key/)]);
     const key = await generateSigningKey();
     expect(await checkVars({ ...good, TRUSTED_KEYS: JSON.stringify([key.publicKey]) }, true)).toEqual([]);
+    // With pinned root keys the release keys come from the root in R2: TRUSTED_KEYS may stay empty.
+    expect(await checkVars({ ...good, TRUSTED_KEYS: '[]', ROOT_KEYS: JSON.stringify([key.publicKey]) }, true)).toEqual([]);
+    expect(await checkVars({ ...good, ROOT_KEYS: '[{"keyid":"x"}]' }, false)).toEqual([expect.stringMatching(/^ROOT_KEYS: /)]);
   });
 });
 

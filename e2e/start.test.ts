@@ -59,6 +59,11 @@ describe('npm start', () => {
     const catalog = (await (await fetch(`${edge}/v1/models`)).json()) as { models: { id: string }[] };
     expect(catalog.models.map((m) => m.id).sort()).toEqual(['large-classifier', 'mlp-classifier', 'shapes-cnn']);
     expect((await fetch(`${origin}/v2/health/ready`)).status).toBe(200);
+    // The dev root of trust: made for the repository, seeded into the edge's R2, verified against the pinned
+    // dev root keys, which the demo page gets too.
+    expect(output).toMatch(/dev root of trust: root version 1, timestamp record \d+/);
+    expect((await fetch(`${edge}/v1/trust/timestamp.json`)).status).toBe(200);
+    expect(((await (await fetch(`${demo}/demo-config.json`)).json()) as { rootKeys: { keys: unknown[] } }).rootKeys.keys).toHaveLength(1);
 
     process.kill(-cli.pid!, 'SIGINT');
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);

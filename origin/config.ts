@@ -7,7 +7,9 @@
  * | TANDEM_ORIGIN_HOST | host | 127.0.0.1 |
  * | TANDEM_ORIGIN_PORT | port | 8000 |
  * | TANDEM_MODEL_REPOSITORY | repository | models/repository |
- * | TANDEM_TRUSTED_KEYS (JSON) or TANDEM_TRUSTED_KEYS_FILE | trustedKeys | .tandem/keys/trusted-keys.json |
+ * | TANDEM_TRUSTED_KEYS (JSON) or TANDEM_TRUSTED_KEYS_FILE | trustedKeys (when the repository has no root of trust) | .tandem/keys/trusted-keys.json |
+ * | TANDEM_ROOT_KEYS (JSON) or TANDEM_ROOT_KEYS_FILE | rootKeys: the pinned root keys, when the repository has a root (`_trust/`) | .tandem/keys/root-keys.json, when it exists |
+ * | TANDEM_TRUST_CHECK_MS | trustCheckMs: how often the root, the timestamp record and manifest expiries are checked again | 10000 |
  * | TANDEM_ORIGIN_TOKEN | inferenceToken | a dev token, printed at start |
  * | TANDEM_ADMIN_TOKEN | adminToken | a dev token, printed at start |
  * | TANDEM_OPEN_OBSERVABILITY | openObservability (health, metrics and model metadata without a token) | true |
@@ -50,6 +52,11 @@ const configSchema = z.strictObject({
   /** JSON text of the trusted key set, or undefined to read `trustedKeysFile`. */
   trustedKeys: z.string().optional(),
   trustedKeysFile: z.string().min(1),
+  /** JSON text of the pinned root keys (same shape as trusted keys), or undefined to read `rootKeysFile`. */
+  rootKeys: z.string().optional(),
+  /** A missing file means no pinned root keys: trusted on first use with dev tokens, else the origin refuses to start. */
+  rootKeysFile: z.string().min(1).optional(),
+  trustCheckMs: int(10),
   inferenceToken: z.string().min(8, 'tokens must be at least 8 characters'),
   adminToken: z.string().min(8, 'tokens must be at least 8 characters'),
   openObservability: z.boolean(),
@@ -68,6 +75,7 @@ export type OriginConfig = z.infer<typeof configSchema>;
 export interface ConfigDefaults {
   repository: string;
   trustedKeysFile: string;
+  rootKeysFile?: string;
 }
 
 /** Reads the configuration from `env`, applying `overrides` (CLI flags) last. */
@@ -82,6 +90,9 @@ export function loadOriginConfig(
     repository: env.TANDEM_MODEL_REPOSITORY ?? defaults.repository,
     trustedKeys: env.TANDEM_TRUSTED_KEYS,
     trustedKeysFile: env.TANDEM_TRUSTED_KEYS_FILE ?? defaults.trustedKeysFile,
+    rootKeys: env.TANDEM_ROOT_KEYS,
+    rootKeysFile: env.TANDEM_ROOT_KEYS_FILE ?? defaults.rootKeysFile,
+    trustCheckMs: env.TANDEM_TRUST_CHECK_MS ?? 10_000,
     inferenceToken: env.TANDEM_ORIGIN_TOKEN ?? DEV_TOKEN,
     adminToken: env.TANDEM_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
     openObservability: parseBoolean(env.TANDEM_OPEN_OBSERVABILITY, true),

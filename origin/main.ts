@@ -15,6 +15,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 export const DEFAULT_PATHS = {
   repository: resolve(ROOT, 'models', 'repository'),
   trustedKeysFile: resolve(ROOT, '.tandem', 'keys', 'trusted-keys.json'),
+  rootKeysFile: resolve(ROOT, '.tandem', 'keys', 'root-keys.json'),
 };
 
 export async function main(argv: string[]): Promise<void> {

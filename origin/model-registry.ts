@@ -45,7 +45,12 @@ export interface ServedModel {
   session: ModelSession;
   batcher: DynamicBatcher<BatchInput, BatchOutput>;
   loadSeconds: number;
+  /** Hex SHA-256 of the signed manifest's payload: what a timestamp record names. */
+  payloadSha256: string;
 }
+
+/** What the update framework is asked about a version (origin/trust/): its verified manifest and digest. */
+export type Admission = Pick<ServedModel, 'id' | 'version' | 'manifest' | 'payloadSha256'>;
 
 export interface RefusedModel {
   id: string;
@@ -58,6 +63,11 @@ export interface RefusedModel {
 export interface RegistryOptions {
   repository: string;
   trusted: () => TrustedKeySet;
+  /**
+   * Whether a verified version may be served now (origin/trust/: expiry, revocation, release); throws the
+   * refusal. Asked before a version loads and again when a loaded one is made current.
+   */
+  admit?: (model: Admission) => Promise<void> | void;
   batching: (modelId: string) => BatchingConfig;
   intraOpThreads: number;
   ortSpinning: boolean;
@@ -118,6 +128,11 @@ export class ModelRegistry {
     const existing = this.versions.get(key);
     let model: ServedModel;
     if (existing) {
+      try {
+        await this.options.admit?.(existing);
+      } catch (err) {
+        throw await this.withdraw(id, version, err);
+      }
       model = existing;
     } else {
       let pending = this.loading.get(key);
@@ -156,6 +171,20 @@ export class ModelRegistry {
     this.options.onEvent?.('model_unloaded', { model: id, version });
   }
 
+  /**
+   * Stops serving a version the update framework no longer allows (revoked, expired) and keeps it refused
+   * with the reason, for readiness; queued and running requests finish as with `unload`.
+   * @returns the refusal as a TandemError.
+   */
+  async withdraw(id: string, version: string, err: unknown): Promise<TandemError> {
+    const error = toTandemError(err);
+    const key = versionKey(id, version);
+    if (this.versions.has(key)) await this.unload(id, version);
+    this.refusals.set(key, { id, version, dir: join(this.options.repository, id, version), code: error.code, reason: error.message });
+    this.options.onEvent?.('model_refused', { model: id, version, code: error.code, reason: error.message });
+    return error;
+  }
+
   /** Swaps `id` to `version` (loading it if needed), then retires the previous current version. */
   async swap(id: string, version: string): Promise<{ previous: string | undefined }> {
     const previous = this.current.get(id);
@@ -177,10 +206,11 @@ export class ModelRegistry {
     const dir = join(this.options.repository, id, version);
     const started = performance.now();
     try {
-      const { manifest } = await verifyModelDirectory(dir, this.options.trusted(), { artifacts: false });
+      const { manifest, payloadSha256 } = await verifyModelDirectory(dir, this.options.trusted(), { artifacts: false });
       if (manifest.id !== id || manifest.version !== version) {
         throw new TandemError('manifest_invalid', `manifest names ${manifest.id}@${manifest.version}, directory is ${id}/${version}`);
       }
+      await this.options.admit?.({ id, version, manifest, payloadSha256 });
       const variant = variantForTier(manifest, 'origin');
       if (!variant) throw new TandemError('manifest_invalid', 'the manifest has no origin-tier variant');
       const bytes = await verifyArtifactFile(join(dir, variant.artifact.path), variant);
@@ -204,7 +234,7 @@ export class ModelRegistry {
         await session.release();
         throw err;
       }
-      const model = { id, version, manifest, variant, session, loadSeconds: 0 } as ServedModel;
+      const model = { id, version, manifest, variant, session, loadSeconds: 0, payloadSha256 } as ServedModel;
       model.batcher = new DynamicBatcher<BatchInput, BatchOutput>(this.options.batching(id), (items) => this.runBatch(model, items));
       model.loadSeconds = (performance.now() - started) / 1000;
       this.versions.set(key, model);

@@ -1,5 +1,7 @@
 /**
- * Starts the origin: reads trusted keys, loads and verifies every model in the repository, listens on
+ * Starts the origin: reads trusted keys, or, when the repository has a root of trust, verifies it against
+ * the pinned root keys and takes the release keys and the timestamp record from it (origin/trust/); loads
+ * and verifies every model in the repository, re-checks them periodically (expiry, revocation), listens on
  * @hono/node-server, and shuts down gracefully: on SIGTERM readiness turns false, new requests are
  * refused with 503 and every response says `Connection: close`, idle connections are closed, queued and
  * running inference finishes without waiting for batches to fill, and once the last connection is gone
@@ -15,10 +17,12 @@ import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
 import { listModelVersions } from './repository.ts';
 import { createOriginApp, type Logger, type OriginState } from './app.ts';
 import { clientErrorFor, lacksRequiredHost, rawErrorResponse, requestErrorResponse, writeErrorResponse } from './client-error.ts';
-import { batchingFor, type OriginConfig } from './config.ts';
+import { batchingFor, DEV_ADMIN_TOKEN, DEV_TOKEN, type OriginConfig } from './config.ts';
 import { createOriginMetrics, topClassConfidences } from './metrics.ts';
 import { ModelRegistry, type BatchInput, type ServedModel } from './model-registry.ts';
 import type { Tensor } from '../protocol/tensor.ts';
+import { RepositoryTrust } from './trust/repository-trust.ts';
+import { admission, TrustWatch } from './trust/trust-watch.ts';
 
 export interface RunningOrigin {
   url: string;
@@ -40,12 +44,15 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   // Asynchronous writes: a synchronous stdout write per request costs the event loop ~0.2 ms.
   const logger = options.logger ?? pino({ base: { service: 'tandem-origin' } }, pino.destination({ sync: false }));
   const metrics = createOriginMetrics({ processMetrics: options.processMetrics ?? true });
-  const trusted = await readTrusted(config);
+  const trust = await openTrust(config, logger);
+  // With a root, the release keys come from it and TANDEM_TRUSTED_KEYS is not read.
+  const trusted = trust ? undefined : await readTrusted(config);
   const state: OriginState = { draining: false };
 
   const registry = new ModelRegistry({
     repository: config.repository,
-    trusted: () => trusted,
+    trusted: () => trust?.releaseKeys() ?? trusted!,
+    admit: admission(trust),
     batching: (id) => batchingFor(config, id),
     intraOpThreads: config.intraOpThreads,
     ortSpinning: config.ortSpinning,
@@ -67,6 +74,14 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   for (const { id, version } of await listModelVersions(config.repository)) {
     await registry.load(id, version).catch(() => undefined); // Refusals are recorded and reported by readiness.
   }
+  const watch = new TrustWatch({
+    registry,
+    repository: config.repository,
+    trust,
+    onError: (error) => logger.warn({ event: 'trust_check_failed', code: error.code, reason: error.message }),
+  });
+  await watch.recheck(true); // The record's current version of each model is current.
+  watch.start(config.trustCheckMs);
   const queueGauge = setInterval(() => {
     for (const model of registry.list()) {
       metrics.queueDepth.set({ model: model.id, version: model.version }, model.batcher.stats().queuedRows);
@@ -80,11 +95,13 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   const url = `http://${config.host}:${port}`;
   // Which keys this origin trusts, and from where: a rotation or a wrong key file shows here first.
   const trustedFrom = config.trustedKeys !== undefined ? { from: 'TANDEM_TRUSTED_KEYS' } : { from: 'TANDEM_TRUSTED_KEYS_FILE', file: config.trustedKeysFile };
+  const keys = trust?.releaseKeys() ?? trusted!;
   logger.info({
     event: 'listening',
     url,
     models: registry.list().map((m) => `${m.id}@${m.version}`),
-    trusted_keys: { ...trustedFrom, keyids: [...trusted.keys.keys()], threshold: trusted.threshold },
+    trusted_keys: { ...(trust ? { from: `root version ${trust.rootVersion()} (release role)` } : trustedFrom), keyids: [...keys.keys.keys()], threshold: keys.threshold },
+    ...(trust ? { root_of_trust: trust.status() } : {}),
   });
 
   let stopping: Promise<boolean> | undefined;
@@ -101,6 +118,7 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
       const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.drainTimeoutMs).unref());
       const inTime = await Promise.race([drained, deadline]);
       clearInterval(queueGauge);
+      watch.stop();
       if (!inTime) server.closeAllConnections();
       logger.info({ event: 'stopped', drained: inTime });
       return inTime;
@@ -119,6 +137,38 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
     process.once('SIGINT', onSignal);
   }
   return { url, port, registry, state, shutdown };
+}
+
+/**
+ * The repository's root of trust, verified against the pinned root keys; undefined without one. Without
+ * pinned keys, root version 1 is trusted on first use only while the origin runs on dev tokens (it warns);
+ * otherwise it refuses to start.
+ */
+async function openTrust(config: OriginConfig, logger: Logger): Promise<RepositoryTrust | undefined> {
+  const pinned = await readRootKeys(config);
+  const onEvent = (event: string, fields: Record<string, unknown>) => logger[event === 'trust_refused' ? 'warn' : 'info']({ event, ...fields });
+  const trust = await RepositoryTrust.open({ repository: config.repository, pinned: pinned?.keys, onEvent });
+  if (!trust) return undefined;
+  if (pinned) {
+    logger.info({ event: 'root_of_trust', root_keys_from: pinned.from, ...trust.status() });
+    return trust;
+  }
+  const dev = config.inferenceToken === DEV_TOKEN || config.adminToken === DEV_ADMIN_TOKEN;
+  const fix = 'set TANDEM_ROOT_KEYS or TANDEM_ROOT_KEYS_FILE to the root public keys your apps pin';
+  if (!dev) throw new TandemError('key_invalid', `the model repository has a root of trust (_trust/root/1.dsse.json) but no root keys are pinned: ${fix}`);
+  logger.warn({ event: 'root_trusted_on_first_use', root_version: trust.rootVersion(), reason: `no root keys are pinned: root version 1 is trusted as found (dev tokens only); ${fix}` });
+  return trust;
+}
+
+/** The pinned root keys: TANDEM_ROOT_KEYS, else the file when it exists. */
+async function readRootKeys(config: OriginConfig): Promise<{ keys: TrustedKeySet; from: string } | undefined> {
+  if (config.rootKeys !== undefined) return { keys: await loadTrustedKeys(config.rootKeys), from: 'TANDEM_ROOT_KEYS' };
+  if (config.rootKeysFile === undefined) return undefined;
+  const text = await readFile(config.rootKeysFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  return text === undefined ? undefined : { keys: await loadTrustedKeys(text), from: config.rootKeysFile };
 }
 
 async function readTrusted(config: OriginConfig): Promise<TrustedKeySet> {

@@ -17,6 +17,8 @@ export interface VerifiedModel {
   dir: string;
   manifest: Manifest;
   keyids: string[];
+  /** Hex SHA-256 of the signed manifest's payload bytes: what a timestamp record names (protocol/trust/timestamp.ts). */
+  payloadSha256: string;
   /** Variants whose artifact was checked, in manifest order. */
   artifacts: { variant: ManifestVariant; path: string; bytes: Uint8Array }[];
 }
@@ -35,7 +37,7 @@ export async function verifyModelDirectory(
   trusted: TrustedKeySet,
   options: VerifyModelOptions = {},
 ): Promise<VerifiedModel> {
-  const { manifest, keyids } = await verifyManifest(await readJson(join(dir, ENVELOPE_FILE)), trusted);
+  const { manifest, keyids, payload } = await verifyManifest(await readJson(join(dir, ENVELOPE_FILE)), trusted);
   const artifacts: VerifiedModel['artifacts'] = [];
   if (options.artifacts ?? true) {
     for (const variant of manifest.variants) {
@@ -44,7 +46,7 @@ export async function verifyModelDirectory(
       artifacts.push({ variant, path, bytes: await verifyArtifactFile(path, variant) });
     }
   }
-  return { dir, manifest, keyids, artifacts };
+  return { dir, manifest, keyids, payloadSha256: await sha256Hex(payload), artifacts };
 }
 
 export async function verifyArtifactFile(path: string, variant: ManifestVariant): Promise<Uint8Array> {

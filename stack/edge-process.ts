@@ -21,6 +21,8 @@ export interface StartEdgeOptions {
   repository: string;
   /** JSON text of the trusted keys. */
   trustedKeys: string;
+  /** JSON text of the pinned root keys (`ROOT_KEYS`); default none: no root of trust, as before. */
+  rootKeys?: string;
   /** 0 (default): a free port. */
   port?: number;
   originToken?: string;
@@ -69,6 +71,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       ORIGINS: JSON.stringify(options.origins),
       ORIGIN_TOKEN: options.originToken ?? DEV_ORIGIN_TOKEN,
       TRUSTED_KEYS: options.trustedKeys,
+      ROOT_KEYS: options.rootKeys ?? '[]',
       API_KEYS: await apiKeysVar(options.apiKeys ?? []),
       CANARY: JSON.stringify(options.canary ?? {}),
       TUNING: JSON.stringify(options.tuning ?? {}),

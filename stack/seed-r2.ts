@@ -1,18 +1,19 @@
 /**
  * Copies a model repository into the edge's R2 bucket as `wrangler dev` keeps it locally: each signed
  * envelope under `<id>/<version>/manifest.dsse.json`, each artifact once under `artifacts/<sha256>`
- * (worker/storage/layout.ts). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
+ * (worker/storage/layout.ts), and the update framework's metadata under the same keys as on disk
+ * (`_trust/root/<n>.dsse.json`, `_trust/timestamp.dsse.json`: protocol/repository-layout.ts). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
  * one `wrangler r2 object put --local` per object. Envelopes are copied byte for byte and not verified
  * here: the edge verifies on every read, so a bad one is refused there. An artifact whose bytes don't hash
  * to what its manifest says is skipped, since storing it under that hash would be a lie.
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPlatformProxy, unstable_readConfig } from 'wrangler';
 import { artifactFile, listModelVersions } from '../origin/repository.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
-import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
+import { envelopeKey, ENVELOPE_FILE, rootKey, TIMESTAMP_KEY, TRUST_PREFIX } from '../protocol/repository-layout.ts';
 import { artifactObjectKey } from '../worker/storage/layout.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -30,6 +31,8 @@ export interface SeedOptions {
 export interface SeedReport {
   manifests: number;
   artifacts: number;
+  /** Update framework documents copied (root versions and the timestamp record). */
+  trust: number;
   skipped: string[];
 }
 
@@ -45,7 +48,7 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
     envFiles: [],
     remoteBindings: false,
   });
-  const report: SeedReport = { manifests: 0, artifacts: 0, skipped: [] };
+  const report: SeedReport = { manifests: 0, artifacts: 0, trust: 0, skipped: [] };
   try {
     const bucket = proxy.env.MODELS;
     for (const { id, version, dir } of await listModelVersions(options.repository)) {
@@ -67,12 +70,25 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
         report.artifacts++;
       }
     }
+    // Byte for byte and unverified, as envelopes are: the edge verifies them against its pinned ROOT_KEYS.
+    for (const key of await trustKeys(options.repository)) {
+      await bucket.put(key, await readFile(join(options.repository, ...key.split('/')), 'utf8'), { httpMetadata: { contentType: 'application/json' } });
+      report.trust++;
+    }
     for (const { key, body } of options.extra ?? []) await bucket.put(key, body);
   } finally {
     await proxy.dispose();
   }
-  log(`seed: ${report.manifests} manifests, ${report.artifacts} artifacts into ${options.persistTo}`);
+  log(`seed: ${report.manifests} manifests, ${report.artifacts} artifacts, ${report.trust} trust documents into ${options.persistTo}`);
   return report;
+}
+
+/** The keys of a repository's update metadata present on disk: root versions in order, then the record. */
+export async function trustKeys(repository: string): Promise<string[]> {
+  const names = await readdir(join(repository, TRUST_PREFIX, 'root')).catch(() => [] as string[]);
+  const versions = names.map((n) => /^([1-9]\d*)\.dsse\.json$/.exec(n)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
+  const record = await readFile(join(repository, ...TIMESTAMP_KEY.split('/'))).then(() => [TIMESTAMP_KEY], () => []);
+  return [...versions.map(rootKey), ...record];
 }
 
 /**

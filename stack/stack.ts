@@ -16,6 +16,11 @@ export interface StackOptions {
   repository: string;
   /** Path of the trusted keys JSON file (the demo pins them, the edge and origin verify with them). */
   trustedKeysFile: string;
+  /**
+   * Path of the pinned root keys (JSON, same shape), when the repository has a root of trust: the origin
+   * (TANDEM_ROOT_KEYS) and the edge (ROOT_KEYS) verify it with them, and the demo gets them as `rootKeys`.
+   */
+  rootKeysFile?: string;
   /** 0: a free port. */
   originPort?: number;
   edgePort?: number;
@@ -40,6 +45,7 @@ export interface RunningStack {
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const onLine = options.onLine ?? (() => {});
   const trustedKeys = await readFile(options.trustedKeysFile, 'utf8');
+  const rootKeys = options.rootKeysFile === undefined ? undefined : await readFile(options.rootKeysFile, 'utf8');
   let current = options;
   let origin: OriginProcess | undefined;
   let edge: RunningEdge | undefined;
@@ -49,7 +55,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     spawnOrigin({
       port,
       repository: current.repository,
-      env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: process.env.TANDEM_ORIGIN_TOKEN ?? DEV_ORIGIN_TOKEN },
+      env: {
+        TANDEM_TRUSTED_KEYS: trustedKeys,
+        TANDEM_ORIGIN_TOKEN: process.env.TANDEM_ORIGIN_TOKEN ?? DEV_ORIGIN_TOKEN,
+        ...(rootKeys === undefined ? {} : { TANDEM_ROOT_KEYS: rootKeys }),
+      },
       onLine: (line) => onLine('origin', line),
     });
   const launchEdge = async (port: number, originUrl: string) =>
@@ -57,6 +67,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       origins: [originUrl],
       repository: current.repository,
       trustedKeys,
+      ...(rootKeys === undefined ? {} : { rootKeys }),
       port,
       originToken: process.env.TANDEM_ORIGIN_TOKEN ?? DEV_ORIGIN_TOKEN,
       apiKeys: [...DEV_API_KEYS],
@@ -73,6 +84,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // The demo asks the dev server for its edge and pinned keys: /demo-config.json (see vite.config.ts).
     process.env.TANDEM_DEMO_EDGE = edge.url;
     process.env.TANDEM_TRUSTED_KEYS_FILE = options.trustedKeysFile;
+    // Empty: this repository has no root of trust, so the demo pins none ("rootKeys": null).
+    process.env.TANDEM_ROOT_KEYS_FILE = options.rootKeysFile ?? '';
     demo = await createServer({
       configFile: join(ROOT, 'vite.config.ts'),
       logLevel: 'warn',

@@ -11,6 +11,7 @@ import { artifactRoutes } from './routes/artifacts.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { inferenceRoutes } from './routes/inference.ts';
 import { oipRoutes } from './routes/oip.ts';
+import { trustRoutes } from './routes/trust.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
@@ -55,6 +56,7 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', catalogRoutes);
   app.route('/v1', artifactRoutes(options.artifactCache));
   app.route('/v1', adminRoutes);
+  app.route('/v1', trustRoutes);
   app.route('/v2', inferenceRoutes);
   // After inference: its 405 answers for the inference paths must not shadow their POST.
   app.route('/v2', oipRoutes);

@@ -22,6 +22,9 @@ describe('edge config', () => {
     expect(config.trustedKeys.keys.has(key.keyid)).toBe(true);
     expect(config.requireKeyForCatalog).toBe(false);
     await expect(loadEdgeConfig({ TRUSTED_KEYS: '{' })).rejects.toThrow(/TRUSTED_KEYS/);
+    expect(config.rootKeys.keys.size).toBe(0);
+    expect((await loadEdgeConfig({ ROOT_KEYS: JSON.stringify({ keys: [key.publicKey] }) })).rootKeys.keys.has(key.keyid)).toBe(true);
+    await expect(loadEdgeConfig({ ROOT_KEYS: '[{"keyid":"nope"}]' })).rejects.toThrow(/edge config ROOT_KEYS/);
     await expect(loadEdgeConfig({ CANARY: '{"m":{"1":-1}}' })).rejects.toThrow(/CANARY/);
     await expect(loadEdgeConfig({ TUNING: '{"x":1}' })).rejects.toThrow(/TUNING/);
   });

@@ -49,6 +49,13 @@ export interface Tuning {
   manifestMaxAgeSeconds: number;
   /** How old an isolate's copy of the stored origin list override (origin-pool/origin-list.ts) may get. Default 5000. */
   originListTtlMs: number;
+  /**
+   * How old an isolate's verified update metadata (storage/trust-metadata.ts: root chain, timestamp record)
+   * may get before R2 is read again: how long a revocation takes to reach every isolate. Default 5000.
+   */
+  trustTtlMs: number;
+  /** Deadline of one R2 read of update metadata (slow retrieval); past it the last good record stays. Default 2000. */
+  trustReadTimeoutMs: number;
 }
 
 export const DEFAULT_TUNING: Readonly<Tuning> = {
@@ -69,12 +76,20 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   apiKeyCacheTtlMs: 60_000,
   manifestMaxAgeSeconds: 60,
   originListTtlMs: 5000,
+  trustTtlMs: 5000,
+  trustReadTimeoutMs: 2000,
 };
 
 export interface EdgeConfig {
   origins: string[];
   originToken: string;
   trustedKeys: TrustedKeySet;
+  /**
+   * The pinned root keys (`ROOT_KEYS`, same shape as `TRUSTED_KEYS`). Empty (the default): no root of
+   * trust, manifests verify with `TRUSTED_KEYS`. Set: the root in R2 (`_trust/`) must verify with them, its
+   * release keys verify manifests, and its timestamp record decides what is live, current and revoked.
+   */
+  rootKeys: TrustedKeySet;
   canary: CanaryConfig;
   apiKeys: ApiKeyRecord[];
   requireKeyForCatalog: boolean;
@@ -86,6 +101,7 @@ export interface ConfigSource {
   ORIGINS?: string | undefined;
   ORIGIN_TOKEN?: string | undefined;
   TRUSTED_KEYS?: string | undefined;
+  ROOT_KEYS?: string | undefined;
   CANARY?: string | undefined;
   API_KEYS?: string | undefined;
   REQUIRE_KEY_FOR_CATALOG?: string | undefined;
@@ -97,6 +113,7 @@ export async function loadEdgeConfig(source: ConfigSource): Promise<EdgeConfig> 
     origins: parseOrigins(source.ORIGINS ?? '[]'),
     originToken: source.ORIGIN_TOKEN ?? '',
     trustedKeys: await within('TRUSTED_KEYS', () => loadTrustedKeys(source.TRUSTED_KEYS ?? '[]')),
+    rootKeys: await within('ROOT_KEYS', () => loadTrustedKeys(source.ROOT_KEYS ?? '[]')),
     canary: await within('CANARY', () => parseCanary(parseJson(source.CANARY ?? '{}'))),
     apiKeys: await within('API_KEYS', () => parseApiKeys(source.API_KEYS ?? '[]')),
     requireKeyForCatalog: parseBoolean('REQUIRE_KEY_FOR_CATALOG', source.REQUIRE_KEY_FOR_CATALOG ?? 'false'),

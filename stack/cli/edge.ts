@@ -35,7 +35,10 @@ export function register(program: Command): void {
       const origins = options.origin ?? ['http://127.0.0.1:8000'];
       for (const origin of origins) new URL(origin); // Throws on a malformed URL before anything starts.
       const repository = resolve(options.repository);
-      await ensureDevRepository(repository, (line) => void process.stderr.write(`${line}\n`));
+      const devTrust = await ensureDevRepository(repository, (line) => void process.stderr.write(`${line}\n`));
+      // The pinned root keys: TANDEM_ROOT_KEYS(_FILE), else the dev root's for the built-in repository.
+      const rootKeysFile = process.env.TANDEM_ROOT_KEYS_FILE ?? devTrust?.rootKeysFile;
+      const rootKeys = process.env.TANDEM_ROOT_KEYS ?? (rootKeysFile === undefined ? undefined : await readFile(rootKeysFile, 'utf8'));
       const keysFile = process.env.TANDEM_TRUSTED_KEYS_FILE ?? DEV_TRUSTED_KEYS_FILE;
       const trustedKeys = process.env.TANDEM_TRUSTED_KEYS ?? (await readFile(keysFile, 'utf8'));
       const trustedLine = await describeTrustedKeys(trustedKeys, process.env.TANDEM_TRUSTED_KEYS ? 'TANDEM_TRUSTED_KEYS' : keysFile);
@@ -44,6 +47,7 @@ export function register(program: Command): void {
         origins,
         repository,
         trustedKeys,
+        ...(rootKeys === undefined ? {} : { rootKeys }),
         port: options.port,
         originToken: process.env.TANDEM_ORIGIN_TOKEN ?? DEV_ORIGIN_TOKEN,
         apiKeys: [...DEV_API_KEYS],
@@ -56,6 +60,7 @@ export function register(program: Command): void {
         `tandem edge listening on ${edge.url}, in front of ${origins.join(', ')}\n` +
           `  dev API key:   Authorization: Bearer ${DEV_API_KEY}   (admin: ${DEV_ADMIN_KEY})\n` +
           `  ${trustedLine}\n` +
+          (rootKeys === undefined ? '' : `  root of trust: ROOT_KEYS pinned from ${process.env.TANDEM_ROOT_KEYS ? 'TANDEM_ROOT_KEYS' : rootKeysFile}\n`) +
           `  try: curl -s ${edge.url}/v1/models\n`,
       );
       await new Promise<void>((done) => {

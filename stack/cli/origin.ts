@@ -17,7 +17,9 @@ export function register(program: Command): void {
     .action(async (options: { port?: number; host?: string; repository?: string }) => {
       const { DEFAULT_PATHS, main } = await import('../../origin/main.ts');
       const repository = resolve(options.repository ?? process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_PATHS.repository);
-      await ensureDevRepository(repository, (line) => void process.stderr.write(`${line}\n`));
+      const devTrust = await ensureDevRepository(repository, (line) => void process.stderr.write(`${line}\n`));
+      // The built-in repository's dev root of trust is pinned unless root keys are given.
+      if (devTrust && process.env.TANDEM_ROOT_KEYS === undefined) process.env.TANDEM_ROOT_KEYS_FILE ??= devTrust.rootKeysFile;
       const argv = ['--repository', repository];
       if (options.port !== undefined) argv.push('--port', String(options.port));
       if (options.host !== undefined) argv.push('--host', options.host);

@@ -1,7 +1,9 @@
 /**
  * `tandem start` (`npm start`): the whole stack on loopback. Builds the models and the dev signing key when
- * missing (signing the manifests), then starts the origin, the edge under `wrangler dev` (its local R2
- * seeded from the repository) and the demo page, prints the URLs, and stops all of it on Ctrl-C.
+ * missing (signing the manifests) and the dev root of trust with a timestamp record fresh for a day
+ * (stack/dev-trust.ts), then starts the origin, the edge under `wrangler dev` (its local R2 seeded from
+ * the repository, `_trust/` included) and the demo page, all pinning the dev root keys, prints the URLs,
+ * and stops all of it on Ctrl-C.
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
@@ -31,8 +33,11 @@ export function register(program: Command): void {
     .action(async (options: StartOptions) => {
       const out = (line: string) => void process.stdout.write(`${line}\n`);
       const repository = resolve(options.repository);
-      await ensureDevRepository(repository, out);
+      const devTrust = await ensureDevRepository(repository, out);
       out(`model repository ready at ${repository}`);
+      if (devTrust) {
+        out(`dev root of trust: root version ${devTrust.rootVersion}, timestamp record ${devTrust.record.version} (expires ${devTrust.record.expires}; restart to refresh), pinned keys in ${devTrust.rootKeysFile}`);
+      }
       // What the origin and the edge are given to trust (the demo page pins the same set).
       out(await describeTrustedKeys(await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8'), DEV_TRUSTED_KEYS_FILE));
       out('starting the origin, the edge (wrangler dev) and the demo page…');
@@ -41,6 +46,7 @@ export function register(program: Command): void {
       const stack = await startStack({
         repository,
         trustedKeysFile: DEV_TRUSTED_KEYS_FILE,
+        ...(devTrust ? { rootKeysFile: devTrust.rootKeysFile } : {}),
         originPort: options.originPort,
         edgePort: options.edgePort,
         demoPort: options.demoPort,

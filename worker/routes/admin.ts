@@ -1,8 +1,9 @@
 /**
  * Admin routes (API key with the `admin` scope):
  *
- * - `GET /v1/edge/status`: this isolate's view of the origin pool, and the signing keys it trusts
- *   (`TRUSTED_KEYS`: keyids and threshold);
+ * - `GET /v1/edge/status`: this isolate's view of the origin pool, the signing keys it trusts
+ *   (`TRUSTED_KEYS`: keyids and threshold), and with `ROOT_KEYS` the freshness of its update metadata
+ *   (storage/trust-metadata.ts: root version, the record's version, age and expiry, the last refusal);
  * - `GET|PUT|DELETE /v1/edge/origins`: the origin list override (origin-pool/origin-list.ts). PUT `{"origins":[...]}`
  *   replaces the list without a deploy; DELETE goes back to the `ORIGINS` var. Other isolates follow
  *   within `originListTtlMs`.
@@ -13,15 +14,20 @@ import { requireKey } from '../auth/require-key.ts';
 import type { EdgeEnv } from '../context.ts';
 import { originListCache } from '../middleware/edge-state.ts';
 import { ORIGIN_LIST_KEY, parseOriginList, type StoredOriginList } from '../origin-pool/origin-list.ts';
+import { edgeTrustStatus } from '../storage/trust-metadata.ts';
 
 export const adminRoutes = new Hono<EdgeEnv>();
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
-adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), (c) => {
-  const { trustedKeys } = c.get('config');
+adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), async (c) => {
+  const { trustedKeys, rootKeys, tuning } = c.get('config');
   return c.json(
-    { origins: c.get('pool').status(Date.now()), trusted_keys: { keyids: [...trustedKeys.keys.keys()], threshold: trustedKeys.threshold } },
+    {
+      origins: c.get('pool').status(Date.now()),
+      trusted_keys: { keyids: [...trustedKeys.keys.keys()], threshold: trustedKeys.threshold },
+      trust: await edgeTrustStatus(c.env.MODELS, rootKeys, tuning, Date.now()),
+    },
     200,
     NO_STORE,
   );

@@ -13,6 +13,7 @@ import type { EdgeEnv } from '../context.ts';
 import { notModified, strongEtag } from '../http/etag.ts';
 import { compareVersions, newestVersion } from '../../protocol/versions.ts';
 import { chooseStoredVersion } from '../version-choice/stored-version.ts';
+import { manifestTrust, REFUSED_MANIFEST_CODES } from '../storage/manifest-trust.ts';
 
 export const catalogRoutes = new Hono<EdgeEnv>();
 
@@ -21,13 +22,14 @@ export const catalogKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
   requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog })(c, next);
 
 catalogRoutes.get('/models', catalogKey, async (c) => {
-  const { trustedKeys, tuning, canary } = c.get('config');
+  const { tuning, canary } = c.get('config');
+  const trust = await manifestTrust(c);
   const stored = await listStoredVersions(c.env.MODELS);
   const models = [];
   for (const [id, versions] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
     const servable: ServableManifest[] = [];
     for (const version of versions.sort(compareVersions)) {
-      const manifest = await loadManifest(c.env.MODELS, id, version, trustedKeys).catch((err: unknown) => refused(c.get('requestId'), id, version, err));
+      const manifest = await loadManifest(c.env.MODELS, id, version, trust.keys).then(async (m) => (await trust.check(m, version), m)).catch((err: unknown) => refused(c.get('requestId'), id, version, err));
       if (manifest) servable.push(manifest);
     }
     const latest = servable.at(-1);
@@ -35,7 +37,7 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
     models.push({
       id,
       task: latest.manifest.task,
-      latest: newestVersion(servable.map((m) => m.manifest.version)),
+      latest: trust.current(id) ?? newestVersion(servable.map((m) => m.manifest.version)),
       versions: servable.map((m) => m.manifest.version),
       ...(canary[id] ? { canary: canary[id] } : {}),
     });
@@ -48,15 +50,17 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
 });
 
 catalogRoutes.get('/models/:id/manifest', catalogKey, async (c) => {
-  const { trustedKeys, tuning, canary } = c.get('config');
+  const { tuning, canary } = c.get('config');
+  const trust = await manifestTrust(c);
   const id = c.req.param('id');
   const versions = (await listStoredVersions(c.env.MODELS, id)).get(id) ?? [];
   const requested = c.req.query('version');
-  const choice = chooseStoredVersion(versions, { model: id, requested, canary, clientId: clientIdOf(c.req.raw.headers, c.get('apiKey')) });
+  const choice = trust.choose(id, requested, chooseStoredVersion(versions, { model: id, requested, canary, clientId: clientIdOf(c.req.raw.headers, c.get('apiKey')) }));
   if (!choice) throw new TandemError('model_not_found', requested ? `no model ${id}@${requested}` : `no model ${id}`);
   let manifest: ServableManifest;
   try {
-    manifest = await loadManifest(c.env.MODELS, id, choice.version, trustedKeys);
+    manifest = await loadManifest(c.env.MODELS, id, choice.version, trust.keys);
+    await trust.check(manifest, requested ?? (choice.perClient ? choice.version : undefined));
   } catch (err) {
     refused(c.get('requestId'), id, choice.version, err);
     throw err;
@@ -76,7 +80,7 @@ catalogRoutes.get('/models/:id/manifest', catalogKey, async (c) => {
 
 /** Logs a manifest that must not be served; rethrows anything that isn't about the manifest. */
 function refused(requestId: string, id: string, version: string, err: unknown): undefined {
-  if (!(err instanceof TandemError) || !['manifest_signature_invalid', 'manifest_invalid'].includes(err.code)) throw err;
+  if (!(err instanceof TandemError) || !REFUSED_MANIFEST_CODES.includes(err.code)) throw err;
   console.log(JSON.stringify({ event: 'manifest_refused', request_id: requestId, model: id, version, code: err.code, reason: err.message }));
   return undefined;
 }
