@@ -29,7 +29,9 @@ describe('origin graceful shutdown', () => {
 
     const request = { inputs: [{ name: 'x', dtype: 'float32' as const, dims: [1, 256], data: randomFloats(256, 5) }] };
     const queued = Array.from({ length: 10 }, () => infer(url, 'mlp-classifier', request, { binary: true }));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // SIGTERM once all ten are queued (the queue-depth gauge says so), not after a guess at how long
+    // sending them takes: on a loaded machine some would otherwise arrive after the signal.
+    await waitFor(async () => /^tandem_origin_queue_depth_rows\{[^}]*\} 10$/m.test(await (await fetch(`${url}/metrics`)).text()), 10_000);
     child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 20));
     const late = await infer(url, 'mlp-classifier', request).catch((err: Error) => err);
@@ -155,4 +157,12 @@ function post(agent: Agent, port: number, body: Uint8Array, headers: Record<stri
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     req.end(body);
   });
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
