@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseErrorBody } from '../../protocol/errors.ts';
 import { DEV_KEY_FILE, readSigningKey, writeSigningKey } from '../../models/keys-store.ts';
 import { writeDocument } from '../../models/trust/metadata-store.ts';
 import { withRevocation } from '../../models/trust/timestamp-update.ts';
@@ -92,6 +93,6 @@ describe('root of trust across the tiers', () => {
     expect(code).toBe('version_revoked');
     const res = await fetch(`${edge.url}/v2/models/${MODEL}/versions/1.0.0/infer`, { method: 'POST', body: inferBody(), headers: { authorization: 'Bearer it-infer', 'content-type': 'application/json' } });
     expect(res.status).toBe(503);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_ready');
+    expect(parseErrorBody(res.status, await res.json(), res.headers).code).toBe('model_not_ready');
   });
 });
