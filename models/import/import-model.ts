@@ -140,13 +140,18 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     if (maker.evaluate && !same) {
       progress(`comparing the ${name} variant with the original in onnxruntime-node and onnxruntime-web (WASM)`);
       // Figures a maker could not compute are left out; top-1 agreement means something for classifiers only.
+      // An error that is no number (NaN, ±Infinity: the variant overflows where the original does not, as
+      // float16 does past 65504) cannot go into the manifest's JSON, and misses every tolerance.
+      const notFinite: string[] = [];
       for (const [key, value] of Object.entries(await maker.evaluate(bytes, made, inputSets))) {
         if (!classifier && key.endsWith('top1Agreement')) continue;
-        if (typeof value === 'number' && Number.isFinite(value)) figures[`${name}.${key}`] = value;
+        if (typeof value !== 'number') continue;
+        if (Number.isFinite(value)) figures[`${name}.${key}`] = value;
+        else if (/(maxAbsError|normalizedMaxError)$/.test(key)) notFinite.push(`${name}.${key} = ${value}`);
       }
       if (figures[`${name}.wasm.measured`] === 0) progress(`warning: onnxruntime-web (WASM) could not run the ${name} variant; its agreement there is not measured`);
       const tolerance = { ...DEFAULT_TOLERANCE[name]!, ...(request.tolerance === undefined ? {} : { maxNormalizedError: request.tolerance }), ...(request.minTop1 === undefined ? {} : { minTop1: request.minTop1 }) };
-      const miss = toleranceMiss(name, figures, tolerance, classifier);
+      const miss = notFinite.length > 0 ? `its outputs are not finite where the original's are (${notFinite.join(', ')})` : toleranceMiss(name, figures, tolerance, classifier);
       if (miss !== undefined) {
         if (checked.devices === undefined) {
           progress(`warning: leaving out the ${name} variant, which the import chose by default: ${miss}`);
