@@ -8,7 +8,7 @@ export type { TandemConfig } from './config.ts';
 export type { CacheMode, RunMeta, RunOptions, RunResult, TandemModel } from './model.ts';
 export type { InputMap, TensorInput } from './inputs.ts';
 export type { DeviceCapabilities, WebGpuCapabilities } from './core/capabilities.ts';
-export type { DeviceBackend, PlacementDecision, PlacementMode } from './core/placement.ts';
+export type { DeviceBackend, PlacementDecision, PlacementMode, PlacementOptions } from './core/placement.ts';
 export { decidePlacement } from './core/placement.ts';
 export type { KeyValueStore } from './core/store.ts';
 export { memoryStore } from './core/store.ts';

@@ -18,6 +18,7 @@ import type {
   LoadProgress,
   PlacementDecision,
   PlacementMode,
+  PlacementOptions,
   RunOptions,
   RunResult,
   Tandem,
@@ -66,7 +67,7 @@ describe('the public API', () => {
     expectTypeOf<Tandem['clearCaches']>().toEqualTypeOf<() => Promise<void>>();
     expectTypeOf<Tandem['stats']>().toEqualTypeOf<() => Promise<TandemStats>>();
     expectTypeOf<Tandem['dispose']>().toEqualTypeOf<() => Promise<void>>();
-    expectTypeOf<LoadOptions>().toEqualTypeOf<{ placement?: PlacementMode; signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void }>();
+    expectTypeOf<LoadOptions>().toEqualTypeOf<{ placement?: PlacementMode; signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void; variant?: string }>();
     expectTypeOf<LoadProgress>().toEqualTypeOf<{ phase: 'download' | 'verify' | 'session'; loaded: number; total: number }>();
     expectTypeOf<TandemStats>().toEqualTypeOf<{
       network: { manifest: number; artifact: number; infer: number; other: number };
@@ -134,6 +135,8 @@ describe('the public API', () => {
     }>();
     expectTypeOf(sdk.memoryStore<number>()).toExtend<KeyValueStore<number>>();
     expectTypeOf(sdk.decidePlacement).returns.toEqualTypeOf<PlacementDecision>();
+    expectTypeOf(sdk.decidePlacement).parameter(3).toEqualTypeOf<PlacementOptions | undefined>();
+    expectTypeOf<PlacementOptions>().toEqualTypeOf<{ variant?: string }>();
     expectTypeOf<TandemDeps['clientIdStore']>().toEqualTypeOf<KeyValueStore<string> | undefined>();
   });
 });

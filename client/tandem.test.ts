@@ -261,6 +261,15 @@ describe('createTandem', () => {
     await expect(profile().page({ capabilities: { wasm: false } }).load('mlp-classifier', { placement: 'device-only' })).rejects.toMatchObject({ code: 'device_unsupported' });
   });
 
+  it('loads a device variant asked for by name, and refuses a name the manifest has no device variant of', async () => {
+    const page = profile().page();
+    const model = await page.load('mlp-classifier', { placement: 'device-only', variant: 'int8' });
+    expect([model.placement.target, model.placement.variant.name, model.device?.backend]).toEqual(['device', 'int8', 'wasm']);
+    expect((await model.run(x(), { cache: 'no-store' })).ranOn).toBe('device');
+    await expect(page.load('mlp-classifier', { variant: 'fp32' })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/no device variant "fp32" \(its device variants: int8\)/) });
+    await expect(page.load('mlp-classifier', { variant: '' })).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
   it('sends one x-client-id per install: kept across page loads, another in another profile, the app\'s own when configured', async () => {
     const seen: string[] = [];
     const recording: typeof fetch = (input, init) => {

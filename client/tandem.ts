@@ -9,7 +9,7 @@
  * variant opened in the Web Worker (downloaded or read from IndexedDB, hash-checked); a device that cannot
  * open it hands over to the origin when the placement allows.
  */
-import { toTandemError, type TandemError } from '../protocol/errors.ts';
+import { TandemError, toTandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import { idbStore } from './adapters/idb-store.ts';
 import { probeCapabilities } from './adapters/probe-capabilities.ts';
@@ -56,6 +56,14 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Download progress in bytes (`phase: 'download'`), then `verify` and `session`. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * The device variant to load, by its manifest name (`int8`, `fp16`, `fp32-device`), instead of the
+   * first one the device meets the requirements of: for tests and benchmarks of one variant, and apps that
+   * measured their own choice. Its requirements still apply (a device it does not fit gets the origin, or
+   * `device_unsupported` under `device-only`). Default: the SDK chooses. A name that is not a device
+   * variant of the manifest is `bad_request`.
+   */
+  variant?: string;
 }
 
 export interface TandemStats {
@@ -121,11 +129,11 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const resultCounts: ResultCounts = { hits: 0, staleHits: 0, misses: 0 };
   const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
 
-  async function load(id: string, mode: PlacementMode, key: string, signal: AbortSignal, onProgress: LoadOptions['onProgress']): Promise<TandemModel> {
+  async function load(id: string, mode: PlacementMode, variant: string | undefined, key: string, signal: AbortSignal, onProgress: LoadOptions['onProgress']): Promise<TandemModel> {
     throwIfAborted(signal);
     const { manifest, source } = await manifests.get(id, signal);
     void results.invalidateOtherVersions(manifest.id, manifest.version);
-    const decision = decidePlacement(manifest, await device.capabilities(), mode);
+    const decision = decidePlacement(manifest, await device.capabilities(), mode, variant === undefined ? {} : { variant });
     let session: DeviceSession | undefined;
     let openError: TandemError | undefined;
     if (decision.target === 'device') {
@@ -146,13 +154,16 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   return {
     load(id, options = {}) {
       let mode: PlacementMode;
+      const { variant } = options;
       try {
         mode = parsePlacementMode(options.placement ?? cfg.placement);
+        if (variant !== undefined && (typeof variant !== 'string' || variant === '')) throw new TandemError('bad_request', `variant must be a variant's name, got ${JSON.stringify(variant)}`);
       } catch (err) {
         return Promise.reject(toTandemError(err));
       }
-      const key = `${id}|${mode}`;
-      return loads.get(key, (signal) => load(id, mode, key, signal, options.onProgress), options.signal);
+      // One shared load per model, placement and variant asked for.
+      const key = variant === undefined ? `${id}|${mode}` : `${id}|${mode}|${variant}`;
+      return loads.get(key, (signal) => load(id, mode, variant, key, signal, options.onProgress), options.signal);
     },
     capabilities: () => device.capabilities(),
     async clearCaches() {

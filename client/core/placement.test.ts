@@ -117,6 +117,27 @@ describe('several device variants', () => {
     expect(noGpu.reason).toMatch(/over fp16: features: need shader-f16, have none \(no WebGPU adapter\), backends: need one of webgpu, have wasm/);
   });
 
+  it('loads the variant asked for by name, passing over better ones; its requirements still hold', () => {
+    const gpu = caps({ webgpu: { available: true, features: ['shader-f16'] } });
+    const fp32Only = decidePlacement(three, gpu, 'device-only', { variant: 'fp32-device' });
+    expect([fp32Only.target, fp32Only.variant.name, fp32Only.backends]).toEqual(['device', 'fp32-device', ['webgpu', 'wasm']]);
+    expect(fp32Only.reason).toBe('device-only: fp32-device meets every requirement');
+    expect(decidePlacement(three, caps(), 'device-only', { variant: 'int8' }).variant.name).toBe('int8');
+    // fp16 on a device without shader-f16: the origin under prefer-device, a typed refusal under device-only.
+    const fallback = decidePlacement(three, caps(), 'prefer-device', { variant: 'fp16' });
+    expect([fallback.target, fallback.variant.name]).toEqual(['origin', 'fp32']);
+    expect(fallback.unmet[0]).toMatch(/^features: need shader-f16/);
+    expect(() => decidePlacement(three, caps(), 'device-only', { variant: 'fp16' })).toThrow(expect.objectContaining({ code: 'device_unsupported', message: expect.stringMatching(/features: need shader-f16/) }));
+  });
+
+  it('a name that is no device variant of the manifest is bad_request, naming the ones it has', () => {
+    for (const name of ['fp32', 'int4']) {
+      expect(() => decidePlacement(three, caps(), 'prefer-device', { variant: name })).toThrow(
+        expect.objectContaining({ code: 'bad_request', message: 'm@1.0.0 has no device variant "' + name + '" (its device variants: fp16, int8, fp32-device)' }),
+      );
+    }
+  });
+
   it('falls to the origin naming every variant it could not run', () => {
     const d = decidePlacement(three, caps({ memoryMiB: 64 }));
     expect(d.target).toBe('origin');

@@ -78,16 +78,25 @@ export function deviceFit(variant: ManifestVariant, caps: DeviceCapabilities): D
   return { fits: unmet.length === 0, backends, unmet };
 }
 
+export interface PlacementOptions {
+  /**
+   * The device variant to consider, by its manifest name (`int8`, `fp16`, `fp32-device`), instead of the
+   * first one that fits. Its requirements still hold: a device it does not fit gets the mode's answer for
+   * an unfit device (the origin, or `device_unsupported`). Default: every device variant, best first.
+   */
+  variant?: string;
+}
+
 /**
  * @throws TandemError `device_unsupported` when the mode needs the device and the device variant does not
  * fit (or there is none); `model_not_found` when the mode needs the origin and the manifest has no
- * origin-tier variant.
+ * origin-tier variant; `bad_request` when `options.variant` names no device variant of the manifest.
  * @example
  * const decision = decidePlacement(manifest, capabilities, 'prefer-device');
  * console.log(decision.target, decision.reason);
  */
-export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mode: PlacementMode = 'prefer-device'): PlacementDecision {
-  const { variant: deviceVariant, fit, skipped } = chooseDeviceVariant(manifest, caps);
+export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mode: PlacementMode = 'prefer-device', options: PlacementOptions = {}): PlacementDecision {
+  const { variant: deviceVariant, fit, skipped } = chooseDeviceVariant(manifest, caps, options.variant);
   const originVariant = manifest.variants.find((v) => v.tier === 'origin');
   const device: PlacementChoice | undefined =
     deviceVariant && fit.fits ? { target: 'device', variant: deviceVariant, backends: fit.backends } : undefined;
@@ -129,10 +138,17 @@ export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mo
 /**
  * The first device variant, in the manifest's order (best first), whose requirements the device meets:
  * an fp16 variant where the WebGPU adapter has `shader-f16`, else int8 for WASM, else fp32. The ones passed
- * over are named with why. When none fits, the unmet requirements of each are returned.
+ * over are named with why. When none fits, the unmet requirements of each are returned. With `only`, that
+ * variant alone is considered.
+ * @throws TandemError `bad_request` when `only` names no device variant of the manifest.
  */
-export function chooseDeviceVariant(manifest: Manifest, caps: DeviceCapabilities): { variant: ManifestVariant | undefined; fit: DeviceFit; skipped: string[] } {
-  const candidates = manifest.variants.filter((v) => v.tier === 'device');
+export function chooseDeviceVariant(manifest: Manifest, caps: DeviceCapabilities, only?: string): { variant: ManifestVariant | undefined; fit: DeviceFit; skipped: string[] } {
+  const devices = manifest.variants.filter((v) => v.tier === 'device');
+  const candidates = only === undefined ? devices : devices.filter((v) => v.name === only);
+  if (only !== undefined && candidates.length === 0) {
+    const names = devices.map((v) => v.name).join(', ') || 'none';
+    throw new TandemError('bad_request', `${manifest.id}@${manifest.version} has no device variant ${JSON.stringify(only)} (its device variants: ${names})`);
+  }
   if (candidates.length === 0) return { variant: undefined, fit: { fits: false, backends: [], unmet: ['variants: the manifest has no device-tier variant'] }, skipped: [] };
   const skipped: string[] = [];
   const misses: DeviceFit[] = [];

@@ -224,6 +224,14 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
     });
   }
 
+  it('a model that cannot run at the warm-up shape imports with an example it runs on (the origin then warms up on the examples)', async () => {
+    const model = await file('reshape.onnx', graphs.failsOnBatchOne());
+    const example = await file('rows.json', exampleBody([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]));
+    const { result } = await run({ model, id: 'reshape', version: '1.0.0', examples: [example], device: 'none' });
+    expect(result.manifest.examples).toHaveLength(1);
+    expect(result.manifest.labels?.['requirements.measuredOn']).toBe('1 example(s)');
+  });
+
   it('examples and labels that do not fit the graph', async () => {
     const model = await file('tiny.onnx', graphs.tinyClassifier());
     const repository = await freshRepository();

@@ -5,8 +5,8 @@
  *   1. flags and files (`import-options.ts`), before any long work;
  *   2. the graph (`read-onnx.ts`) and what Tandem cannot take from it (`refusals.ts`);
  *   3. the manifest signatures (`signature.ts`), labels and examples checked against them;
- *   4. onnxruntime-node loads it as the origin would and runs it on every example, or on a synthetic input
- *      (`ort-check.ts`, `sample-inputs.ts`);
+ *   4. onnxruntime-node loads it as the origin would and runs it on every example, or, without any, on
+ *      the origin's warm-up input and a synthetic input (`ort-check.ts`, `sample-inputs.ts`);
  *   5. peak activations measured and requirements estimated (`requirements.ts`);
  *   6. device variants made and compared with the original (`device-variants.ts`);
  *   7. the manifest validated, signed (the release key, or the dev key) and written atomically
@@ -89,8 +89,10 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
   const session = await loadChecked(bytes, model, inputs, outputs);
   const io: number[] = [];
   try {
-    // What the origin's warm-up feeds: a model that fails on it would be refused there.
-    await session.run(warmUpInputs(inputs), `the origin's warm-up input (zeros, dynamic dimensions = ${DYNAMIC_DIM_DEFAULT})`);
+    // The origin warms a version up on its signed examples when it has some (origin/warm-up.ts), else on
+    // zeros with dynamic dimensions of 1. Only in that case does the synthetic input have to run: a model
+    // whose inputs a guess cannot satisfy (Silero VAD needs a whole STFT window) imports with --example.
+    if (examples.length === 0) await session.run(warmUpInputs(inputs), `the origin's warm-up input (zeros, dynamic dimensions = ${DYNAMIC_DIM_DEFAULT})`);
     for (const [i, feeds] of inputSets.entries()) {
       const what = examples.length > 0 ? `--example ${checked.examples[i]!.source}` : 'the synthetic input';
       io.push(ioBytes(feeds, await session.run(feeds, what)));
@@ -138,13 +140,18 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     if (maker.evaluate && !same) {
       progress(`comparing the ${name} variant with the original in onnxruntime-node and onnxruntime-web (WASM)`);
       // Figures a maker could not compute are left out; top-1 agreement means something for classifiers only.
+      // An error that is no number (NaN, ±Infinity: the variant overflows where the original does not, as
+      // float16 does past 65504) cannot go into the manifest's JSON, and misses every tolerance.
+      const notFinite: string[] = [];
       for (const [key, value] of Object.entries(await maker.evaluate(bytes, made, inputSets))) {
         if (!classifier && key.endsWith('top1Agreement')) continue;
-        if (typeof value === 'number' && Number.isFinite(value)) figures[`${name}.${key}`] = value;
+        if (typeof value !== 'number') continue;
+        if (Number.isFinite(value)) figures[`${name}.${key}`] = value;
+        else if (/(maxAbsError|normalizedMaxError)$/.test(key)) notFinite.push(`${name}.${key} = ${value}`);
       }
       if (figures[`${name}.wasm.measured`] === 0) progress(`warning: onnxruntime-web (WASM) could not run the ${name} variant; its agreement there is not measured`);
       const tolerance = { ...DEFAULT_TOLERANCE[name]!, ...(request.tolerance === undefined ? {} : { maxNormalizedError: request.tolerance }), ...(request.minTop1 === undefined ? {} : { minTop1: request.minTop1 }) };
-      const miss = toleranceMiss(name, figures, tolerance, classifier);
+      const miss = notFinite.length > 0 ? `its outputs are not finite where the original's are (${notFinite.join(', ')})` : toleranceMiss(name, figures, tolerance, classifier);
       if (miss !== undefined) {
         if (checked.devices === undefined) {
           progress(`warning: leaving out the ${name} variant, which the import chose by default: ${miss}`);

@@ -3,12 +3,14 @@
  * written with their measured agreement in both runtimes, a variant past its tolerance refuses the import
  * (or is kept with a warning when asked), and a default variant past it is left out.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TandemError } from '../../protocol/errors.ts';
 import { generateSigningKey, type SigningKey } from '../../protocol/keys.ts';
+import { thirdPartyModel } from '../third-party/catalog.ts';
+import { exampleRequestBody } from '../third-party/test-support.ts';
 import { sharedModelRepository, type TestModelRepository } from '../test-support.ts';
 import { importModel } from './import-model.ts';
 import type { ImportRequest } from './import-options.ts';
@@ -77,5 +79,23 @@ describe('tandem import with int8 and fp16 device variants', () => {
     const strict = await run({ tolerance: 1e-6 });
     expect(strict.result.manifest.variants.map((v) => v.name)).toEqual(['fp32', 'fp32-device']);
     expect(strict.lines.some((l) => /warning: leaving out the int8 variant, which the import chose by default/.test(l))).toBe(true);
+  }, 300_000);
+
+  it('refuses a variant whose outputs overflow where the original does not (an error that is no number misses every tolerance)', async () => {
+    // openWakeWord's mel spectrogram of int16-scaled audio: its power spectrum passes float16's largest
+    // value (65504), so the fp16 variant's outputs are not finite where the original's are.
+    const mel = thirdPartyModel('openwakeword-melspectrogram');
+    const examples: string[] = [];
+    for (const [i, example] of mel.examples().slice(0, 1).entries()) {
+      examples.push(join(work, `mel-${i}.json`));
+      await writeFile(examples.at(-1)!, exampleRequestBody(example));
+    }
+    const request = { model: mel.path(), id: 'mel', version: '1.0.0', examples, device: 'fp16,fp32' };
+    const refused = await importModel({ ...request, repository: join(work, `repo${counter++}`) }, { signingKey: key, makers: ALL_MAKERS }).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'variant_out_of_tolerance', message: expect.stringMatching(/fp16 variant .*outputs are not finite where the original's are \(fp16\.maxAbsError = Infinity/) });
+    const lines: string[] = [];
+    const kept = await importModel({ ...request, repository: join(work, `repo${counter++}`), keepOutOfTolerance: true }, { signingKey: key, makers: ALL_MAKERS, progress: (l) => lines.push(l) });
+    expect(kept.manifest.evaluation?.['fp16.maxAbsError']).toBeUndefined();
+    expect(lines.some((l) => /warning: keeping the fp16 variant although its outputs are not finite/.test(l))).toBe(true);
   }, 300_000);
 });
