@@ -14,6 +14,7 @@
  *
  * The original bytes become the `fp32` origin variant unchanged, so the signed artifact is the user's file.
  */
+import { TandemError } from '../../protocol/errors.ts';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { MANIFEST_SCHEMA_VERSION, parseManifest, type Manifest, type ManifestExample, type ManifestVariant, type TensorSpec } from '../../protocol/manifest.ts';
@@ -127,6 +128,13 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     const sha256 = made === bytes ? origin.artifact.sha256 : await sha256Hex(made);
     const variantName = deviceVariantName(name, ORIGIN_VARIANT.name);
     const same = sha256 === origin.artifact.sha256;
+    if (same && maker.quantization.method !== 'none') {
+      // Nothing to quantize (no MatMul, Gemm or Conv weights it takes, or an opset it leaves alone): the
+      // "variant" would be the original file under a quantized label.
+      progress(`note: leaving out the ${name} variant: it would be the original file unchanged (nothing to ${name === 'int8' ? 'quantize' : 'convert'})`);
+      if (checked.devices !== undefined && !devices.some((d) => d !== name)) throw new TandemError('bad_request', `--device ${name}: the ${name} variant would be the original file unchanged; ask for fp32 instead`);
+      continue;
+    }
     if (!same) {
       // A rewritten model must load and agree on its signature too, or devices would be handed a broken file.
       const variantSession = await loadChecked(made, model, inputs, outputs);

@@ -98,4 +98,15 @@ describe('tandem import with int8 and fp16 device variants', () => {
     expect(kept.manifest.evaluation?.['fp16.maxAbsError']).toBeUndefined();
     expect(lines.some((l) => /warning: keeping the fp16 variant although its outputs are not finite/.test(l))).toBe(true);
   }, 300_000);
+
+  it('leaves out an int8 variant that would be the original file (nothing to quantize), and refuses it alone', async () => {
+    const unchanged = { ...ALL_MAKERS, int8: { ...ALL_MAKERS.int8!, make: async (bytes: Uint8Array) => bytes } };
+    const model = join(shared.repository, 'mlp-classifier', '1.0.0', 'fp32.onnx');
+    const lines: string[] = [];
+    const result = await importModel({ model, id: 'same', version: '1.0.0', repository: join(work, `repo${counter++}`), device: 'int8,fp32' }, { signingKey: key, makers: unchanged, progress: (l) => lines.push(l) });
+    expect(result.manifest.variants.map((v) => v.name)).toEqual(['fp32', 'fp32-device']);
+    expect(lines.some((l) => /leaving out the int8 variant: it would be the original file unchanged/.test(l))).toBe(true);
+    const alone = await importModel({ model, id: 'same', version: '1.0.0', repository: join(work, `repo${counter++}`), device: 'int8' }, { signingKey: key, makers: unchanged }).catch((err: unknown) => err);
+    expect(alone).toMatchObject({ code: 'bad_request' });
+  }, 300_000);
 });
