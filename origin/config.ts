@@ -91,7 +91,8 @@ export function loadOriginConfig(
     trustedKeys: env.TANDEM_TRUSTED_KEYS,
     trustedKeysFile: env.TANDEM_TRUSTED_KEYS_FILE ?? defaults.trustedKeysFile,
     rootKeys: env.TANDEM_ROOT_KEYS,
-    rootKeysFile: env.TANDEM_ROOT_KEYS_FILE ?? defaults.rootKeysFile,
+    // Empty means unset (the local stack clears it for a repository without a root of trust).
+    rootKeysFile: env.TANDEM_ROOT_KEYS_FILE || defaults.rootKeysFile,
     trustCheckMs: env.TANDEM_TRUST_CHECK_MS ?? 10_000,
     inferenceToken: env.TANDEM_ORIGIN_TOKEN ?? DEV_TOKEN,
     adminToken: env.TANDEM_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
