@@ -38,6 +38,7 @@ export interface ManifestDocument {
   kind: string;
   name: string;
   // Parsed YAML: read by path in tests.
+  // biome-ignore lint/suspicious/noExplicitAny: any shape of Kubernetes object; validated by kubernetes-models.
   body: any;
 }
 

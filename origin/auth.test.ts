@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { TandemError } from '../protocol/errors.ts';
+import type { TandemError } from '../protocol/errors.ts';
 import { bearerAuth } from './auth.ts';
 
 function app() {

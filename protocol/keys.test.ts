@@ -24,7 +24,7 @@ describe('keys', () => {
   it.each([
     ['not JSON', '{'],
     ['not a list', '{"keys": 3}'],
-    ['a record without an algorithm', '[{"keyid":"' + 'a'.repeat(64) + '","publicKey":"AAAA"}'],
+    ['a record without an algorithm', `[{"keyid":"${'a'.repeat(64)}","publicKey":"AAAA"}`],
     ['a threshold above the key count', null],
   ])('rejects trusted keys that are %s', async (_, text) => {
     const source = text ?? JSON.stringify({ keys: [(await generateSigningKey()).publicKey], threshold: 2 });

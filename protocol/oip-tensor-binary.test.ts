@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './test-support/error-code.ts';
-import { TandemError } from './errors.ts';
 import { decodeBinaryTensorData, encodeBinaryTensorData } from './oip-tensor-binary.ts';
 
 /** BYTES wire form: each element as a little-endian uint32 length, then its bytes. */

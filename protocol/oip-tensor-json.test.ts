@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './test-support/error-code.ts';
-import { TandemError } from './errors.ts';
 import { decodeJsonTensorData, encodeJsonTensorData } from './oip-tensor-json.ts';
 import type { Tensor, TensorDtype } from './tensor.ts';
 

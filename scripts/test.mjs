@@ -12,6 +12,8 @@ mkdirSync(results, { recursive: true });
 /** @type {{ name: string, command: string[], report?: string, parse?: (path: string) => { passed: number, failed: number, skipped: number } }[]} */
 const suites = [
   { name: 'typecheck', command: ['npx', 'tsc', '-b'] },
+  // Biome: the lint rules of biome.json and the formatter's layout, checked, never rewritten (`npm run format` writes).
+  { name: 'lint', command: ['npx', 'biome', 'lint', '.'] },
   // Node: protocol, models, origin and client tests against real onnxruntime (node and web/WASM).
   vitestSuite('vitest', []),
   // The edge's unit tests, inside workerd.

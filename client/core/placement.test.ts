@@ -133,7 +133,7 @@ describe('several device variants', () => {
   it('a name that is no device variant of the manifest is bad_request, naming the ones it has', () => {
     for (const name of ['fp32', 'int4']) {
       expect(() => decidePlacement(three, caps(), 'prefer-device', { variant: name })).toThrow(
-        expect.objectContaining({ code: 'bad_request', message: 'm@1.0.0 has no device variant "' + name + '" (its device variants: fp16, int8, fp32-device)' }),
+        expect.objectContaining({ code: 'bad_request', message: `m@1.0.0 has no device variant "${name}" (its device variants: fp16, int8, fp32-device)` }),
       );
     }
   });

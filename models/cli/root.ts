@@ -112,5 +112,5 @@ export function register(program: Command): void {
 }
 
 function describe(document: RootDocument): string {
-  return ROLES.map((role) => `  ${role.padEnd(9)} ${document.roles[role].threshold} of ${document.roles[role].keyids.map((k) => k.slice(0, 12)).join(', ')}\n`).join('') + `  expires   ${document.expires}\n`;
+  return `${ROLES.map((role) => `  ${role.padEnd(9)} ${document.roles[role].threshold} of ${document.roles[role].keyids.map((k) => k.slice(0, 12)).join(', ')}\n`).join('')}  expires   ${document.expires}\n`;
 }

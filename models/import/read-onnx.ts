@@ -175,7 +175,7 @@ export function readOnnx(bytes: Uint8Array): OnnxModel {
   if (!model.ir_version || model.ir_version < 1) throw notOnnx('it declares no IR version');
   if (!model.opset_import || model.opset_import.length === 0) throw notOnnx('it imports no operator set');
   const graph = model.graph;
-  if (!graph || !graph.output || graph.output.length === 0) throw notOnnx('it has no graph with outputs');
+  if (!graph?.output || graph.output.length === 0) throw notOnnx('it has no graph with outputs');
 
   const opsetImports: Record<string, number> = {};
   for (const entry of model.opset_import) opsetImports[canonicalDomain(entry.domain)] = Number(entry.version ?? 0);
@@ -192,8 +192,8 @@ export function readOnnx(bytes: Uint8Array): OnnxModel {
     opsetImports,
     producer: { name: model.producer_name ?? '', version: model.producer_version ?? '' },
     graphName: graph.name ?? '',
-    inputs: (graph.input ?? []).filter((v) => !initializerNames.has(v.name ?? '')).map(valueOf),
-    outputs: graph.output.map(valueOf),
+    inputs: (graph.input ?? []).filter((v) => !initializerNames.has(v.name ?? '')).map(valueInfoOf),
+    outputs: graph.output.map(valueInfoOf),
     weightBytes: walker.weightBytes,
     weightCount: walker.weightCount,
     externalTensors: walker.externalTensors,
@@ -276,7 +276,7 @@ export function tensorBytes(tensor: TensorMsg): number {
   return fields.reduce((sum, f) => sum + (f?.length ?? 0) * 4, 0);
 }
 
-function valueOf(info: ValueInfoMsg): OnnxValue {
+function valueInfoOf(info: ValueInfoMsg): OnnxValue {
   return { name: info.name ?? '', type: typeOf(info.type) };
 }
 

@@ -53,7 +53,7 @@ export function conv3x3Relu(layer: Conv3x3, image: Float32Array, h: number, w: n
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const v = acc[y * pw + x]! + b;
-        out[(o * h + y) * w + x] = v > 0 ? v : 0;
+        out[(o * h + y) * w + x] = Math.max(v , 0);
       }
     }
   }

@@ -103,8 +103,7 @@ class Fp16Rewrite {
   /** Per graph, the precision each name holds after conversion (for retyping declarations). */
   private readonly held = new Map<GraphState, Map<string, Precision>>();
 
-  constructor(
-    private readonly model: OnnxModel,
+  constructor(readonly model: OnnxModel,
     private readonly plan: Fp16Plan,
     private readonly clamp: Float16Clamp,
     private readonly report: Fp16Report,

@@ -159,7 +159,7 @@ function resolveWeight(read: string, scope: GraphScope): Omit<WeightRef, 'values
   const source = scope.constant(read);
   if (source) return { read, source };
   const producer = scope.producer(read);
-  if (!producer || producer.node.op_type !== 'Transpose' || !isDefaultDomain(producer.node)) return undefined;
+  if (producer?.node.op_type !== 'Transpose' || !isDefaultDomain(producer.node)) return undefined;
   const perm = intsAttribute(producer.node, 'perm');
   if (perm && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0)) return undefined;
   const inner = producer.scope.constant(producer.node.input?.[0] ?? '');

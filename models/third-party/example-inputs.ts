@@ -103,7 +103,7 @@ function drawGlyph(rng: Rng, rgb: Float32Array, w: number, h: number, left: numb
 }
 
 function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
+  return v < 0 ? 0 : Math.min(v , 1);
 }
 
 export interface VoicedAudioOptions {

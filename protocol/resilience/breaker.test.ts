@@ -49,7 +49,7 @@ describe('createCircuitBreaker', () => {
   const fail = () => Promise.reject(new TandemError('origin_unavailable', 'down'));
 
   it('opens after the threshold of consecutive failures and then fails fast without calling', async () => {
-    let now = 0;
+    const now = 0;
     const breaker = createCircuitBreaker({ failureThreshold: 3, cooldownMs: 1000 }, isServerFailure, () => now);
     for (let i = 0; i < 3; i++) await expect(breaker.call(fail)).rejects.toThrow('down');
     expect(breaker.state).toBe('open');
