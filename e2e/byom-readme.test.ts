@@ -12,10 +12,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listening } from './support/listening.ts';
 import { thirdPartyModel } from '../models/third-party/catalog.ts';
 import { decodeInferResponse } from '../protocol/oip-codec.ts';
 import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
@@ -45,18 +45,6 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Whether something accepts connections at `url`'s host and port. */
-function listening(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false)).setTimeout(2_000, () => done(false));
-  });
-}
 
 /** Runs one command line in bash in the repository; resolves with its output, rejects on a non-zero exit. */
 function shell(command: string, env: NodeJS.ProcessEnv): Promise<string> {

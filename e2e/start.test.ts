@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listening } from './support/listening.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -20,17 +20,6 @@ afterAll(async () => {
   if (repository) await rm(repository, { recursive: true, force: true });
 });
 
-function listening(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false)).setTimeout(2_000, () => done(false));
-  });
-}
 
 describe('npm start', () => {
   it('starts origin, edge and demo page, prints their URLs, and Ctrl-C stops all of it cleanly', async () => {

@@ -3,31 +3,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleManifest } from '../../protocol/test-support/manifest-arbitrary.ts';
 import { verifyManifest } from '../../protocol/signed-manifest.ts';
 import { readTrustedKeysFile } from '../../models/keys-store.ts';
 import { COMMANDS } from './commands.mjs';
-import { tandem as runTandem } from './run.ts';
+import { tandemCli } from './test-support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** Runs the CLI in process, capturing what it prints. */
-async function tandem(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-  try {
-    process.exitCode = undefined;
-    const code = await runTandem(args);
-    return { code, out, err };
-  } finally {
-    process.exitCode = undefined;
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const tandem = tandemCli;
 
 describe('tandem CLI', () => {
   let dir: string;

@@ -2,25 +2,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportSigningKey, generateSigningKey } from '../../protocol/keys.ts';
-import { tandem as runTandem } from './run.ts';
+import { tandemCli } from './test-support.ts';
 import * as graphs from '../../models/import/test-graphs.ts';
 
-async function tandem(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-  try {
-    process.exitCode = undefined;
-    return { code: await runTandem(args), out, err };
-  } finally {
-    process.exitCode = undefined;
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const tandem = tandemCli;
 
 let dir: string;
 let keyFile: string;

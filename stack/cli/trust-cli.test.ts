@@ -5,7 +5,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp } from 'node:fs/promises';
 import { signedRepository, type TestRepository } from '../../origin/test-support.ts';
 import { readSigningKey } from '../../models/keys-store.ts';
@@ -14,22 +14,9 @@ import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import { readTimestampEnvelope, readTrustedRoot } from '../../models/trust/metadata-store.ts';
 import { verifyTimestamp } from '../../protocol/trust/timestamp.ts';
 import { signManifest } from '../../protocol/signed-manifest.ts';
-import { tandem as runTandem } from './run.ts';
+import { tandemCli } from './test-support.ts';
 
-async function tandem(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-  try {
-    process.exitCode = undefined;
-    return { code: await runTandem(args), out, err };
-  } finally {
-    process.exitCode = undefined;
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const tandem = tandemCli;
 
 let dir: string;
 let repo: TestRepository;
