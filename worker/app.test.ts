@@ -124,6 +124,8 @@ describe('artifacts', () => {
     expect(res.headers.get('etag')).toBe(`"${seeded.artifactSha256}"`);
     expect(res.headers.get('cache-control')).toContain('immutable');
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(seeded.artifact);
+    // Cached once its bytes have hashed to their name, after the download.
+    await vi.waitFor(() => expect(memoryCache.size).toBe(1));
     const hit = await call(`/v1/artifacts/${seeded.artifactSha256}`);
     expect(new Uint8Array(await hit.arrayBuffer())).toEqual(seeded.artifact);
     expect(lines.at(-1)?.cache).toBe('hit');

@@ -1,8 +1,9 @@
 /**
  * Admin routes (API key with the `admin` scope):
  *
- * - `GET /v1/edge/status`: this isolate's view of the origin pool, and the signing keys it trusts
- *   (`TRUSTED_KEYS`: keyids and threshold);
+ * - `GET /v1/edge/status`: this isolate's view of the origin pool, the signing keys it trusts
+ *   (`TRUSTED_KEYS`: keyids and threshold), and what it refused to serve from R2 (`refused`: manifests
+ *   that fail verification, with the version served instead, and artifacts whose bytes fail their hash);
  * - `GET|PUT|DELETE /v1/edge/origins`: the origin list override (origin-pool/origin-list.ts). PUT `{"origins":[...]}`
  *   replaces the list without a deploy; DELETE goes back to the `ORIGINS` var. Other isolates follow
  *   within `originListTtlMs`.
@@ -13,6 +14,7 @@ import { requireKey } from '../auth/require-key.ts';
 import type { EdgeEnv } from '../context.ts';
 import { originListCache } from '../middleware/edge-state.ts';
 import { ORIGIN_LIST_KEY, parseOriginList, type StoredOriginList } from '../origin-pool/origin-list.ts';
+import { refusals } from '../storage/refusals.ts';
 
 export const adminRoutes = new Hono<EdgeEnv>();
 
@@ -21,7 +23,11 @@ const NO_STORE = { 'cache-control': 'no-store' };
 adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), (c) => {
   const { trustedKeys } = c.get('config');
   return c.json(
-    { origins: c.get('pool').status(Date.now()), trusted_keys: { keyids: [...trustedKeys.keys.keys()], threshold: trustedKeys.threshold } },
+    {
+      origins: c.get('pool').status(Date.now()),
+      trusted_keys: { keyids: [...trustedKeys.keys.keys()], threshold: trustedKeys.threshold },
+      refused: refusals.list(),
+    },
     200,
     NO_STORE,
   );
