@@ -1,6 +1,7 @@
 /**
- * The edge as one hono app: request ids and logs, CORS, config, then the routes. Errors of every route
- * leave through `onError` as the shared error body.
+ * The edge as one hono app: request ids and logs, CORS, config, then the routes; a known path asked with
+ * another method gets 405 with `Allow`. Errors of every route leave through `onError` as the shared
+ * error body.
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -11,6 +12,7 @@ import { inferenceRoutes } from './routes/inference.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { answerMethodNotAllowed } from './middleware/method-not-allowed.ts';
 import { requestLog, type RequestLogOptions } from './middleware/request-log.ts';
 import type { ResponseCache } from './http/edge-cache.ts';
 
@@ -51,6 +53,8 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', artifactRoutes(options.artifactCache));
   app.route('/v1', adminRoutes);
   app.route('/v2', inferenceRoutes);
+  // After the last route: it reads them.
+  answerMethodNotAllowed(app);
   app.onError(onError);
   app.notFound(notFound);
   return app;

@@ -45,6 +45,12 @@ export interface Tuning {
    * 0 hashes every request. A changed `API_KEYS` starts afresh at once.
    */
   apiKeyCacheTtlMs: number;
+  /**
+   * Unknown API keys one client address may present before it is refused with 429 for any key
+   * (auth/failed-keys.ts), and how long that allowance takes to refill. Defaults 20 and 60000.
+   */
+  authFailureLimit: number;
+  authFailureWindowMs: number;
   /** Cache-Control max-age of manifests and the catalog. Default 60. */
   manifestMaxAgeSeconds: number;
   /** How old an isolate's copy of the stored origin list override (origin-pool/origin-list.ts) may get. Default 5000. */
@@ -67,6 +73,8 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   rateLimitLeaseTokens: 10,
   rateLimitLeaseMs: 1000,
   apiKeyCacheTtlMs: 60_000,
+  authFailureLimit: 20,
+  authFailureWindowMs: 60_000,
   manifestMaxAgeSeconds: 60,
   originListTtlMs: 5000,
 };
@@ -127,6 +135,8 @@ export function parseTuning(value: unknown): Tuning {
   }
   if (tuning.maxAttempts < 1) throw new Error('"maxAttempts" must be at least 1');
   if (tuning.rateLimitLeaseTokens < 1) throw new Error('"rateLimitLeaseTokens" must be at least 1');
+  if (tuning.authFailureLimit < 1) throw new Error('"authFailureLimit" must be at least 1');
+  if (tuning.authFailureWindowMs <= 0) throw new Error('"authFailureWindowMs" must be positive');
   return tuning;
 }
 
