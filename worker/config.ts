@@ -23,6 +23,11 @@ export interface Tuning {
   breakerFailureThreshold: number;
   /** How long an open breaker waits before letting one probe through (half-open). Default 5000. */
   breakerCooldownMs: number;
+  /**
+   * While an origin's breaker is open, how often its readiness is probed (from requests, in the
+   * background); a ready answer lets requests through at once instead of after the cooldown. Default 250.
+   */
+  breakerProbeIntervalMs: number;
   /** How old an origin's readiness check may get before another is started in the background. Default 5000. */
   readinessTtlMs: number;
   /** Timeout of one readiness check. Default 1000. */
@@ -65,6 +70,7 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   backoffCapMs: 200,
   breakerFailureThreshold: 3,
   breakerCooldownMs: 5000,
+  breakerProbeIntervalMs: 250,
   readinessTtlMs: 5000,
   readinessTimeoutMs: 1000,
   maxBodyBytes: 64 * 1024 * 1024,

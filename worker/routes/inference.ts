@@ -15,7 +15,7 @@ import { chooseVersion } from '../version-choice/canary.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../middleware/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
-import { proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
+import { probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 
 export const inferenceRoutes = new Hono<EdgeEnv>();
@@ -43,6 +43,10 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
 
   const readiness = refreshReadiness(pool, config.tuning, config.originToken);
   if (readiness) c.executionCtx.waitUntil(readiness);
+  // An origin that went down is watched closely while its breaker is open, so a short restart costs
+  // about the restart, not the breaker's cooldown.
+  const probes = probeOpenBreakers(pool, config.tuning, config.originToken);
+  if (probes) c.executionCtx.waitUntil(probes);
 
   const body = await c.req.arrayBuffer();
   const started = performance.now();
