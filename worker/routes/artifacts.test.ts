@@ -30,7 +30,7 @@ async function artifact(size = 200_000): Promise<{ bytes: Uint8Array; swapped: U
   const s = seed++;
   const bytes = new Uint8Array(size).map((_, i) => (i * 131 + s * 17) & 0xff);
   const swapped = bytes.slice();
-  swapped[size - 5] ^= 0xff;
+  swapped[size - 5] = 255 - bytes[size - 5]!;
   return { bytes, swapped, sha256: await sha256Hex(bytes) };
 }
 const put = (sha256: string, bytes: Uint8Array) => env.MODELS.put(artifactObjectKey(sha256), bytes);

@@ -44,6 +44,11 @@ export function artifactRoutes(cache: ResponseCache = workersCache()): Hono<Edge
   return routes;
 }
 
+/** A conditional R2 read that got the object (its precondition held), not just its metadata. */
+function hasBody(object: R2Object | R2ObjectBody | null): object is R2ObjectBody {
+  return object !== null && 'body' in object;
+}
+
 function headersFor(sha256: string, object: R2Object, length: number): Record<string, string> {
   return {
     etag: strongEtag(sha256),
@@ -131,7 +136,7 @@ async function serveWhole(c: Context<EdgeEnv>, sha256: string, cache: ResponseCa
  */
 async function fillCache(c: Context<EdgeEnv>, sha256: string, hashed: R2Object, cache: ResponseCache): Promise<void> {
   const object = await c.env.MODELS.get(artifactObjectKey(sha256), { onlyIf: { etagMatches: hashed.etag } });
-  if (!object || !('body' in object)) return;
+  if (!hasBody(object)) return;
   if (object.version !== hashed.version) return object.body.cancel();
   await cache.put(cacheKeyFor(c, sha256), new Response(object.body, { status: 200, headers: headersFor(sha256, object, object.size) }));
 }
@@ -150,7 +155,8 @@ async function servePartial(c: Context<EdgeEnv>, sha256: string, rangeHeader: st
   const checked = await hashedWhole(c, sha256, head);
   const length = range.end - range.start + 1;
   const object = checked ? await c.env.MODELS.get(key, { range: { offset: range.start, length }, onlyIf: { etagMatches: head.etag } }) : null;
-  if (!object || !('body' in object) || object.version !== head.version) {
+  if (!hasBody(object) || object.version !== head.version) {
+    if (hasBody(object)) await object.body.cancel();
     // Replaced while we looked: look again, and in the end serve it whole (hashed as it streams).
     if (await c.env.MODELS.head(key) === null) throw new TandemError('not_found', `no artifact ${sha256}`);
     return tries > 1 ? servePartial(c, sha256, rangeHeader, cache, tries - 1) : serveWhole(c, sha256, cache);
@@ -171,7 +177,7 @@ async function hashedWhole(c: Context<EdgeEnv>, sha256: string, head: R2Object):
   if (verdict?.kind === 'corrupt') throw mismatch(sha256);
   if (verdict?.kind === 'verified') return true;
   const whole = await c.env.MODELS.get(artifactObjectKey(sha256), { onlyIf: { etagMatches: head.etag } });
-  if (!whole || !('body' in whole)) return false;
+  if (!hasBody(whole)) return false;
   if (whole.version !== head.version) {
     await whole.body.cancel();
     return false;
