@@ -262,12 +262,12 @@ describe('origin answers and retries', () => {
   const typed = (code: string, status: number, message = `${code} from the origin`) =>
     new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
 
-  /** Fake origins: `/infer` answers with `answer()`, readiness with 200; counts the inference attempts. */
-  function origins(answer: (url: string) => Response) {
+  /** Fake origins: `/infer` answers with `answer()`, readiness with 200 (or 503 when not `ready`); counts the inference attempts. */
+  function origins(answer: (url: string) => Response, ready = true) {
     const attempts: string[] = [];
     vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
       const url = String(input instanceof Request ? input.url : input);
-      if (!url.endsWith('/infer')) return new Response('{"ready":true}', { status: 200 });
+      if (!url.endsWith('/infer')) return new Response(JSON.stringify({ ready }), { status: ready ? 200 : 503 });
       attempts.push(url);
       return answer(url);
     });
@@ -323,7 +323,8 @@ describe('origin answers and retries', () => {
       );
     let edgeRequests = 0;
     const sick = { ...vars, ORIGINS: 'http://sick-a.test,http://sick-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 99 }) } as Env;
-    const attempts = origins(() => typed('overloaded', 503));
+    // Unready too: an open breaker whose origin answers ready is probed through at once (origin-pool/proxy.ts).
+    const attempts = origins(() => typed('overloaded', 503), false);
     await expect(clientCall(sick)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: DEFAULT_TUNING.maxAttempts });
     expect(attempts).toHaveLength(DEFAULT_TUNING.maxAttempts); // 3, not client attempts × edge attempts = 9.
     expect(edgeRequests).toBe(1);

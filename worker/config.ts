@@ -25,7 +25,8 @@ export interface Tuning {
   breakerCooldownMs: number;
   /**
    * While an origin's breaker is open, how often its readiness is probed (from requests, in the
-   * background); a ready answer lets requests through at once instead of after the cooldown. Default 250.
+   * background, the first probe one interval after it opened); a ready answer lets one request through
+   * at once instead of after the cooldown. Default 250.
    */
   breakerProbeIntervalMs: number;
   /** How old an origin's readiness check may get before another is started in the background. Default 5000. */

@@ -113,11 +113,15 @@ export class OriginPool {
 
   /**
    * Origins whose breaker admits no request now (open, or half-open with its probe request out) and
-   * whose readiness was not probed within `intervalMs`, nor is being probed.
+   * whose readiness was neither probed nor its breaker opened within `intervalMs`, nor is being probed.
    */
   closedToTraffic(now: number, intervalMs: number): OriginHealth[] {
     return this.origins.filter(
-      (o) => !canAttempt(o.breaker, now, this.options) && !o.breaker.probing && !o.breakerProbing && now - o.breakerProbedAt >= intervalMs,
+      (o) =>
+        !canAttempt(o.breaker, now, this.options) &&
+        !o.breaker.probing &&
+        !o.breakerProbing &&
+        now - Math.max(o.breakerProbedAt, o.breaker.openedAt) >= intervalMs,
     );
   }
 

@@ -165,7 +165,9 @@ describe('proxyInference', () => {
     const slow = { ...tuning, breakerCooldownMs: 5000, breakerProbeIntervalMs: 250 };
     await proxyInference(pool, request(), slow, 't', counting).catch(() => undefined);
     expect(pool.status(deps.now())[0]?.breaker).toBe('open');
-    // Down: probed at most once per interval, and the breaker stays open.
+    // Down: probed once per interval from when the breaker opened, and the breaker stays open.
+    expect(probeOpenBreakers(pool, slow, 't', counting)).toBeUndefined();
+    advance(250);
     await probeOpenBreakers(pool, slow, 't', counting);
     expect(probeOpenBreakers(pool, slow, 't', counting)).toBeUndefined();
     advance(250);

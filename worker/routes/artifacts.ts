@@ -119,7 +119,6 @@ async function serveWhole(c: Context<EdgeEnv>, sha256: string, cache: ResponseCa
     await object.body.cancel();
     throw mismatch(sha256);
   }
-  const headers = headersFor(sha256, object, object.size);
   const checked = object.body.pipeThrough(
     verifyingStream(sha256, (actual) => {
       if (actual !== sha256) return corrupt(c, sha256, object.version, actual);
@@ -127,7 +126,11 @@ async function serveWhole(c: Context<EdgeEnv>, sha256: string, cache: ResponseCa
       waitUntil(c, fillCache(c, sha256, object, cache));
     }),
   );
-  return new Response(checked, { status: 200, headers });
+  // A stream of known length keeps Content-Length (progress), and a body that fails part way is cut
+  // short of it, which every HTTP client reports as an error: a chunked body would just end early.
+  const sized = new FixedLengthStream(object.size);
+  checked.pipeTo(sized.writable).catch(() => undefined);
+  return new Response(sized.readable, { status: 200, headers: headersFor(sha256, object, object.size) });
 }
 
 /**
