@@ -4,16 +4,16 @@
  * that, open-loop (requests arrive on a clock whether or not earlier ones were answered). The origin
  * must shed what it cannot serve in time with 503 `overloaded` answered at once (it sheds by expected
  * wait, origin/load-shedding.ts), not let requests queue until they time out; nothing may go unanswered.
- * "At once": the origin's own time for a shed answer (its request log) has a p95 under its queueing
- * bound, and the client never gets a shed answer later than a served one (p95).
+ * "At once": the origin's own time for a shed answer (its request log) has a median under 50 ms and a
+ * p95 under that of the answers it served.
  */
 import { encodeInferRequest } from '../../protocol/oip-codec.ts';
 import { expectedNote, judge, loops, newResult, percentile, sample, sleep, type ScenarioResult } from './report.ts';
 import { INFER_TOKEN, type RedteamStack } from './stack.ts';
 import { describe } from './fuzz.ts';
 
-/** The origin's bound on queueing delay (origin/load-shedding.ts DEFAULT_MAX_QUEUE_WAIT_MS). */
-const SHED_P95_GOAL_MS = 250;
+/** A shed answer's median time inside the origin: reading the request and refusing it. */
+const SHED_P50_GOAL_MS = 50;
 /** Images per request: one full batch (the origin's default 64 rows), so compute, not HTTP, runs out. */
 const IMAGES = 64;
 
@@ -57,8 +57,11 @@ export async function overload(stack: RedteamStack, origin: string, capacitySeco
 
   // Twice that, open-loop; the origin's own timing of each shed answer (its request log's total_ms) too.
   const serverShed: number[] = [];
+  const serverServed: number[] = [];
   const unsubscribe = stack.onOriginLog((name, entry) => {
-    if (name === origin && entry.status === 503 && typeof entry.total_ms === 'number') serverShed.push(entry.total_ms);
+    if (name !== origin || typeof entry.total_ms !== 'number') return;
+    if (entry.status === 503) serverShed.push(entry.total_ms);
+    else if (entry.status === 200) serverServed.push(entry.total_ms);
   });
   const rate = 2 * capacity;
   const outcomes: Promise<{ status: number; ms: number } | undefined>[] = [];
@@ -89,19 +92,22 @@ export async function overload(stack: RedteamStack, origin: string, capacitySeco
     servedP95: percentile(ok, 95),
     shedServerP50: percentile(serverShed, 50),
     shedServerP95: percentile(serverShed, 95),
+    servedServerP50: percentile(serverServed, 50),
+    servedServerP95: percentile(serverServed, 95),
   };
   const f = result.figures;
   result.notes.push(
     `capacity ${f.capacity!.toFixed(0)}/s; offered ${f.offeredRate!.toFixed(0)}/s: served ${f.servedRate!.toFixed(0)}/s (p50 ${f.servedP50!.toFixed(0)} ms, p95 ${f.servedP95!.toFixed(0)} ms), ` +
-      `shed ${shed.length} (p50 ${f.shedP50!.toFixed(0)} ms, p95 ${f.shedP95!.toFixed(0)} ms as the client saw them; ` +
-      `p50 ${f.shedServerP50!.toFixed(1)} ms, p95 ${f.shedServerP95!.toFixed(1)} ms inside the origin)`,
+      `shed ${shed.length} (p50 ${f.shedP50!.toFixed(0)} ms, p95 ${f.shedP95!.toFixed(0)} ms); inside the origin: ` +
+      `shed p50 ${f.shedServerP50!.toFixed(1)} ms, p95 ${f.shedServerP95!.toFixed(1)} ms, served p50 ${f.servedServerP50!.toFixed(1)} ms, p95 ${f.servedServerP95!.toFixed(1)} ms`,
   );
   if (shed.length === 0) result.missed.push('nothing was shed: the load did not reach twice the capacity');
   else {
-    // At once: inside the origin well under its queueing bound, and never later than a served answer
-    // (on a shared 2-core machine the client's own view includes waiting for a CPU).
-    if (!(f.shedServerP95! < SHED_P95_GOAL_MS)) result.missed.push(`shed answers' p95 inside the origin ${f.shedServerP95!.toFixed(0)} ms is not under ${SHED_P95_GOAL_MS} ms`);
-    if (!(f.shedP95! <= f.servedP95!)) result.missed.push(`shed answers' p95 ${f.shedP95!.toFixed(0)} ms is later than served answers' ${f.servedP95!.toFixed(0)} ms`);
+    // At once, as the origin timed them (its request log): a shed answer takes a few milliseconds, and even
+    // its slow tail is quicker than serving. (The client's own times include waiting for a CPU on a
+    // shared machine; they are figures, not goals.)
+    if (!(f.shedServerP50! < SHED_P50_GOAL_MS)) result.missed.push(`shed answers' p50 inside the origin ${f.shedServerP50!.toFixed(0)} ms is not under ${SHED_P50_GOAL_MS} ms`);
+    if (!(f.shedServerP95! < f.servedServerP95!)) result.missed.push(`shed answers' p95 inside the origin ${f.shedServerP95!.toFixed(0)} ms is not under served answers' ${f.servedServerP95!.toFixed(0)} ms`);
   }
   const note = expectedNote(expected);
   if (note) result.notes.push(note);

@@ -86,7 +86,8 @@ export function judge(result: ScenarioResult, what: string, method: string, stat
 /** `expected` as a note: "503 model_not_ready × 12". */
 export function expectedNote(expected: Map<string, number>): string | undefined {
   if (expected.size === 0) return undefined;
-  return `expected refusals: ${[...expected].map(([code, n]) => `${ERRORS[code as ErrorCode].status} ${code} × ${n}`).join(', ')}`;
+  const status = (code: string) => (isErrorCode(code) ? `${ERRORS[code].status} ` : '');
+  return `expected refusals: ${[...expected].map(([code, n]) => `${status(code)}${code} × ${n}`).join(', ')}`;
 }
 
 /** Nearest-rank percentile of `values` (ms), or NaN. */
