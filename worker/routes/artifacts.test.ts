@@ -111,6 +111,19 @@ describe('artifacts whose stored bytes fail their hash', () => {
   });
 });
 
+describe('HEAD', () => {
+  it('answers with the length and no body, and 422 once the stored bytes are known to be swapped', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const a = await artifact();
+    await put(a.sha256, a.swapped);
+    const head = await fetchApp(app, `/v1/artifacts/${a.sha256}`, { method: 'HEAD' }, vars);
+    expect([head.status, head.headers.get('content-length'), (await head.arrayBuffer()).byteLength]).toEqual([200, String(a.bytes.length), 0]);
+    await (await get(a.sha256)).arrayBuffer().catch(() => undefined);
+    expect((await fetchApp(app, `/v1/artifacts/${a.sha256}`, { method: 'HEAD' }, vars)).status).toBe(422);
+    expect((await fetchApp(app, `/v1/artifacts/${'e'.repeat(64)}`, { method: 'HEAD' }, vars)).status).toBe(404);
+  });
+});
+
 describe('conditional requests', () => {
   it('answers 304 only for an artifact that exists', async () => {
     const missing = 'f'.repeat(64);
