@@ -9,8 +9,9 @@ import { newResult, judge, sample, type ScenarioResult } from './report.ts';
 import { KEYS, type RedteamStack } from './stack.ts';
 import { artifactObjectKey } from '../../worker/storage/layout.ts';
 import { describe } from './fuzz.ts';
+import { send } from './http.ts';
 
-const hash = (bytes: ArrayBuffer | Uint8Array) => createHash('sha256').update(new Uint8Array(bytes)).digest('hex');
+const hash = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 export async function corruptedArtifact(stack: RedteamStack, rounds: number): Promise<ScenarioResult> {
   const result = newResult('corrupted artifact');
@@ -26,20 +27,17 @@ export async function corruptedArtifact(stack: RedteamStack, rounds: number): Pr
   const attack = async (headers: Record<string, string>) => {
     result.tried++;
     try {
-      const res = await fetch(url, { headers });
-      let body: ArrayBuffer;
-      try {
-        body = await res.arrayBuffer();
-      } catch {
+      const res = await send(url, { method: 'GET', headers });
+      if (!res.complete) {
         cutShort++; // Headers went out before the last byte was hashed: the body failed short of its length.
         return;
       }
-      if (res.ok) {
+      if (res.status < 300) {
         result.wrong++;
-        sample(result, `swapped bytes served as HTTP ${res.status} (${body.byteLength} bytes, ${hash(body) === sha256 ? 'right' : 'WRONG'} hash)`);
+        sample(result, `swapped bytes served as HTTP ${res.status} (${res.body.length} bytes, ${hash(res.body) === sha256 ? 'right' : 'WRONG'} hash)`);
         return;
       }
-      const judged = judge(result, 'swapped artifact', 'GET', res.status, new TextDecoder().decode(body), new Set(), expected);
+      const judged = judge(result, 'swapped artifact', 'GET', res.status, res.body.toString('utf8'), new Set(), expected);
       if (judged.code === 'artifact_hash_mismatch') refused++;
       else {
         result.wrong++;
@@ -56,7 +54,9 @@ export async function corruptedArtifact(stack: RedteamStack, rounds: number): Pr
     await attack({ range: 'bytes=0-1023' });
     await attack({ range: `bytes=${bytes.length - 200}-` });
   }
-  const status = (await (await fetch(`${stack.edge.url}/v1/edge/status`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).json()) as { refused?: { key: string }[] };
+  const status = JSON.parse((await send(`${stack.edge.url}/v1/edge/status`, { method: 'GET', headers: { authorization: `Bearer ${KEYS.admin}` } })).body.toString('utf8')) as {
+    refused?: { key: string }[];
+  };
   const shown = status.refused?.some((r) => r.key === artifactObjectKey(sha256)) ?? false;
   if (!shown) result.missed.push('the swapped artifact is not on /v1/edge/status');
 
@@ -65,15 +65,13 @@ export async function corruptedArtifact(stack: RedteamStack, rounds: number): Pr
   for (let i = 0; i < 3; i++) {
     result.tried += 2;
     try {
-      const whole = await fetch(url);
-      const body = await whole.arrayBuffer();
-      if (whole.status !== 200 || hash(body) !== sha256) {
+      const whole = await send(url, { method: 'GET' });
+      if (whole.status !== 200 || !whole.complete || hash(whole.body) !== sha256) {
         result.wrong++;
-        sample(result, `after repair: HTTP ${whole.status}, ${body.byteLength} bytes, ${hash(body) === sha256 ? 'right' : 'wrong'} hash`);
+        sample(result, `after repair: HTTP ${whole.status}, ${whole.body.length} bytes, ${hash(whole.body) === sha256 ? 'right' : 'wrong'} hash`);
       }
-      const part = await fetch(url, { headers: { range: 'bytes=100-199' } });
-      const slice = new Uint8Array(await part.arrayBuffer());
-      if (part.status !== 206 || Buffer.compare(slice, bytes.subarray(100, 200)) !== 0) {
+      const part = await send(url, { method: 'GET', headers: { range: 'bytes=100-199' } });
+      if (part.status !== 206 || Buffer.compare(part.body, bytes.subarray(100, 200)) !== 0) {
         result.wrong++;
         sample(result, `after repair, Range: HTTP ${part.status}`);
       }

@@ -4,8 +4,8 @@
  * answer must equal the one the origin gave before the run: bad input around it must not change a good
  * answer. A request that gets no answer within its timeout is lost; a process that exits is a crash.
  */
-import { request } from 'node:http';
 import { connect } from 'node:net';
+import { header, send, type RawAnswer } from './http.ts';
 import { newResult, expectedNote, judge, sample, type ScenarioResult } from './report.ts';
 import { generateCases, MODEL, validBody, type FuzzCase, type FuzzTargetCredentials } from './fuzz-cases.ts';
 
@@ -25,16 +25,16 @@ export interface FuzzOptions {
 
 const CONTROL_EVERY = 25;
 
-/** The top probabilities a valid request gets, for comparing control answers. */
+/** The probabilities a valid request gets, for comparing control answers. */
 async function controlAnswer(target: FuzzTarget): Promise<{ status: number; probabilities: number[] | undefined; error?: string }> {
-  const res = await fetch(`${target.url}/v2/models/${MODEL}/versions/1.0.0/infer`, {
+  const res = await send(`${target.url}/v2/models/${MODEL}/versions/1.0.0/infer`, {
     method: 'POST',
-    body: JSON.stringify(validBody(1, 42)),
     headers: { 'content-type': 'application/json', authorization: target.authorization },
-    signal: AbortSignal.timeout(15_000),
+    body: JSON.stringify(validBody(1, 42)),
+    timeoutMs: 15_000,
   });
-  const text = await res.text();
-  if (!res.ok) return { status: res.status, probabilities: undefined, error: text.slice(0, 200) };
+  const text = res.body.toString('utf8');
+  if (res.status !== 200) return { status: res.status, probabilities: undefined, error: text.slice(0, 200) };
   const body = JSON.parse(text) as { outputs: { name: string; data: number[] }[] };
   return { status: res.status, probabilities: body.outputs.find((o) => o.name === 'probabilities')?.data };
 }
@@ -68,30 +68,9 @@ function sendRaw(url: string, raw: string, timeoutMs: number): Promise<{ status:
   });
 }
 
-interface Answer {
-  status: number;
-  body: string;
-  requestId: string | undefined;
+function sendCase(base: string, c: FuzzCase, timeoutMs: number): Promise<RawAnswer> {
+  return send(`${base}${c.path}`, { method: c.method, headers: c.headers, ...(c.body === undefined ? {} : { body: c.body }), timeoutMs });
 }
-
-/**
- * Sends one case on a connection of its own (`agent: false`), so whatever a bad request does to its
- * connection cannot fall on the next request, and the control requests keep their own (fetch's pool).
- */
-function send(base: string, c: FuzzCase, timeoutMs: number): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}${c.path}`, { method: c.method, headers: c.headers, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), requestId: headerOf(res.headers['x-request-id']) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(c.body === undefined ? undefined : typeof c.body === 'string' ? c.body : Buffer.from(c.body));
-  });
-}
-
-const headerOf = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
  * The edge's answer when every origin it tried shed the request (a fuzz case that asks for hundreds of
@@ -138,23 +117,24 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions): Promise<Sc
         judge(result, what, 'RAW', answer.status, answer.body, EXPECTED_5XX, expected);
         return;
       }
-      const res = await send(target.url, c, timeoutMs);
-      if (target.tier === 'edge' && res.status === 501 && !STANDARD_METHODS.has(c.method.toUpperCase()) && res.requestId === undefined) {
+      const answer = await sendCase(target.url, c, timeoutMs);
+      const body = answer.body.toString('utf8');
+      if (target.tier === 'edge' && answer.status === 501 && !STANDARD_METHODS.has(c.method.toUpperCase()) && header(answer, 'x-request-id') === undefined) {
         // workerd answers a method it does not know before the Worker runs: not Tandem's answer.
         runtime++;
         return;
       }
-      if (c.method === 'HEAD' && res.status >= 500) {
+      if (c.method === 'HEAD' && answer.status >= 500) {
         // A HEAD answer has no body to tell its code by: ask again with GET.
-        const again = await send(target.url, { ...c, method: 'GET' }, timeoutMs);
-        judge(result, `${what} (as GET)`, 'GET', again.status, again.body, EXPECTED_5XX, expected);
+        const again = await sendCase(target.url, { ...c, method: 'GET' }, timeoutMs);
+        judge(result, `${what} (as GET)`, 'GET', again.status, again.body.toString('utf8'), EXPECTED_5XX, expected);
         return;
       }
-      if (isShedEverywhere(target, res.status, res.body)) {
+      if (isShedEverywhere(target, answer.status, body)) {
         expected.set('origin_unavailable (every attempt shed)', (expected.get('origin_unavailable (every attempt shed)') ?? 0) + 1);
         return;
       }
-      judge(result, what, c.method, res.status, res.body, EXPECTED_5XX, expected);
+      judge(result, what, c.method, answer.status, body, EXPECTED_5XX, expected);
     } catch (err) {
       if ((err as { code?: string }).code?.startsWith('ERR_INVALID') || (err as { code?: string }).code === 'ERR_UNESCAPED_CHARACTERS') {
         // The client library would not send it: not a request.

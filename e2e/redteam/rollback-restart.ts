@@ -8,6 +8,7 @@ import { newResult, sample, sleep, type ScenarioResult } from './report.ts';
 import { ADMIN_TOKEN, INFER_TOKEN, KEYS, type RedteamStack } from './stack.ts';
 import { MODEL, validBody } from './fuzz-cases.ts';
 import { describe } from './fuzz.ts';
+import { header, send } from './http.ts';
 
 export async function rollbackSurvivesRestart(stack: RedteamStack, name: string): Promise<ScenarioResult> {
   const result = newResult('rollback survives restart');
@@ -21,20 +22,20 @@ export async function rollbackSurvivesRestart(stack: RedteamStack, name: string)
     }
   };
   const servedVersion = async (url: string, auth: string): Promise<string | null> => {
-    const res = await fetch(`${url}/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(validBody()), headers: { 'content-type': 'application/json', authorization: auth } });
-    const body = (await res.json()) as { model_version?: string };
-    return res.ok ? (res.headers.get('x-model-version') ?? body.model_version ?? null) : `HTTP ${res.status}`;
+    const res = await send(`${url}/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(validBody()), headers: { 'content-type': 'application/json', authorization: auth } });
+    if (res.status !== 200) return `HTTP ${res.status}`;
+    return header(res, 'x-model-version') ?? (JSON.parse(res.body.toString('utf8')) as { model_version?: string }).model_version ?? null;
   };
 
   try {
     const origin = stack.origin(name).process;
     check('before the rollback', await servedVersion(origin.url, `Bearer ${INFER_TOKEN}`), '1.1.0');
-    const load = await fetch(`${origin.url}/v2/repository/models/${MODEL}/load`, {
+    const load = await send(`${origin.url}/v2/repository/models/${MODEL}/load`, {
       method: 'POST',
       body: JSON.stringify({ version: '1.0.0' }),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
     });
-    check('the rollback', JSON.stringify(await load.json()), JSON.stringify({ name: MODEL, version: '1.0.0', previous: '1.1.0' }));
+    check('the rollback', load.body.toString('utf8'), JSON.stringify({ name: MODEL, version: '1.0.0', previous: '1.1.0' }));
     check('after the rollback', await servedVersion(origin.url, `Bearer ${INFER_TOKEN}`), '1.0.0');
     const port = origin.port;
     check('drained exit code', await stack.stopOrigin(name, 'SIGTERM'), 0);
