@@ -8,6 +8,9 @@
  * synthetic warm-up is a warning (`warmup_failed`), since a foreign model may rightly reject a guessed
  * input. Hot swap: a new version is loaded beside the current one and then made current in one
  * assignment; the old version's queued and running requests finish on it, then its session is released.
+ *
+ * Which version is current: the one an operator chose last (`swap`, recorded in the repository by
+ * chosen-version.ts, so a rollback survives a restart) once it is loaded, else the newest valid one.
  */
 import { join } from 'node:path';
 import { TandemError, toTandemError } from '../protocol/errors.ts';
@@ -16,6 +19,7 @@ import { variantForTier, type Manifest, type ManifestVariant } from '../protocol
 import { versionKey } from '../protocol/repository-layout.ts';
 import type { Tensor } from '../protocol/tensor.ts';
 import { compareVersions } from '../protocol/versions.ts';
+import { readChosenVersion, writeChosenVersion } from './chosen-version.ts';
 import { verifyArtifactFile, verifyModelDirectory } from './verify-version.ts';
 import { concatRows, splitRows } from './batch-tensors.ts';
 import { DynamicBatcher, type BatchItem } from './batcher.ts';
@@ -75,7 +79,8 @@ export interface RegistryOptions {
   onBatch?: (model: ServedModel, rows: number, computeMs: number, items: readonly BatchInput[], outputs: Record<string, Tensor>) => void;
   /**
    * Lifecycle events: `model_loaded`, `model_current`, `model_refused`, `model_unloaded`, and the warnings
-   * `warmup_failed` (served anyway) and `batch_metrics_failed`.
+   * `warmup_failed` (served anyway), `batch_metrics_failed`, `chosen_version_unreadable` (the recorded
+   * choice is ignored) and `chosen_version_unsaved` (a swap that will not survive a restart).
    */
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -85,6 +90,8 @@ export class ModelRegistry {
   private readonly current = new Map<string, string>();
   private readonly refusals = new Map<string, RefusedModel>();
   private readonly loading = new Map<string, Promise<ServedModel>>();
+  /** The operator's recorded choice per model, read once (undefined: none). */
+  private readonly chosen = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -99,6 +106,19 @@ export class ModelRegistry {
 
   currentVersion(id: string): string | undefined {
     return this.current.get(id);
+  }
+
+  /** The version an operator chose for `id` (recorded in the repository), if any. */
+  chosenVersion(id: string): Promise<string | undefined> {
+    let pending = this.chosen.get(id);
+    if (!pending) {
+      pending = readChosenVersion(this.options.repository, id).catch((err: unknown) => {
+        this.options.onEvent?.('chosen_version_unreadable', { model: id, reason: toTandemError(err).message });
+        return undefined;
+      });
+      this.chosen.set(id, pending);
+    }
+    return pending;
   }
 
   /**
@@ -120,8 +140,9 @@ export class ModelRegistry {
   }
 
   /**
-   * Loads the version in `<repository>/<id>/<version>`; makes it current when it is newer than the current
-   * one (or `makeCurrent` is set). Concurrent loads of one version share one promise.
+   * Loads the version in `<repository>/<id>/<version>`; makes it current when `makeCurrent` is set, when
+   * it is the operator's chosen version, or when it is newer than the current one and that is not the
+   * chosen one. Concurrent loads of one version share one promise.
    */
   async load(id: string, version: string, options: { makeCurrent?: boolean } = {}): Promise<ServedModel> {
     const key = versionKey(id, version);
@@ -142,8 +163,10 @@ export class ModelRegistry {
       }
       model = await pending;
     }
+    const chosen = await this.chosenVersion(id);
     const currentVersion = this.current.get(id);
-    if (options.makeCurrent || currentVersion === undefined || compareVersions(version, currentVersion) > 0) {
+    const newer = currentVersion === undefined || compareVersions(version, currentVersion) > 0;
+    if (options.makeCurrent || version === chosen || (newer && (chosen === undefined || currentVersion !== chosen))) {
       this.current.set(id, version); // The swap: one assignment, seen by every request that resolves after it.
       this.options.onEvent?.('model_current', { model: id, version, previous: currentVersion ?? null });
     }
@@ -164,6 +187,8 @@ export class ModelRegistry {
       const next = others.sort((a, b) => compareVersions(b.version, a.version))[0];
       if (next) this.current.set(id, next.version);
       else this.current.delete(id);
+      // The choice follows: after a restart, the version serving now is the one that serves.
+      if ((await this.chosenVersion(id)) === version) await this.choose(id, next?.version);
     }
     this.versions.delete(key);
     await model.batcher.close();
@@ -185,12 +210,30 @@ export class ModelRegistry {
     return error;
   }
 
-  /** Swaps `id` to `version` (loading it if needed), then retires the previous current version. */
-  async swap(id: string, version: string): Promise<{ previous: string | undefined }> {
+  /**
+   * Swaps `id` to `version` (loading it if needed), records it as the operator's choice in the repository
+   * so it stays current after a restart (a rollback to an older version included), then retires the
+   * previous current version. `saved` is false when the record could not be written (a read-only
+   * repository): the swap holds until the process restarts.
+   */
+  async swap(id: string, version: string): Promise<{ previous: string | undefined; saved: boolean }> {
     const previous = this.current.get(id);
     await this.load(id, version, { makeCurrent: true });
+    const saved = await this.choose(id, version);
     if (previous !== undefined && previous !== version) await this.unload(id, previous);
-    return { previous };
+    return { previous, saved };
+  }
+
+  /** Records the operator's choice (undefined: none); false, with a warning event, when it cannot be written. */
+  private async choose(id: string, version: string | undefined): Promise<boolean> {
+    this.chosen.set(id, Promise.resolve(version));
+    try {
+      await writeChosenVersion(this.options.repository, id, version);
+      return true;
+    } catch (err) {
+      this.options.onEvent?.('chosen_version_unsaved', { model: id, version: version ?? null, reason: toTandemError(err).message });
+      return false;
+    }
   }
 
   /** Closes every batcher (draining its queue) and releases every session. */

@@ -3,14 +3,15 @@
  * the pinned root keys and takes the release keys and the timestamp record from it (origin/trust/); loads
  * and verifies every model in the repository, re-checks them periodically (expiry, revocation), listens on
  * @hono/node-server, and shuts down gracefully: on SIGTERM readiness turns false, new requests are
- * refused with 503 and every response says `Connection: close`, idle connections are closed, queued and
- * running inference finishes without waiting for batches to fill, and once the last connection is gone
- * the sessions are released and the process exits 0 (or 1 if the drain deadline passes first).
+ * refused with 503 and every response says `Connection: close`, idle connections close at their
+ * keep-alive timeout, queued and running inference finishes without waiting for batches to fill, and
+ * once the last connection is gone the sessions are released and the process exits 0 (or 1 if the
+ * drain deadline passes first).
  */
 import { getRequestListener } from '@hono/node-server';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { TandemError, toTandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
@@ -110,13 +111,20 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
       state.draining = true; // From here new inference gets 503 and every response `Connection: close`.
       logger.info({ event: 'draining', deadline_ms: config.drainTimeoutMs });
       for (const model of registry.list()) model.batcher.flush();
-      // Stop listening and close idle keep-alive connections; busy ones close after their response. Once
-      // none is left, everything admitted has been answered, and the sessions can go.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Stop listening. Busy connections close after their response (`Connection: close`); a kept-alive
+      // idle one is left to the keep-alive timeout every answer advertised (`Keep-Alive: timeout=5`),
+      // before which clients retire it: closing it now would race a request a client may be sending on
+      // it, which that client sees reset (found by the red team, e2e/redteam/drain.ts). A request that
+      // does come on it gets 503 `shutting_down` and the connection closes. (http.Server#close would
+      // close idle connections at once; net.Server#close only stops listening.) Idle ones go at the
+      // latest halfway to the deadline. Once none is left, everything admitted has been answered, and the
+      // sessions can go.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      const idleCloser = setTimeout(() => server.closeIdleConnections(), Math.min(server.keepAliveTimeout, config.drainTimeoutMs / 2)).unref();
       const drained = closed.then(() => registry.close()).then(() => true);
       const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.drainTimeoutMs).unref());
       const inTime = await Promise.race([drained, deadline]);
+      clearTimeout(idleCloser);
       clearInterval(queueGauge);
       watch.stop();
       if (!inTime) server.closeAllConnections();

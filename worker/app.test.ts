@@ -124,6 +124,8 @@ describe('artifacts', () => {
     expect(res.headers.get('etag')).toBe(`"${seeded.artifactSha256}"`);
     expect(res.headers.get('cache-control')).toContain('immutable');
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(seeded.artifact);
+    // Cached once its bytes have hashed to their name, after the download.
+    await vi.waitFor(() => expect(memoryCache.size).toBe(1));
     const hit = await call(`/v1/artifacts/${seeded.artifactSha256}`);
     expect(new Uint8Array(await hit.arrayBuffer())).toEqual(seeded.artifact);
     expect(lines.at(-1)?.cache).toBe('hit');
@@ -261,12 +263,12 @@ describe('origin answers and retries', () => {
     // The origin's error body (OIP's: the message, with Tandem's code beside it) and code header.
     new Response(JSON.stringify({ error: message, code }), { status, headers: { 'content-type': 'application/json', 'x-tandem-error-code': code } });
 
-  /** Fake origins: `/infer` answers with `answer()`, readiness with 200; counts the inference attempts. */
-  function origins(answer: (url: string) => Response) {
+  /** Fake origins: `/infer` answers with `answer()`, readiness with 200 (or 503 when not `ready`); counts the inference attempts. */
+  function origins(answer: (url: string) => Response, ready = true) {
     const attempts: string[] = [];
     vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
       const url = String(input instanceof Request ? input.url : input);
-      if (!url.endsWith('/infer')) return new Response('{"ready":true}', { status: 200 });
+      if (!url.endsWith('/infer')) return new Response(JSON.stringify({ ready }), { status: ready ? 200 : 503 });
       attempts.push(url);
       return answer(url);
     });
@@ -323,7 +325,8 @@ describe('origin answers and retries', () => {
       );
     let edgeRequests = 0;
     const sick = { ...vars, ORIGINS: 'http://sick-a.test,http://sick-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 99 }) } as Env;
-    const attempts = origins(() => typed('overloaded', 503));
+    // Unready too: an open breaker whose origin answers ready is probed through at once (origin-pool/proxy.ts).
+    const attempts = origins(() => typed('overloaded', 503), false);
     await expect(clientCall(sick)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: DEFAULT_TUNING.maxAttempts });
     expect(attempts).toHaveLength(DEFAULT_TUNING.maxAttempts); // 3, not client attempts × edge attempts = 9.
     expect(edgeRequests).toBe(1);

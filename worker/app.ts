@@ -1,8 +1,8 @@
 /**
  * The edge as one hono app: request ids and logs, CORS, config, then the routes: Tandem's own under `/v1`
- * (catalog, artifacts, admin), the Open Inference Protocol's under `/v2` (inference, then health and
- * metadata). Errors of every route leave through `onError`, in the body their route speaks
- * (middleware/errors.ts).
+ * (catalog, artifacts, admin, trust), the Open Inference Protocol's under `/v2` (inference, then health and
+ * metadata); a known path asked with another method gets 405 with `Allow`. Errors of every route leave
+ * through `onError`, in the body their route speaks (middleware/errors.ts).
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -15,6 +15,7 @@ import { trustRoutes } from './routes/trust.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { answerMethodNotAllowed } from './middleware/method-not-allowed.ts';
 import { requestLog, type RequestLogOptions } from './middleware/request-log.ts';
 import type { ResponseCache } from './http/edge-cache.ts';
 
@@ -60,6 +61,8 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v2', inferenceRoutes);
   // After inference: its 405 answers for the inference paths must not shadow their POST.
   app.route('/v2', oipRoutes);
+  // After the last route: it reads them.
+  answerMethodNotAllowed(app);
   app.onError(onError);
   app.notFound(notFound);
   return app;

@@ -23,6 +23,12 @@ export interface Tuning {
   breakerFailureThreshold: number;
   /** How long an open breaker waits before letting one probe through (half-open). Default 5000. */
   breakerCooldownMs: number;
+  /**
+   * While an origin's breaker is open, how often its readiness is probed (from requests, in the
+   * background, the first probe one interval after it opened); a ready answer lets one request through
+   * at once instead of after the cooldown. Default 250.
+   */
+  breakerProbeIntervalMs: number;
   /** How old an origin's readiness check may get before another is started in the background. Default 5000. */
   readinessTtlMs: number;
   /** Timeout of one readiness check. Default 1000. */
@@ -45,6 +51,12 @@ export interface Tuning {
    * 0 hashes every request. A changed `API_KEYS` starts afresh at once.
    */
   apiKeyCacheTtlMs: number;
+  /**
+   * Unknown API keys one client address may present before it is refused with 429 for any key
+   * (auth/failed-keys.ts), and how long that allowance takes to refill. Defaults 20 and 60000.
+   */
+  authFailureLimit: number;
+  authFailureWindowMs: number;
   /** Cache-Control max-age of manifests and the catalog. Default 60. */
   manifestMaxAgeSeconds: number;
   /** How old an isolate's copy of the stored origin list override (origin-pool/origin-list.ts) may get. Default 5000. */
@@ -66,6 +78,7 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   backoffCapMs: 200,
   breakerFailureThreshold: 3,
   breakerCooldownMs: 5000,
+  breakerProbeIntervalMs: 250,
   readinessTtlMs: 5000,
   readinessTimeoutMs: 1000,
   maxBodyBytes: 64 * 1024 * 1024,
@@ -74,6 +87,8 @@ export const DEFAULT_TUNING: Readonly<Tuning> = {
   rateLimitLeaseTokens: 10,
   rateLimitLeaseMs: 1000,
   apiKeyCacheTtlMs: 60_000,
+  authFailureLimit: 20,
+  authFailureWindowMs: 60_000,
   manifestMaxAgeSeconds: 60,
   originListTtlMs: 5000,
   trustTtlMs: 5000,
@@ -144,6 +159,8 @@ export function parseTuning(value: unknown): Tuning {
   }
   if (tuning.maxAttempts < 1) throw new Error('"maxAttempts" must be at least 1');
   if (tuning.rateLimitLeaseTokens < 1) throw new Error('"rateLimitLeaseTokens" must be at least 1');
+  if (tuning.authFailureLimit < 1) throw new Error('"authFailureLimit" must be at least 1');
+  if (tuning.authFailureWindowMs <= 0) throw new Error('"authFailureWindowMs" must be positive');
   return tuning;
 }
 

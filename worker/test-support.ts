@@ -2,7 +2,10 @@
  * Fixtures for the workerd tests: signed manifests in the test R2 bucket, API keys, and an `Env` for the
  * app with the vars a test needs.
  */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import type { Hono } from 'hono';
+import { encodeBase64 } from '../protocol/base64.ts';
 import { generateSigningKey, type SigningKey } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sampleManifest } from '../protocol/test-support/manifest-arbitrary.ts';
@@ -10,6 +13,7 @@ import { envelopeKey } from '../protocol/repository-layout.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
 import { signManifest } from '../protocol/signed-manifest.ts';
 import { hashApiKey } from './auth/api-keys.ts';
+import type { EdgeEnv } from './context.ts';
 import { artifactObjectKey } from './storage/layout.ts';
 
 /** The shared sample manifest, renamed and pointing at `artifact`. */
@@ -62,4 +66,27 @@ export async function apiKeysVar(): Promise<string> {
 
 export function testEnv(vars: Partial<Record<'ORIGINS' | 'TRUSTED_KEYS' | 'ROOT_KEYS' | 'CANARY' | 'API_KEYS' | 'ORIGIN_TOKEN' | 'TUNING' | 'REQUIRE_KEY_FOR_CATALOG', string>>): Env {
   return { ...env, ...vars } as Env;
+}
+
+/** Stored envelope `id@version` with its payload edited after signing: it no longer verifies. */
+export async function tamperStoredEnvelope(id: string, version: string): Promise<void> {
+  const text = await (await env.MODELS.get(envelopeKey(id, version)))!.text();
+  const envelope = JSON.parse(text) as { payload: string };
+  const manifest = JSON.parse(atob(envelope.payload)) as { classLabels?: string[] };
+  manifest.classLabels = ['evil', 'labels'];
+  envelope.payload = encodeBase64(new TextEncoder().encode(JSON.stringify(manifest)));
+  await env.MODELS.put(envelopeKey(id, version), JSON.stringify(envelope));
+}
+
+/** One request through `app` with an execution context, waiting for its `waitUntil` work. */
+export async function fetchApp(app: Hono<EdgeEnv>, path: string, init: RequestInit, environment: Env): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await app.fetch(new Request(`https://edge.test${path}`, init), environment, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** The error code of a Tandem error answer. */
+export async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
 }

@@ -51,8 +51,9 @@ beforeAll(async () => {
     trustedKeys: repo.trustedKeys,
     originToken: INFER_TOKEN,
     apiKeys: [{ name: 'infer', key: KEY, scopes: ['infer'], ratePerSecond: 10_000, burst: 10_000 }],
-    // Default maxAttempts (3); a breaker opens after 2 consecutive failures and stays open for the test.
-    tuning: { breakerFailureThreshold: 2, breakerCooldownMs: 600_000, backoffBaseMs: 5, backoffCapMs: 20 },
+    // Default maxAttempts (3); a breaker opens after 2 consecutive failures and stays open for the test
+    // (these origins answer ready, so the readiness probes of open breakers must wait as long).
+    tuning: { breakerFailureThreshold: 2, breakerCooldownMs: 600_000, breakerProbeIntervalMs: 600_000, backoffBaseMs: 5, backoffCapMs: 20 },
   });
 });
 

@@ -2,6 +2,9 @@
  * Triton's model-repository extension, for operators (admin token): `POST /v2/repository/index` lists
  * every version with its state, `.../models/{name}/load {"version"}` loads a version and makes it current
  * (hot swap; the previous current version is retired once its queue drains), `.../unload` stops serving one.
+ * A load is recorded in the repository as the operator's choice (`<repository>/<name>/current`), so the
+ * version stays current after a restart, a rollback to an older version included; when the record cannot
+ * be written (a read-only repository) the answer says so (`saved: false`): the choice lasts until restart.
  *
  * A load names a version folder of the repository and nothing else: the name must be a model id, the
  * version a semantic version, and `<repository>/<name>/<version>` a folder holding a signed manifest,
@@ -39,8 +42,9 @@ export function repositoryRoutes(deps: Pick<OriginDeps, 'registry' | 'config'>, 
     if (!stored.some((entry) => entry.id === name && entry.version === version)) {
       throw new TandemError('model_not_found', `the repository has no version folder ${name}/${version}`);
     }
-    const { previous } = await registry.swap(name, version);
-    return c.json({ name, version, previous: previous ?? null });
+    const { previous, saved } = await registry.swap(name, version);
+    const unsaved = { saved: false, warning: 'the choice could not be recorded in the repository (read-only?): a restart makes the newest version current again' };
+    return c.json({ name, version, previous: previous ?? null, ...(saved ? {} : unsaved) });
   });
 
   routes.post('/repository/models/:name/unload', access.admin, modelPath(), async (c) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TandemError } from '../../protocol/errors.ts';
 import { DEFAULT_TUNING, type Tuning } from '../config.ts';
 import { OriginPool, orderOrigins } from './pool.ts';
-import { proxyInference, refreshReadiness, verdictFor, type ProxyDeps } from './proxy.ts';
+import { probeOpenBreakers, proxyInference, refreshReadiness, verdictFor, type ProxyDeps } from './proxy.ts';
 
 const tuning: Tuning = { ...DEFAULT_TUNING, breakerFailureThreshold: 2, breakerCooldownMs: 1000 };
 const breaker = { failureThreshold: 2, cooldownMs: 1000 };
@@ -148,6 +148,40 @@ describe('proxyInference', () => {
     advance(1000);
     expect((await proxyInference(pool, request(), tuning, 't', deps)).status).toBe(200);
     expect(pool.origins[0]?.breaker.state).toBe('closed');
+  });
+
+  it('probes an open breaker\'s readiness and lets a request through as soon as the origin is ready, not after the cooldown', async () => {
+    const cooldown = { failureThreshold: 2, cooldownMs: 5000 };
+    const pool = new OriginPool(['http://a'], cooldown);
+    let up = false;
+    let probes = 0;
+    const { deps, advance } = fakeDeps({
+      'http://a': () => {
+        if (!up) return refused();
+        return ok();
+      },
+    });
+    const counting: ProxyDeps = { ...deps, fetch: (url, init) => (url.endsWith('/health/ready') && probes++, deps.fetch(url, init)) };
+    const slow = { ...tuning, breakerCooldownMs: 5000, breakerProbeIntervalMs: 250 };
+    await proxyInference(pool, request(), slow, 't', counting).catch(() => undefined);
+    expect(pool.status(deps.now())[0]?.breaker).toBe('open');
+    // Down: probed once per interval from when the breaker opened, and the breaker stays open.
+    expect(probeOpenBreakers(pool, slow, 't', counting)).toBeUndefined();
+    advance(250);
+    await probeOpenBreakers(pool, slow, 't', counting);
+    expect(probeOpenBreakers(pool, slow, 't', counting)).toBeUndefined();
+    advance(250);
+    await probeOpenBreakers(pool, slow, 't', counting);
+    expect([probes, pool.status(deps.now())[0]?.breaker]).toEqual([2, 'open']);
+    await expect(proxyInference(pool, request(), slow, 't', counting)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 0 });
+    // Back after 500 ms: the next probe opens the way, long before the 5 s cooldown.
+    up = true;
+    advance(250);
+    await probeOpenBreakers(pool, slow, 't', counting);
+    expect(pool.status(deps.now())[0]?.breaker).toBe('half-open');
+    expect((await proxyInference(pool, request(), slow, 't', counting)).status).toBe(200);
+    expect(pool.origins[0]?.breaker.state).toBe('closed');
+    expect(probeOpenBreakers(pool, slow, 't', counting)).toBeUndefined();
   });
 
   it('stops at the deadline', async () => {

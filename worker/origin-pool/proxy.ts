@@ -145,6 +145,21 @@ async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: n
   }
 }
 
+/** `GET /v2/health/ready` on one origin within the readiness timeout: whether it answered 2xx. */
+async function checkReady(origin: OriginHealth, tuning: Tuning, token: string, deps: ProxyDeps): Promise<boolean> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), tuning.readinessTimeoutMs);
+  try {
+    const res = await deps.fetch(`${origin.url}/v2/health/ready`, { method: 'GET', headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Starts readiness checks (`GET /v2/health/ready`) of origins whose last check is older than the TTL;
  * the returned promise is for `ctx.waitUntil`, so no request waits on it.
@@ -155,18 +170,33 @@ export function refreshReadiness(pool: OriginPool, tuning: Tuning, token: string
   return Promise.all(
     stale.map(async (origin) => {
       origin.checking = true;
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), tuning.readinessTimeoutMs);
       try {
-        const res = await deps.fetch(`${origin.url}/v2/health/ready`, { method: 'GET', headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-        await res.body?.cancel();
-        origin.ready = res.ok;
-      } catch {
-        origin.ready = false;
+        origin.ready = await checkReady(origin, tuning, token, deps);
       } finally {
-        clearTimeout(timer);
         origin.checking = false;
         origin.checkedAt = deps.now();
+      }
+    }),
+  ).then(() => undefined);
+}
+
+/**
+ * Probes the readiness of origins whose breaker admits no request, each at most once per
+ * `breakerProbeIntervalMs`, and lets a request through to one that answers ready at once (pool.ts
+ * `readyAgain`) instead of after the breaker's cooldown. Started from the request path; the returned
+ * promise is for `ctx.waitUntil`.
+ */
+export function probeOpenBreakers(pool: OriginPool, tuning: Tuning, token: string, deps: ProxyDeps = defaultProxyDeps): Promise<void> | undefined {
+  const blocked = pool.closedToTraffic(deps.now(), tuning.breakerProbeIntervalMs);
+  if (blocked.length === 0) return undefined;
+  return Promise.all(
+    blocked.map(async (origin) => {
+      origin.breakerProbing = true;
+      origin.breakerProbedAt = deps.now();
+      try {
+        if (await checkReady(origin, tuning, token, deps)) pool.readyAgain(origin, deps.now());
+      } finally {
+        origin.breakerProbing = false;
       }
     }),
   ).then(() => undefined);

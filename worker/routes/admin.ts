@@ -2,8 +2,10 @@
  * Admin routes (API key with the `admin` scope):
  *
  * - `GET /v1/edge/status`: this isolate's view of the origin pool, the signing keys it trusts
- *   (`TRUSTED_KEYS`: keyids and threshold), and with `ROOT_KEYS` the freshness of its update metadata
- *   (storage/trust-metadata.ts: root version, the record's version, age and expiry, the last refusal);
+ *   (`TRUSTED_KEYS`: keyids and threshold), with `ROOT_KEYS` the freshness of its update metadata
+ *   (storage/trust-metadata.ts: root version, the record's version, age and expiry, the last refusal), and
+ *   what it refused to serve from R2 (`refused`: manifests that fail verification, with the version served
+ *   instead, and artifacts whose bytes fail their hash);
  * - `GET|PUT|DELETE /v1/edge/origins`: the origin list override (origin-pool/origin-list.ts). PUT `{"origins":[...]}`
  *   replaces the list without a deploy; DELETE goes back to the `ORIGINS` var. Other isolates follow
  *   within `originListTtlMs`.
@@ -15,6 +17,7 @@ import type { EdgeEnv } from '../context.ts';
 import { originListCache } from '../middleware/edge-state.ts';
 import { ORIGIN_LIST_KEY, parseOriginList, type StoredOriginList } from '../origin-pool/origin-list.ts';
 import { edgeTrustStatus } from '../storage/trust-metadata.ts';
+import { refusals } from '../storage/refusals.ts';
 
 export const adminRoutes = new Hono<EdgeEnv>();
 
@@ -27,6 +30,7 @@ adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), async (c) => {
       origins: c.get('pool').status(Date.now()),
       trusted_keys: { keyids: [...trustedKeys.keys.keys()], threshold: trustedKeys.threshold },
       trust: await edgeTrustStatus(c.env.MODELS, rootKeys, tuning, Date.now()),
+      refused: refusals.list(),
     },
     200,
     NO_STORE,

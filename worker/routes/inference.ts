@@ -4,7 +4,8 @@
  * rewritten to `/versions/{chosen}`; the answer says which origin and version served it, and how many
  * origin attempts it took (`x-tandem-attempts`, also on `origin_unavailable`: the client does not retry
  * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
- * 4xx) comes back as the origin gave it.
+ * 4xx) comes back as the origin gave it. The model name and version are checked first
+ * (middleware/model-path.ts): an odd one is 404 `model_not_found`, never forwarded or echoed.
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -12,8 +13,9 @@ import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { chooseVersion } from '../version-choice/canary.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
+import { modelPath } from '../middleware/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
-import { proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
+import { probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 
 export const inferenceRoutes = new Hono<EdgeEnv>();
@@ -30,7 +32,7 @@ const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) =>
   })(c, next);
 
 for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infer']) {
-  inferenceRoutes.post(path, requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
+  inferenceRoutes.post(path, modelPath({ idParam: 'name' }), requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
 }
 
 async function infer(c: Context<EdgeEnv>): Promise<Response> {
@@ -41,6 +43,10 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
 
   const readiness = refreshReadiness(pool, config.tuning, config.originToken);
   if (readiness) c.executionCtx.waitUntil(readiness);
+  // An origin that went down is watched closely while its breaker is open, so a short restart costs
+  // about the restart, not the breaker's cooldown.
+  const probes = probeOpenBreakers(pool, config.tuning, config.originToken);
+  if (probes) c.executionCtx.waitUntil(probes);
 
   const body = await c.req.arrayBuffer();
   const started = performance.now();

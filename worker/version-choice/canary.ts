@@ -6,6 +6,7 @@
  * falls back to 1.1.0 on the origin.
  */
 import { hash32 } from '../../protocol/hash32.ts';
+import { MODEL_ID_PATTERN, VERSION_PATTERN } from '../../protocol/manifest.ts';
 
 export { hash32 };
 
@@ -18,11 +19,14 @@ export function parseCanary(value: unknown): CanaryConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be a JSON object');
   const out: Record<string, Record<string, number>> = {};
   for (const [model, weights] of Object.entries(value)) {
+    // Versions chosen here travel into paths and the `x-model-version` header: the manifest's own rules.
+    if (!MODEL_ID_PATTERN.test(model)) throw new Error(`${JSON.stringify(model)} is not a model id`);
     if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) {
       throw new Error(`"${model}" must map versions to weights`);
     }
     let total = 0;
     for (const [version, w] of Object.entries(weights)) {
+      if (!VERSION_PATTERN.test(version)) throw new Error(`"${model}": ${JSON.stringify(version)} is not a semantic version`);
       if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new Error(`"${model}" version "${version}": weight must be >= 0`);
       total += w;
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCanary } from './canary.ts';
-import { chooseStoredVersion } from './stored-version.ts';
+import { chooseStoredVersion, storedVersionCandidates } from './stored-version.ts';
 
 describe('version choice', () => {
   it('serves the requested version, else the canary choice, else the newest', () => {
@@ -15,5 +15,16 @@ describe('version choice', () => {
   it('falls back to the newest when the canary version is not stored', () => {
     const canary = parseCanary({ m: { '3.0.0': 100 } });
     expect(chooseStoredVersion(['1.0.0'], { model: 'm', canary, clientId: 'c' })?.version).toBe('1.0.0');
+  });
+
+  it('lists what to try when the preferred version cannot be served: newest first, the canary version before the rest', () => {
+    const versions = (list: ReturnType<typeof storedVersionCandidates>) => list.map((c) => c.version);
+    const none = parseCanary({});
+    expect(versions(storedVersionCandidates(['1.0.0', '2.0.0', '1.10.0'], { model: 'm', canary: none, clientId: 'c' }))).toEqual(['2.0.0', '1.10.0', '1.0.0']);
+    const canary = parseCanary({ m: { '1.0.0': 100 } });
+    const ordered = storedVersionCandidates(['1.0.0', '2.0.0', '1.1.0'], { model: 'm', canary, clientId: 'c' });
+    expect(versions(ordered)).toEqual(['1.0.0', '2.0.0', '1.1.0']);
+    expect(ordered.every((c) => c.perClient)).toBe(true);
+    expect(versions(storedVersionCandidates(['1.0.0', '2.0.0'], { model: 'm', requested: '1.0.0', canary, clientId: 'c' }))).toEqual(['1.0.0']);
   });
 });
