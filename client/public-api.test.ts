@@ -39,10 +39,12 @@ describe('the public API', () => {
     expectTypeOf(sdk.createTandem).returns.toEqualTypeOf<Tandem>();
   });
 
-  it('TandemConfig: edge and publicKeys required, every other field optional', () => {
+  it('TandemConfig: edge required, and publicKeys or rootKeys (checked at createTandem); every other field optional', () => {
     expectTypeOf<TandemConfig>().toEqualTypeOf<{
       edge: string;
-      publicKeys: unknown;
+      publicKeys?: unknown;
+      rootKeys?: unknown;
+      offlineMaxAgeMs?: number;
       apiKey?: string;
       clientId?: string;
       placement?: PlacementMode;
@@ -57,6 +59,7 @@ describe('the public API', () => {
     }>();
     // What the README's snippet passes.
     expectTypeOf({ edge: 'https://ml.example.com', publicKeys: [] as unknown[], apiKey: 'k' }).toExtend<TandemConfig>();
+    expectTypeOf({ edge: 'https://ml.example.com', rootKeys: { keys: [] as unknown[], threshold: 1 }, apiKey: 'k' }).toExtend<TandemConfig>();
   });
 
   it('Tandem: load, capabilities, clearCaches, stats, dispose', () => {
@@ -135,5 +138,6 @@ describe('the public API', () => {
     expectTypeOf(sdk.memoryStore<number>()).toExtend<KeyValueStore<number>>();
     expectTypeOf(sdk.decidePlacement).returns.toEqualTypeOf<PlacementDecision>();
     expectTypeOf<TandemDeps['clientIdStore']>().toEqualTypeOf<KeyValueStore<string> | undefined>();
+    expectTypeOf<TandemDeps['trustStore']>().toEqualTypeOf<KeyValueStore<unknown> | undefined>();
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The SDK: `createTandem(config)` → `tandem.load(id)` → `model.run(inputs)`. This module only wires the
  * pieces, each in its own module: the configuration (`config.ts`), the install's client id
- * (`client-id.ts`), manifests (`manifests.ts`), the device and its Web Worker (`device.ts`), the origin
- * through the edge (`origin-client.ts`), the model and its run with fallbacks (`model.ts`), and loads
- * shared between callers (`shared-loads.ts`).
+ * (`client-id.ts`), the update framework when the app pins root keys (`trust.ts`), manifests
+ * (`manifests.ts`), the device and its Web Worker (`device.ts`), the origin through the edge
+ * (`origin-client.ts`), the model and its run with fallbacks (`model.ts`), and loads shared between
+ * callers (`shared-loads.ts`).
  *
  * load: the verified manifest, the placement decided from the probed capabilities, and for the device the
  * variant opened in the Web Worker (downloaded or read from IndexedDB, hash-checked); a device that cannot
@@ -30,6 +31,7 @@ import { createModel, type ResultCounts, type TandemModel } from './model.ts';
 import { createOriginClient } from './origin-client.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
+import { createTrust } from './trust.ts';
 
 /** Optional dependencies, each with a lazy browser default (tests pass fakes). */
 export interface TandemDeps {
@@ -41,6 +43,8 @@ export interface TandemDeps {
   probe?: () => Promise<DeviceCapabilities>;
   resultStore?: KeyValueStore<ResultEntry>;
   manifestStore?: KeyValueStore<unknown>;
+  /** Where the install's root of trust, timestamp record and floors are kept; default: IndexedDB (database `tandem-trust`). */
+  trustStore?: KeyValueStore<unknown>;
   /** Where the install's client id is kept; default: IndexedDB (database `tandem-client`). */
   clientIdStore?: KeyValueStore<string>;
   online?: () => boolean;
@@ -72,7 +76,10 @@ export interface Tandem {
    */
   load(id: string, options?: LoadOptions): Promise<TandemModel>;
   capabilities(): Promise<DeviceCapabilities>;
-  /** Clears the result cache, the model cache and the stored manifests (not the client id). */
+  /**
+   * Clears the result cache, the model cache and the stored manifests (not the client id, nor what the
+   * install has verified of the root of trust: that would let an older record in again).
+   */
   clearCaches(): Promise<void>;
   stats(): Promise<TandemStats>;
   dispose(): Promise<void>;
@@ -95,15 +102,49 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const online = deps.online ?? (() => (typeof navigator === 'undefined' ? true : navigator.onLine));
   const counts = emptyCounts();
   const fetcher = countingFetch(deps.fetch ?? ((input, init) => fetch(input, init)), counts);
-  const trustedKeys = loadTrustedKeys(config.publicKeys);
-  trustedKeys.catch(() => {}); // Reported by the first load.
+  const wallClock = deps.now ?? Date.now;
+  // Without root keys, the pinned publicKeys verify manifests, as before roots existed.
+  const pinned = loadTrustedKeys(config.rootKeys ?? config.publicKeys);
+  pinned.catch(() => {}); // Reported by the first load.
   const store = <V>(given: KeyValueStore<V> | undefined, db: string, name: string, label: string) => forgivingStore(given ?? idbStore<V>(db, name), warn, label);
 
   const clientId = cfg.clientId !== undefined ? async () => cfg.clientId! : persistentClientId({ store: store(deps.clientIdStore, 'tandem-client', 'identity', 'client id store') });
   const headers = async (): Promise<Record<string, string>> => ({ 'x-client-id': await clientId(), ...(cfg.apiKey ? { authorization: `Bearer ${cfg.apiKey}` } : {}) });
   const retryDeps = deps.retryDeps ? { retryDeps: deps.retryDeps } : {};
 
-  const manifests = createManifests({ edge: cfg.edge, fetch: fetcher, headers, trustedKeys, store: store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store'), online, retry: cfg.retry, ...retryDeps });
+  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
+  const trust =
+    config.rootKeys === undefined
+      ? undefined
+      : createTrust({
+          edge: cfg.edge,
+          fetch: fetcher,
+          headers,
+          rootKeys: pinned,
+          store: store(deps.trustStore, 'tandem-trust', 'trust', 'trust store'),
+          online,
+          retry: cfg.retry,
+          ...retryDeps,
+          timeoutMs: cfg.requestTimeoutMs,
+          offlineMaxAgeMs: cfg.offlineMaxAgeMs,
+          now: wallClock,
+          // A revoked version goes from both caches at the contact that reveals it.
+          evict: async (id, versions) => void (await Promise.all([results.deleteVersions(id, versions), device.evictVersions(id, versions)])),
+          warn,
+        });
+  const manifests = createManifests({
+    edge: cfg.edge,
+    fetch: fetcher,
+    headers,
+    trustedKeys: trust ? undefined : pinned,
+    trust,
+    store: store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store'),
+    online,
+    retry: cfg.retry,
+    ...retryDeps,
+    timeoutMs: cfg.requestTimeoutMs,
+    now: wallClock,
+  });
   const origin = createOriginClient({ edge: cfg.edge, fetch: fetcher, headers, breaker: createCircuitBreaker(cfg.breaker, isOriginFailure), online, retry: cfg.retry, ...retryDeps, requestTimeoutMs: cfg.requestTimeoutMs, now });
   const device = createDevice({
     edge: cfg.edge,
@@ -114,10 +155,10 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     startRuntime: deps.startRuntime ?? startWorkerRuntime,
     wasmPaths: cfg.wasmPaths,
     retry: cfg.retry,
+    timeoutMs: cfg.requestTimeoutMs,
     persist: cfg.persistStorage ? (deps.persist ?? (() => navigator.storage?.persist?.() ?? Promise.resolve(false))) : undefined,
     warn,
   });
-  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
   const resultCounts: ResultCounts = { hits: 0, staleHits: 0, misses: 0 };
   const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
 
@@ -139,7 +180,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     }
     return createModel(
       { manifest, decision, source, session, openError },
-      { device, origin, results, counts: resultCounts, now, wallClock: deps.now ?? Date.now, onDispose: () => loads.delete(key) },
+      { device, origin, results, counts: resultCounts, now, wallClock, onDispose: () => loads.delete(key), ...(trust ? { revoked: trust.revoked } : {}) },
     );
   }
 
