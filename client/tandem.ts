@@ -28,7 +28,7 @@ import { resolveConfig, type TandemConfig } from './config.ts';
 import { createDevice, type DeviceSession } from './device.ts';
 import { createManifests } from './manifests.ts';
 import { createModel, type ResultCounts, type TandemModel } from './model.ts';
-import { createOriginClient } from './origin-client.ts';
+import { createOriginClient, loadOipCodec } from './origin-client.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
 import { createTrust } from './trust.ts';
@@ -167,6 +167,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     const { manifest, source } = await manifests.get(id, signal);
     void results.invalidateOtherVersions(manifest.id, manifest.version);
     const decision = decidePlacement(manifest, await device.capabilities(), mode);
+    // The origin's codec is its own chunk: fetched now, while the model loads, if the origin may answer.
+    if (decision.target === 'origin' || decision.fallback?.target === 'origin') loadOipCodec().catch(() => {});
     let session: DeviceSession | undefined;
     let openError: TandemError | undefined;
     if (decision.target === 'device') {
