@@ -20,6 +20,7 @@ import { createCircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { countingFetch, emptyCounts, type NetworkCounts } from './core/counters.ts';
 import { canFallBack, errorFromDevice, isOriginFailure } from './core/error-mapping.ts';
 import { decidePlacement, parsePlacementMode, type PlacementMode } from './core/placement.ts';
+import { manifestCacheKey } from './core/cache-keys.ts';
 import { createResultCache, type ResultEntry } from './core/result-cache.ts';
 import { throwIfAborted, type RetryDeps } from './core/retry.ts';
 import { forgivingStore, type KeyValueStore, type Warn } from './core/store.ts';
@@ -113,6 +114,16 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const retryDeps = deps.retryDeps ? { retryDeps: deps.retryDeps } : {};
 
   const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
+  const manifestStore = store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store');
+  /**
+   * A revoked version goes from both caches at the contact that reveals it. The model cache is the Web
+   * Worker's: it is asked (started if need be) only for a model this install has loaded, whose manifest
+   * is stored; a fresh install would otherwise start the worker for every revocation in the record.
+   */
+  const evict = async (id: string, versions: string[]) => {
+    const loadedHere = (await manifestStore.get(manifestCacheKey(id))) !== undefined;
+    await Promise.all([results.deleteVersions(id, versions), loadedHere ? device.evictVersions(id, versions) : undefined]);
+  };
   const trust =
     config.rootKeys === undefined
       ? undefined
@@ -128,8 +139,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
           timeoutMs: cfg.requestTimeoutMs,
           offlineMaxAgeMs: cfg.offlineMaxAgeMs,
           now: wallClock,
-          // A revoked version goes from both caches at the contact that reveals it.
-          evict: async (id, versions) => void (await Promise.all([results.deleteVersions(id, versions), device.evictVersions(id, versions)])),
+          evict,
           warn,
         });
   const manifests = createManifests({
@@ -138,7 +148,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     headers,
     trustedKeys: trust ? undefined : pinned,
     trust,
-    store: store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store'),
+    store: manifestStore,
     online,
     retry: cfg.retry,
     ...retryDeps,

@@ -374,6 +374,20 @@ describe('with rootKeys', () => {
     expect(p.kept()).toBe(before);
   });
 
+  it('a fresh install does not start the device runtime to evict versions it never loaded', async () => {
+    edge.trust!.timestamp = await record(2, { revoked: ['0.9.0'] });
+    const p = profile();
+    const asked: string[][] = [];
+    const runtime = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(p.stores.bytes, p.stores.meta), warn: quiet });
+    const watched = { ...runtime, init: async () => void asked.push(['init']), evictVersions: async (id: string, v: string[]) => (asked.push([id, ...v]), 0) };
+    expect((await p.page({}, { runtime: watched }).load(MODEL, { placement: 'origin-only' })).version).toBe('1.1.0');
+    expect(asked).toEqual([]);
+    // Once loaded here, a new revocation reaches the model cache.
+    edge.trust!.timestamp = await record(3, { revoked: ['0.9.0', '0.9.1'] });
+    await p.page({}, { runtime: watched }).load(MODEL, { placement: 'origin-only' });
+    expect(asked).toEqual([['init'], [MODEL, '0.9.1']]);
+  });
+
   it('offline: a cached model runs within offlineMaxAgeMs of the last fresh record, then metadata_expired says to connect', async () => {
     const p = profile();
     await seen110(p);
