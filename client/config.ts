@@ -5,6 +5,7 @@
 import { TandemError } from '../protocol/errors.ts';
 import type { DeviceCapabilities } from './core/capabilities.ts';
 import { DEFAULT_BREAKER, type BreakerOptions } from '../protocol/resilience/breaker.ts';
+import { DEFAULT_OFFLINE_MAX_AGE_MS } from '../protocol/trust/trust-state.ts';
 import { parsePlacementMode, type PlacementMode } from './core/placement.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
 
@@ -12,8 +13,25 @@ import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
 export interface TandemConfig {
   /** The edge's base URL, e.g. `https://ml.example.com`. Required. */
   edge: string;
-  /** The pinned manifest signing keys: an array of public key records or `{ keys, threshold }`. Required. */
-  publicKeys: unknown;
+  /**
+   * The pinned manifest signing keys: an array of public key records or `{ keys, threshold }`. Required
+   * unless `rootKeys` is given, which then takes their place (they are ignored).
+   */
+  publicKeys?: unknown;
+  /**
+   * The pinned root keys of the edge's root of trust (docs/security.md), in the same form. With them the
+   * SDK verifies updates as TUF does: the keys that sign manifests come from the newest root these keys
+   * lead to (so a key rotation needs no new app), a manifest must be the one the edge's signed timestamp
+   * record names, and nothing older than what this install has seen, expired or revoked is run. Default:
+   * none (manifests verify with `publicKeys` alone).
+   */
+  rootKeys?: unknown;
+  /**
+   * With `rootKeys`: how long cached models keep running while the edge cannot be reached, ms after the
+   * last fresh timestamp record; past it a load fails with `metadata_expired` until the device connects.
+   * Default 604800000 (7 days).
+   */
+  offlineMaxAgeMs?: number;
   /** Sent as `Authorization: Bearer …` to the edge. Default: none. */
   apiKey?: string;
   /**
@@ -30,7 +48,11 @@ export interface TandemConfig {
   retry?: Partial<RetryPolicy>;
   /** The origin circuit breaker. Default: open after 5 consecutive failures, for 30 s. */
   breaker?: Partial<BreakerOptions>;
-  /** Deadline of one origin request, ms. Default 30000. */
+  /**
+   * Deadline of one request to the edge, ms: an origin inference, a manifest, a root or the timestamp
+   * record; an artifact download may stall no longer than this (and gets this plus its size at 16 KiB/s).
+   * Default 30000.
+   */
   requestTimeoutMs?: number;
   /**
    * Folder URL where the app serves onnxruntime-web's `.wasm` (and `.mjs`) files. Default: none, and
@@ -56,6 +78,7 @@ export interface ResolvedConfig {
   placement: PlacementMode;
   resultTtlMs: number;
   requestTimeoutMs: number;
+  offlineMaxAgeMs: number;
   maxLoadedModels: number;
   wasmPaths: string | undefined;
   persistStorage: boolean;
@@ -81,7 +104,7 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
   } catch {
     throw bad(`edge must be an absolute URL, got ${JSON.stringify(config.edge)}`);
   }
-  if (config.publicKeys === undefined) throw bad('publicKeys is required (the keys that sign your manifests)');
+  if (config.publicKeys === undefined && config.rootKeys === undefined) throw bad('publicKeys or rootKeys is required (the keys your manifests are signed with, or your root of trust\'s)');
   if (config.clientId !== undefined && (typeof config.clientId !== 'string' || !CLIENT_ID.test(config.clientId))) {
     throw bad(`clientId must be 1 to 128 printable ASCII characters, got ${JSON.stringify(config.clientId)}`);
   }
@@ -111,6 +134,7 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     placement: parsePlacementMode(config.placement ?? 'prefer-device'),
     resultTtlMs: positive('resultTtlMs', config.resultTtlMs, 300_000),
     requestTimeoutMs: positive('requestTimeoutMs', config.requestTimeoutMs, 30_000, 1),
+    offlineMaxAgeMs: positive('offlineMaxAgeMs', config.offlineMaxAgeMs, DEFAULT_OFFLINE_MAX_AGE_MS),
     maxLoadedModels: integer('maxLoadedModels', positive('maxLoadedModels', config.maxLoadedModels, 8, 1)),
     wasmPaths,
     persistStorage: config.persistStorage ?? true,

@@ -30,6 +30,8 @@ export interface DeviceDeps {
   startRuntime: () => RestartableRuntime;
   wasmPaths: string | undefined;
   retry: RetryPolicy;
+  /** How long an artifact read may stall, and the fixed part of its deadline, ms. */
+  timeoutMs: number;
   /** Asks for persistent storage (once, on the first device load); undefined: never. */
   persist: (() => Promise<boolean>) | undefined;
   warn: Warn;
@@ -47,6 +49,8 @@ export interface Device {
   /** The runtime's counters; undefined before it started or after it crashed (its counts died with it). */
   stats(): Promise<RuntimeStats | undefined>;
   clearModelCache(): Promise<void>;
+  /** Deletes the cached bytes of these versions of a model (revoked), starting the runtime if need be. */
+  evictVersions(modelId: string, versions: string[]): Promise<void>;
   /** Whether the browser granted persistent storage; undefined until asked. */
   readonly persisted: boolean | undefined;
   dispose(): Promise<void>;
@@ -54,7 +58,7 @@ export interface Device {
 
 /**
  * @example
- * const device = createDevice({ edge, headers, probe: probeCapabilities, overrides: undefined, startRuntime: startWorkerRuntime, wasmPaths: undefined, retry: DEFAULT_RETRY, persist: undefined, warn });
+ * const device = createDevice({ edge, headers, probe: probeCapabilities, overrides: undefined, startRuntime: startWorkerRuntime, wasmPaths: undefined, retry: DEFAULT_RETRY, timeoutMs: 30_000, persist: undefined, warn });
  * const session = await device.open(manifest, decision);
  */
 export function createDevice(deps: DeviceDeps): Device {
@@ -82,6 +86,7 @@ export function createDevice(deps: DeviceDeps): Device {
         ...(deps.wasmPaths !== undefined ? { wasmPaths: deps.wasmPaths } : {}),
         numThreads: caps.crossOriginIsolated ? Math.min(4, caps.cores ?? 1) : 1,
         retry: deps.retry,
+        timeoutMs: deps.timeoutMs,
       });
       return rt;
     })());
@@ -128,6 +133,9 @@ export function createDevice(deps: DeviceDeps): Device {
     },
     async clearModelCache() {
       await (await getRuntime()).clearModelCache();
+    },
+    async evictVersions(modelId, versions) {
+      await (await getRuntime()).evictVersions?.(modelId, versions);
     },
     get persisted() {
       return persisted;

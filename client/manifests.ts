@@ -1,16 +1,20 @@
 /**
- * Where a model's manifest comes from: the edge, revalidated on every load, verified with the app's
- * pinned keys and kept in the manifest store; and, when the edge cannot be reached (offline start), the
- * last one this app verified, verified again, because the store is not trusted either.
+ * Where a model's manifest comes from: the edge, revalidated on every load, verified and kept in the
+ * manifest store; and, when the edge cannot be reached (offline start), the last one this app verified,
+ * verified again, because the store is not trusted either. The keys are the app's pinned `publicKeys`,
+ * or, with `rootKeys`, the release keys of the root in force (`./trust.ts`), and then the manifest must
+ * also be the one the timestamp record names: refused otherwise, and never stored.
  */
 import { TandemError, toTandemError } from '../protocol/errors.ts';
 import type { TrustedKeySet } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
 import { manifestCacheKey } from './core/cache-keys.ts';
-import { errorFromFetchFailure, errorFromResponse } from './core/error-mapping.ts';
-import { retry, type RetryDeps, type RetryPolicy } from './core/retry.ts';
+import { fetchDocument } from './core/fetch-document.ts';
+import type { RetryDeps, RetryPolicy } from './core/retry.ts';
 import type { KeyValueStore } from './core/store.ts';
+import { manifestBound } from './core/trust-rules.ts';
+import type { Trust } from './trust.ts';
 
 /** Where a verified manifest came from. */
 export type ManifestSource = 'network' | 'cache';
@@ -21,18 +25,26 @@ export interface ManifestsDeps {
   fetch: typeof fetch;
   /** The headers of every edge request (API key, client id). */
   headers: () => Promise<Record<string, string>>;
-  trustedKeys: Promise<TrustedKeySet>;
+  /** The pinned manifest keys (`publicKeys`), used when there is no `trust`. */
+  trustedKeys: Promise<TrustedKeySet> | undefined;
+  /** The update framework, when the app pins root keys: its release keys and record decide. */
+  trust: Trust | undefined;
   /** Signed envelopes as the edge sent them; failures must read as misses (a `forgivingStore`). */
   store: KeyValueStore<unknown>;
   online: () => boolean;
   retry: RetryPolicy;
   retryDeps?: RetryDeps;
+  /** Deadline of each manifest request, ms. */
+  timeoutMs: number;
+  /** Wall-clock time, ms since the epoch (manifest expiry). */
+  now: () => number;
 }
 
 export interface Manifests {
   /**
-   * @throws TandemError `manifest_signature_invalid`, `manifest_invalid`, or, with nothing stored, the
-   *   edge's error (`offline`, `origin_unavailable`, `not_found`, …).
+   * @throws TandemError `manifest_signature_invalid`, `manifest_invalid`, `rollback_detected`,
+   *   `metadata_expired`, `version_revoked`, `payload_too_large`, `deadline_exceeded`, or, with nothing
+   *   stored, the edge's error (`offline`, `origin_unavailable`, `not_found`, …).
    */
   get(id: string, signal?: AbortSignal): Promise<{ manifest: Manifest; source: ManifestSource }>;
   clear(): Promise<void>;
@@ -40,47 +52,43 @@ export interface Manifests {
 
 /**
  * @example
- * const manifests = createManifests({ edge, fetch, headers, trustedKeys, store, online, retry: DEFAULT_RETRY });
+ * const manifests = createManifests({ edge, fetch, headers, trustedKeys, trust: undefined, store, online, retry: DEFAULT_RETRY, timeoutMs: 30_000, now: Date.now });
  * const { manifest, source } = await manifests.get('mlp-classifier');
  */
 export function createManifests(deps: ManifestsDeps): Manifests {
-  async function fromEdge(id: string, signal: AbortSignal | undefined): Promise<unknown> {
-    const headers = await deps.headers();
-    return retry(
-      async () => {
-        let res: Response;
-        try {
-          // Revalidated each load (a 304 is cheap): a new version is seen at once, not after max-age.
-          res = await deps.fetch(`${deps.edge}/v1/models/${encodeURIComponent(id)}/manifest`, { headers, cache: 'no-cache', ...(signal ? { signal } : {}) });
-        } catch (err) {
-          throw errorFromFetchFailure(err, deps.online(), `manifest of ${id}`);
-        }
-        if (!res.ok) throw await errorFromResponse(res);
-        return res.json() as Promise<unknown>;
-      },
-      deps.retry,
-      signal ? { signal } : {},
-      deps.retryDeps,
-    );
-  }
-
   return {
     async get(id, signal) {
-      const trusted = await deps.trustedKeys;
+      const view = await deps.trust?.contact();
+      const keys = view ? view.releaseKeys : await deps.trustedKeys!;
       let envelope: unknown;
+      let source: ManifestSource = 'network';
       try {
-        envelope = await fromEdge(id, signal);
+        // The edge was out of reach for the record a moment ago: go to the store at once.
+        if (view?.offline) throw view.offline;
+        envelope = await fetchDocument(`${deps.edge}/v1/models/${encodeURIComponent(id)}/manifest`, {
+          fetch: deps.fetch,
+          headers: await deps.headers(),
+          bound: manifestBound(view?.record, id),
+          what: `manifest of ${id}`,
+          timeoutMs: deps.timeoutMs,
+          online: deps.online,
+          retry: deps.retry,
+          missingOk: false,
+          ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
+          ...(signal ? { signal } : {}),
+        });
       } catch (err) {
         const e = toTandemError(err);
         if (e.code !== 'offline' && e.code !== 'origin_unavailable') throw e;
-        const cached = await deps.store.get(manifestCacheKey(id));
-        if (cached === undefined) throw e;
-        return { manifest: (await verifyManifest(cached, trusted)).manifest, source: 'cache' };
+        envelope = await deps.store.get(manifestCacheKey(id));
+        if (envelope === undefined) throw e;
+        source = 'cache';
       }
-      const { manifest } = await verifyManifest(envelope, trusted);
+      const { manifest, payload } = await verifyManifest(envelope, keys, deps.now());
       if (manifest.id !== id) throw new TandemError('manifest_invalid', `asked for ${id}, the edge sent a manifest for ${manifest.id}`);
-      await deps.store.set(manifestCacheKey(id), envelope);
-      return { manifest, source: 'network' };
+      if (view) await deps.trust!.check(view, manifest, payload);
+      if (source === 'network') await deps.store.set(manifestCacheKey(id), envelope);
+      return { manifest, source };
     },
     clear: () => deps.store.clear(),
   };

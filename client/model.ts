@@ -59,7 +59,8 @@ export interface TandemModel {
   readonly device: { backend: DeviceBackend; attempts: BackendAttempt[]; fromCache: boolean } | undefined;
   /**
    * @throws TandemError `tensor_invalid` for bad inputs (before any network), `bad_request` for a bad
-   *   option, `not_found` for a miss under `only-if-cached`, else the last tier's error.
+   *   option, `version_revoked` once a timestamp record withdrew this version, `not_found` for a miss
+   *   under `only-if-cached`, else the last tier's error.
    * @example
    * const { outputs, ranOn, backend } = await model.run({ x: { data: new Float32Array(256), dims: [1, 256] } });
    */
@@ -85,6 +86,8 @@ export interface ModelDeps {
   wallClock: () => number;
   /** Called once the model is disposed (the SDK forgets its load). */
   onDispose: () => void;
+  /** Whether the freshest timestamp record revokes this version (with `rootKeys`): then it never runs again. */
+  revoked?: (id: string, version: string) => boolean;
 }
 
 /** What the device or the origin answered. */
@@ -157,6 +160,7 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       const cacheMode = options.cache ?? 'default';
       if (!CACHE_MODES.includes(cacheMode)) throw new TandemError('bad_request', `cache must be default, no-store or only-if-cached`);
       throwIfAborted(options.signal);
+      if (deps.revoked?.(manifest.id, manifest.version)) throw new TandemError('version_revoked', `${manifest.id}@${manifest.version} was revoked since it was loaded: load the model again`);
       const inputs = normalizeInputs(rawInputs);
       // Checked against the signature before either tier sees them, by the rules the origin applies: a
       // wrong name, dtype or shape is the caller's typed error, never onnxruntime's `inference_failed`.

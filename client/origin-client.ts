@@ -2,9 +2,12 @@
  * Inference on the origin, through the edge: one OIP v2 request (binary tensors in, binary outputs asked
  * for), retried with backoff and guarded by the circuit breaker, each attempt under its own deadline and
  * the caller's signal.
+ *
+ * The OIP codec is a chunk of its own, imported on first use (`loadOipCodec`, which `load` starts as soon
+ * as a placement includes the origin): a page that runs its models on the device never loads it, and the
+ * main-thread SDK the page waits for stays within its budget (client/bundle-size.test.ts).
  */
 import type { Manifest } from '../protocol/manifest.ts';
-import { INFERENCE_HEADER_CONTENT_LENGTH, decodeInferResponse, encodeInferRequest, requestBinaryOutputs } from '../protocol/oip-codec.ts';
 import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
 import type { CircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { errorFromFetchFailure, errorFromResponse } from './core/error-mapping.ts';
@@ -32,6 +35,16 @@ export interface OriginAnswer {
   computeMs: number;
 }
 
+type OipCodec = typeof import('../protocol/oip-codec.ts');
+let codec: Promise<OipCodec> | undefined;
+
+/** The OIP codec's chunk, imported once (again after a failed import: a dropped network, say). */
+export function loadOipCodec(): Promise<OipCodec> {
+  codec ??= import('../protocol/oip-codec.ts');
+  codec.catch(() => (codec = undefined));
+  return codec;
+}
+
 export interface OriginClient {
   /** @throws TandemError from the edge or origin (`origin_unavailable`, `offline`, `rate_limited`, …). */
   infer(manifest: Manifest, inputs: NamedTensors, outputs: string[] | undefined, signal?: AbortSignal): Promise<OriginAnswer>;
@@ -45,6 +58,13 @@ export interface OriginClient {
 export function createOriginClient(deps: OriginClientDeps): OriginClient {
   return {
     async infer(manifest, inputs, outputs, signal) {
+      let oip: OipCodec;
+      try {
+        oip = await loadOipCodec();
+      } catch (err) {
+        throw errorFromFetchFailure(err, deps.online(), 'load the SDK\'s OIP codec');
+      }
+      const { INFERENCE_HEADER_CONTENT_LENGTH, decodeInferResponse, encodeInferRequest, requestBinaryOutputs } = oip;
       const request = requestBinaryOutputs({
         inputs: Object.entries(inputs).map(([name, t]) => ({ name, ...t })),
         ...(outputs ? { outputs: outputs.map((name) => ({ name })) } : {}),

@@ -40,10 +40,12 @@ describe('the public API', () => {
     expectTypeOf(sdk.createTandem).returns.toEqualTypeOf<Tandem>();
   });
 
-  it('TandemConfig: edge and publicKeys required, every other field optional', () => {
+  it('TandemConfig: edge required, and publicKeys or rootKeys (checked at createTandem); every other field optional', () => {
     expectTypeOf<TandemConfig>().toEqualTypeOf<{
       edge: string;
-      publicKeys: unknown;
+      publicKeys?: unknown;
+      rootKeys?: unknown;
+      offlineMaxAgeMs?: number;
       apiKey?: string;
       clientId?: string;
       placement?: PlacementMode;
@@ -58,6 +60,7 @@ describe('the public API', () => {
     }>();
     // What the README's snippet passes.
     expectTypeOf({ edge: 'https://ml.example.com', publicKeys: [] as unknown[], apiKey: 'k' }).toExtend<TandemConfig>();
+    expectTypeOf({ edge: 'https://ml.example.com', rootKeys: { keys: [] as unknown[], threshold: 1 }, apiKey: 'k' }).toExtend<TandemConfig>();
   });
 
   it('Tandem: load, capabilities, clearCaches, stats, dispose', () => {
@@ -138,5 +141,6 @@ describe('the public API', () => {
     expectTypeOf(sdk.decidePlacement).parameter(3).toEqualTypeOf<PlacementOptions | undefined>();
     expectTypeOf<PlacementOptions>().toEqualTypeOf<{ variant?: string }>();
     expectTypeOf<TandemDeps['clientIdStore']>().toEqualTypeOf<KeyValueStore<string> | undefined>();
+    expectTypeOf<TandemDeps['trustStore']>().toEqualTypeOf<KeyValueStore<unknown> | undefined>();
   });
 });

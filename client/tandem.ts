@@ -1,9 +1,10 @@
 /**
  * The SDK: `createTandem(config)` → `tandem.load(id)` → `model.run(inputs)`. This module only wires the
  * pieces, each in its own module: the configuration (`config.ts`), the install's client id
- * (`client-id.ts`), manifests (`manifests.ts`), the device and its Web Worker (`device.ts`), the origin
- * through the edge (`origin-client.ts`), the model and its run with fallbacks (`model.ts`), and loads
- * shared between callers (`shared-loads.ts`).
+ * (`client-id.ts`), the update framework when the app pins root keys (`trust.ts`), manifests
+ * (`manifests.ts`), the device and its Web Worker (`device.ts`), the origin through the edge
+ * (`origin-client.ts`), the model and its run with fallbacks (`model.ts`), and loads shared between
+ * callers (`shared-loads.ts`).
  *
  * load: the verified manifest, the placement decided from the probed capabilities, and for the device the
  * variant opened in the Web Worker (downloaded or read from IndexedDB, hash-checked); a device that cannot
@@ -19,6 +20,7 @@ import { createCircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { countingFetch, emptyCounts, type NetworkCounts } from './core/counters.ts';
 import { canFallBack, errorFromDevice, isOriginFailure } from './core/error-mapping.ts';
 import { decidePlacement, parsePlacementMode, type PlacementMode } from './core/placement.ts';
+import { manifestCacheKey } from './core/cache-keys.ts';
 import { createResultCache, type ResultEntry } from './core/result-cache.ts';
 import { throwIfAborted, type RetryDeps } from './core/retry.ts';
 import { forgivingStore, type KeyValueStore, type Warn } from './core/store.ts';
@@ -27,9 +29,10 @@ import { resolveConfig, type TandemConfig } from './config.ts';
 import { createDevice, type DeviceSession } from './device.ts';
 import { createManifests } from './manifests.ts';
 import { createModel, type ResultCounts, type TandemModel } from './model.ts';
-import { createOriginClient } from './origin-client.ts';
+import { createOriginClient, loadOipCodec } from './origin-client.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
+import { createTrust } from './trust.ts';
 
 /** Optional dependencies, each with a lazy browser default (tests pass fakes). */
 export interface TandemDeps {
@@ -41,6 +44,8 @@ export interface TandemDeps {
   probe?: () => Promise<DeviceCapabilities>;
   resultStore?: KeyValueStore<ResultEntry>;
   manifestStore?: KeyValueStore<unknown>;
+  /** Where the install's root of trust, timestamp record and floors are kept; default: IndexedDB (database `tandem-trust`). */
+  trustStore?: KeyValueStore<unknown>;
   /** Where the install's client id is kept; default: IndexedDB (database `tandem-client`). */
   clientIdStore?: KeyValueStore<string>;
   online?: () => boolean;
@@ -80,7 +85,10 @@ export interface Tandem {
    */
   load(id: string, options?: LoadOptions): Promise<TandemModel>;
   capabilities(): Promise<DeviceCapabilities>;
-  /** Clears the result cache, the model cache and the stored manifests (not the client id). */
+  /**
+   * Clears the result cache, the model cache and the stored manifests (not the client id, nor what the
+   * install has verified of the root of trust: that would let an older record in again).
+   */
   clearCaches(): Promise<void>;
   stats(): Promise<TandemStats>;
   dispose(): Promise<void>;
@@ -103,15 +111,58 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const online = deps.online ?? (() => (typeof navigator === 'undefined' ? true : navigator.onLine));
   const counts = emptyCounts();
   const fetcher = countingFetch(deps.fetch ?? ((input, init) => fetch(input, init)), counts);
-  const trustedKeys = loadTrustedKeys(config.publicKeys);
-  trustedKeys.catch(() => {}); // Reported by the first load.
+  const wallClock = deps.now ?? Date.now;
+  // Without root keys, the pinned publicKeys verify manifests, as before roots existed.
+  const pinned = loadTrustedKeys(config.rootKeys ?? config.publicKeys);
+  pinned.catch(() => {}); // Reported by the first load.
   const store = <V>(given: KeyValueStore<V> | undefined, db: string, name: string, label: string) => forgivingStore(given ?? idbStore<V>(db, name), warn, label);
 
   const clientId = cfg.clientId !== undefined ? async () => cfg.clientId! : persistentClientId({ store: store(deps.clientIdStore, 'tandem-client', 'identity', 'client id store') });
   const headers = async (): Promise<Record<string, string>> => ({ 'x-client-id': await clientId(), ...(cfg.apiKey ? { authorization: `Bearer ${cfg.apiKey}` } : {}) });
   const retryDeps = deps.retryDeps ? { retryDeps: deps.retryDeps } : {};
 
-  const manifests = createManifests({ edge: cfg.edge, fetch: fetcher, headers, trustedKeys, store: store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store'), online, retry: cfg.retry, ...retryDeps });
+  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
+  const manifestStore = store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store');
+  /**
+   * A revoked version goes from both caches at the contact that reveals it. The model cache is the Web
+   * Worker's: it is asked (started if need be) only for a model this install has loaded, whose manifest
+   * is stored; a fresh install would otherwise start the worker for every revocation in the record.
+   */
+  const evict = async (id: string, versions: string[]) => {
+    const loadedHere = (await manifestStore.get(manifestCacheKey(id))) !== undefined;
+    await Promise.all([results.deleteVersions(id, versions), loadedHere ? device.evictVersions(id, versions) : undefined]);
+  };
+  const trust =
+    config.rootKeys === undefined
+      ? undefined
+      : createTrust({
+          edge: cfg.edge,
+          fetch: fetcher,
+          headers,
+          rootKeys: pinned,
+          store: store(deps.trustStore, 'tandem-trust', 'trust', 'trust store'),
+          online,
+          retry: cfg.retry,
+          ...retryDeps,
+          timeoutMs: cfg.requestTimeoutMs,
+          offlineMaxAgeMs: cfg.offlineMaxAgeMs,
+          now: wallClock,
+          evict,
+          warn,
+        });
+  const manifests = createManifests({
+    edge: cfg.edge,
+    fetch: fetcher,
+    headers,
+    trustedKeys: trust ? undefined : pinned,
+    trust,
+    store: manifestStore,
+    online,
+    retry: cfg.retry,
+    ...retryDeps,
+    timeoutMs: cfg.requestTimeoutMs,
+    now: wallClock,
+  });
   const origin = createOriginClient({ edge: cfg.edge, fetch: fetcher, headers, breaker: createCircuitBreaker(cfg.breaker, isOriginFailure), online, retry: cfg.retry, ...retryDeps, requestTimeoutMs: cfg.requestTimeoutMs, now });
   const device = createDevice({
     edge: cfg.edge,
@@ -122,10 +173,10 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     startRuntime: deps.startRuntime ?? startWorkerRuntime,
     wasmPaths: cfg.wasmPaths,
     retry: cfg.retry,
+    timeoutMs: cfg.requestTimeoutMs,
     persist: cfg.persistStorage ? (deps.persist ?? (() => navigator.storage?.persist?.() ?? Promise.resolve(false))) : undefined,
     warn,
   });
-  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
   const resultCounts: ResultCounts = { hits: 0, staleHits: 0, misses: 0 };
   const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
 
@@ -134,6 +185,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     const { manifest, source } = await manifests.get(id, signal);
     void results.invalidateOtherVersions(manifest.id, manifest.version);
     const decision = decidePlacement(manifest, await device.capabilities(), mode, variant === undefined ? {} : { variant });
+    // The origin's codec is its own chunk: fetched now, while the model loads, if the origin may answer.
+    if (decision.target === 'origin' || decision.fallback?.target === 'origin') loadOipCodec().catch(() => {});
     let session: DeviceSession | undefined;
     let openError: TandemError | undefined;
     if (decision.target === 'device') {
@@ -147,7 +200,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     }
     return createModel(
       { manifest, decision, source, session, openError },
-      { device, origin, results, counts: resultCounts, now, wallClock: deps.now ?? Date.now, onDispose: () => loads.delete(key) },
+      { device, origin, results, counts: resultCounts, now, wallClock, onDispose: () => loads.delete(key), ...(trust ? { revoked: trust.revoked } : {}) },
     );
   }
 

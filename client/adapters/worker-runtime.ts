@@ -42,6 +42,7 @@ export function startWorkerRuntime(): RestartableRuntime {
     release: (sessionId) => guarded(() => remote.release(sessionId)),
     cancel: (requestId) => guarded(() => remote.cancel(requestId)),
     clearModelCache: () => guarded(() => remote.clearModelCache()),
+    evictVersions: (modelId, versions) => guarded(() => (remote as Remote<Required<DeviceRuntime>>).evictVersions(modelId, versions)),
     stats: () => guarded(() => remote.stats()),
     terminate: () => worker.terminate(),
   };

@@ -49,13 +49,44 @@ describe('downloadArtifact', async () => {
     expect(await downloadArtifact(ref, { fetch, retry: policy, retryDeps: noWait })).toEqual(file);
   });
 
-  it('rejects bytes whose SHA-256 differs from the manifest, and a body longer than stated', async () => {
+  it('rejects bytes whose SHA-256 differs from the manifest', async () => {
     const bad = file.slice();
     bad[500]! ^= 1;
     const fetch = (async () => new Response(bad)) as typeof globalThis.fetch;
     await expect(downloadArtifact(ref, { fetch, retry: policy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
-    const long = (async () => new Response(new Uint8Array(1001))) as typeof globalThis.fetch;
-    await expect(downloadArtifact(ref, { fetch: long, retry: policy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+  });
+
+  it('endless data: a body longer than the manifest says is payload_too_large, cut off at the bound', async () => {
+    // Declared: refused before a byte is read.
+    let pulled = 0;
+    const declared = (async () =>
+      new Response(new ReadableStream({ pull: (c) => void (pulled++, c.enqueue(new Uint8Array(100))) }), { headers: { 'content-length': '5000000' } })) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: declared, retry: policy })).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect(pulled).toBeLessThanOrEqual(1); // A stream may pull once on creation; nothing was read.
+    // Undeclared and endless: read only up to the bound.
+    let sent = 0;
+    const endless = (async () => new Response(new ReadableStream({ pull: (c) => void ((sent += 300), c.enqueue(new Uint8Array(300))) }))) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: endless, retry: policy })).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect(sent).toBeLessThan(2000);
+  });
+
+  it('slow retrieval: a body that stalls, or drips past its deadline, is deadline_exceeded after every attempt', async () => {
+    let attempts = 0;
+    const stalled = (async () => (attempts++, new Response(new ReadableStream({ pull: () => new Promise(() => {}) })))) as typeof globalThis.fetch;
+    const start = Date.now();
+    await expect(downloadArtifact(ref, { fetch: stalled, retry: policy, retryDeps: noWait, timeoutMs: 50 })).rejects.toMatchObject({ code: 'deadline_exceeded' });
+    expect(attempts).toBe(3);
+    expect(Date.now() - start).toBeLessThan(5000);
+    // One byte at a time, each within the stall limit: the attempt's deadline (timeoutMs + size at 16 KiB/s) ends it.
+    const drip = (async () =>
+      new Response(
+        new ReadableStream({
+          // Cancelled by the reader when the deadline passes: a pending pull then has nowhere to write.
+          pull: (c) => new Promise<void>((r) => setTimeout(() => r(void ((c.desiredSize ?? 0) > 0 && c.enqueue(new Uint8Array(1)))), 20)),
+          cancel: () => {},
+        }),
+      )) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: drip, retry: { ...policy, attempts: 1 }, timeoutMs: 100 })).rejects.toMatchObject({ code: 'deadline_exceeded' });
   });
 
   it('passes the edge\'s typed error through and maps a dead network to offline', async () => {

@@ -15,9 +15,20 @@ export { isServerFailure as isOriginFailure } from '../../protocol/errors.ts';
  * attempts the edge already made for it (`x-tandem-attempts`), so the client does not retry those again.
  */
 export async function errorFromResponse(res: Response): Promise<TandemError> {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // A body that failed midway: the status still says what happened.
+  }
+  return errorFromAnswer(res, text);
+}
+
+/** `errorFromResponse` for a body already read (within a bound: core/bounded-read.ts `readErrorText`). */
+export function errorFromAnswer(res: Response, text: string): TandemError {
   let json: unknown = null;
   try {
-    json = JSON.parse(await res.text());
+    json = JSON.parse(text);
   } catch {
     // Not JSON (a proxy's HTML page): parseErrorBody falls back to the status's meaning.
   }

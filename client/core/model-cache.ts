@@ -11,6 +11,8 @@ export interface ArtifactMeta {
   bytes: number;
   lastUsed: number;
   modelId: string;
+  /** The model version the bytes were stored for (entries stored before versions were kept have none). */
+  version?: string;
 }
 
 /**

@@ -38,6 +38,14 @@ describe('result cache', () => {
     expect([...store.map.keys()].sort()).toEqual(['result:m@1.1.0:b', 'result:mm@1.0.0:c']);
   });
 
+  it('deleteVersions removes the revoked versions of one model only', async () => {
+    const store = memoryStore<ResultEntry>();
+    const cache = createResultCache(store, { ttlMs: 1e9 });
+    for (const key of ['result:m@1.0.0:a', 'result:m@1.1.0:b', 'result:m@1.1.0:c', 'result:m@1.1.00:d', 'result:mm@1.1.0:e']) await cache.put(key, entry('1.1.0', 0));
+    expect(await cache.deleteVersions('m', ['1.1.0'])).toBe(2);
+    expect([...store.map.keys()].sort()).toEqual(['result:m@1.0.0:a', 'result:m@1.1.00:d', 'result:mm@1.1.0:e']);
+  });
+
   it('a failing store degrades to a miss with a warning, never an error', async () => {
     const broken: KeyValueStore<ResultEntry> = {
       get: () => Promise.reject(new Error('QuotaExceededError')),

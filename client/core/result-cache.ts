@@ -45,11 +45,18 @@ export interface ResultCache {
   put(key: string, entry: ResultEntry): Promise<void>;
   /** Deletes every entry of `modelId` whose version is not `version`; returns how many. */
   invalidateOtherVersions(modelId: string, version: string): Promise<number>;
+  /** Deletes every entry of these versions of `modelId` (revoked ones); returns how many. */
+  deleteVersions(modelId: string, versions: readonly string[]): Promise<number>;
   clear(): Promise<void>;
 }
 
 export function createResultCache(store: KeyValueStore<ResultEntry>, options: ResultCacheOptions): ResultCache {
   const now = options.now ?? Date.now;
+  const deleteWhere = async (doomed: (key: string) => boolean) => {
+    const keys = (await store.keys()).filter(doomed);
+    await Promise.all(keys.map((k) => store.delete(k)));
+    return keys.length;
+  };
   return {
     async lookup(key, version) {
       const entry = await store.get(key);
@@ -60,11 +67,9 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
     put: (key, entry) => store.set(key, entry),
     async invalidateOtherVersions(modelId, version) {
       const keep = resultKeyPrefix(modelId, version);
-      const model = `result:${modelId}@`;
-      const doomed = (await store.keys()).filter((k) => k.startsWith(model) && !k.startsWith(keep));
-      await Promise.all(doomed.map((k) => store.delete(k)));
-      return doomed.length;
+      return deleteWhere((k) => k.startsWith(`result:${modelId}@`) && !k.startsWith(keep));
     },
+    deleteVersions: (modelId, versions) => deleteWhere((k) => versions.some((v) => k.startsWith(resultKeyPrefix(modelId, v)))),
     clear: () => store.clear(),
   };
 }

@@ -1,20 +1,22 @@
 /**
  * The demo page: uses the SDK the way an app would (choose a model and a placement, give an input, see
  * the answer, where it ran, the latency and cache hits). The end-to-end tests drive it through the ids.
- * The edge and the pinned keys come from /demo-config.json, which the dev server serves from the dev key
- * (a real app bundles its release keys instead). Query parameters: `edge=URL` overrides the edge,
- * `key=` the API key, `resultTtlMs=` the result cache's TTL, `capabilities=JSON` overrides probed device capabilities (e.g. `{"memoryMiB":64}`).
+ * The edge and the pinned keys come from /demo-config.json, which the dev server serves from the dev keys
+ * (a real app bundles its own instead): the root keys of the dev root of trust when the stack has one
+ * (`tandem start` does), and then updates are verified as TUF does; else the manifest keys alone.
+ * Query parameters: `edge=URL` overrides the edge, `key=` the API key, `resultTtlMs=` the result cache's TTL, `capabilities=JSON` overrides probed device capabilities (e.g. `{"memoryMiB":64}`).
  */
 import { exampleInput } from '../../models/data/examples.ts';
 import { createTandem, type CacheMode, type DeviceCapabilities, type PlacementMode, type TandemModel, TandemError } from '../index.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
-const served = (await (await fetch('/demo-config.json')).json()) as { edge: string; publicKeys: unknown };
+const served = (await (await fetch('/demo-config.json')).json()) as { edge: string; publicKeys: unknown; rootKeys?: unknown };
 const capabilities = parseCapabilities(params.get('capabilities'));
 const tandem = createTandem({
   edge: params.get('edge') ?? served.edge,
   publicKeys: served.publicKeys,
+  ...(served.rootKeys ? { rootKeys: served.rootKeys } : {}),
   apiKey: params.get('key') ?? 'dev-api-key',
   wasmPaths: new URL('/ort/', location.href).href,
   ...(capabilities ? { capabilities } : {}),

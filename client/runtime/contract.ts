@@ -22,6 +22,8 @@ export interface RuntimeInit {
   /** WASM threads; 1 unless the page is cross-origin isolated. */
   numThreads: number;
   retry: RetryPolicy;
+  /** How long an artifact read may stall, and the fixed part of its deadline, ms (core/download.ts). Default 30000. */
+  timeoutMs?: number;
 }
 
 export interface LoadRequest {
@@ -88,6 +90,11 @@ export interface DeviceRuntime {
   /** Aborts an in-flight `load`. */
   cancel(requestId: string): Promise<void>;
   clearModelCache(): Promise<void>;
+  /**
+   * Deletes from the model cache the bytes stored for these versions of a model (revoked: never run
+   * again). Returns how many entries went. Optional for runtimes an app brings.
+   */
+  evictVersions?(modelId: string, versions: string[]): Promise<number>;
   stats(): Promise<RuntimeStats>;
 }
 

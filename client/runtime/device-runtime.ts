@@ -61,6 +61,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   const sessions = new Map<string, { session: OrtSession; backend: DeviceBackend }>();
   const inFlight = new Map<string, AbortController>();
   let retryPolicy = DEFAULT_RETRY;
+  let timeoutMs: number | undefined;
   let modelCacheHits = 0;
   let modelCacheMisses = 0;
   let nextSession = 0;
@@ -90,6 +91,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       if (options.wasmPaths !== undefined) deps.ort.env.wasm.wasmPaths = options.wasmPaths;
       deps.ort.env.wasm.numThreads = options.numThreads;
       retryPolicy = options.retry;
+      timeoutMs = options.timeoutMs;
     },
 
     async load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
@@ -113,6 +115,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
             signal: controller.signal,
             onProgress: (p) => onProgress?.({ phase: 'download', loaded: p.loaded, total: p.total }),
             retry: retryPolicy,
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
             ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
             ...(deps.online ? { online: deps.online } : {}),
           });
@@ -122,7 +125,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
         if (!fromCache) {
           // downloadArtifact returned only after the hash matched; now it is safe to keep.
           try {
-            cached = (await deps.modelCache.put({ sha256, bytes: size, modelId: request.modelId }, bytes)).stored;
+            cached = (await deps.modelCache.put({ sha256, bytes: size, modelId: request.modelId, version: request.version }, bytes)).stored;
             if (!cached) warn(`not caching ${request.modelId}: storage quota too short even after eviction`);
           } catch (err) {
             warn('model cache write failed; the model will download again next time', err);
@@ -178,6 +181,12 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     },
 
     clearModelCache: () => deps.modelCache.clear(),
+
+    async evictVersions(modelId, versions) {
+      const doomed = (await deps.modelCache.list()).filter((m) => m.modelId === modelId && m.version !== undefined && versions.includes(m.version));
+      for (const m of doomed) await deps.modelCache.delete(m.sha256);
+      return doomed.length;
+    },
 
     async stats(): Promise<RuntimeStats> {
       return { network: { ...counts }, modelCacheHits, modelCacheMisses, sessions: sessions.size };

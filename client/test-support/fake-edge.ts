@@ -1,8 +1,11 @@
 /**
  * A stand-in for the edge in Node tests, as a `fetch`: it serves signed manifests and artifacts (with
- * Range) straight from a built model repository, and forwards OIP infer requests to a real origin when one
- * is given (swapping the app's API key for the origin's token, as the edge does). It counts requests and
- * can be switched off (every request fails like a dead network) or made to fail artifact bodies midway.
+ * Range) straight from a built model repository, the update framework's metadata as the edge's
+ * `/v1/trust/` routes do (root versions, the timestamp record: whatever the test put in `trust`), and
+ * forwards OIP infer requests to a real origin when one is given (swapping the app's API key for the
+ * origin's token, as the edge does). It counts requests, can be switched off (every request fails like a
+ * dead network), made to fail artifact bodies midway, or made to answer any path as an attacker would
+ * (`intercept`: a replayed document, an endless or a stalled body).
  */
 import type { Manifest } from '../../protocol/manifest.ts';
 import { readArtifact, readEnvelope } from '../../origin/repository.ts';
@@ -24,6 +27,10 @@ export interface FakeEdge {
   requests: string[];
   /** Replace an artifact's bytes (to test hash mismatches). */
   corrupt: Set<string>;
+  /** What `/v1/trust/` serves: root versions 1..n in order, and the record; undefined: 404, as an edge without ROOT_KEYS. */
+  trust: { roots: unknown[]; timestamp: unknown } | undefined;
+  /** Answers a request before the routes do, when it returns a response (a man in the middle). */
+  intercept: ((path: string, request: Request) => Response | Promise<Response> | undefined) | undefined;
 }
 
 export const EDGE = 'https://edge.test';
@@ -33,15 +40,27 @@ export function createFakeEdge(options: FakeEdgeOptions): FakeEdge {
     down: false,
     requests: [],
     corrupt: new Set(),
+    trust: undefined,
+    intercept: undefined,
     fetch: async (input, init) => {
       const request = new Request(input, init);
       const url = new URL(request.url);
       edge.requests.push(`${request.method} ${url.pathname}`);
       if (edge.down) throw new TypeError('fetch failed');
+      const intercepted = await edge.intercept?.(url.pathname, request);
+      if (intercepted) return intercepted;
       if (options.apiKey && request.headers.get('authorization') !== `Bearer ${options.apiKey}`) {
         return Response.json({ error: { code: 'unauthorized', message: 'bad key' } }, { status: 401 });
       }
-      let m = /^\/v1\/models\/([^/]+)\/manifest$/.exec(url.pathname);
+      let m = /^\/v1\/trust\/root\/([1-9]\d*)\.json$/.exec(url.pathname);
+      if (m) {
+        const root = edge.trust?.roots[Number(m[1]) - 1];
+        return root === undefined ? Response.json({ error: { code: 'not_found', message: `no root version ${m[1]}` } }, { status: 404 }) : Response.json(root);
+      }
+      if (url.pathname === '/v1/trust/timestamp.json') {
+        return edge.trust ? Response.json(edge.trust.timestamp) : Response.json({ error: { code: 'not_found', message: 'no root of trust' } }, { status: 404 });
+      }
+      m = /^\/v1\/models\/([^/]+)\/manifest$/.exec(url.pathname);
       if (m) {
         const manifest = options.manifests.get(m[1]!);
         if (!manifest) return Response.json({ error: { code: 'model_not_found', message: 'no such model' } }, { status: 404 });

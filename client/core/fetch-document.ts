@@ -1,0 +1,68 @@
+/**
+ * One signed JSON document from the edge (a manifest, a root version, the timestamp record): revalidated
+ * on every request (`no-cache`: a 304 is cheap, and news such as a revocation is seen at once, not after
+ * a max-age), read within its size bound and deadline (./bounded-read.ts), retried with backoff. The
+ * caller verifies what it gets: this module only fetches.
+ */
+import { TandemError } from '../../protocol/errors.ts';
+import { deadlineSignal, errorFromAbort, readBody, readErrorText } from './bounded-read.ts';
+import { errorFromAnswer, errorFromFetchFailure } from './error-mapping.ts';
+import { retry, type RetryDeps, type RetryPolicy } from './retry.ts';
+
+export interface FetchDocumentOptions {
+  fetch: typeof fetch;
+  headers: Record<string, string>;
+  /** The most bytes the document may have. */
+  bound: number;
+  /** Names it in messages, e.g. `root version 2`. */
+  what: string;
+  /** Deadline of each attempt, ms. */
+  timeoutMs: number;
+  online: () => boolean;
+  retry: RetryPolicy;
+  retryDeps?: RetryDeps;
+  signal?: AbortSignal;
+  /** Answer undefined for a 404 (a document that does not exist yet) instead of the edge's error. */
+  missingOk?: boolean;
+}
+
+/**
+ * @returns the parsed JSON, or undefined for a 404 when `missingOk` (default true).
+ * @throws TandemError `payload_too_large`, `deadline_exceeded`, `manifest_signature_invalid` (not JSON),
+ *   `offline`, `origin_unavailable`, `aborted`, or the edge's error.
+ * @example
+ * const envelope = await fetchDocument(`${edge}/v1/trust/timestamp.json`, { fetch, headers, bound: MAX_TIMESTAMP_BYTES, what: 'timestamp record', timeoutMs: 30_000, online, retry: DEFAULT_RETRY });
+ */
+export async function fetchDocument(url: string, options: FetchDocumentOptions): Promise<unknown> {
+  const { what } = options;
+  return retry(
+    async () => {
+      const signal = deadlineSignal(options.timeoutMs, options.signal);
+      let res: Response;
+      try {
+        res = await options.fetch(url, { headers: options.headers, cache: 'no-cache', signal });
+      } catch (err) {
+        throw signal.aborted ? errorFromAbort(signal, what) : errorFromFetchFailure(err, options.online(), what);
+      }
+      if (res.status === 404 && options.missingOk !== false) {
+        await res.body?.cancel().catch(() => {});
+        return undefined;
+      }
+      if (!res.ok) throw errorFromAnswer(res, await readErrorText(res, signal));
+      let bytes: Uint8Array;
+      try {
+        bytes = await readBody(res, { bound: options.bound, what, signal });
+      } catch (err) {
+        throw errorFromFetchFailure(err, options.online(), what);
+      }
+      try {
+        return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+      } catch (cause) {
+        throw new TandemError('manifest_signature_invalid', `${what} is not JSON`, { cause });
+      }
+    },
+    options.retry,
+    options.signal ? { signal: options.signal } : {},
+    options.retryDeps,
+  );
+}
