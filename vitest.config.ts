@@ -8,7 +8,15 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['protocol/**/*.test.ts', 'models/**/*.test.ts', 'origin/**/*.test.ts', 'client/**/*.test.ts', 'deploy/**/*.test.ts', 'bench/**/*.test.ts', 'stack/**/*.test.ts'],
+          include: [
+            'protocol/**/*.test.ts',
+            'models/**/*.test.ts',
+            'origin/**/*.test.ts',
+            'client/**/*.test.ts',
+            'deploy/**/*.test.ts',
+            'bench/**/*.test.ts',
+            'stack/**/*.test.ts',
+          ],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 300_000,

@@ -26,7 +26,11 @@ async function main(): Promise<void> {
 
   await ensureDevRepository(DEFAULT_REPOSITORY, (line) => void process.stderr.write(`${line}\n`));
   const trustedKeys = await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8');
-  const origin = await spawnOrigin({ repository: DEFAULT_REPOSITORY, env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: DEV_ORIGIN_TOKEN }, scrubTandemEnv: true });
+  const origin = await spawnOrigin({
+    repository: DEFAULT_REPOSITORY,
+    env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: DEV_ORIGIN_TOKEN },
+    scrubTandemEnv: true,
+  });
   // Without the DevTools inspector that `wrangler dev` always starts (stack/edge-runtime.ts): it taxes every
   // subrequest and console line, and the deployed Worker has none. Same Worker code, bindings and dev proxy.
   const edge = await startEdge({
@@ -45,7 +49,11 @@ async function main(): Promise<void> {
     const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }] });
     const path = '/v2/models/mlp-classifier/infer';
     const direct = { url: `${origin.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_ORIGIN_TOKEN}` } };
-    const viaEdge = { url: `${edge.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_API_KEY}`, 'x-client-id': 'bench' } };
+    const viaEdge = {
+      url: `${edge.url}${path}`,
+      body,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_API_KEY}`, 'x-client-id': 'bench' },
+    };
 
     // Warm both paths (JIT, connection pools, the edge's readiness checks), then alternate.
     await measure(direct, 1, 2);
@@ -98,9 +106,14 @@ async function main(): Promise<void> {
 
 function printTable(rows: [string, Measurement, Measurement][]): void {
   const f = (n: number) => n.toFixed(2).padStart(9);
-  process.stdout.write(`\n${'load'.padEnd(15)} ${'path'.padEnd(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`);
+  process.stdout.write(
+    `\n${'load'.padEnd(15)} ${'path'.padEnd(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`,
+  );
   for (const [label, direct, edge] of rows) {
-    for (const [name, m] of [['direct', direct], ['edge', edge]] as const) {
+    for (const [name, m] of [
+      ['direct', direct],
+      ['edge', edge],
+    ] as const) {
       process.stdout.write(`${label.padEnd(15)} ${name.padEnd(7)} ${f(m.p50)} ${f(m.p95)} ${f(m.p99)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
     }
   }

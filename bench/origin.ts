@@ -61,7 +61,6 @@ const BATCHING_ENV = {};
 /** The alternative to the default threading: two runs at once, one onnxruntime thread each. */
 const SESSIONS_ENV = { TANDEM_INTRA_OP_THREADS: '1', TANDEM_SESSION_CONCURRENCY: '2' };
 
-
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2), process.env);
   const loadBefore = loadavg();
@@ -144,13 +143,18 @@ async function rawCeiling(model: BenchModel, options: BenchOptions): Promise<Raw
 
 function floorServer(): () => Promise<ChildServer> {
   return () =>
-    launch({ name: 'd (floor)', command: process.execPath, args: ['--import', 'tsx', join(ROOT, 'bench/floor-server.ts'), '--port', '0'], cwd: ROOT, scrubTandemEnv: true });
+    launch({
+      name: 'd (floor)',
+      command: process.execPath,
+      args: ['--import', 'tsx', join(ROOT, 'bench/floor-server.ts'), '--port', '0'],
+      cwd: ROOT,
+      scrubTandemEnv: true,
+    });
 }
 
 /** The real origin (origin/main.ts) on the bench repository, with `env` on top of the common settings. */
 function originServer(repo: BenchRepository, name: string, env: Record<string, string>): () => Promise<ChildServer> {
-  return () =>
-    spawnOrigin({ name, env: { ...originEnv(repo), ...env }, scrubTandemEnv: true, failOnRefusedModel: true });
+  return () => spawnOrigin({ name, env: { ...originEnv(repo), ...env }, scrubTandemEnv: true, failOnRefusedModel: true });
 }
 
 function originSettings(env: Record<string, string>, models: readonly BenchModel[]): OriginSettings {
@@ -284,7 +288,11 @@ function assemble(
           threads: { intra_op_threads: threadsConfig.intra_op_threads, session_concurrency: threadsConfig.concurrency, ...threads },
           sessions: { intra_op_threads: sessionsConfig.intra_op_threads, session_concurrency: sessionsConfig.concurrency, ...sessions },
           faster:
-            threads.throughput_rps === null || sessions.throughput_rps === null ? null : threads.throughput_rps >= sessions.throughput_rps ? 'threads' : 'sessions',
+            threads.throughput_rps === null || sessions.throughput_rps === null
+              ? null
+              : threads.throughput_rps >= sessions.throughput_rps
+                ? 'threads'
+                : 'sessions',
           origin_default: defaults.intra_op_threads === 0 && defaults.concurrency === 1 ? 'threads' : 'sessions',
         }
       : null;
@@ -350,4 +358,3 @@ main().catch((err: unknown) => {
   process.stderr.write(`bench:origin failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
-

@@ -44,13 +44,22 @@ it(`the main-thread SDK is at most ${BUDGET_BYTES / 1024} KiB gzip, onnxruntime-
   expect(code).not.toMatch(/onnxruntime-web|InferenceSession/);
   const lazy = entry!.dynamicImports.map((name) => chunks.find((c) => c.fileName === name)!);
   const lazyModules = lazy.flatMap((c) => Object.keys(c.modules));
-  expect(lazyModules.some((id) => id.endsWith('/protocol/oip-codec.ts')), 'the OIP codec is a lazy chunk').toBe(true);
+  expect(
+    lazyModules.some((id) => id.endsWith('/protocol/oip-codec.ts')),
+    'the OIP codec is a lazy chunk',
+  ).toBe(true);
   expect(page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/oip-codec.ts'))).toBe(false);
   const lazyGzip = lazy.reduce((n, c) => n + gzipSync(c.code).length, 0);
   const gzip = gzipSync(code).length;
   const modules = page.flatMap((c) => Object.keys(c.modules));
   // Not vacuous: the dependencies are really in it.
-  for (const dependency of ['comlink', 'idb-keyval', 'zod']) expect(modules.some((id) => id.includes(`/node_modules/${dependency}/`)), dependency).toBe(true);
-  console.log(`main-thread SDK: ${code.length} bytes minified, ${gzip} bytes gzip (${(gzip / 1024).toFixed(1)} KiB of a ${BUDGET_BYTES / 1024} KiB budget); loaded with the first origin placement: ${lazyGzip} bytes gzip`);
+  for (const dependency of ['comlink', 'idb-keyval', 'zod'])
+    expect(
+      modules.some((id) => id.includes(`/node_modules/${dependency}/`)),
+      dependency,
+    ).toBe(true);
+  console.log(
+    `main-thread SDK: ${code.length} bytes minified, ${gzip} bytes gzip (${(gzip / 1024).toFixed(1)} KiB of a ${BUDGET_BYTES / 1024} KiB budget); loaded with the first origin placement: ${lazyGzip} bytes gzip`,
+  );
   expect(gzip).toBeLessThanOrEqual(BUDGET_BYTES);
 });

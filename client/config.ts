@@ -104,7 +104,8 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
   } catch {
     throw bad(`edge must be an absolute URL, got ${JSON.stringify(config.edge)}`);
   }
-  if (config.publicKeys === undefined && config.rootKeys === undefined) throw bad('publicKeys or rootKeys is required (the keys your manifests are signed with, or your root of trust\'s)');
+  if (config.publicKeys === undefined && config.rootKeys === undefined)
+    throw bad("publicKeys or rootKeys is required (the keys your manifests are signed with, or your root of trust's)");
   if (config.clientId !== undefined && (typeof config.clientId !== 'string' || !CLIENT_ID.test(config.clientId))) {
     throw bad(`clientId must be 1 to 128 printable ASCII characters, got ${JSON.stringify(config.clientId)}`);
   }

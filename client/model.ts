@@ -144,7 +144,9 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
   }
 
   const runOn = async (target: Target, inputs: NamedTensors, options: RunOptions): Promise<TierAnswer> =>
-    target === 'device' ? runDevice(inputs, options.outputs) : { ...(await deps.origin.infer(manifest, inputs, options.outputs, options.signal)), backend: undefined };
+    target === 'device'
+      ? runDevice(inputs, options.outputs)
+      : { ...(await deps.origin.infer(manifest, inputs, options.outputs, options.signal)), backend: undefined };
 
   return {
     id: manifest.id,
@@ -160,14 +162,21 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       const cacheMode = options.cache ?? 'default';
       if (!CACHE_MODES.includes(cacheMode)) throw new TandemError('bad_request', `cache must be default, no-store or only-if-cached`);
       throwIfAborted(options.signal);
-      if (deps.revoked?.(manifest.id, manifest.version)) throw new TandemError('version_revoked', `${manifest.id}@${manifest.version} was revoked since it was loaded: load the model again`);
+      if (deps.revoked?.(manifest.id, manifest.version))
+        throw new TandemError('version_revoked', `${manifest.id}@${manifest.version} was revoked since it was loaded: load the model again`);
       const inputs = normalizeInputs(rawInputs);
       // Checked against the signature before either tier sees them, by the rules the origin applies: a
       // wrong name, dtype or shape is the caller's typed error, never onnxruntime's `inference_failed`.
-      validateInputs(Object.entries(inputs).map(([name, tensor]) => ({ name, ...tensor })), decision.variant.inputs, { nonFinite: 'allow' });
+      validateInputs(
+        Object.entries(inputs).map(([name, tensor]) => ({ name, ...tensor })),
+        decision.variant.inputs,
+        { nonFinite: 'allow' },
+      );
       // A run that asks for some outputs only caches under a key that also covers which ones (as a
       // string tensor under a name no real input can have).
-      const keyed = options.outputs ? { ...inputs, '\u0000outputs': { dtype: 'string' as const, dims: [options.outputs.length], data: options.outputs } } : inputs;
+      const keyed = options.outputs
+        ? { ...inputs, '\u0000outputs': { dtype: 'string' as const, dims: [options.outputs.length], data: options.outputs } }
+        : inputs;
       const key = cacheMode === 'no-store' ? undefined : await resultCacheKey(manifest.id, manifest.version, keyed);
       const cached = key ? await deps.results.lookup(key, manifest.version) : undefined;
       const fromCache = (stale: boolean, fallback?: RunMeta['fallback']): RunResult => ({
@@ -201,7 +210,14 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
         try {
           const r = await runOn(target, inputs, options);
           if (key && r.version === manifest.version) {
-            void deps.results.put(key, { modelId: manifest.id, version: r.version, outputs: cloneTensors(r.outputs), storedAt: deps.wallClock(), computedOn: target, ...(r.backend ? { backend: r.backend } : {}) });
+            void deps.results.put(key, {
+              modelId: manifest.id,
+              version: r.version,
+              outputs: cloneTensors(r.outputs),
+              storedAt: deps.wallClock(),
+              computedOn: target,
+              ...(r.backend ? { backend: r.backend } : {}),
+            });
           }
           return {
             outputs: r.outputs,

@@ -62,7 +62,7 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
       try {
         oip = await loadOipCodec();
       } catch (err) {
-        throw errorFromFetchFailure(err, deps.online(), 'load the SDK\'s OIP codec');
+        throw errorFromFetchFailure(err, deps.online(), "load the SDK's OIP codec");
       }
       const { INFERENCE_HEADER_CONTENT_LENGTH, decodeInferResponse, encodeInferRequest, requestBinaryOutputs } = oip;
       const request = requestBinaryOutputs({
@@ -81,7 +81,7 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
             try {
               res = await deps.fetch(url, { method: 'POST', body, headers: allHeaders, signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
             } catch (err) {
-              throw errorFromFetchFailure(signal?.aborted ? signal.reason ?? err : err, deps.online(), `infer on the origin`);
+              throw errorFromFetchFailure(signal?.aborted ? (signal.reason ?? err) : err, deps.online(), `infer on the origin`);
             }
             if (!res.ok) throw await errorFromResponse(res);
             const decoded = decodeInferResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));

@@ -12,7 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installedPackages, installPackedSdk, packDryRun, packSdk, type PackResult } from './test-support/packed-sdk.ts';
 
 /** Server-side packages that must never reach a browser app's node_modules through the SDK. */
-const SERVER_PACKAGES = ['onnxruntime-node', 'hono', '@hono/node-server', 'pino', 'prom-client', 'wrangler', '@tandem-ml/protocol', '@tandem-ml/origin', '@tandem-ml/edge', '@tandem-ml/models', '@tandem-ml/stack'];
+const SERVER_PACKAGES = [
+  'onnxruntime-node',
+  'hono',
+  '@hono/node-server',
+  'pino',
+  'prom-client',
+  'wrangler',
+  '@tandem-ml/protocol',
+  '@tandem-ml/origin',
+  '@tandem-ml/edge',
+  '@tandem-ml/models',
+  '@tandem-ml/stack',
+];
 
 let work: string;
 let packed: PackResult;
@@ -30,7 +42,8 @@ describe('the npm package', () => {
     const files = (await packDryRun()).map((f) => f.path).sort();
     // The dry run lists what a publish of the folder as it is would upload: the same as the tarball.
     expect(files).toEqual(packed.files.map((f) => f.path).sort());
-    for (const needed of ['package.json', 'README.md', 'dist/index.js', 'dist/worker.js', 'dist/types/client/index.d.ts']) expect(files, needed).toContain(needed);
+    for (const needed of ['package.json', 'README.md', 'dist/index.js', 'dist/worker.js', 'dist/types/client/index.d.ts'])
+      expect(files, needed).toContain(needed);
     expect(files.some((f) => /^dist\/chunks\/shared-[\w-]+\.js$/.test(f))).toBe(true);
     for (const file of files) {
       expect(file, file).toMatch(/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|js\.map|d\.ts))$/);

@@ -70,7 +70,12 @@ describe('the public API', () => {
     expectTypeOf<Tandem['clearCaches']>().toEqualTypeOf<() => Promise<void>>();
     expectTypeOf<Tandem['stats']>().toEqualTypeOf<() => Promise<TandemStats>>();
     expectTypeOf<Tandem['dispose']>().toEqualTypeOf<() => Promise<void>>();
-    expectTypeOf<LoadOptions>().toEqualTypeOf<{ placement?: PlacementMode; signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void; variant?: string }>();
+    expectTypeOf<LoadOptions>().toEqualTypeOf<{
+      placement?: PlacementMode;
+      signal?: AbortSignal;
+      onProgress?: (progress: LoadProgress) => void;
+      variant?: string;
+    }>();
     expectTypeOf<LoadProgress>().toEqualTypeOf<{ phase: 'download' | 'verify' | 'session'; loaded: number; total: number }>();
     expectTypeOf<TandemStats>().toEqualTypeOf<{
       network: { manifest: number; artifact: number; infer: number; other: number };
@@ -115,9 +120,13 @@ describe('the public API', () => {
   it('the unions apps switch on', () => {
     expectTypeOf<PlacementMode>().toEqualTypeOf<'prefer-device' | 'device-only' | 'prefer-origin' | 'origin-only'>();
     expectTypeOf<DeviceBackend>().toEqualTypeOf<'webgpu' | 'wasm'>();
-    expectTypeOf<TensorDtype>().toEqualTypeOf<'float32' | 'float16' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool' | 'string'>();
+    expectTypeOf<TensorDtype>().toEqualTypeOf<
+      'float32' | 'float16' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool' | 'string'
+    >();
     // Codes are only ever added: the ones the README tells apps to branch on stay.
-    expectTypeOf<'offline' | 'manifest_signature_invalid' | 'artifact_hash_mismatch' | 'device_unsupported' | 'origin_unavailable' | 'aborted'>().toExtend<ErrorCode>();
+    expectTypeOf<
+      'offline' | 'manifest_signature_invalid' | 'artifact_hash_mismatch' | 'device_unsupported' | 'origin_unavailable' | 'aborted'
+    >().toExtend<ErrorCode>();
   });
 
   it('TandemError: a class apps narrow with instanceof, with a stable code', () => {
@@ -125,7 +134,9 @@ describe('the public API', () => {
     if (err instanceof sdk.TandemError) expectTypeOf(err.code).toEqualTypeOf<ErrorCode>();
     expectTypeOf<sdk.TandemError>().toExtend<Error>();
     expectTypeOf<sdk.TandemError['retryAfterSeconds']>().toEqualTypeOf<number | undefined>();
-    expectTypeOf(sdk.TandemError).constructorParameters.toEqualTypeOf<[code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number; requestId?: string; attempts?: number }]>();
+    expectTypeOf(sdk.TandemError).constructorParameters.toEqualTypeOf<
+      [code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number; requestId?: string; attempts?: number }]
+    >();
   });
 
   it('the stores an app may pass, and the helpers', () => {

@@ -49,9 +49,16 @@ afterAll(async () => {
 
 /** One "browser profile": stores that survive page loads, and a fresh SDK per page load. */
 function profile() {
-  const stores = { resultStore: memoryStore<ResultEntry>(), manifestStore: memoryStore<unknown>(), clientIdStore: memoryStore<string>(), bytes: memoryStore<Uint8Array>(), meta: memoryStore<never>() };
+  const stores = {
+    resultStore: memoryStore<ResultEntry>(),
+    manifestStore: memoryStore<unknown>(),
+    clientIdStore: memoryStore<string>(),
+    bytes: memoryStore<Uint8Array>(),
+    meta: memoryStore<never>(),
+  };
   let online = true;
-  const newRuntime = () => createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
+  const newRuntime = () =>
+    createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
   const page = (config: Partial<TandemConfig> = {}, deps: Partial<TandemDeps> = {}) => {
     return createTandem(
       { edge: EDGE, publicKeys: JSON.parse(repo.trustedKeys), apiKey: 'app-key', wasmPaths: WASM_PATHS, retry: { baseDelayMs: 1, maxDelayMs: 2 }, ...config },
@@ -197,7 +204,12 @@ describe('createTandem', () => {
   it('a device run that fails falls back to the origin and says why', async () => {
     const p = profile();
     const failingRun = (rt: DeviceRuntime): DeviceRuntime => ({ ...rt, run: async () => Promise.reject(new Error('Out of memory')) });
-    const inner = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(memoryStore(), memoryStore()), warn: quiet });
+    const inner = createDeviceRuntime({
+      ort: ortWeb as unknown as OrtLike,
+      fetch: edge.fetch,
+      modelCache: createModelCache(memoryStore(), memoryStore()),
+      warn: quiet,
+    });
     const model = await p.page({}, { runtime: failingRun(inner) }).load('mlp-classifier');
     const r = await model.run(x(7));
     expect(r).toMatchObject({ ranOn: 'origin', fallback: { from: 'device', code: 'inference_failed', message: 'Out of memory' } });
@@ -240,7 +252,11 @@ describe('createTandem', () => {
 
   it('refuses a manifest not signed by the pinned keys, and bytes that do not hash right', async () => {
     const other = JSON.stringify([(await (await import('../protocol/keys.ts')).generateSigningKey()).publicKey]);
-    await expect(profile().page({ publicKeys: JSON.parse(other) }).load('mlp-classifier')).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
+    await expect(
+      profile()
+        .page({ publicKeys: JSON.parse(other) })
+        .load('mlp-classifier'),
+    ).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
     const sha = manifests.get('mlp-classifier')!.variants.find((v) => v.tier === 'device')!.artifact.sha256;
     edge.corrupt.add(sha);
     try {
@@ -255,10 +271,16 @@ describe('createTandem', () => {
   });
 
   it('placement follows capability overrides and names the failed requirement', async () => {
-    const model = await profile().page({ capabilities: { memoryMiB: 64 } }).load('mlp-classifier');
+    const model = await profile()
+      .page({ capabilities: { memoryMiB: 64 } })
+      .load('mlp-classifier');
     expect(model.placement.target).toBe('origin');
     expect(model.placement.reason).toContain('minMemoryMiB: need 128, have 64');
-    await expect(profile().page({ capabilities: { wasm: false } }).load('mlp-classifier', { placement: 'device-only' })).rejects.toMatchObject({ code: 'device_unsupported' });
+    await expect(
+      profile()
+        .page({ capabilities: { wasm: false } })
+        .load('mlp-classifier', { placement: 'device-only' }),
+    ).rejects.toMatchObject({ code: 'device_unsupported' });
   });
 
   it('loads a device variant asked for by name, and refuses a name the manifest has no device variant of', async () => {
@@ -266,11 +288,14 @@ describe('createTandem', () => {
     const model = await page.load('mlp-classifier', { placement: 'device-only', variant: 'int8' });
     expect([model.placement.target, model.placement.variant.name, model.device?.backend]).toEqual(['device', 'int8', 'wasm']);
     expect((await model.run(x(), { cache: 'no-store' })).ranOn).toBe('device');
-    await expect(page.load('mlp-classifier', { variant: 'fp32' })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/no device variant "fp32" \(its device variants: int8\)/) });
+    await expect(page.load('mlp-classifier', { variant: 'fp32' })).rejects.toMatchObject({
+      code: 'bad_request',
+      message: expect.stringMatching(/no device variant "fp32" \(its device variants: int8\)/),
+    });
     await expect(page.load('mlp-classifier', { variant: '' })).rejects.toMatchObject({ code: 'bad_request' });
   });
 
-  it('sends one x-client-id per install: kept across page loads, another in another profile, the app\'s own when configured', async () => {
+  it("sends one x-client-id per install: kept across page loads, another in another profile, the app's own when configured", async () => {
     const seen: string[] = [];
     const recording: typeof fetch = (input, init) => {
       const request = new Request(input, init);
@@ -280,7 +305,12 @@ describe('createTandem', () => {
     const p = profile();
     const withRecording = () => ({
       fetch: recording,
-      runtime: createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: recording, modelCache: createModelCache(memoryStore(), memoryStore()), warn: quiet }),
+      runtime: createDeviceRuntime({
+        ort: ortWeb as unknown as OrtLike,
+        fetch: recording,
+        modelCache: createModelCache(memoryStore(), memoryStore()),
+        warn: quiet,
+      }),
     });
     const first = p.page({}, withRecording());
     await (await first.load('mlp-classifier')).run(x(21));
@@ -291,7 +321,10 @@ describe('createTandem', () => {
     expect(new Set(seen)).toEqual(new Set([`manifest ${id}`, `artifact ${id}`, `infer ${id}`]));
 
     seen.length = 0;
-    await p.page({}, withRecording()).load('mlp-classifier', { placement: 'origin-only' }).then((m) => m.run(x(23)));
+    await p
+      .page({}, withRecording())
+      .load('mlp-classifier', { placement: 'origin-only' })
+      .then((m) => m.run(x(23)));
     expect(seen).toEqual([`manifest ${id}`, `infer ${id}`]);
 
     seen.length = 0;

@@ -115,13 +115,23 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   // Without root keys, the pinned publicKeys verify manifests, as before roots existed.
   const pinned = loadTrustedKeys(config.rootKeys ?? config.publicKeys);
   pinned.catch(() => {}); // Reported by the first load.
-  const store = <V>(given: KeyValueStore<V> | undefined, db: string, name: string, label: string) => forgivingStore(given ?? idbStore<V>(db, name), warn, label);
+  const store = <V>(given: KeyValueStore<V> | undefined, db: string, name: string, label: string) =>
+    forgivingStore(given ?? idbStore<V>(db, name), warn, label);
 
-  const clientId = cfg.clientId !== undefined ? async () => cfg.clientId! : persistentClientId({ store: store(deps.clientIdStore, 'tandem-client', 'identity', 'client id store') });
-  const headers = async (): Promise<Record<string, string>> => ({ 'x-client-id': await clientId(), ...(cfg.apiKey ? { authorization: `Bearer ${cfg.apiKey}` } : {}) });
+  const clientId =
+    cfg.clientId !== undefined
+      ? async () => cfg.clientId!
+      : persistentClientId({ store: store(deps.clientIdStore, 'tandem-client', 'identity', 'client id store') });
+  const headers = async (): Promise<Record<string, string>> => ({
+    'x-client-id': await clientId(),
+    ...(cfg.apiKey ? { authorization: `Bearer ${cfg.apiKey}` } : {}),
+  });
   const retryDeps = deps.retryDeps ? { retryDeps: deps.retryDeps } : {};
 
-  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), { ttlMs: cfg.resultTtlMs, ...(deps.now ? { now: deps.now } : {}) });
+  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), {
+    ttlMs: cfg.resultTtlMs,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const manifestStore = store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store');
   /**
    * A revoked version goes from both caches at the contact that reveals it. The model cache is the Web
@@ -163,7 +173,17 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     timeoutMs: cfg.requestTimeoutMs,
     now: wallClock,
   });
-  const origin = createOriginClient({ edge: cfg.edge, fetch: fetcher, headers, breaker: createCircuitBreaker(cfg.breaker, isOriginFailure), online, retry: cfg.retry, ...retryDeps, requestTimeoutMs: cfg.requestTimeoutMs, now });
+  const origin = createOriginClient({
+    edge: cfg.edge,
+    fetch: fetcher,
+    headers,
+    breaker: createCircuitBreaker(cfg.breaker, isOriginFailure),
+    online,
+    retry: cfg.retry,
+    ...retryDeps,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    now,
+  });
   const device = createDevice({
     edge: cfg.edge,
     headers,
@@ -180,7 +200,14 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const resultCounts: ResultCounts = { hits: 0, staleHits: 0, misses: 0 };
   const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
 
-  async function load(id: string, mode: PlacementMode, variant: string | undefined, key: string, signal: AbortSignal, onProgress: LoadOptions['onProgress']): Promise<TandemModel> {
+  async function load(
+    id: string,
+    mode: PlacementMode,
+    variant: string | undefined,
+    key: string,
+    signal: AbortSignal,
+    onProgress: LoadOptions['onProgress'],
+  ): Promise<TandemModel> {
     throwIfAborted(signal);
     const { manifest, source } = await manifests.get(id, signal);
     void results.invalidateOtherVersions(manifest.id, manifest.version);
@@ -210,7 +237,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
       const { variant } = options;
       try {
         mode = parsePlacementMode(options.placement ?? cfg.placement);
-        if (variant !== undefined && (typeof variant !== 'string' || variant === '')) throw new TandemError('bad_request', `variant must be a variant's name, got ${JSON.stringify(variant)}`);
+        if (variant !== undefined && (typeof variant !== 'string' || variant === ''))
+          throw new TandemError('bad_request', `variant must be a variant's name, got ${JSON.stringify(variant)}`);
       } catch (err) {
         return Promise.reject(toTandemError(err));
       }

@@ -65,7 +65,10 @@ async function digestOf(envelope: DsseEnvelope): Promise<{ sha256: string; bytes
 }
 
 /** A timestamp record of `version` for the MLP, signed by the timestamp key unless `signer` says otherwise. */
-async function record(version: number, options: { current?: string; live?: string[]; revoked?: string[]; expiresInMs?: number; signer?: SigningKey; rootVersion?: number } = {}): Promise<DsseEnvelope> {
+async function record(
+  version: number,
+  options: { current?: string; live?: string[]; revoked?: string[]; expiresInMs?: number; signer?: SigningKey; rootVersion?: number } = {},
+): Promise<DsseEnvelope> {
   const live = options.live ?? ['1.0.0', '1.1.0'];
   const document: TimestampRecord = {
     _type: 'timestamp',
@@ -104,7 +107,8 @@ const stalled = () => new Response(new ReadableStream({ pull: () => new Promise(
 beforeAll(async () => {
   repo = await signedRepository([MODEL]);
   await copyVersion(repo, MODEL, '1.0.0', '1.1.0');
-  for (const v of ['1.0.0', '1.1.0']) versions[v] = { manifest: await readVerifiedManifest(repo, MODEL, v), envelope: (await readEnvelope(repo.repository, MODEL, v)) as DsseEnvelope };
+  for (const v of ['1.0.0', '1.1.0'])
+    versions[v] = { manifest: await readVerifiedManifest(repo, MODEL, v), envelope: (await readEnvelope(repo.repository, MODEL, v)) as DsseEnvelope };
   keys.release = repo.key;
   for (const name of ['root', 'timestamp', 'release2', 'root2', 'stranger'] as const) keys[name] = await generateSigningKey();
   root1 = await signRoot(rootDocument(1), [keys.root]);
@@ -136,10 +140,22 @@ function profile() {
   let online = true;
   const page = (config: Partial<TandemConfig> = {}, deps: Partial<TandemDeps> = {}) =>
     createTandem(
-      { edge: EDGE, rootKeys: { keys: [keys.root.publicKey], threshold: 1 }, apiKey: 'app-key', wasmPaths: WASM_PATHS, retry: { baseDelayMs: 1, maxDelayMs: 2 }, ...config },
+      {
+        edge: EDGE,
+        rootKeys: { keys: [keys.root.publicKey], threshold: 1 },
+        apiKey: 'app-key',
+        wasmPaths: WASM_PATHS,
+        retry: { baseDelayMs: 1, maxDelayMs: 2 },
+        ...config,
+      },
       {
         fetch: edge.fetch,
-        runtime: createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet }),
+        runtime: createDeviceRuntime({
+          ort: ortWeb as unknown as OrtLike,
+          fetch: edge.fetch,
+          modelCache: createModelCache(stores.bytes, stores.meta),
+          warn: quiet,
+        }),
         probe: async () => CAPABLE_DEVICE,
         resultStore: stores.resultStore,
         manifestStore: stores.manifestStore,
@@ -183,7 +199,9 @@ describe('with rootKeys', () => {
     const p = profile();
     const model = await p.page().load(MODEL, { placement: 'device-only' });
     expect(model.version).toBe('1.1.0');
-    expect(edge.requests).toEqual(expect.arrayContaining(['GET /v1/trust/root/1.json', 'GET /v1/trust/root/2.json', 'GET /v1/trust/timestamp.json', `GET ${MANIFEST_PATH}`]));
+    expect(edge.requests).toEqual(
+      expect.arrayContaining(['GET /v1/trust/root/1.json', 'GET /v1/trust/root/2.json', 'GET /v1/trust/timestamp.json', `GET ${MANIFEST_PATH}`]),
+    );
     expect(p.trust()?.state).toMatchObject<Partial<TrustState>>({ rootVersion: 1, timestampVersion: 1, floors: { [MODEL]: '1.1.0' } });
     expect(p.trust()?.root).toEqual(root1);
 
@@ -233,11 +251,20 @@ describe('with rootKeys', () => {
     const q = profile();
     // A record that names this very manifest, so only its expiry can refuse it.
     edge.trust!.timestamp = await signTimestamp(
-      { _type: 'timestamp', version: 2, expires: new Date(Date.now() + HOUR).toISOString(), rootVersion: 1, models: { [MODEL]: { current: '1.1.0', versions: { '1.1.0': await digestOf(expired) }, revoked: [] } } },
+      {
+        _type: 'timestamp',
+        version: 2,
+        expires: new Date(Date.now() + HOUR).toISOString(),
+        rootVersion: 1,
+        models: { [MODEL]: { current: '1.1.0', versions: { '1.1.0': await digestOf(expired) }, revoked: [] } },
+      },
       [keys.timestamp],
     );
     serve(MANIFEST_PATH, () => Response.json(expired));
-    await expect(q.page().load(MODEL, { placement: 'device-only' })).rejects.toMatchObject({ code: 'metadata_expired', message: expect.stringMatching(/^manifest /) });
+    await expect(q.page().load(MODEL, { placement: 'device-only' })).rejects.toMatchObject({
+      code: 'metadata_expired',
+      message: expect.stringMatching(/^manifest /),
+    });
     expect([q.storedManifest(), q.stores.bytes.map.size]).toEqual([undefined, 0]);
   });
 
@@ -245,7 +272,10 @@ describe('with rootKeys', () => {
     const p = profile();
     const other = await signManifest({ ...versions['1.1.0']!.manifest, classLabels: Array.from({ length: 10 }, (_, i) => `other ${i}`) }, [keys.release]);
     serve(MANIFEST_PATH, () => Response.json(other));
-    await expect(p.page().load(MODEL, { placement: 'device-only' })).rejects.toMatchObject({ code: 'manifest_signature_invalid', message: expect.stringMatching(/not the manifest timestamp record 1 names/) });
+    await expect(p.page().load(MODEL, { placement: 'device-only' })).rejects.toMatchObject({
+      code: 'manifest_signature_invalid',
+      message: expect.stringMatching(/not the manifest timestamp record 1 names/),
+    });
     expect([p.storedManifest(), p.stores.bytes.map.size]).toEqual([undefined, 0]);
   });
 
@@ -378,7 +408,12 @@ describe('with rootKeys', () => {
     edge.trust!.timestamp = await record(2, { revoked: ['0.9.0'] });
     const p = profile();
     const asked: string[][] = [];
-    const runtime = createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(p.stores.bytes, p.stores.meta), warn: quiet });
+    const runtime = createDeviceRuntime({
+      ort: ortWeb as unknown as OrtLike,
+      fetch: edge.fetch,
+      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
+      warn: quiet,
+    });
     const watched = { ...runtime, init: async () => void asked.push(['init']), evictVersions: async (id: string, v: string[]) => (asked.push([id, ...v]), 0) };
     expect((await p.page({}, { runtime: watched }).load(MODEL, { placement: 'origin-only' })).version).toBe('1.1.0');
     expect(asked).toEqual([]);
@@ -407,7 +442,9 @@ describe('with rootKeys', () => {
   });
 
   it('rejects a config without publicKeys or rootKeys, and a bad offlineMaxAgeMs, at creation', () => {
-    expect(() => createTandem({ edge: EDGE })).toThrow(expect.objectContaining({ code: 'bad_request', message: expect.stringMatching(/publicKeys or rootKeys/) }));
+    expect(() => createTandem({ edge: EDGE })).toThrow(
+      expect.objectContaining({ code: 'bad_request', message: expect.stringMatching(/publicKeys or rootKeys/) }),
+    );
     expect(() => createTandem({ edge: EDGE, rootKeys: [], offlineMaxAgeMs: -1 })).toThrow(/offlineMaxAgeMs/);
   });
 });

@@ -91,7 +91,16 @@ export function createTrust(deps: TrustDeps): Trust {
   let revived: { payload: string; root: Promise<VerifiedRoot> } | undefined;
 
   const fetchJson = async (path: string, bound: number, what: string) =>
-    fetchDocument(`${deps.edge}/v1/trust/${path}`, { fetch: deps.fetch, headers: await deps.headers(), bound, what, timeoutMs: deps.timeoutMs, online: deps.online, retry: deps.retry, ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}) });
+    fetchDocument(`${deps.edge}/v1/trust/${path}`, {
+      fetch: deps.fetch,
+      headers: await deps.headers(),
+      bound,
+      what,
+      timeoutMs: deps.timeoutMs,
+      online: deps.online,
+      retry: deps.retry,
+      ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
+    });
   const fetchRoot = (version: number) => fetchJson(`root/${version}.json`, MAX_ROOT_BYTES, `root version ${version}`);
   const required = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new TandemError('not_found', `the edge serves no ${what}: rootKeys needs an edge with a root of trust (ROOT_KEYS)`);
@@ -107,7 +116,13 @@ export function createTrust(deps: TrustDeps): Trust {
       const root = (async () => {
         const document = parseRoot(JSON.parse(decoder.decode(decodeBase64(envelope.payload, 'manifest_invalid'))));
         const { keyids, threshold } = document.roles.root;
-        return verifyInitialRoot(envelope, await loadTrustedKeys(keyids.map((id) => document.keys[id]), threshold));
+        return verifyInitialRoot(
+          envelope,
+          await loadTrustedKeys(
+            keyids.map((id) => document.keys[id]),
+            threshold,
+          ),
+        );
       })();
       revived = { payload: envelope.payload, root };
       root.catch(() => (revived = undefined));

@@ -12,7 +12,10 @@ import { resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
 const HERE = import.meta.dirname;
-const pkg = JSON.parse(readFileSync(resolve(HERE, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+const pkg = JSON.parse(readFileSync(resolve(HERE, 'package.json'), 'utf8')) as {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+};
 const dependencies = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies });
 /** A dependency or one of its subpaths (`zod/mini`). */
 const isDependency = (id: string) => dependencies.some((name) => id === name || id.startsWith(`${name}/`));

@@ -5,7 +5,9 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parse } from 'yaml';
 
 const ROOT = join(import.meta.dirname, '..');
-const rules = (parse(readFileSync(join(ROOT, 'deploy', 'prometheus', 'alerts.yaml'), 'utf8')) as { groups: { rules: { alert: string; expr: string; for: string }[] }[] }).groups.flatMap((g) => g.rules);
+const rules = (
+  parse(readFileSync(join(ROOT, 'deploy', 'prometheus', 'alerts.yaml'), 'utf8')) as { groups: { rules: { alert: string; expr: string; for: string }[] }[] }
+).groups.flatMap((g) => g.rules);
 const metricsSource = readFileSync(join(ROOT, 'origin', 'metrics.ts'), 'utf8');
 const exported = new Set([...metricsSource.matchAll(/name: '(tandem_origin_[a-z_]+)'/g)].map((m) => m[1]));
 // prom-client's process metrics, which the origin exports under their stock names (origin/metrics.ts).
@@ -15,7 +17,15 @@ const stock = new Set(stockRegistry.getMetricsAsArray().map((m) => m.name));
 
 describe('Prometheus alerts', () => {
   it('alert on error rate, p95 latency, queue depth, readiness and drift', () => {
-    expect(rules.map((r) => r.alert)).toEqual(['TandemOriginErrorRate', 'TandemOriginLatencyP95', 'TandemOriginQueueDepth', 'TandemOriginModelNotReady', 'TandemInputDrift', 'TandemLowConfidence', 'TandemOriginEventLoopLag']);
+    expect(rules.map((r) => r.alert)).toEqual([
+      'TandemOriginErrorRate',
+      'TandemOriginLatencyP95',
+      'TandemOriginQueueDepth',
+      'TandemOriginModelNotReady',
+      'TandemInputDrift',
+      'TandemLowConfidence',
+      'TandemOriginEventLoopLag',
+    ]);
     expect(rules[0]!.expr).toMatch(/> 0\.05\s*$/);
     for (const rule of rules) expect(rule.for, rule.alert).toMatch(/^\d+m$/);
   });

@@ -116,7 +116,9 @@ export async function checkVars(vars: Record<string, string>, strict: boolean): 
   await check('TRUSTED_KEYS', async (t) => {
     const set = await loadTrustedKeys(t);
     if (strict && set.keys.size === 0 && rootKeys === 0) {
-      throw new Error('no trusted key: paste the release public key record (npx tandem keygen prints it), or pin the root keys in ROOT_KEYS (docs/security.md)');
+      throw new Error(
+        'no trusted key: paste the release public key record (npx tandem keygen prints it), or pin the root keys in ROOT_KEYS (docs/security.md)',
+      );
     }
   });
   return problems;
@@ -180,7 +182,13 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { env: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, outdir: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      env: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      outdir: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(`${DEPLOY_USAGE}\n`);

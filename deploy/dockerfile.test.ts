@@ -13,7 +13,10 @@ import { ADMIN_TOKEN, INFER_TOKEN, signedRepository } from '../origin/test-suppo
 import { launch } from '../stack/child-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'origin', 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'origin', 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 interface Instruction {
   keyword: string;
@@ -64,7 +67,14 @@ function dockerignore(text: string): (path: string) => boolean {
       const pattern = (negate ? l.slice(1) : l).replace(/^\/+|\/+$/g, '');
       const source = pattern
         .split('/')
-        .map((part) => (part === '**' ? '.*' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .map((part) =>
+          part === '**'
+            ? '.*'
+            : part
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+        )
         .join('/')
         .replace(/\.\*\//g, '(?:.*/)?');
       return { negate, regex: new RegExp(`^${source}(?:/.*)?$`) };
@@ -85,7 +95,12 @@ const runtime = stages.at(-1)!;
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '');
   const found = new Set<string>();
-  for (const re of [/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm, /^\s*import\s+['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g, /new URL\(\s*['"](\.[^'"]+)['"],\s*import\.meta\.url\)/g]) {
+  for (const re of [
+    /^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm,
+    /^\s*import\s+['"]([^'"]+)['"]/gm,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /new URL\(\s*['"](\.[^'"]+)['"],\s*import\.meta\.url\)/g,
+  ]) {
     for (const m of text.matchAll(re)) found.add(m[1]!);
   }
   return [...found];
@@ -102,7 +117,8 @@ function closure(entries: string[]): { files: string[]; packages: string[] } {
     files.add(file);
     for (const spec of importsOf(file)) {
       if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec));
-      else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+      else if (!spec.startsWith('node:') && !builtinModules.includes(spec))
+        packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
     }
   }
   return { files: [...files].map((f) => relative(ROOT, f)).sort(), packages: [...packages].sort() };
@@ -142,15 +158,24 @@ describe('Dockerfile', () => {
     expect(runtime.instructions.find((i) => i.keyword === 'STOPSIGNAL')?.args).toBe('SIGTERM');
     expect(runtime.instructions.find((i) => i.keyword === 'HEALTHCHECK')?.args).toMatch(/CMD \[.*\/v2\/health\/ready/);
     expect(JSON.parse(runtime.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['node', 'origin/main.js']);
-    const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    const env = runtime.instructions
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toContain('TANDEM_ORIGIN_HOST=0.0.0.0');
     expect(env).toContain('TANDEM_MODEL_REPOSITORY=/models');
   });
 
   it('copies only files that exist and are in the build context', () => {
-    const sources = stages.flatMap((s) => s.instructions)
+    const sources = stages
+      .flatMap((s) => s.instructions)
       .filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))
-      .flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1));
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((a) => !a.startsWith('--'))
+          .slice(0, -1),
+      );
     expect(sources.length).toBeGreaterThan(5);
     for (const source of sources) {
       expect(ignored(source.replace(/\/$/, '')), `${source} is excluded by .dockerignore`).toBe(false);
@@ -160,10 +185,30 @@ describe('Dockerfile', () => {
   });
 
   it('keeps private keys, dependencies and build outputs out of the build context', () => {
-    for (const path of ['.tandem/keys/dev-signing-key.json', 'node_modules/hono/package.json', '.git/config', '.wrangler/state', 'client/index.ts', 'models/build.ts', 'worker/app.ts', 'origin/origin.test.ts', 'origin/dist/origin/main.js', 'protocol/test-support/manifest-arbitrary.ts']) {
+    for (const path of [
+      '.tandem/keys/dev-signing-key.json',
+      'node_modules/hono/package.json',
+      '.git/config',
+      '.wrangler/state',
+      'client/index.ts',
+      'models/build.ts',
+      'worker/app.ts',
+      'origin/origin.test.ts',
+      'origin/dist/origin/main.js',
+      'protocol/test-support/manifest-arbitrary.ts',
+    ]) {
       expect(ignored(path), path).toBe(true);
     }
-    for (const path of ['package.json', 'package-lock.json', '.npmrc', 'stack/package.json', 'origin/main.ts', 'origin/tsconfig.build.json', 'origin/session-thread.mjs', 'models/repository/m/1.0.0/fp32.onnx']) {
+    for (const path of [
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+      'stack/package.json',
+      'origin/main.ts',
+      'origin/tsconfig.build.json',
+      'origin/session-thread.mjs',
+      'models/repository/m/1.0.0/fp32.onnx',
+    ]) {
       expect(ignored(path), path).toBe(false);
     }
   });
@@ -187,7 +232,10 @@ describe('Dockerfile', () => {
   });
 
   it('the build step emits JavaScript that serves a signed repository without tsx', async () => {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'origin', 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'origin', 'tsconfig.build.json')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
     const repo = await signedRepository(['mlp-classifier']);
     const origin = await launch({
       name: 'compiled origin',
@@ -195,7 +243,12 @@ describe('Dockerfile', () => {
       args: [join(ROOT, 'origin', 'dist', 'origin', 'main.js'), '--port', '0'],
       cwd: ROOT,
       scrubTandemEnv: true,
-      env: { TANDEM_MODEL_REPOSITORY: repo.repository, TANDEM_TRUSTED_KEYS: repo.trustedKeys, TANDEM_ORIGIN_TOKEN: INFER_TOKEN, TANDEM_ADMIN_TOKEN: ADMIN_TOKEN },
+      env: {
+        TANDEM_MODEL_REPOSITORY: repo.repository,
+        TANDEM_TRUSTED_KEYS: repo.trustedKeys,
+        TANDEM_ORIGIN_TOKEN: INFER_TOKEN,
+        TANDEM_ADMIN_TOKEN: ADMIN_TOKEN,
+      },
     });
     try {
       const ready = (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as { ready: boolean; models: { name: string }[] };

@@ -91,7 +91,11 @@ describe('wrangler deploy --dry-run', () => {
 
 describe('npm run deploy:edge', () => {
   const script = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'deploy', 'deploy-edge.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...WRANGLER_ENV } });
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'deploy', 'deploy-edge.ts'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...WRANGLER_ENV },
+    });
 
   it('refuses to run without --env', () => {
     const run = script();

@@ -88,8 +88,11 @@ export async function main(files: string[]): Promise<number> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
-    process.stderr.write(`tandem validate-k8s: ${String(err)}\n`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`tandem validate-k8s: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

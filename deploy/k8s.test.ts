@@ -27,7 +27,16 @@ beforeAll(async () => {
 
 describe('schema validation', () => {
   it('every manifest is valid against the Kubernetes schemas', () => {
-    expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace', 'PodDisruptionBudget', 'Secret', 'Service']);
+    expect(docs.map((d) => d.kind).sort()).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'Ingress',
+      'Namespace',
+      'PodDisruptionBudget',
+      'Secret',
+      'Service',
+    ]);
     for (const doc of docs) expect(validateManifest(doc), `${doc.file} ${doc.kind}`).toEqual([]);
   });
 
@@ -91,7 +100,10 @@ describe('consistency', () => {
     const [command, seconds] = container().lifecycle.preStop.exec.command as string[];
     expect(command).toBe('sleep');
     const configured = one('ConfigMap').data.TANDEM_DRAIN_TIMEOUT_MS as string | undefined;
-    const drainMs = loadOriginConfig(configured ? { TANDEM_DRAIN_TIMEOUT_MS: configured } : {}, { repository: '/models', trustedKeysFile: '/k' }).drainTimeoutMs;
+    const drainMs = loadOriginConfig(configured ? { TANDEM_DRAIN_TIMEOUT_MS: configured } : {}, {
+      repository: '/models',
+      trustedKeysFile: '/k',
+    }).drainTimeoutMs;
     expect(drainMs).toBeGreaterThan(0);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(seconds) + drainMs / 1000);
   });
@@ -138,7 +150,9 @@ describe('consistency', () => {
 
   it('mounts the trusted keys where TANDEM_TRUSTED_KEYS_FILE points, from a valid key set', async () => {
     const mount = (container().volumeMounts as { name: string; mountPath: string }[]).find((m) => m.name === 'trusted-keys')!;
-    const volume = (one('Deployment').spec.template.spec.volumes as { name: string; configMap: { name: string; items: { key: string; path: string }[] } }[]).find((v) => v.name === 'trusted-keys')!;
+    const volume = (
+      one('Deployment').spec.template.spec.volumes as { name: string; configMap: { name: string; items: { key: string; path: string }[] } }[]
+    ).find((v) => v.name === 'trusted-keys')!;
     expect(volume.configMap.name).toBe(one('ConfigMap').metadata.name);
     expect(`${mount.mountPath}/${volume.configMap.items[0]!.path}`).toBe(envOf().TANDEM_TRUSTED_KEYS_FILE);
     await expect(loadTrustedKeys(one('ConfigMap').data[volume.configMap.items[0]!.key])).resolves.toBeDefined();
@@ -154,7 +168,8 @@ describe('consistency', () => {
   });
 
   it('scales on a queue-depth metric the origin exports and the adapter serves', () => {
-    const metric = (one('HorizontalPodAutoscaler').spec.metrics as { type: string; pods?: { metric: { name: string } } }[]).find((m) => m.type === 'Pods')!.pods!.metric.name;
+    const metric = (one('HorizontalPodAutoscaler').spec.metrics as { type: string; pods?: { metric: { name: string } } }[]).find((m) => m.type === 'Pods')!
+      .pods!.metric.name;
     expect(read('origin/metrics.ts')).toContain(`name: '${metric}'`);
     const adapter = parse(read('deploy/k8s/adapter/prometheus-adapter-values.yaml')) as { rules: { custom: { seriesQuery: string; name: { as: string } }[] } };
     expect(adapter.rules.custom.map((r) => r.name.as)).toContain(metric);

@@ -50,7 +50,9 @@ describe('docs/operations.md', () => {
   });
 
   it('names files that exist', () => {
-    const paths = [...doc.matchAll(/`((?:deploy|worker|origin|protocol|models|stack|e2e|docs)\/[\w./-]+|Dockerfile|\.dockerignore|wrangler\.toml)`/g)].map((m) => m[1]!);
+    const paths = [...doc.matchAll(/`((?:deploy|worker|origin|protocol|models|stack|e2e|docs)\/[\w./-]+|Dockerfile|\.dockerignore|wrangler\.toml)`/g)].map(
+      (m) => m[1]!,
+    );
     expect(paths.length).toBeGreaterThan(10);
     for (const path of paths) {
       if (path.startsWith('models/repository')) continue; // built by `npx tandem build-models`

@@ -44,10 +44,40 @@ describe('planPublish', () => {
     for (const variant of manifest.variants) expect(keys).toContain(`artifacts/${variant.artifact.sha256}`);
     const dir = join(repo.repository, 'mlp-classifier', '1.0.0');
     expect(plan.commands.map((c) => c.args)).toEqual([
-      ...manifest.variants.map((v) => ['r2', 'object', 'put', `tandem-models-staging/artifacts/${v.artifact.sha256}`, '--file', join(dir, v.artifact.path), '--content-type', 'application/octet-stream', '--env', 'staging', '--config', WRANGLER_CONFIG, '--remote']),
-      ['r2', 'object', 'put', 'tandem-models-staging/mlp-classifier/1.0.0/manifest.dsse.json', '--file', join(dir, 'manifest.dsse.json'), '--content-type', 'application/json', '--env', 'staging', '--config', WRANGLER_CONFIG, '--remote'],
+      ...manifest.variants.map((v) => [
+        'r2',
+        'object',
+        'put',
+        `tandem-models-staging/artifacts/${v.artifact.sha256}`,
+        '--file',
+        join(dir, v.artifact.path),
+        '--content-type',
+        'application/octet-stream',
+        '--env',
+        'staging',
+        '--config',
+        WRANGLER_CONFIG,
+        '--remote',
+      ]),
+      [
+        'r2',
+        'object',
+        'put',
+        'tandem-models-staging/mlp-classifier/1.0.0/manifest.dsse.json',
+        '--file',
+        join(dir, 'manifest.dsse.json'),
+        '--content-type',
+        'application/json',
+        '--env',
+        'staging',
+        '--config',
+        WRANGLER_CONFIG,
+        '--remote',
+      ],
     ]);
-    expect(shellLine(plan.commands.at(-1)!)).toMatch(/^npx wrangler r2 object put tandem-models-staging\/mlp-classifier\/1\.0\.0\/manifest\.dsse\.json --file \S+ --content-type application\/json --env staging --config wrangler\.toml --remote$/);
+    expect(shellLine(plan.commands.at(-1)!)).toMatch(
+      /^npx wrangler r2 object put tandem-models-staging\/mlp-classifier\/1\.0\.0\/manifest\.dsse\.json --file \S+ --content-type application\/json --env staging --config wrangler\.toml --remote$/,
+    );
   });
 
   it('targets the bucket of the environment', async () => {
@@ -58,7 +88,9 @@ describe('planPublish', () => {
     // staging's TRUSTED_KEYS in wrangler.toml is the placeholder "[]" until a release key is pasted in.
     await expect(planPublish({ ...options(), trustedKeys: '[]' })).rejects.toThrow(/trusts no key/);
     const stranger = await generateSigningKey();
-    await expect(planPublish({ ...options(), trustedKeys: JSON.stringify([stranger.publicKey]) })).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
+    await expect(planPublish({ ...options(), trustedKeys: JSON.stringify([stranger.publicKey]) })).rejects.toMatchObject({
+      code: 'manifest_signature_invalid',
+    });
     await expect(planPublish({ ...options(), version: '9.9.9' })).rejects.toThrow();
 
     const copy = await temp('tandem-publish-tampered-');
@@ -73,12 +105,28 @@ describe('planPublish', () => {
 
 describe('npm run publish:model', () => {
   const script = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'deploy', 'publish-model.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...WRANGLER_ENV } });
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'deploy', 'publish-model.ts'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...WRANGLER_ENV },
+    });
 
   it('--dry-run prints the wrangler commands and uploads nothing', async () => {
     const keys = join(await temp('tandem-publish-keys-'), 'trusted.json');
     await writeFile(keys, repo.trustedKeys);
-    const run = script('--env', 'staging', '--model', 'mlp-classifier', '--version', '1.0.0', '--repository', repo.repository, '--trusted-keys', keys, '--dry-run');
+    const run = script(
+      '--env',
+      'staging',
+      '--model',
+      'mlp-classifier',
+      '--version',
+      '1.0.0',
+      '--repository',
+      repo.repository,
+      '--trusted-keys',
+      keys,
+      '--dry-run',
+    );
     expect(run.status, run.stderr).toBe(0);
     const plan = await planPublish(options());
     expect(run.stdout.trim().split('\n')).toEqual(plan.commands.map(shellLine));
@@ -96,9 +144,25 @@ describe('npm run publish:model', () => {
     const persist = await temp('tandem-publish-r2-');
     const keys = join(persist, 'trusted.json');
     await writeFile(keys, repo.trustedKeys);
-    const run = script('--env', 'staging', '--model', 'mlp-classifier', '--version', '1.0.0', '--repository', repo.repository, '--trusted-keys', keys, '--local', '--persist-to', persist);
+    const run = script(
+      '--env',
+      'staging',
+      '--model',
+      'mlp-classifier',
+      '--version',
+      '1.0.0',
+      '--repository',
+      repo.repository,
+      '--trusted-keys',
+      keys,
+      '--local',
+      '--persist-to',
+      persist,
+    );
     expect(run.status, run.stderr).toBe(0);
-    const proxy = await getPlatformProxy<{ MODELS: { get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; httpMetadata?: { contentType?: string } } | null> } }>({
+    const proxy = await getPlatformProxy<{
+      MODELS: { get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; httpMetadata?: { contentType?: string } } | null> };
+    }>({
       configPath: WRANGLER_CONFIG,
       environment: 'staging',
       persist: { path: join(persist, 'v3') },
@@ -112,7 +176,11 @@ describe('npm run publish:model', () => {
       for (const variant of plan.verified.manifest.variants) {
         const object = await proxy.env.MODELS.get(artifactObjectKey(variant.artifact.sha256));
         expect(object, variant.name).not.toBeNull();
-        expect(createHash('sha256').update(Buffer.from(await object!.arrayBuffer())).digest('hex')).toBe(variant.artifact.sha256);
+        expect(
+          createHash('sha256')
+            .update(Buffer.from(await object!.arrayBuffer()))
+            .digest('hex'),
+        ).toBe(variant.artifact.sha256);
         expect(object!.httpMetadata?.contentType).toBe('application/octet-stream');
       }
     } finally {

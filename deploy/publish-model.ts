@@ -64,7 +64,9 @@ export async function planPublish(options: PublishOptions): Promise<PublishPlan>
   const bucket = modelsBucket(options.env, configPath);
   const trusted = await loadTrustedKeys(options.trustedKeys ?? readEnvironment(options.env, configPath).vars.TRUSTED_KEYS ?? '[]');
   if (trusted.keys.size === 0) {
-    throw new Error(`environment "${options.env ?? '(top level)'}" trusts no key (TRUSTED_KEYS in wrangler.toml): its edge would refuse every manifest; pass --trusted-keys FILE to verify against another set`);
+    throw new Error(
+      `environment "${options.env ?? '(top level)'}" trusts no key (TRUSTED_KEYS in wrangler.toml): its edge would refuse every manifest; pass --trusted-keys FILE to verify against another set`,
+    );
   }
   const dir = join(options.repository, options.model, options.version);
   const verified = await verifyModelDirectory(dir, trusted);
@@ -77,7 +79,20 @@ export async function planPublish(options: PublishOptions): Promise<PublishPlan>
     key,
     file,
     contentType,
-    args: ['r2', 'object', 'put', `${bucket}/${key}`, '--file', file, '--content-type', contentType, ...(options.env === undefined ? [] : ['--env', options.env]), '--config', configPath, ...where],
+    args: [
+      'r2',
+      'object',
+      'put',
+      `${bucket}/${key}`,
+      '--file',
+      file,
+      '--content-type',
+      contentType,
+      ...(options.env === undefined ? [] : ['--env', options.env]),
+      '--config',
+      configPath,
+      ...where,
+    ],
   });
   const commands: PutCommand[] = [];
   const seen = new Set<string>();
@@ -111,7 +126,8 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const usage = 'usage: tandem publish-model --env <staging|production> --model ID --version V [--repository DIR] [--trusted-keys FILE] [--dry-run] [--local --persist-to DIR]\n';
+  const usage =
+    'usage: tandem publish-model --env <staging|production> --model ID --version V [--repository DIR] [--trusted-keys FILE] [--dry-run] [--local --persist-to DIR]\n';
   if (values.help) {
     process.stdout.write(usage);
     return 0;
@@ -145,7 +161,11 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  process.stderr.write(values['dry-run'] ? 'tandem publish-model: dry run; nothing was uploaded\n' : `tandem publish-model: published ${values.model}@${values.version} to ${plan.bucket}\n`);
+  process.stderr.write(
+    values['dry-run']
+      ? 'tandem publish-model: dry run; nothing was uploaded\n'
+      : `tandem publish-model: published ${values.model}@${values.version} to ${plan.bucket}\n`,
+  );
   return 0;
 }
 

@@ -67,7 +67,7 @@ describe('docs/security.md', () => {
     for (const path of paths) expect(existsSync(join(ROOT, path)), path).toBe(true);
   });
 
-  it('is linked from the README\'s Signatures section', () => {
+  it("is linked from the README's Signatures section", () => {
     const readme = read('README.md');
     const section = readme.slice(readme.indexOf('## Signatures and keys'), readme.indexOf('## Inference wire format'));
     expect(section).toMatch(/\]\(docs\/security\.md\)/);

@@ -32,7 +32,12 @@ async function readmeCommands(): Promise<string[]> {
   if (!section) throw new Error(`README.md has no "## ${SECTION}" section`);
   const commands: string[] = [];
   for (const [, block = ''] of section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)) {
-    commands.push(...block.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.trim() !== ''));
+    commands.push(
+      ...block
+        .replace(/\\\n\s*/g, '')
+        .split('\n')
+        .filter((line) => line.trim() !== ''),
+    );
   }
   return commands;
 }
@@ -44,7 +49,6 @@ afterAll(async () => {
   if (start?.pid && start.exitCode === null && start.signalCode === null) process.kill(-start.pid, 'SIGKILL');
   if (work) await rm(work, { recursive: true, force: true });
 });
-
 
 /** Runs one command line in bash in the repository; resolves with its output, rejects on a non-zero exit. */
 function shell(command: string, env: NodeJS.ProcessEnv): Promise<string> {
@@ -59,7 +63,7 @@ function shell(command: string, env: NodeJS.ProcessEnv): Promise<string> {
 }
 
 describe('README: Bring your own model', () => {
-  it('the import, verify, start and curl commands work as written, and curl gets the model\'s own answer', async () => {
+  it("the import, verify, start and curl commands work as written, and curl gets the model's own answer", async () => {
     const commands = await readmeCommands();
     expect(commands.map((c) => c.split(/\s+/).slice(0, 3).join(' '))).toEqual(['npx tandem import', 'npx tandem verify', 'npm start #', 'curl -s -H']);
 

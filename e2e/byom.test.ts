@@ -50,7 +50,11 @@ interface ImportPlan {
 }
 
 const ALL_PLAN: readonly ImportPlan[] = [
-  { key: 'paddleocr-det-v4', device: 'fp32', why: 'dynamic N, H and W; opset 11 has no per-axis DequantizeLinear, so int8 would be the fp32 file, and fp16 misses its tolerance' },
+  {
+    key: 'paddleocr-det-v4',
+    device: 'fp32',
+    why: 'dynamic N, H and W; opset 11 has no per-axis DequantizeLinear, so int8 would be the fp32 file, and fp16 misses its tolerance',
+  },
   { key: 'silero-vad-v5', device: 'int8,fp16,fp32', tolerance: 0.15, why: 'stateful LSTM, If nodes, an int64 scalar input; int8 is 13 % of its output range' },
   { key: 'paddleocr-rec-v4', device: 'int8,fp16,fp32', tolerance: 0.2, why: 'CNN + transformer encoder blocks; int8 17 %, fp16 13 % of the CTC probabilities' },
   { key: 'paddleocr-cls-v2', device: 'fp16,fp32', why: 'a classifier (top-1); opset 9, nothing for int8 to quantize' },
@@ -118,11 +122,22 @@ beforeAll(async () => {
     const examples = await writeExampleRequests(model, join(work, 'requests', plan.key));
     const args = ['import', model.path(), '--id', plan.key, '--version', VERSION, '--task', model.task];
     for (const e of examples) args.push('--example', e.path);
-    args.push('--device', plan.device, ...(plan.tolerance === undefined ? [] : ['--tolerance', String(plan.tolerance)]), '--repository', repository, '--key', keyFile);
+    args.push(
+      '--device',
+      plan.device,
+      ...(plan.tolerance === undefined ? [] : ['--tolerance', String(plan.tolerance)]),
+      '--repository',
+      repository,
+      '--key',
+      keyFile,
+    );
     const { stdout, ms } = await tandemCli(args);
     expect(stdout).toContain(`imported ${plan.key}@${VERSION}`);
     const manifest = await readSignedManifest(repository, plan.key, VERSION, trustedKeys);
-    const references = await referenceOutputs(model.path(), examples.map((e) => e.inputs));
+    const references = await referenceOutputs(
+      model.path(),
+      examples.map((e) => e.inputs),
+    );
     imported.set(plan.key, { plan, model, examples, manifest, references, importMs: ms });
     console.log(`imported ${plan.key} (--device ${plan.device}) in ${(ms / 1000).toFixed(1)} s`);
   });
@@ -160,7 +175,10 @@ afterAll(async () => {
 
 function report(): string {
   const f = (v: number | undefined) => (v === undefined ? '' : v === 0 ? '0' : v.toExponential(2));
-  const lines = ['| model | tier | variant | backend | max abs | max rel | error / range | import reported | allclose ratio | top-1 | load, runs (ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| model | tier | variant | backend | max abs | max rel | error / range | import reported | allclose ratio | top-1 | load, runs (ms) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const m of measured) {
     lines.push(
       m.skipped
@@ -169,13 +187,32 @@ function report(): string {
     );
   }
   const s = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)} s`;
-  lines.push('', `imports ${s(timings.importsMs)}, stack + browser ${s(timings.stackMs)}, total ${s(timings.totalMs)}; WebGPU: ${webgpu?.available ? `adapter with ${webgpu.features?.join(', ') || 'no features'}` : `none (${webgpu?.reason ?? ''})`}`);
+  lines.push(
+    '',
+    `imports ${s(timings.importsMs)}, stack + browser ${s(timings.stackMs)}, total ${s(timings.totalMs)}; WebGPU: ${webgpu?.available ? `adapter with ${webgpu.features?.join(', ') || 'no features'}` : `none (${webgpu?.reason ?? ''})`}`,
+  );
   return lines.join('\n');
 }
 
-function record(model: Imported, tier: Measured['tier'], variant: string, backend: string, diffs: Record<string, OutputDiff>, reported?: number, ms?: { loadMs: number; runMs: number }): ReturnType<typeof worst> {
+function record(
+  model: Imported,
+  tier: Measured['tier'],
+  variant: string,
+  backend: string,
+  diffs: Record<string, OutputDiff>,
+  reported?: number,
+  ms?: { loadMs: number; runMs: number },
+): ReturnType<typeof worst> {
   const w = worst(diffs);
-  measured.push({ model: model.plan.key, tier, variant, backend, ...w, ...(reported === undefined ? {} : { reported }), ...(ms ? { loadMs: Math.round(ms.loadMs), runMs: Math.round(ms.runMs) } : {}) });
+  measured.push({
+    model: model.plan.key,
+    tier,
+    variant,
+    backend,
+    ...w,
+    ...(reported === undefined ? {} : { reported }),
+    ...(ms ? { loadMs: Math.round(ms.loadMs), runMs: Math.round(ms.runMs) } : {}),
+  });
   return w;
 }
 
@@ -183,13 +220,18 @@ const classifier = (m: Imported) => m.manifest.task === 'classification';
 
 /** POSTs a request file's bytes as they are (what `curl --data @request.json` sends) and decodes the answer. */
 async function postJson(url: string, id: string, body: Uint8Array<ArrayBuffer>, token: string): Promise<InferResponse> {
-  const res = await fetch(`${url}/v2/models/${id}/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+  const res = await fetch(`${url}/v2/models/${id}/infer`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+  });
   const bytes = new Uint8Array(await res.arrayBuffer());
   if (!res.ok) throw new Error(`${url} ${id}: HTTP ${res.status} ${new TextDecoder().decode(bytes).slice(0, 500)}`);
   return decodeInferResponse(bytes, res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));
 }
 
-const outputsOf = (response: InferResponse): NamedTensors => Object.fromEntries(response.outputs.map((t) => [t.name, { dtype: t.dtype, dims: t.dims, data: t.data } as Tensor]));
+const outputsOf = (response: InferResponse): NamedTensors =>
+  Object.fromEntries(response.outputs.map((t) => [t.name, { dtype: t.dtype, dims: t.dims, data: t.data } as Tensor]));
 
 describe.each(PLAN.map((p) => [p.key, p] as const))('%s', (key) => {
   const model = () => imported.get(key)!;
@@ -213,7 +255,10 @@ describe.each(PLAN.map((p) => [p.key, p] as const))('%s', (key) => {
       if (!answer.ok) throw answer.error;
       binary.push(outputsOf(answer.response));
     }
-    for (const [tier, outputs] of [['origin-json', json], ['origin-binary', binary]] as const) {
+    for (const [tier, outputs] of [
+      ['origin-json', json],
+      ['origin-binary', binary],
+    ] as const) {
       const w = record(m, tier, 'fp32', 'cpu', diffOutputs(m.references, outputs, { top1: classifier(m) }));
       expect(w.allcloseRatio, tier).toBeLessThanOrEqual(1);
       if (classifier(m)) expect(w.top1Agreement, tier).toBe(1);
@@ -259,7 +304,19 @@ function deviceJobs(manifest: Manifest): { variant: ManifestVariant; backend: 'w
 /** Loads one variant by name on one backend's SDK instance, runs every example, and checks the answers. */
 async function runOnDevice(m: Imported, variant: ManifestVariant, backend: 'wasm' | 'webgpu'): Promise<void> {
   const key = m.plan.key;
-  const skip = (why: string) => void measured.push({ model: key, tier: 'device', variant: variant.name, backend, maxAbsError: 0, maxRelError: 0, normalizedError: 0, allcloseRatio: 0, top1Agreement: undefined, skipped: why });
+  const skip = (why: string) =>
+    void measured.push({
+      model: key,
+      tier: 'device',
+      variant: variant.name,
+      backend,
+      maxAbsError: 0,
+      maxRelError: 0,
+      normalizedError: 0,
+      allcloseRatio: 0,
+      top1Agreement: undefined,
+      skipped: why,
+    });
   if (backend === 'webgpu' && !webgpu.available) return skip(`no WebGPU adapter (${webgpu.reason ?? ''})`);
   const what = `${key} ${variant.name} on ${backend}`;
   let clock = performance.now();

@@ -177,7 +177,11 @@ describe('the README Client SDK snippet in a Vite app', () => {
     console.log(`the snippet shows "${shown}"`);
     expect(errors).toEqual([]);
     expect(shown).toMatch(/ran on device \(wasm\)/);
-    expect(online).toEqual({ manifestSource: 'network', device: expect.objectContaining({ backend: 'wasm', fromCache: false }), runs: [{ ranOn: 'device', backend: 'wasm' }] });
+    expect(online).toEqual({
+      manifestSource: 'network',
+      device: expect.objectContaining({ backend: 'wasm', fromCache: false }),
+      runs: [{ ranOn: 'device', backend: 'wasm' }],
+    });
     const longest = Math.max(0, ...tasks);
     console.log(`main thread from navigation through the snippet and one more run: ${tasks.length} tasks, longest ${longest.toFixed(1)} ms`);
     // 50 ms is what the Long Tasks API (and Total Blocking Time) calls a long task.
@@ -187,7 +191,14 @@ describe('the README Client SDK snippet in a Vite app', () => {
     expect(requests.some((r) => r.startsWith(`${appOrigin}/assets/`) && /\/worker-[\w-]+\.js$/.test(r))).toBe(true);
     expect(wasmRequests(requests)).toEqual([expect.stringMatching(new RegExp(`^${appOrigin}/assets/ort-wasm-simd-threaded\\.jsep-[\\w-]+\\.wasm$`))]);
     expect(onPath(requests, ARTIFACT_PATH).map((u) => u.origin)).toEqual([edgeOrigin]);
-    expect(new Set(requests.map((r) => new URL(r)).filter((u) => u.protocol.startsWith('http')).map((u) => u.origin))).toEqual(new Set([appOrigin, edgeOrigin]));
+    expect(
+      new Set(
+        requests
+          .map((r) => new URL(r))
+          .filter((u) => u.protocol.startsWith('http'))
+          .map((u) => u.origin),
+      ),
+    ).toEqual(new Set([appOrigin, edgeOrigin]));
 
     await session.context.setOffline(true);
     const mark = requests.length;
@@ -220,11 +231,19 @@ describe('the README Client SDK snippet in a Vite app', () => {
       expect(errors).toEqual([]);
       expect(shown).toMatch(/ran on device \(wasm\)/);
       // Served by the dev server from the installed package, where onnxruntime-web's import.meta.url points.
-      expect(wasmRequests(requests).map((r) => new URL(r)).map((u) => `${u.origin}${u.pathname}`)).toEqual([`${new URL(url).origin}/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm`]);
+      expect(
+        wasmRequests(requests)
+          .map((r) => new URL(r))
+          .map((u) => `${u.origin}${u.pathname}`),
+      ).toEqual([`${new URL(url).origin}/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm`]);
 
       await session.context.setOffline(true);
       const offline = await runAgain(page, { reload: true, fills: [0.75] });
-      expect(offline).toEqual({ manifestSource: 'cache', device: expect.objectContaining({ backend: 'wasm', fromCache: true }), runs: [{ ranOn: 'device', backend: 'wasm' }] });
+      expect(offline).toEqual({
+        manifestSource: 'cache',
+        device: expect.objectContaining({ backend: 'wasm', fromCache: true }),
+        runs: [{ ranOn: 'device', backend: 'wasm' }],
+      });
       expect(errors).toEqual([]);
       // No complaint from Vite, and no "new dependencies optimized, reloading": one navigation, the test's.
       expect(warnings).toEqual([]);

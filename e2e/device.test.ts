@@ -65,7 +65,8 @@ describe('on the device', () => {
           expect(onGpu.backend).toBe('webgpu');
           expect(onWasm.backend).toBe('wasm');
           expect(onGpu.top1, `class ${label}`).toBe(onWasm.top1);
-          for (let i = 0; i < onGpu.probabilities.length; i++) record.maxAbsDiff = Math.max(record.maxAbsDiff, Math.abs(onGpu.probabilities[i]! - onWasm.probabilities[i]!));
+          for (let i = 0; i < onGpu.probabilities.length; i++)
+            record.maxAbsDiff = Math.max(record.maxAbsDiff, Math.abs(onGpu.probabilities[i]! - onWasm.probabilities[i]!));
         }
         expect(attempts).toMatch(/^webgpu ✓/);
         // The documented tolerance between backends (README, client): 1e-3 absolute on probabilities.
@@ -140,7 +141,10 @@ describe('trust', () => {
     await page.page.route('**/v1/models/mlp-classifier/manifest', async (route) => {
       const response = await route.fetch();
       const envelope = (await response.json()) as { payload: string };
-      const manifest = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { requirements?: unknown; variants: { requirements: { minMemoryMiB: number } }[] };
+      const manifest = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
+        requirements?: unknown;
+        variants: { requirements: { minMemoryMiB: number } }[];
+      };
       for (const variant of manifest.variants) variant.requirements.minMemoryMiB = 1;
       envelope.payload = Buffer.from(JSON.stringify(manifest)).toString('base64');
       await route.fulfill({ response, json: envelope });
@@ -200,7 +204,17 @@ describe('the main thread', () => {
 
 describe('screenshots', () => {
   it('were saved for each state of the page', async () => {
-    for (const name of ['01-ready', '02-loaded-on-device', '03-answer-on-device', '04-answer-on-origin', '06-cache-hit-after-reload', '07-offline', '08-small-device-on-origin', '09-tampered-manifest', '10-tampered-artifact']) {
+    for (const name of [
+      '01-ready',
+      '02-loaded-on-device',
+      '03-answer-on-device',
+      '04-answer-on-origin',
+      '06-cache-hit-after-reload',
+      '07-offline',
+      '08-small-device-on-origin',
+      '09-tampered-manifest',
+      '10-tampered-artifact',
+    ]) {
       const png = await readFile(join(ARTIFACTS, `${name}.png`));
       expect(png.subarray(1, 4).toString(), name).toBe('PNG');
       expect(png.length, name).toBeGreaterThan(5_000);

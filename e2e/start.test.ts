@@ -20,7 +20,6 @@ afterAll(async () => {
   if (repository) await rm(repository, { recursive: true, force: true });
 });
 
-
 describe('npm start', () => {
   it('starts origin, edge and demo page, prints their URLs, and Ctrl-C stops all of it cleanly', async () => {
     repository = await mkdtemp(join(tmpdir(), 'tandem-start-'));

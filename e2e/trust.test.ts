@@ -77,10 +77,14 @@ function indexedDbEntries(p: Page, db: string, store: string): Promise<[string, 
  * results, and its trust state (but when the record was last fresh, which each good contact moves on).
  */
 async function kept(p: Page) {
-  const manifest = (await indexedDbEntries(p, 'tandem-manifests', 'manifests')).find(([k]) => k === `manifest:${MODEL}`)?.[1] as { payload: string } | undefined;
+  const manifest = (await indexedDbEntries(p, 'tandem-manifests', 'manifests')).find(([k]) => k === `manifest:${MODEL}`)?.[1] as
+    | { payload: string }
+    | undefined;
   const meta = await indexedDbEntries(p, 'tandem-models-meta', 'meta');
   const results = await indexedDbEntries(p, 'tandem-results', 'results');
-  const trust = (await indexedDbEntries(p, 'tandem-trust', 'trust')).find(([k]) => k === 'trust')?.[1] as { state: { rootVersion: number; timestampVersion: number; floors: Record<string, string> } } | undefined;
+  const trust = (await indexedDbEntries(p, 'tandem-trust', 'trust')).find(([k]) => k === 'trust')?.[1] as
+    | { state: { rootVersion: number; timestampVersion: number; floors: Record<string, string> } }
+    | undefined;
   return {
     manifestVersion: manifest && (JSON.parse(Buffer.from(manifest.payload, 'base64').toString('utf8')) as { version: string }).version,
     modelVersions: meta.map(([, m]) => (m as { version?: string }).version),
@@ -132,7 +136,7 @@ afterAll(async () => {
 });
 
 describe('a device pinning the root keys', () => {
-  it('sees 1.1.0, then refuses 1.0.0\'s validly signed manifest served as current (rollback_detected), keeping 1.1.0', async () => {
+  it("sees 1.1.0, then refuses 1.0.0's validly signed manifest served as current (rollback_detected), keeping 1.1.0", async () => {
     // The demo config pins the dev root keys, and the page passes them to createTandem.
     const config = (await (await fetch(new URL('/demo-config.json', stack.demoUrl))).json()) as { rootKeys: { keys: { keyid: string }[] } | null };
     expect(config.rootKeys?.keys).toHaveLength(1);
@@ -141,7 +145,12 @@ describe('a device pinning the root keys', () => {
     expect((await page.runOk(3)).version).toBe('1.1.0');
     expect(page.requestsTo('/v1/trust/timestamp.json').length).toBeGreaterThanOrEqual(1);
     const before = await kept(page.page);
-    expect(before).toMatchObject({ manifestVersion: '1.1.0', modelVersions: ['1.1.0'], resultVersions: ['1.1.0'], trust: { rootVersion: 1, floors: { [MODEL]: '1.1.0' } } });
+    expect(before).toMatchObject({
+      manifestVersion: '1.1.0',
+      modelVersions: ['1.1.0'],
+      resultVersions: ['1.1.0'],
+      trust: { rootVersion: 1, floors: { [MODEL]: '1.1.0' } },
+    });
 
     const restore = await replace(MANIFEST_ROUTE, await repoFile(envelopeKey(MODEL, '1.0.0')));
     try {
@@ -160,9 +169,11 @@ describe('a device pinning the root keys', () => {
     await page.screenshot('trust-01-rollback-refused');
   });
 
-  it('`tandem revoke` of 1.1.0: the device\'s next contact evicts it from both caches, and it never loads again', async () => {
+  it("`tandem revoke` of 1.1.0: the device's next contact evicts it from both caches, and it never loads again", async () => {
     const beforeRevocation = await repoFile(TIMESTAMP_KEY);
-    expect(await tandem('revoke', '--model', MODEL, '--version', '1.1.0', '--current', '1.0.0', '--key', keyFile(DEV_TIMESTAMP_KEY_FILE), ...onRepository())).toMatch(/revoked/);
+    expect(
+      await tandem('revoke', '--model', MODEL, '--version', '1.1.0', '--current', '1.0.0', '--key', keyFile(DEV_TIMESTAMP_KEY_FILE), ...onRepository()),
+    ).toMatch(/revoked/);
     await stack.restartEdge(); // Seeds R2 again from the repository: the edge serves the new record.
 
     // An origin-only load touches no model bytes: what goes, the contact's eviction took.
@@ -203,7 +214,9 @@ describe('a device pinning the root keys', () => {
     // The live version re-signed by the new key alone: the old one (the demo's publicKeys) signs nothing that counts.
     const envelope = join(repo.repository, ...envelopeKey(MODEL, '1.0.0').split('/'));
     await tandem('sign', envelope, '--key', keyFile('release-2.json'), '--out', envelope);
-    expect(await tandem('root', 'rotate', '--release-key', keyFile('release-2.json'), '--sign-with', keyFile(DEV_ROOT_KEY_FILE), ...onRepository())).toMatch(/root version 2 written/);
+    expect(await tandem('root', 'rotate', '--release-key', keyFile('release-2.json'), '--sign-with', keyFile(DEV_ROOT_KEY_FILE), ...onRepository())).toMatch(
+      /root version 2 written/,
+    );
     await tandem('timestamp', '--key', keyFile(DEV_TIMESTAMP_KEY_FILE), ...onRepository());
     await stack.restartOrigin();
     await stack.restartEdge();

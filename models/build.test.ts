@@ -97,7 +97,11 @@ describe('buildModels with a fake recipe', () => {
   it('writes the envelope the sign callback returns, pretty-printed', async () => {
     const repository = join(scratch, 'stub-repo');
     // A stand-in signer: the builder only needs a callback returning the envelope JSON.
-    const sign = async (m: Manifest) => ({ payloadType: 'application/vnd.tandem.manifest+json', payload: Buffer.from(JSON.stringify(m)).toString('base64'), signatures: [] });
+    const sign = async (m: Manifest) => ({
+      payloadType: 'application/vnd.tandem.manifest+json',
+      payload: Buffer.from(JSON.stringify(m)).toString('base64'),
+      signatures: [],
+    });
     const [built] = await buildModels({ repository, sign, cacheDir: null, recipes: [fakeRecipe({ seed: 4 })] });
     const text = await readFile(join(built!.dir, 'manifest.dsse.json'), 'utf8');
     expect(text).toBe(JSON.stringify(await sign(built!.manifest), null, 2));

@@ -73,7 +73,9 @@ for (const id of ['mlp-classifier', 'shapes-cnn'] as const) {
       const accuracyFp32 = fractionEqual(predictions.fp32!, data.labels);
       const accuracyInt8 = fractionEqual(predictions.int8!, data.labels);
       const agreement = fractionEqual(predictions.fp32!, predictions.int8!);
-      console.log(`${id}: onnxruntime-node on ${data.count} held-out samples: accuracy fp32 ${accuracyFp32}, int8 ${accuracyInt8}, top-1 agreement ${agreement}; manifest ${JSON.stringify(manifest.evaluation)}`);
+      console.log(
+        `${id}: onnxruntime-node on ${data.count} held-out samples: accuracy fp32 ${accuracyFp32}, int8 ${accuracyInt8}, top-1 agreement ${agreement}; manifest ${JSON.stringify(manifest.evaluation)}`,
+      );
       expect(agreement).toBeGreaterThanOrEqual(0.99);
       expect(accuracyFp32).toBeGreaterThanOrEqual(data.accuracyFloor);
       expect(accuracyInt8).toBeGreaterThanOrEqual(data.accuracyFloor);
@@ -84,7 +86,10 @@ for (const id of ['mlp-classifier', 'shapes-cnn'] as const) {
       // Calibrated probabilities: the mean top-class probability is the accuracy, give or take 2 points
       // (uncalibrated ridge read-outs gave about 16 % to right answers), and the median is far above the
       // 0.5 under which the TandemLowConfidence alert fires.
-      for (const [variant, accuracy] of [['fp32', accuracyFp32], ['int8', accuracyInt8]] as const) {
+      for (const [variant, accuracy] of [
+        ['fp32', accuracyFp32],
+        ['int8', accuracyInt8],
+      ] as const) {
         const values = confidence[variant]!.sort((a, b) => a - b);
         const mean = values.reduce((a, b) => a + b, 0) / values.length;
         console.log(`${id} ${variant}: mean top-class probability ${mean.toFixed(4)}, accuracy ${accuracy}, median ${values[values.length >> 1]!.toFixed(4)}`);

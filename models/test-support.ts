@@ -9,7 +9,15 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { exportSigningKey, generateSigningKey, importSigningKey, loadTrustedKeys, type PublicKeyRecord, type SigningKey, type TrustedKeySet } from '../protocol/keys.ts';
+import {
+  exportSigningKey,
+  generateSigningKey,
+  importSigningKey,
+  loadTrustedKeys,
+  type PublicKeyRecord,
+  type SigningKey,
+  type TrustedKeySet,
+} from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { signManifest, verifyManifest } from '../protocol/signed-manifest.ts';
 import { buildModels, DEFAULT_CACHE_DIR } from './build.ts';
@@ -119,7 +127,10 @@ async function withLock<T>(task: () => Promise<T>): Promise<T> {
 }
 
 async function lockIsStale(): Promise<boolean> {
-  const age = await stat(LOCK).then((s) => Date.now() - s.mtimeMs, () => 0);
+  const age = await stat(LOCK).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => 0,
+  );
   if (age > STALE_LOCK_MS) return true;
   const owner = Number(await readText(join(LOCK, 'pid')));
   if (!Number.isInteger(owner) || owner <= 0) return false; // Just created; the pid is on its way.

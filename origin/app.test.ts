@@ -51,7 +51,10 @@ describe('origin under attack', () => {
     // session kept a pending entry (and ~315 KiB) per request.
     const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
     for (let i = 0; i < 3; i++) {
-      const res = await post(`/v2/models/${MODEL}/infer`, `{"inputs":[{"name":"x","shape":[1,256],"datatype":"FP32","data":${zeros(1)},"parameters":${deep}}]}`);
+      const res = await post(
+        `/v2/models/${MODEL}/infer`,
+        `{"inputs":[{"name":"x","shape":[1,256],"datatype":"FP32","data":${zeros(1)},"parameters":${deep}}]}`,
+      );
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ code: 'bad_request', error: expect.stringContaining('nested deeper') });
     }
@@ -59,7 +62,10 @@ describe('origin under attack', () => {
   });
 
   it('serves tensors whose parameters are within bounds, without passing them to onnxruntime', async () => {
-    const res = await post(`/v2/models/${MODEL}/infer`, `{"inputs":[{"name":"x","shape":[1,256],"datatype":"FP32","data":${zeros(1)},"parameters":{"a":{"b":[1,2,{"c":"d"}]}}}]}`);
+    const res = await post(
+      `/v2/models/${MODEL}/infer`,
+      `{"inputs":[{"name":"x","shape":[1,256],"datatype":"FP32","data":${zeros(1)},"parameters":{"a":{"b":[1,2,{"c":"d"}]}}}]}`,
+    );
     expect(res.status).toBe(200);
   });
 
@@ -70,7 +76,11 @@ describe('origin under attack', () => {
         ['GET', `/v2/models/${MODEL}/versions/${version}/ready`],
         ['POST', `/v2/models/${MODEL}/versions/${version}/infer`],
       ] as const) {
-        const res = await fetch(`${origin.url}${path}`, { method, headers: { authorization: `Bearer ${INFER_TOKEN}` }, ...(method === 'POST' ? { body: '{}' } : {}) });
+        const res = await fetch(`${origin.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${INFER_TOKEN}` },
+          ...(method === 'POST' ? { body: '{}' } : {}),
+        });
         const text = await res.text();
         expect(res.status, `${method} ${path}`).toBe(404);
         expect(JSON.parse(text).code).toBe('model_not_found');
@@ -137,7 +147,13 @@ describe('origin under attack', () => {
         throw new Error(`ENOENT: no such file or directory, open '${repo.repository}/secret'`);
       },
     } as unknown as RunningOrigin['registry'];
-    const app = createOriginApp({ config: testConfig(repo), registry, metrics: createOriginMetrics({ processMetrics: false }), logger, state: { draining: false } });
+    const app = createOriginApp({
+      config: testConfig(repo),
+      registry,
+      metrics: createOriginMetrics({ processMetrics: false }),
+      logger,
+      state: { draining: false },
+    });
     const bug = await app.request(`/v2/models/${MODEL}`, { headers: { 'x-request-id': 'trace-bug' } });
     expect(bug.status).toBe(500);
     expect(await bug.json()).toEqual({ error: 'internal error', code: 'internal', request_id: 'trace-bug' });

@@ -10,8 +10,7 @@ function app() {
   return hono;
 }
 
-const get = (authorization?: string) =>
-  app().request('/admin', authorization === undefined ? {} : { headers: { authorization } });
+const get = (authorization?: string) => app().request('/admin', authorization === undefined ? {} : { headers: { authorization } });
 
 describe('bearerAuth', () => {
   it('lets the right token through, the scheme in any case (RFC 7235), as the edge does', async () => {

@@ -28,7 +28,10 @@ describe('DynamicBatcher', () => {
     const results = Array.from({ length: 6 }, (_, i) => batcher.submit(i, { rows: 1, key: 'a' }));
     await vi.advanceTimersByTimeAsync(10);
     expect(await Promise.all(results)).toEqual([0, 10, 20, 30, 40, 50]);
-    expect(batches).toEqual([[0, 1, 2, 3], [4, 5]]);
+    expect(batches).toEqual([
+      [0, 1, 2, 3],
+      [4, 5],
+    ]);
   });
 
   it('counts rows, not requests, against maxBatchSize', async () => {
@@ -41,11 +44,7 @@ describe('DynamicBatcher', () => {
 
   it('never merges different keys, and runs key-less requests alone at once', async () => {
     const { batcher, batches } = recordingBatcher();
-    const results = [
-      batcher.submit(1, { rows: 1, key: 'a' }),
-      batcher.submit(2, { rows: 1, key: 'b' }),
-      batcher.submit(3, { rows: 1, key: 'a' }),
-    ];
+    const results = [batcher.submit(1, { rows: 1, key: 'a' }), batcher.submit(2, { rows: 1, key: 'b' }), batcher.submit(3, { rows: 1, key: 'a' })];
     await vi.advanceTimersByTimeAsync(20);
     await Promise.all(results);
     expect(batches).toEqual([[1, 3], [2]]);

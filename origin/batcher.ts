@@ -85,7 +85,12 @@ export class DynamicBatcher<I, O> {
     private readonly run: RunBatch<I, O>,
     private readonly now: () => number = () => performance.now(),
   ) {
-    for (const [name, min] of [['maxBatchSize', 1], ['maxQueueDelayMs', 0], ['maxQueueRows', 1], ['concurrency', 1]] as const) {
+    for (const [name, min] of [
+      ['maxBatchSize', 1],
+      ['maxQueueDelayMs', 0],
+      ['maxQueueRows', 1],
+      ['concurrency', 1],
+    ] as const) {
       const value = options[name];
       if (!Number.isFinite(value) || value < min) throw new RangeError(`batcher ${name} must be >= ${min}, got ${value}`);
     }
@@ -245,10 +250,13 @@ export class DynamicBatcher<I, O> {
     for (const item of this.queue) wakeAt = Math.min(wakeAt, item.deadline);
     if (this.running < this.options.concurrency) wakeAt = Math.min(wakeAt, head.enqueuedAt + this.options.maxQueueDelayMs);
     if (wakeAt === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.pump();
-    }, Math.max(0, wakeAt - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(0, wakeAt - this.now()),
+    );
   }
 
   private async execute(batch: Pending<I, O>[]): Promise<void> {

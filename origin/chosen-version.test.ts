@@ -69,7 +69,12 @@ describe('a rollback across a restart', () => {
       expect(second.origin.registry.currentVersion(MODEL)).toBe('1.0.0');
       expect(await servedVersion(second.origin.url)).toBe('1.0.0');
       // Both versions are served by name; the choice only says which answers without one.
-      expect(second.origin.registry.list().map((m) => m.version).sort()).toEqual(['1.0.0', '1.1.0']);
+      expect(
+        second.origin.registry
+          .list()
+          .map((m) => m.version)
+          .sort(),
+      ).toEqual(['1.0.0', '1.1.0']);
       // Unloading the chosen version moves the choice to the version that serves now.
       await second.origin.registry.unload(MODEL, '1.0.0');
       expect(await readChosenVersion(repo.repository, MODEL)).toBe('1.1.0');

@@ -22,7 +22,10 @@ export function clientErrorFor(err: { code?: string; message?: string }): Tandem
     case 'HPE_INVALID_METHOD':
       return new TandemError('bad_request', 'malformed HTTP request: unknown method');
     default:
-      return new TandemError('bad_request', `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code.slice(4).toLowerCase().replaceAll('_', ' ')})` : ''}`);
+      return new TandemError(
+        'bad_request',
+        `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code.slice(4).toLowerCase().replaceAll('_', ' ')})` : ''}`,
+      );
   }
 }
 
@@ -71,9 +74,7 @@ export function writeErrorResponse(response: ServerResponse, error: TandemError)
  */
 export function requestErrorResponse(err: unknown): Response {
   const malformed = err instanceof Error && err.name === 'RequestError';
-  const error = malformed
-    ? new TandemError('bad_request', `malformed HTTP request: ${err.message}`)
-    : new TandemError('internal', 'internal error');
+  const error = malformed ? new TandemError('bad_request', `malformed HTTP request: ${err.message}`) : new TandemError('internal', 'internal error');
   error.requestId = requestIdFrom(undefined);
   return new Response(JSON.stringify(error.toBody('oip')), {
     status: error.status,

@@ -21,10 +21,7 @@ export interface OriginState {
 }
 
 /** The parts of the configuration the HTTP surface reads. */
-export type AppConfig = Pick<
-  OriginConfig,
-  'inferenceToken' | 'adminToken' | 'openObservability' | 'maxBodyBytes' | 'maxElements' | 'nonFinite' | 'repository'
->;
+export type AppConfig = Pick<OriginConfig, 'inferenceToken' | 'adminToken' | 'openObservability' | 'maxBodyBytes' | 'maxElements' | 'nonFinite' | 'repository'>;
 
 /** Everything the app is built from; passed in, never global, so tests can build their own. */
 export interface OriginDeps {

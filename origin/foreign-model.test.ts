@@ -91,12 +91,22 @@ describe('origin serving a model it did not build', () => {
       expect(r.response.modelVersion).toBe('0.3.0');
       return Array.from(r.response.outputs[0]!.data as Float32Array);
     });
-    expect(totals).toEqual([[3, 6], [15, 30]]);
+    expect(totals).toEqual([
+      [3, 6],
+      [15, 30],
+    ]);
   });
 
   it('refuses a version whose manifest disagrees with its model, and keeps serving the good one', async () => {
     const ready: any = await (await fetch(`${origin.url}/v2/health/ready`)).json();
-    expect(ready.refused).toEqual([expect.objectContaining({ name: 'token-sum', version: '0.4.0', code: 'manifest_invalid', reason: expect.stringMatching(/"ids" is int64 in the model, int32 in the manifest/) })]);
+    expect(ready.refused).toEqual([
+      expect.objectContaining({
+        name: 'token-sum',
+        version: '0.4.0',
+        code: 'manifest_invalid',
+        reason: expect.stringMatching(/"ids" is int64 in the model, int32 in the manifest/),
+      }),
+    ]);
     expect(origin.registry.currentVersion('token-sum')).toBe('0.3.0');
   });
 

@@ -30,7 +30,17 @@ beforeAll(async () => {
   };
   const example = await write('example.json', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 4], data: [1, 2, 3, 4, -1, 0, 0, 2] }] }));
   const deps = { signingKey: key };
-  await importModel({ model: await write('tiny.onnx', graphs.tinyClassifier()), id: 'tiny', version: '1.0.0', repository, examples: [example], labels: await write('labels.txt', 'a\nb\nc\n') }, deps);
+  await importModel(
+    {
+      model: await write('tiny.onnx', graphs.tinyClassifier()),
+      id: 'tiny',
+      version: '1.0.0',
+      repository,
+      examples: [example],
+      labels: await write('labels.txt', 'a\nb\nc\n'),
+    },
+    deps,
+  );
   await importModel({ model: await write('unnamed.onnx', graphs.unnamedDims()), id: 'unnamed', version: '1.0.0', repository }, deps);
   const shared = await sharedModelRepository();
   await importModel({ model: join(shared.repository, 'shapes-cnn', '1.0.0', 'fp32.onnx'), id: 'my-cnn', version: '0.1.0', repository, device: 'none' }, deps);
@@ -46,10 +56,15 @@ describe('origin serving imported versions', () => {
   it('loads every imported version, refusing none', async () => {
     const ready: any = await (await fetch(`${origin.url}/v2/health/ready`)).json();
     expect(ready.refused ?? []).toEqual([]);
-    expect(origin.registry.list().map((m) => `${m.id}@${m.version}:${m.variant.name}`).sort()).toEqual(['my-cnn@0.1.0:fp32', 'tiny@1.0.0:fp32', 'unnamed@1.0.0:fp32']);
+    expect(
+      origin.registry
+        .list()
+        .map((m) => `${m.id}@${m.version}:${m.variant.name}`)
+        .sort(),
+    ).toEqual(['my-cnn@0.1.0:fp32', 'tiny@1.0.0:fp32', 'unnamed@1.0.0:fp32']);
   });
 
-  it('answers the stored example with the model\'s numbers: relu(W x + b)', async () => {
+  it("answers the stored example with the model's numbers: relu(W x + b)", async () => {
     const stored = await readFile(join(repo.repository, 'tiny', '1.0.0', 'example-1.json'));
     const result = await infer(origin.url, 'tiny', decodeInferRequest(new Uint8Array(stored)));
     if (!result.ok) throw result.error;

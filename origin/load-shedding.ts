@@ -71,12 +71,7 @@ export function expectedWaitMs(queue: QueueSnapshot, limits: AdmissionLimits, ro
  * const refusal = admission(snapshot, limits, { rows: 1, remainingMs: 200 }, batchMsEstimate);
  * if (refusal) throw refusal;
  */
-export function admission(
-  queue: QueueSnapshot,
-  limits: AdmissionLimits,
-  request: AdmissionRequest,
-  batchMs: number | undefined,
-): TandemError | undefined {
+export function admission(queue: QueueSnapshot, limits: AdmissionLimits, request: AdmissionRequest, batchMs: number | undefined): TandemError | undefined {
   if (request.rows > limits.maxQueueRows) {
     return new TandemError(
       'payload_too_large',

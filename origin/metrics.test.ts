@@ -33,14 +33,17 @@ function parseExposition(text: string): Map<string, MetricFamily> {
     const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? /.exec(line);
     if (!sample) continue;
     const name = sample[1]!;
-    const owner = [...families.values()].find((f) => name === f.name || (['histogram', 'summary'].includes(f.type) && /^(.*)_(bucket|sum|count)$/.exec(name)?.[1] === f.name));
+    const owner = [...families.values()].find(
+      (f) => name === f.name || (['histogram', 'summary'].includes(f.type) && /^(.*)_(bucket|sum|count)$/.exec(name)?.[1] === f.name),
+    );
     for (const [, label] of (sample[2] ?? '').matchAll(/([a-zA-Z_]\w*)="/g)) owner?.labels.add(label!);
   }
   return families;
 }
 
 /** Units not in base units, and abbreviations of units (promtool's `lintMetricUnits`, `lintUnitAbbreviations`). */
-const NON_BASE_UNIT = /_(milliseconds|microseconds|nanoseconds|minutes|hours|days|weeks|kilobytes|megabytes|gigabytes|terabytes|kibibytes|mebibytes|gibibytes|percent|percentage|celsius|bits)(_|$)/;
+const NON_BASE_UNIT =
+  /_(milliseconds|microseconds|nanoseconds|minutes|hours|days|weeks|kilobytes|megabytes|gigabytes|terabytes|kibibytes|mebibytes|gibibytes|percent|percentage|celsius|bits)(_|$)/;
 const ABBREVIATED_UNIT = /_(ms|us|ns|sec|secs|hr|hrs|kb|mb|gb|kib|mib|gib|pct)(_|$)/;
 /** The units Tandem's metrics are in: base units, or counted things. */
 const UNIT = /_(seconds|bytes|rows|requests)$/;
@@ -98,13 +101,19 @@ describe('metric naming', () => {
     expect([...families.values()].flatMap(lint)).toEqual([]);
   });
 
-  it('exports prom-client\'s process metrics under their stock names, without an app prefix', () => {
+  it("exports prom-client's process metrics under their stock names, without an app prefix", () => {
     const stock = new Registry();
     collectDefaultMetrics({ register: stock });
     const expected = stock.getMetricsAsArray().map((m) => m.name);
     expect(expected).toContain('process_cpu_seconds_total');
     for (const name of expected) expect(families.has(name), name).toBe(true);
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       expect(families.get(name)?.type, name).toMatch(/^(counter|gauge)$/);
     }
     const names = [...families.keys()];
@@ -112,7 +121,7 @@ describe('metric naming', () => {
     expect(names.filter((n) => /^tandem_origin_(process|nodejs)_/.test(n))).toEqual([]);
   });
 
-  it('has Tandem\'s own metrics, labelled by model and version', () => {
+  it("has Tandem's own metrics, labelled by model and version", () => {
     const own = [...families.values()].filter((f) => f.name.startsWith('tandem_origin_'));
     expect(own.map((f) => `${f.name} ${f.type}`).sort()).toEqual([
       'tandem_origin_batch_size_rows histogram',
@@ -135,7 +144,9 @@ describe('metric naming', () => {
     const bad = (name: string, type: string, help = 'x', labels: string[] = []) => lint({ name, type, help, labels: new Set(labels) });
     expect(bad('tandem_origin_requests', 'counter')).toContain('tandem_origin_requests: a counter without _total');
     expect(bad('tandem_origin_queue_total', 'gauge', 'rows')).toContain('tandem_origin_queue_total: _total on a non-counter');
-    expect(bad('tandem_origin_latency_ms', 'histogram', 'request latency')).toEqual(expect.arrayContaining(['tandem_origin_latency_ms: an abbreviated unit', 'tandem_origin_latency_ms: a time not in _seconds']));
+    expect(bad('tandem_origin_latency_ms', 'histogram', 'request latency')).toEqual(
+      expect.arrayContaining(['tandem_origin_latency_ms: an abbreviated unit', 'tandem_origin_latency_ms: a time not in _seconds']),
+    );
     expect(bad('tandem_origin_load_milliseconds', 'gauge', 'time to load')).toContain('tandem_origin_load_milliseconds: not in base units (seconds, bytes)');
     expect(bad('tandem_origin_queue_depth', 'gauge', 'rows waiting')).toContain('tandem_origin_queue_depth: no unit in its name');
     expect(bad('tandemOriginThing_seconds', 'gauge', 'time')).toContain('tandemOriginThing_seconds: not snake_case (colons are for recording rules)');

@@ -129,8 +129,7 @@ export class ModelRegistry {
     const chosen = version ?? this.current.get(id);
     const model = chosen === undefined ? undefined : this.versions.get(versionKey(id, chosen));
     if (!model) {
-      const refusal =
-        chosen === undefined ? this.refused().find((r) => r.id === id) : this.refusals.get(versionKey(id, chosen));
+      const refusal = chosen === undefined ? this.refused().find((r) => r.id === id) : this.refusals.get(versionKey(id, chosen));
       if (refusal) {
         throw new TandemError('model_not_ready', `model ${id} version ${refusal.version} was refused: ${refusal.code}: ${refusal.reason}`);
       }
@@ -304,7 +303,13 @@ export class ModelRegistry {
     const pieces: Record<string, Tensor[]> = {};
     for (const [name, tensor] of Object.entries(outputs)) pieces[name] = items.length === 1 ? [tensor] : splitRows(tensor, rows);
     try {
-      this.options.onBatch?.(model, totalRows, computeMs, items.map((i) => i.input), outputs);
+      this.options.onBatch?.(
+        model,
+        totalRows,
+        computeMs,
+        items.map((i) => i.input),
+        outputs,
+      );
     } catch (err) {
       this.options.onEvent?.('batch_metrics_failed', { model: model.id, version: model.version, reason: toTandemError(err).message });
     }

@@ -7,16 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeInferRequest, INFERENCE_HEADER_CONTENT_LENGTH, type InferRequest } from '../protocol/oip-codec.ts';
 import type { Manifest } from '../protocol/manifest.ts';
-import {
-  ADMIN_TOKEN,
-  copyVersion,
-  INFER_TOKEN,
-  infer,
-  randomFloats,
-  signedRepository,
-  startTestOrigin,
-  type TestRepository,
-} from './test-support.ts';
+import { ADMIN_TOKEN, copyVersion, INFER_TOKEN, infer, randomFloats, signedRepository, startTestOrigin, type TestRepository } from './test-support.ts';
 import type { RunningOrigin } from './server.ts';
 
 const MODELS = ['mlp-classifier', 'shapes-cnn', 'large-classifier'];
@@ -26,7 +17,15 @@ function inputFor(manifest: Manifest, rows: number, seed: number): InferRequest 
   return {
     inputs: variant.inputs.map((spec) => {
       const dims = spec.shape.map((d) => (typeof d === 'number' ? d : rows));
-      return { name: spec.name, dtype: 'float32' as const, dims, data: randomFloats(dims.reduce((a, b) => a * b, 1), seed) };
+      return {
+        name: spec.name,
+        dtype: 'float32' as const,
+        dims,
+        data: randomFloats(
+          dims.reduce((a, b) => a * b, 1),
+          seed,
+        ),
+      };
     }),
   };
 }
@@ -85,12 +84,22 @@ describe('origin serving real models', () => {
     expect(ready.models.map((m: { name: string }) => m.name).sort()).toEqual([...MODELS].sort());
     expect(await (await fetch(`${origin.url}/v2`)).json()).toMatchObject({ name: 'tandem-origin', extensions: expect.arrayContaining(['binary_tensor_data']) });
     const meta = await (await fetch(`${origin.url}/v2/models/mlp-classifier`)).json();
-    expect(meta).toMatchObject({ name: 'mlp-classifier', versions: ['1.0.0'], platform: 'onnxruntime_onnx', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 256] }] });
+    expect(meta).toMatchObject({
+      name: 'mlp-classifier',
+      versions: ['1.0.0'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 256] }],
+    });
     expect((await fetch(`${origin.url}/v2/models/mlp-classifier/versions/1.0.0/ready`)).status).toBe(200);
     expect((await fetch(`${origin.url}/v2/models/nope/ready`)).status).toBe(404);
   });
 
-  it.each(MODELS.flatMap((m) => [[m, 'JSON'], [m, 'binary']]))('%s over %s matches onnxruntime-node run directly', async (id, form) => {
+  it.each(
+    MODELS.flatMap((m) => [
+      [m, 'JSON'],
+      [m, 'binary'],
+    ]),
+  )('%s over %s matches onnxruntime-node run directly', async (id, form) => {
     const manifest = await manifestOf(origin, id);
     const request = inputFor(manifest, 3, 7);
     const result = await infer(origin.url, id, request, { binary: form === 'binary' });
@@ -135,21 +144,56 @@ describe('origin serving real models', () => {
       ['a header length past the body', () => raw('{"inputs":[]}', { [INFERENCE_HEADER_CONTENT_LENGTH]: '999' }), 400, 'bad_request'],
       ['a non-numeric header length', () => raw('{"inputs":[]}', { [INFERENCE_HEADER_CONTENT_LENGTH]: 'ten' }), 400, 'bad_request'],
       ['data not matching the shape', () => raw('{"inputs":[{"name":"x","shape":[1,256],"datatype":"FP32","data":[1,2]}]}'), 400, 'tensor_invalid'],
-      ['the wrong dtype', () => raw(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP64', data: new Array(256).fill(0) }] })), 400, 'input_dtype_mismatch'],
-      ['the wrong shape', () => raw(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 255], datatype: 'FP32', data: new Array(255).fill(0) }] })), 400, 'input_shape_mismatch'],
-      ['an unknown input', () => raw(JSON.stringify({ inputs: [{ name: 'y', shape: [1, 256], datatype: 'FP32', data: new Array(256).fill(0) }] })), 400, 'input_unknown'],
+      [
+        'the wrong dtype',
+        () => raw(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP64', data: new Array(256).fill(0) }] })),
+        400,
+        'input_dtype_mismatch',
+      ],
+      [
+        'the wrong shape',
+        () => raw(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 255], datatype: 'FP32', data: new Array(255).fill(0) }] })),
+        400,
+        'input_shape_mismatch',
+      ],
+      [
+        'an unknown input',
+        () => raw(JSON.stringify({ inputs: [{ name: 'y', shape: [1, 256], datatype: 'FP32', data: new Array(256).fill(0) }] })),
+        400,
+        'input_unknown',
+      ],
       ['no inputs', () => raw('{"inputs":[]}'), 400, 'input_missing'],
       ['an unknown requested output', () => raw(JSON.stringify({ ...jsonOf(good()), outputs: [{ name: 'probs' }] })), 400, 'output_unknown'],
-      ['a NaN input', () => {
-        const bad = good();
-        (bad.inputs[0]!.data as Float32Array)[5] = Number.NaN;
-        const encoded = encodeInferRequest(bad, { binary: true });
-        return raw(encoded.body, encoded.headers);
-      }, 400, 'input_not_finite'],
+      [
+        'a NaN input',
+        () => {
+          const bad = good();
+          (bad.inputs[0]!.data as Float32Array)[5] = Number.NaN;
+          const encoded = encodeInferRequest(bad, { binary: true });
+          return raw(encoded.body, encoded.headers);
+        },
+        400,
+        'input_not_finite',
+      ],
       ['a body over the size limit', () => raw(new Uint8Array(9 * 1024 * 1024)), 413, 'payload_too_large'],
       ['a bad timeout header', () => raw(JSON.stringify(jsonOf(good())), { 'x-request-timeout-ms': 'soon' }), 400, 'bad_request'],
-      ['an unknown model', () => fetch(`${origin.url}/v2/models/nope/infer`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${INFER_TOKEN}` } }), 404, 'model_not_found'],
-      ['an unknown version', () => fetch(`${origin.url}/v2/models/mlp-classifier/versions/9.9.9/infer`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${INFER_TOKEN}` } }), 404, 'model_not_found'],
+      [
+        'an unknown model',
+        () => fetch(`${origin.url}/v2/models/nope/infer`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${INFER_TOKEN}` } }),
+        404,
+        'model_not_found',
+      ],
+      [
+        'an unknown version',
+        () =>
+          fetch(`${origin.url}/v2/models/mlp-classifier/versions/9.9.9/infer`, {
+            method: 'POST',
+            body: '{}',
+            headers: { authorization: `Bearer ${INFER_TOKEN}` },
+          }),
+        404,
+        'model_not_found',
+      ],
     ];
     it.each(cases)('%s', async (_, send, status, code) => {
       const res = await send();
@@ -181,7 +225,15 @@ describe('origin serving real models', () => {
     const result = await infer(origin.url, 'mlp-classifier', request, { headers: { 'x-request-id': 'trace-abc-1' } });
     expect(result.res.headers.get('x-request-id')).toBe('trace-abc-1');
     const line = lines.find((l) => l.request_id === 'trace-abc-1');
-    expect(line).toMatchObject({ model: 'mlp-classifier', version: '1.0.0', status: 200, batch_size: expect.any(Number), queue_ms: expect.any(Number), compute_ms: expect.any(Number), total_ms: expect.any(Number) });
+    expect(line).toMatchObject({
+      model: 'mlp-classifier',
+      version: '1.0.0',
+      status: 200,
+      batch_size: expect.any(Number),
+      queue_ms: expect.any(Number),
+      compute_ms: expect.any(Number),
+      total_ms: expect.any(Number),
+    });
     expect(JSON.stringify(lines)).not.toContain('0.123456');
   });
 

@@ -62,9 +62,7 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
     executionMode: 'sequential',
     extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
   };
-  const started = await Promise.allSettled(
-    Array.from({ length: Math.max(1, options.lanes ?? 1) }, () => startLane(bytes, sessionOptions)),
-  );
+  const started = await Promise.allSettled(Array.from({ length: Math.max(1, options.lanes ?? 1) }, () => startLane(bytes, sessionOptions)));
   const lanes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.lane] : []));
   const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) {
@@ -92,7 +90,9 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
           lane.worker.postMessage({ type: 'run', id, inputs: feeds, ...(outputs ? { outputs: [...outputs] } : {}) });
         } catch (err) {
           lane.pending.delete(id); // A failed post must not leave its entry (and the inputs it holds) behind.
-          reject(new TandemError('internal', `could not pass the inputs to the session thread: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+          reject(
+            new TandemError('internal', `could not pass the inputs to the session thread: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+          );
         }
       });
     },
@@ -157,7 +157,11 @@ export function checkSignature(session: DeclaredSignature, inputs: readonly Tens
 
 function compare(kind: string, actual: readonly ort.InferenceSession.ValueMetadata[], declared: readonly TensorSpec[]): void {
   const fail = (why: string) => new TandemError('manifest_invalid', `manifest ${kind}s disagree with the model: ${why}`);
-  const names = (list: readonly { name: string }[]) => list.map((v) => v.name).sort().join(',');
+  const names = (list: readonly { name: string }[]) =>
+    list
+      .map((v) => v.name)
+      .sort()
+      .join(',');
   if (names(actual) !== names(declared)) throw fail(`model has [${names(actual)}], manifest has [${names(declared)}]`);
   for (const spec of declared) {
     const meta = actual.find((m) => m.name === spec.name)!;

@@ -101,7 +101,11 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
     event: 'listening',
     url,
     models: registry.list().map((m) => `${m.id}@${m.version}`),
-    trusted_keys: { ...(trust ? { from: `root version ${trust.rootVersion()} (release role)` } : trustedFrom), keyids: [...keys.keys.keys()], threshold: keys.threshold },
+    trusted_keys: {
+      ...(trust ? { from: `root version ${trust.rootVersion()} (release role)` } : trustedFrom),
+      keyids: [...keys.keys.keys()],
+      threshold: keys.threshold,
+    },
     ...(trust ? { root_of_trust: trust.status() } : {}),
   });
 
@@ -164,7 +168,11 @@ async function openTrust(config: OriginConfig, logger: Logger): Promise<Reposito
   const dev = config.inferenceToken === DEV_TOKEN || config.adminToken === DEV_ADMIN_TOKEN;
   const fix = 'set TANDEM_ROOT_KEYS or TANDEM_ROOT_KEYS_FILE to the root public keys your apps pin';
   if (!dev) throw new TandemError('key_invalid', `the model repository has a root of trust (_trust/root/1.dsse.json) but no root keys are pinned: ${fix}`);
-  logger.warn({ event: 'root_trusted_on_first_use', root_version: trust.rootVersion(), reason: `no root keys are pinned: root version 1 is trusted as found (dev tokens only); ${fix}` });
+  logger.warn({
+    event: 'root_trusted_on_first_use',
+    root_version: trust.rootVersion(),
+    reason: `no root keys are pinned: root version 1 is trusted as found (dev tokens only); ${fix}`,
+  });
   return trust;
 }
 

@@ -19,25 +19,30 @@ try {
     inputMetadata: session.inputMetadata,
     outputMetadata: session.outputMetadata,
   });
-  port.on('message', async (/** @type {{ type: 'run', id: number, inputs: Record<string, { dtype: any, dims: number[], data: any }>, outputs?: string[] } | { type: 'release' }} */ message) => {
-    if (message.type === 'release') {
-      await session.release();
-      port.close();
-      return;
-    }
-    try {
-      /** @type {Record<string, import('onnxruntime-node').Tensor>} */
-      const feeds = {};
-      for (const [name, t] of Object.entries(message.inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
-      const results = message.outputs ? await session.run(feeds, message.outputs) : await session.run(feeds);
-      /** @type {Record<string, { dtype: string, dims: readonly number[], data: unknown }>} */
-      const outputs = {};
-      for (const [name, value] of Object.entries(results)) outputs[name] = { dtype: value.type, dims: value.dims, data: value.data };
-      port.postMessage({ type: 'result', id: message.id, outputs });
-    } catch (err) {
-      port.postMessage({ type: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
-    }
-  });
+  port.on(
+    'message',
+    async (
+      /** @type {{ type: 'run', id: number, inputs: Record<string, { dtype: any, dims: number[], data: any }>, outputs?: string[] } | { type: 'release' }} */ message,
+    ) => {
+      if (message.type === 'release') {
+        await session.release();
+        port.close();
+        return;
+      }
+      try {
+        /** @type {Record<string, import('onnxruntime-node').Tensor>} */
+        const feeds = {};
+        for (const [name, t] of Object.entries(message.inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
+        const results = message.outputs ? await session.run(feeds, message.outputs) : await session.run(feeds);
+        /** @type {Record<string, { dtype: string, dims: readonly number[], data: unknown }>} */
+        const outputs = {};
+        for (const [name, value] of Object.entries(results)) outputs[name] = { dtype: value.type, dims: value.dims, data: value.data };
+        port.postMessage({ type: 'result', id: message.id, outputs });
+      } catch (err) {
+        port.postMessage({ type: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
+      }
+    },
+  );
 } catch (err) {
   port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
 }

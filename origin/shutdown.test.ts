@@ -146,7 +146,14 @@ interface Outcome {
 function post(agent: Agent, port: number, body: Uint8Array, headers: Record<string, string>): Promise<Outcome> {
   return new Promise((resolve) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, method: 'POST', path: '/v2/models/mlp-classifier/infer', agent, headers: { ...headers, 'content-length': String(body.length) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v2/models/mlp-classifier/infer',
+        agent,
+        headers: { ...headers, 'content-length': String(body.length) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -50,7 +50,11 @@ describe('origin with third-party models', () => {
     // Signed, but too short for the STFT: the model cannot run it.
     const short: ThirdPartyExample = {
       name: 'short',
-      inputs: { input: voicedAudio(exampleRng('short', 0), { samples: 8, sampleRate: 16000, amplitude: 0.5 }), state: examples[0]!.inputs.state!, sr: int64Scalar(16000) },
+      inputs: {
+        input: voicedAudio(exampleRng('short', 0), { samples: 8, sampleRate: 16000, amplitude: 0.5 }),
+        state: examples[0]!.inputs.state!,
+        sr: int64Scalar(16000),
+      },
     };
     await layOutThirdPartyVersion(silero, { repository, key, id: 'silero-vad-short-example', examples: [examples[0]!, short] });
     // Signed, but not a request this model takes (no sample rate).
@@ -70,10 +74,11 @@ describe('origin with third-party models', () => {
     await repo?.cleanup();
   });
 
-  const readiness = async () => (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as {
-    models: { name: string }[];
-    refused: { name: string; code: string; reason: string }[];
-  };
+  const readiness = async () =>
+    (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as {
+      models: { name: string }[];
+      refused: { name: string; code: string; reason: string }[];
+    };
 
   it('serves a model whose synthetic warm-up fails, with a warning log line and a metric', async () => {
     const ready = await readiness();
@@ -81,7 +86,13 @@ describe('origin with third-party models', () => {
     expect(ready.refused.map((r) => r.name)).not.toContain('silero-vad');
     const warnings = lines.filter((l) => l.event === 'warmup_failed');
     expect(warnings).toEqual([
-      expect.objectContaining({ level: 40, model: 'silero-vad', version: '1.0.0', code: 'inference_failed', reason: expect.stringMatching(/synthetic warm-up .*serving anyway.*Pad/) }),
+      expect.objectContaining({
+        level: 40,
+        model: 'silero-vad',
+        version: '1.0.0',
+        code: 'inference_failed',
+        reason: expect.stringMatching(/synthetic warm-up .*serving anyway.*Pad/),
+      }),
     ]);
     const metrics = await (await fetch(`${origin.url}/metrics`)).text();
     expect(metrics).toMatch(/^tandem_origin_warmup_failures_total\{model="silero-vad",version="1\.0\.0"\} 1$/m);
@@ -112,9 +123,18 @@ describe('origin with third-party models', () => {
     const ready = await readiness();
     expect(ready.models.map((m) => m.name)).toEqual(expect.arrayContaining(['silero-vad-signed', 'text-orientation']));
     const refused = Object.fromEntries(ready.refused.map((r) => [r.name, r]));
-    expect(refused['silero-vad-short-example']).toMatchObject({ code: 'inference_failed', reason: expect.stringMatching(/^signed example example-1-short\.json failed to run: .*Pad/) });
-    expect(refused['silero-vad-misfit-example']).toMatchObject({ code: 'manifest_invalid', reason: expect.stringMatching(/^signed example example-0-no-sr\.json is not a valid request for this model: input_missing: input "sr" is required/) });
-    expect(refused['silero-vad-tampered-example']).toMatchObject({ code: 'artifact_hash_mismatch', reason: expect.stringMatching(/^signed example example-1-8k-288\.json: 13 bytes, manifest says \d+/) });
+    expect(refused['silero-vad-short-example']).toMatchObject({
+      code: 'inference_failed',
+      reason: expect.stringMatching(/^signed example example-1-short\.json failed to run: .*Pad/),
+    });
+    expect(refused['silero-vad-misfit-example']).toMatchObject({
+      code: 'manifest_invalid',
+      reason: expect.stringMatching(/^signed example example-0-no-sr\.json is not a valid request for this model: input_missing: input "sr" is required/),
+    });
+    expect(refused['silero-vad-tampered-example']).toMatchObject({
+      code: 'artifact_hash_mismatch',
+      reason: expect.stringMatching(/^signed example example-1-8k-288\.json: 13 bytes, manifest says \d+/),
+    });
     expect(refused['silero-vad-missing-example']).toMatchObject({ code: 'artifact_missing', reason: 'signed example example-0-16k-576.json: no such file' });
     expect(lines.filter((l) => l.event === 'warmup_failed').map((l) => l.model)).toEqual(['silero-vad']);
     const notReady = await infer(origin.url, 'silero-vad-short-example', request(silero.examples()[0]!));

@@ -32,11 +32,7 @@ export interface VerifyModelOptions {
 /**
  * @throws TandemError `manifest_signature_invalid`, `manifest_invalid` or `artifact_hash_mismatch`.
  */
-export async function verifyModelDirectory(
-  dir: string,
-  trusted: TrustedKeySet,
-  options: VerifyModelOptions = {},
-): Promise<VerifiedModel> {
+export async function verifyModelDirectory(dir: string, trusted: TrustedKeySet, options: VerifyModelOptions = {}): Promise<VerifiedModel> {
   const { manifest, keyids, payload } = await verifyManifest(await readJson(join(dir, ENVELOPE_FILE)), trusted);
   const artifacts: VerifiedModel['artifacts'] = [];
   if (options.artifacts ?? true) {

@@ -51,8 +51,6 @@ describe('base64', () => {
   });
 
   it('uses the error code it is given', () => {
-    expect(() => decodeBase64('!!!!', 'manifest_signature_invalid')).toThrowError(
-      expect.objectContaining({ code: 'manifest_signature_invalid' }),
-    );
+    expect(() => decodeBase64('!!!!', 'manifest_signature_invalid')).toThrowError(expect.objectContaining({ code: 'manifest_signature_invalid' }));
   });
 });

@@ -15,7 +15,21 @@ describe('parseBearer', () => {
   });
 
   it('refuses other schemes, missing tokens and what is not a token68', () => {
-    for (const header of [null, undefined, '', 'Bearer', 'Bearer ', 'Basic YWJj', 'Bearerabc', 'Bearer a b', 'Bearer a=b', 'Bearer =abc', 'Bearer a,b', 'Bearer\tabc', 'Token abc']) {
+    for (const header of [
+      null,
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      'Basic YWJj',
+      'Bearerabc',
+      'Bearer a b',
+      'Bearer a=b',
+      'Bearer =abc',
+      'Bearer a,b',
+      'Bearer\tabc',
+      'Token abc',
+    ]) {
       expect(parseBearer(header), JSON.stringify(header)).toBeUndefined();
     }
   });

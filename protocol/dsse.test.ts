@@ -95,9 +95,7 @@ describe('DSSE key rotation and thresholds', () => {
     const trusted = await loadTrustedKeys([a.publicKey, b.publicKey], 2);
     const both = await verifyEnvelope(await signEnvelope(TYPE, payload, [a, b]), trusted, TYPE);
     expect(both.keyids.sort()).toEqual([a.keyid, b.keyid].sort());
-    await expect(verifyEnvelope(await signEnvelope(TYPE, payload, [a, a]), trusted, TYPE)).rejects.toThrowError(
-      /1 of 2 required/,
-    );
+    await expect(verifyEnvelope(await signEnvelope(TYPE, payload, [a, a]), trusted, TYPE)).rejects.toThrowError(/1 of 2 required/);
   });
 
   it('a bad signature beside a good one still verifies at threshold one', async () => {

@@ -103,10 +103,7 @@ export async function verifyEnvelope(value: unknown, trusted: TrustedKeySet, exp
   }
   if (verified.size < trusted.threshold) {
     const named = envelope.signatures.map((s) => s.keyid.slice(0, 12)).join(', ');
-    throw new TandemError(
-      'manifest_signature_invalid',
-      `${verified.size} of ${trusted.threshold} required trusted signatures verified (signed by: ${named})`,
-    );
+    throw new TandemError('manifest_signature_invalid', `${verified.size} of ${trusted.threshold} required trusted signatures verified (signed by: ${named})`);
   }
   return { payloadType: envelope.payloadType, payload, keyids: [...verified] };
 }

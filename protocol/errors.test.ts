@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODE_HEADER, ERROR_CODES, ERROR_STATUS, ERRORS, TandemError, errorBodyFormFor, isRetryable, isServerFailure, parseErrorBody, toTandemError } from './errors.ts';
+import {
+  ERROR_CODE_HEADER,
+  ERROR_CODES,
+  ERROR_STATUS,
+  ERRORS,
+  TandemError,
+  errorBodyFormFor,
+  isRetryable,
+  isServerFailure,
+  parseErrorBody,
+  toTandemError,
+} from './errors.ts';
 
 describe('errors', () => {
   it.each(['tandem', 'oip'] as const)('maps every code to an HTTP status and a %s body that reads back to the same code', (form) => {
@@ -24,11 +35,16 @@ describe('errors', () => {
   });
 
   it('counts against a server only transport failures and retryable 5xx', () => {
-    expect(ERROR_CODES.filter((code) => isServerFailure(new TandemError(code, 'x')))).toEqual(['origin_unavailable', 'overloaded', 'shutting_down', 'deadline_exceeded']);
+    expect(ERROR_CODES.filter((code) => isServerFailure(new TandemError(code, 'x')))).toEqual([
+      'origin_unavailable',
+      'overloaded',
+      'shutting_down',
+      'deadline_exceeded',
+    ]);
     expect(isServerFailure(new TypeError('fetch failed'))).toBe(true);
   });
 
-  it('has the body shapes of the wire contract: OIP\'s on /v2, Tandem\'s elsewhere', () => {
+  it("has the body shapes of the wire contract: OIP's on /v2, Tandem's elsewhere", () => {
     const err = new TandemError('overloaded', 'queue full');
     expect(err.toBody()).toEqual({ error: { code: 'overloaded', message: 'queue full' } });
     expect(err.toBody('tandem')).toEqual({ error: { code: 'overloaded', message: 'queue full' } });
@@ -40,7 +56,7 @@ describe('errors', () => {
   });
 
   it('reads a Triton or KServe body (the message alone), taking the code from the header, else the status', () => {
-    const bare = parseErrorBody(400, { error: 'Request for unknown model: \'m\' is not found' });
+    const bare = parseErrorBody(400, { error: "Request for unknown model: 'm' is not found" });
     expect(bare).toMatchObject({ code: 'bad_request', message: "Request for unknown model: 'm' is not found" });
     const headers = new Headers({ [ERROR_CODE_HEADER]: 'model_not_found' });
     expect(parseErrorBody(404, { error: 'no model m' }, headers)).toMatchObject({ code: 'model_not_found', message: 'no model m' });

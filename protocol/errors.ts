@@ -250,14 +250,23 @@ export function parseErrorBody(status: number, body: unknown, headers?: { get(na
 
 function codeForStatus(status: number): ErrorCode {
   switch (status) {
-    case 400: return 'bad_request';
-    case 401: return 'unauthorized';
-    case 403: return 'forbidden';
-    case 404: return 'not_found';
-    case 413: return 'payload_too_large';
-    case 429: return 'rate_limited';
-    case 503: return 'overloaded';
-    case 504: return 'deadline_exceeded';
-    default: return status >= 500 ? 'origin_unavailable' : 'bad_request';
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 413:
+      return 'payload_too_large';
+    case 429:
+      return 'rate_limited';
+    case 503:
+      return 'overloaded';
+    case 504:
+      return 'deadline_exceeded';
+    default:
+      return status >= 500 ? 'origin_unavailable' : 'bad_request';
   }
 }

@@ -24,7 +24,10 @@ const sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, '64 lowercase hex d
 const semver = z.string().check(z.regex(VERSION_PATTERN, 'a semantic version such as 1.2.0'));
 const count = z.int().check(z.nonnegative());
 const positiveInt = z.int().check(z.positive());
-const fileName = z.string().check(z.regex(/^[A-Za-z0-9._-]+$/, 'a plain file name'), z.refine((s) => s !== '.' && s !== '..', 'a plain file name'));
+const fileName = z.string().check(
+  z.regex(/^[A-Za-z0-9._-]+$/, 'a plain file name'),
+  z.refine((s) => s !== '.' && s !== '..', 'a plain file name'),
+);
 
 /** Keys that name Object.prototype members. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -83,13 +86,14 @@ const quantization = z.discriminatedUnion('method', [
 ]);
 
 /** A file of the version directory, named by path and pinned by size and hash. */
-const artifactRef = <T extends z.core.SomeType>(mediaType: T) => z.strictObject({
-  /** Path of the file relative to the manifest's version directory in the model repository. */
-  path: fileName,
-  sha256: sha256Hex,
-  bytes: positiveInt,
-  mediaType,
-});
+const artifactRef = <T extends z.core.SomeType>(mediaType: T) =>
+  z.strictObject({
+    /** Path of the file relative to the manifest's version directory in the model repository. */
+    path: fileName,
+    sha256: sha256Hex,
+    bytes: positiveInt,
+    mediaType,
+  });
 
 const variant = z.strictObject({
   name: slug,

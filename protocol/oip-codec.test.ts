@@ -96,7 +96,11 @@ function tensorsArbitrary(dtypes: readonly TensorDtype[], forms: readonly Form[]
       parameters: parametersArbitrary,
     })
     .chain(({ name, dtype, dims, form, parameters }) =>
-      dataArbitrary(dtype, dims.reduce((a, b) => a * b, 1), form).map((data) => {
+      dataArbitrary(
+        dtype,
+        dims.reduce((a, b) => a * b, 1),
+        form,
+      ).map((data) => {
         const tensor = { name, dtype, dims, data } as NamedInferTensor;
         if (parameters !== undefined) tensor.parameters = parameters;
         return { tensor, form };
@@ -377,9 +381,7 @@ describe('known answers', () => {
     );
     expect(decodeInferRequest(body, length).inputs[0]!.data).toEqual(Uint16Array.from(bits));
     const encoded = encodeInferRequest(fromJson);
-    expect(new TextDecoder().decode(encoded.body)).toBe(
-      '{"inputs":[{"name":"h","shape":[5],"datatype":"FP16","data":[1,-2,65504,5.960464477539063e-8,0.5]}]}',
-    );
+    expect(new TextDecoder().decode(encoded.body)).toBe('{"inputs":[{"name":"h","shape":[5],"datatype":"FP16","data":[1,-2,65504,5.960464477539063e-8,0.5]}]}');
   });
 
   it('encodes the exact JSON and binary bodies', () => {
@@ -470,11 +472,7 @@ describe('binary outputs', () => {
 
   it('asks for named outputs with binary_data, adding them to outputs', () => {
     const request = requestBinaryOutputs({ ...base, outputs: [{ name: 'a' }, { name: 'b', parameters: { k: 1 } }] }, ['b', 'c']);
-    expect(request.outputs).toEqual([
-      { name: 'a' },
-      { name: 'b', parameters: { k: 1, binary_data: true } },
-      { name: 'c', parameters: { binary_data: true } },
-    ]);
+    expect(request.outputs).toEqual([{ name: 'a' }, { name: 'b', parameters: { k: 1, binary_data: true } }, { name: 'c', parameters: { binary_data: true } }]);
     const select = binaryOutputSelector(roundTripRequest(request));
     expect([select('a'), select('b'), select('c')]).toEqual([false, true, true]);
   });
@@ -500,9 +498,7 @@ describe('binary outputs', () => {
   });
 
   it('serves what the client asked for, end to end', () => {
-    const request = decodeInferRequest(
-      encodeInferRequest(requestBinaryOutputs({ inputs: [], outputs: [{ name: 'p' }, { name: 'q' }] }, ['q'])).body,
-    );
+    const request = decodeInferRequest(encodeInferRequest(requestBinaryOutputs({ inputs: [], outputs: [{ name: 'p' }, { name: 'q' }] }, ['q'])).body);
     const response: InferResponse = {
       modelName: 'm',
       outputs: [
@@ -561,7 +557,12 @@ describe('malformed requests', () => {
     ['parameters that are an array', jsonBody({ parameters: [], inputs: [] }), null, 'bad_request'],
     ['parameters that are null', jsonBody({ parameters: null, inputs: [] }), null, 'bad_request'],
     ['a parameter that overflows to Infinity', jsonBody('{"parameters":{"n":1e999},"inputs":[]}'), null, 'bad_request'],
-    ['a nested tensor parameter that overflows', jsonBody('{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":{"a":[{"b":-2e400}]}}]}'), null, 'bad_request'],
+    [
+      'a nested tensor parameter that overflows',
+      jsonBody('{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":{"a":[{"b":-2e400}]}}]}'),
+      null,
+      'bad_request',
+    ],
     ['tensor parameters that are a string', jsonBody({ inputs: [input({ parameters: 'x' })] }), null, 'bad_request'],
     ['binary_data_output that is not a boolean', jsonBody({ parameters: { binary_data_output: 1 }, inputs: [] }), null, 'bad_request'],
     ['outputs that are not an array', jsonBody({ inputs: [], outputs: 'y' }), null, 'bad_request'],
@@ -620,10 +621,26 @@ describe('malformed requests', () => {
     ['binary_data_size too small for the dtype', ...binaryBody({ inputs: [x({ parameters: { binary_data_size: 4 } })] }, f32(1)), 'tensor_invalid'],
     ['binary_data_size too large for the dtype', ...binaryBody({ inputs: [x({ parameters: { binary_data_size: 12 } })] }, f32(1, 2, 3)), 'tensor_invalid'],
     ['a BOOL byte that is 2', ...binaryBody({ inputs: [x({ datatype: 'BOOL', parameters: { binary_data_size: 2 } })] }, [1, 2]), 'tensor_invalid'],
-    ['a truncated BYTES length', ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 2 } })] }, [1, 0]), 'tensor_invalid'],
-    ['a truncated BYTES element', ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } })] }, [...le32(3), 0x61, 0x62]), 'tensor_invalid'],
-    ['bytes after the last BYTES element', ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } })] }, [...le32(1), 0x61, 0x62]), 'tensor_invalid'],
-    ['invalid UTF-8 in a BYTES element', ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 5 } })] }, [...le32(1), 0xff]), 'tensor_invalid'],
+    [
+      'a truncated BYTES length',
+      ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 2 } })] }, [1, 0]),
+      'tensor_invalid',
+    ],
+    [
+      'a truncated BYTES element',
+      ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } })] }, [...le32(3), 0x61, 0x62]),
+      'tensor_invalid',
+    ],
+    [
+      'bytes after the last BYTES element',
+      ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } })] }, [...le32(1), 0x61, 0x62]),
+      'tensor_invalid',
+    ],
+    [
+      'invalid UTF-8 in a BYTES element',
+      ...binaryBody({ inputs: [x({ datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 5 } })] }, [...le32(1), 0xff]),
+      'tensor_invalid',
+    ],
     // Limits.
     ['more tensors than maxTensors', jsonBody({ inputs: [input({ name: 'a' }), input({ name: 'b' })] }), null, 'payload_too_large', { maxTensors: 1 }],
     ['more requested outputs than maxTensors', jsonBody({ inputs: [], outputs: [{ name: 'a' }, { name: 'b' }] }), null, 'payload_too_large', { maxTensors: 1 }],
@@ -633,12 +650,28 @@ describe('malformed requests', () => {
     ['a shape of 2^30 elements (default limit)', jsonBody({ inputs: [input({ shape: [2 ** 30], data: [] })] }), null, 'payload_too_large'],
     ['a shape whose product overflows', jsonBody({ inputs: [input({ shape: [2 ** 40, 2 ** 40], data: [] })] }), null, 'payload_too_large'],
     // Bounds on structure (issue 18: tensor parameters nested 5 000 deep crashed the origin's worker post).
-    ['tensor parameters nested 5 000 deep', jsonBody(`{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,2],"parameters":${nested(5000)}}]}`), null, 'bad_request'],
+    [
+      'tensor parameters nested 5 000 deep',
+      jsonBody(`{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,2],"parameters":${nested(5000)}}]}`),
+      null,
+      'bad_request',
+    ],
     ['request parameters nested 5 000 deep', jsonBody(`{"parameters":${nested(5000)},"inputs":[]}`), null, 'bad_request'],
     ['requested output parameters nested 5 000 deep', jsonBody(`{"inputs":[],"outputs":[{"name":"y","parameters":${nested(5000)}}]}`), null, 'bad_request'],
     ['parameters one level past maxParameterDepth', jsonBody({ parameters: { a: { b: [1] } }, inputs: [] }), null, 'bad_request', { maxParameterDepth: 2 }],
-    ['parameters with more entries than maxParameterEntries', jsonBody({ parameters: { a: 1, b: { c: 2 } }, inputs: [] }), null, 'bad_request', { maxParameterEntries: 2 }],
-    ['a parameter array of a million entries', jsonBody(`{"inputs":[{"name":"y","shape":[1],"datatype":"FP32","data":[1],"parameters":{"a":[${new Array(1_000_000).fill(0).join(',')}]}}]}`), null, 'bad_request'],
+    [
+      'parameters with more entries than maxParameterEntries',
+      jsonBody({ parameters: { a: 1, b: { c: 2 } }, inputs: [] }),
+      null,
+      'bad_request',
+      { maxParameterEntries: 2 },
+    ],
+    [
+      'a parameter array of a million entries',
+      jsonBody(`{"inputs":[{"name":"y","shape":[1],"datatype":"FP32","data":[1],"parameters":{"a":[${new Array(1_000_000).fill(0).join(',')}]}}]}`),
+      null,
+      'bad_request',
+    ],
     ['a parameter string over maxStringLength', jsonBody({ inputs: [input({ parameters: { a: 'x'.repeat(1025) } })] }), null, 'bad_request'],
     ['a parameter name over maxStringLength', jsonBody({ inputs: [input({ parameters: { ['k'.repeat(1025)]: 1 } })] }), null, 'bad_request'],
     ['an id over maxStringLength', jsonBody({ id: 'i'.repeat(1025), inputs: [] }), null, 'bad_request'],
@@ -732,7 +765,18 @@ describe('malformed messages to encode', () => {
     ['parameters with a BigInt', { inputs: [], parameters: { n: 1n } }, 'bad_request'],
     ['parameters with NaN', { inputs: [], parameters: { n: NaN } }, 'bad_request'],
     ['tensor parameters with Infinity', { inputs: [t({ parameters: { deep: [Infinity] } })] }, 'bad_request'],
-    ['cyclic parameters', { inputs: [], parameters: (() => { const p: Record<string, unknown> = {}; p.self = p; return p; })() }, 'bad_request'],
+    [
+      'cyclic parameters',
+      {
+        inputs: [],
+        parameters: (() => {
+          const p: Record<string, unknown> = {};
+          p.self = p;
+          return p;
+        })(),
+      },
+      'bad_request',
+    ],
     ['parameters that are an array', { inputs: [t({ parameters: [] })] }, 'bad_request'],
     ['an id that is a number', { id: 1, inputs: [] }, 'bad_request'],
     ['duplicate requested outputs', { inputs: [], outputs: [{ name: 'y' }, { name: 'y' }] }, 'bad_request'],
@@ -748,7 +792,14 @@ describe('malformed messages to encode', () => {
     const boom = new Error('boom');
     let caught: unknown;
     try {
-      encodeInferRequest({ inputs: [t()] }, { binary: () => { throw boom; } });
+      encodeInferRequest(
+        { inputs: [t()] },
+        {
+          binary: () => {
+            throw boom;
+          },
+        },
+      );
     } catch (err) {
       caught = err;
     }
@@ -875,31 +926,36 @@ describe('fuzzing', () => {
 
   it('refuses structural mutations of valid headers with a TandemError', () => {
     fc.assert(
-      fc.property(validBody, fc.nat(), fc.option(fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(HOSTILE)), { nil: undefined }), (encoded, pick, replacement) => {
-        const split = encoded.headerLength ?? encoded.body.length;
-        const header = JSON.parse(new TextDecoder().decode(encoded.body.subarray(0, split))) as unknown;
-        // Every place in the header tree; replace (or delete) one.
-        const places: [Record<string, unknown> | unknown[], string | number][] = [];
-        const walk = (node: unknown): void => {
-          if (Array.isArray(node)) node.forEach((child, i) => (places.push([node, i]), walk(child)));
-          else if (node !== null && typeof node === 'object') {
-            for (const [key, child] of Object.entries(node)) {
-              places.push([node as Record<string, unknown>, key]);
-              walk(child);
+      fc.property(
+        validBody,
+        fc.nat(),
+        fc.option(fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(HOSTILE)), { nil: undefined }),
+        (encoded, pick, replacement) => {
+          const split = encoded.headerLength ?? encoded.body.length;
+          const header = JSON.parse(new TextDecoder().decode(encoded.body.subarray(0, split))) as unknown;
+          // Every place in the header tree; replace (or delete) one.
+          const places: [Record<string, unknown> | unknown[], string | number][] = [];
+          const walk = (node: unknown): void => {
+            if (Array.isArray(node)) node.forEach((child, i) => (places.push([node, i]), walk(child)));
+            else if (node !== null && typeof node === 'object') {
+              for (const [key, child] of Object.entries(node)) {
+                places.push([node as Record<string, unknown>, key]);
+                walk(child);
+              }
             }
-          }
-        };
-        walk(header);
-        fc.pre(places.length > 0);
-        const [parent, key] = places[pick % places.length]!;
-        if (replacement === undefined) {
-          if (Array.isArray(parent)) parent.splice(key as number, 1);
-          else delete parent[key as string];
-        } else if (Array.isArray(parent)) parent[key as number] = replacement;
-        else Object.defineProperty(parent, key, { value: replacement, enumerable: true, writable: true, configurable: true });
-        const [body, length] = binaryBody(header, encoded.body.subarray(split));
-        decodeOrRefuse(body, encoded.headerLength === null ? null : length);
-      }),
+          };
+          walk(header);
+          fc.pre(places.length > 0);
+          const [parent, key] = places[pick % places.length]!;
+          if (replacement === undefined) {
+            if (Array.isArray(parent)) parent.splice(key as number, 1);
+            else delete parent[key as string];
+          } else if (Array.isArray(parent)) parent[key as number] = replacement;
+          else Object.defineProperty(parent, key, { value: replacement, enumerable: true, writable: true, configurable: true });
+          const [body, length] = binaryBody(header, encoded.body.subarray(split));
+          decodeOrRefuse(body, encoded.headerLength === null ? null : length);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -912,7 +968,10 @@ describe('fuzzing', () => {
       // Nesting far deeper than any shape.
       [jsonBody(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":${'['.repeat(deep)}1${']'.repeat(deep)}}]}`), null],
       // ...and as deep as a (silly) shape of 50 000 ones.
-      [jsonBody(`{"inputs":[{"name":"x","shape":[${new Array(deep).fill(1).join(',')}],"datatype":"FP32","data":${'['.repeat(deep)}1${']'.repeat(deep)}}]}`), null],
+      [
+        jsonBody(`{"inputs":[{"name":"x","shape":[${new Array(deep).fill(1).join(',')}],"datatype":"FP32","data":${'['.repeat(deep)}1${']'.repeat(deep)}}]}`),
+        null,
+      ],
       // A BYTES tensor claiming 2^26 elements in 8 bytes.
       binaryBody({ inputs: [{ name: 'x', shape: [2 ** 26], datatype: 'BYTES', parameters: { binary_data_size: 8 } }] }, new Uint8Array(8)),
       // Parameters holding a million-element array (walked for non-finite numbers without spreading it).

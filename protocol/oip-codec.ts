@@ -184,11 +184,7 @@ function encodeResponse(response: InferResponse, options: OipEncodeOptions): Enc
   return assemble(`{${fields.join(',')}}`, encoded.blocks);
 }
 
-function encodeTensors(
-  tensors: readonly NamedInferTensor[],
-  kind: 'input' | 'output',
-  binary: BinarySelector,
-): { texts: string[]; blocks: Uint8Array[] } {
+function encodeTensors(tensors: readonly NamedInferTensor[], kind: 'input' | 'output', binary: BinarySelector): { texts: string[]; blocks: Uint8Array[] } {
   const names = new Set<string>();
   const blocks: Uint8Array[] = [];
   const texts = tensors.map((t, i) => {
@@ -276,10 +272,7 @@ export function parseInferenceHeaderLength(value: string | null | undefined): nu
   if (value === null || value === undefined) return null;
   const match = typeof value === 'string' ? /^[ \t]*(\d{1,15})[ \t]*$/.exec(value) : null;
   if (!match) {
-    throw new TandemError(
-      'bad_request',
-      `${INFERENCE_HEADER_CONTENT_LENGTH} must be a non-negative integer, got ${describeJsonValue(value)}`,
-    );
+    throw new TandemError('bad_request', `${INFERENCE_HEADER_CONTENT_LENGTH} must be a non-negative integer, got ${describeJsonValue(value)}`);
   }
   return Number(match[1]);
 }
@@ -292,11 +285,7 @@ export function parseInferenceHeaderLength(value: string | null | undefined): nu
  * @example
  * const request = decodeInferRequest(new Uint8Array(await c.req.arrayBuffer()), c.req.header(INFERENCE_HEADER_CONTENT_LENGTH));
  */
-export function decodeInferRequest(
-  body: Uint8Array,
-  headerLength?: number | string | null,
-  limits: OipLimits = {},
-): InferRequest {
+export function decodeInferRequest(body: Uint8Array, headerLength?: number | string | null, limits: OipLimits = {}): InferRequest {
   const resolved = resolveLimits(limits);
   return guard(() => {
     const { header, reader } = splitBody(body, headerLength);
@@ -324,11 +313,7 @@ export function decodeInferRequest(
  * const res = await fetch(url, { method: 'POST', body, headers });
  * const response = decodeInferResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));
  */
-export function decodeInferResponse(
-  body: Uint8Array,
-  headerLength?: number | string | null,
-  limits: OipLimits = {},
-): InferResponse {
+export function decodeInferResponse(body: Uint8Array, headerLength?: number | string | null, limits: OipLimits = {}): InferResponse {
   const resolved = resolveLimits(limits);
   return guard(() => {
     const { header, reader } = splitBody(body, headerLength);
@@ -364,10 +349,7 @@ function splitBody(body: Uint8Array, headerLength: number | string | null | unde
   }
   const length = typeof headerLength === 'string' ? parseInferenceHeaderLength(headerLength) : (headerLength ?? null);
   if (length !== null && (!Number.isSafeInteger(length) || length < 0 || length > bytes.length)) {
-    throw new TandemError(
-      'bad_request',
-      `${INFERENCE_HEADER_CONTENT_LENGTH} is ${String(length)}, but the body is ${bytes.length} bytes`,
-    );
+    throw new TandemError('bad_request', `${INFERENCE_HEADER_CONTENT_LENGTH} is ${String(length)}, but the body is ${bytes.length} bytes`);
   }
   const text = decodeUtf8(length === null ? bytes : bytes.subarray(0, length), 'bad_request', 'the JSON header');
   let header: unknown;
@@ -385,16 +367,10 @@ function splitBody(body: Uint8Array, headerLength: number | string | null | unde
     reader: {
       take(size, label) {
         if (binary === null) {
-          throw new TandemError(
-            'bad_request',
-            `${label} has parameters.binary_data_size, but there is no ${INFERENCE_HEADER_CONTENT_LENGTH} header`,
-          );
+          throw new TandemError('bad_request', `${label} has parameters.binary_data_size, but there is no ${INFERENCE_HEADER_CONTENT_LENGTH} header`);
         }
         if (size > binary.length - position) {
-          throw new TandemError(
-            'bad_request',
-            `${label} has binary_data_size ${size}, but only ${binary.length - position} bytes of binary data remain`,
-          );
+          throw new TandemError('bad_request', `${label} has binary_data_size ${size}, but only ${binary.length - position} bytes of binary data remain`);
         }
         const block = binary.subarray(position, position + size);
         position += size;
@@ -402,10 +378,7 @@ function splitBody(body: Uint8Array, headerLength: number | string | null | unde
       },
       finish() {
         if (binary !== null && position !== binary.length) {
-          throw new TandemError(
-            'bad_request',
-            `${binary.length - position} bytes follow the last binary tensor (binary_data_size values do not add up)`,
-          );
+          throw new TandemError('bad_request', `${binary.length - position} bytes follow the last binary tensor (binary_data_size values do not add up)`);
         }
       },
     },
@@ -479,7 +452,10 @@ function decodeRequestedOutputs(raw: unknown[], limits: ResolvedLimits): Request
     const parameters = optionalParameters(entry, 'parameters', `output ${describeJsonValue(name)} parameters`, limits);
     if (parameters !== undefined) {
       if (Object.hasOwn(parameters, 'binary_data') && typeof parameters.binary_data !== 'boolean') {
-        throw new TandemError('bad_request', `output ${describeJsonValue(name)} binary_data must be a boolean, got ${describeJsonValue(parameters.binary_data)}`);
+        throw new TandemError(
+          'bad_request',
+          `output ${describeJsonValue(name)} binary_data must be a boolean, got ${describeJsonValue(parameters.binary_data)}`,
+        );
       }
       if (Object.keys(parameters).length > 0) output.parameters = parameters;
     }
@@ -496,9 +472,7 @@ function decodeRequestedOutputs(raw: unknown[], limits: ResolvedLimits): Request
  */
 export function requestBinaryOutputs(request: InferRequest, outputs: true | readonly string[] = true): InferRequest {
   if (outputs === true) return { ...request, parameters: { ...request.parameters, binary_data_output: true } };
-  const requested = (request.outputs ?? []).map((o) =>
-    outputs.includes(o.name) ? { ...o, parameters: { ...o.parameters, binary_data: true } } : o,
-  );
+  const requested = (request.outputs ?? []).map((o) => (outputs.includes(o.name) ? { ...o, parameters: { ...o.parameters, binary_data: true } } : o));
   for (const name of outputs) {
     if (!requested.some((o) => o.name === name)) requested.push({ name, parameters: { binary_data: true } });
   }

@@ -23,13 +23,10 @@ describe('OIP datatypes', () => {
     expect(dtypeOfDatatype(datatype)).toBe(dtype);
   });
 
-  it.each(['BF16', 'fp32', 'FLOAT', '', '__proto__', 'constructor', 'toString', 42, null, undefined])(
-    'refuses %j with tensor_invalid',
-    (datatype) => {
-      expect(isOipDatatype(datatype)).toBe(false);
-      expect(() => dtypeOfDatatype(datatype)).toThrowError(expect.objectContaining({ code: 'tensor_invalid' }));
-    },
-  );
+  it.each(['BF16', 'fp32', 'FLOAT', '', '__proto__', 'constructor', 'toString', 42, null, undefined])('refuses %j with tensor_invalid', (datatype) => {
+    expect(isOipDatatype(datatype)).toBe(false);
+    expect(() => dtypeOfDatatype(datatype)).toThrowError(expect.objectContaining({ code: 'tensor_invalid' }));
+  });
 
   it('refuses a dtype outside tensor.ts', () => {
     expect(() => datatypeOfDtype('bfloat16' as TensorDtype)).toThrowError(TandemError);

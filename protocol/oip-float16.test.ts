@@ -1,12 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  FLOAT16_MAX,
-  float16ArrayToNumbers,
-  float16BitsToNumber,
-  numbersToFloat16Array,
-  numberToFloat16Bits,
-} from './oip-float16.ts';
+import { FLOAT16_MAX, float16ArrayToNumbers, float16BitsToNumber, numbersToFloat16Array, numberToFloat16Bits } from './oip-float16.ts';
 
 /** Every non-negative finite half in increasing order: bits 0x0000..0x7bff are monotonic in value. */
 const POSITIVE_HALVES = Array.from({ length: 0x7c00 }, (_, bits) => float16BitsToNumber(bits));

@@ -64,10 +64,7 @@ export function decodeBinaryTensorData(dtype: TensorDtype, count: number, bytes:
   const Ctor = typedArrayFor(dtype);
   const size = Ctor.BYTES_PER_ELEMENT;
   if (bytes.byteLength !== count * size) {
-    throw new TandemError(
-      'tensor_invalid',
-      `binary data is ${bytes.byteLength} bytes, but ${count} elements of ${dtype} take ${count * size}`,
-    );
+    throw new TandemError('tensor_invalid', `binary data is ${bytes.byteLength} bytes, but ${count} elements of ${dtype} take ${count * size}`);
   }
   let data: NumericTensorData;
   if (bytes.byteOffset % size === 0) {
@@ -99,10 +96,7 @@ function decodeStrings(count: number, bytes: Uint8Array): string[] {
     const length = view.getUint32(position, true);
     position += 4;
     if (length > bytes.byteLength - position) {
-      throw new TandemError(
-        'tensor_invalid',
-        `BYTES element ${i} is truncated: its length is ${length} but ${bytes.byteLength - position} bytes remain`,
-      );
+      throw new TandemError('tensor_invalid', `BYTES element ${i} is truncated: its length is ${length} but ${bytes.byteLength - position} bytes remain`);
     }
     out[i] = decodeUtf8(bytes.subarray(position, position + length), 'tensor_invalid', `BYTES element ${i}`, true);
     position += length;

@@ -4,13 +4,32 @@ import { decodeJsonTensorData, encodeJsonTensorData } from './oip-tensor-json.ts
 import type { Tensor, TensorDtype } from './tensor.ts';
 
 const decode = (dtype: TensorDtype, shape: number[], data: unknown) =>
-  decodeJsonTensorData(dtype, shape, shape.reduce((a, b) => a * b, 1), data);
+  decodeJsonTensorData(
+    dtype,
+    shape,
+    shape.reduce((a, b) => a * b, 1),
+    data,
+  );
 
 describe('JSON tensor data: nesting', () => {
   it.each([
     ['flat', [2, 3], [1, 2, 3, 4, 5, 6]],
-    ['nested like the shape', [2, 3], [[1, 2, 3], [4, 5, 6]]],
-    ['partly nested (inner dims collapsed)', [2, 1, 3], [[1, 2, 3], [4, 5, 6]]],
+    [
+      'nested like the shape',
+      [2, 3],
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ],
+    [
+      'partly nested (inner dims collapsed)',
+      [2, 1, 3],
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ],
     ['fully nested rank 3', [2, 1, 3], [[[1, 2, 3]], [[4, 5, 6]]]],
   ])('accepts %s', (_how, shape, data) => {
     expect([...(decode('int32', shape, data) as Int32Array)]).toEqual([1, 2, 3, 4, 5, 6]);
@@ -32,7 +51,15 @@ describe('JSON tensor data: nesting', () => {
     ['a row that is a value', [2, 2], [[1, 2], 3]],
     ['a value that is a row', [4], [1, [2], 3, 4]],
     ['nesting deeper than the shape', [2], [[1], [2]]],
-    ['nesting that does not follow the shape', [2, 3], [[1, 2], [3, 4], [5, 6]]],
+    [
+      'nesting that does not follow the shape',
+      [2, 3],
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+    ],
     ['a scalar not in an array', [], 7],
     ['an object', [1], { 0: 1 }],
     ['null', [1], null],

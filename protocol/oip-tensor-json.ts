@@ -42,8 +42,7 @@ export function decodeJsonTensorData(dtype: TensorDtype, shape: readonly number[
   const expected = nestedShapeFor(shape, nested.length);
   if (expected === undefined || nested.some((n, i) => n !== expected[i])) {
     throw invalid(
-      `data nested as [${nested.join(',')}] does not match shape [${shape.join(',')}]; ` +
-        `send it flat (${count} values) or nested like the shape`,
+      `data nested as [${nested.join(',')}] does not match shape [${shape.join(',')}]; ` + `send it flat (${count} values) or nested like the shape`,
     );
   }
   const { out, put } = writerFor(dtype, count);
@@ -152,8 +151,7 @@ function writerFor(dtype: TensorDtype, count: number): { out: TensorData; put: P
           if (typeof v !== 'number' || !Number.isInteger(v)) throw badElement(i, v, 'an integer');
           if (!Number.isSafeInteger(v)) {
             throw invalid(
-              `element ${i} (${v}) is outside ±(2^53 - 1), where JSON numbers lose precision; send ${dtype} tensors with ` +
-                'such values as binary data',
+              `element ${i} (${v}) is outside ±(2^53 - 1), where JSON numbers lose precision; send ${dtype} tensors with such values as binary data`,
             );
           }
           if (v < 0 && dtype === 'uint64') throw badElement(i, v, 'an integer >= 0');

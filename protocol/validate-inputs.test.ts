@@ -26,7 +26,9 @@ describe('validateInputs', () => {
     ['input_not_finite', [x(1, [0, 1, Number.NaN, 3])], /element 2/],
     ['input_not_finite', [x(1, [Number.POSITIVE_INFINITY, 1, 2, 3])], /element 0/],
   ] as const)('rejects with %s', (code, inputs, message) => {
-    expect(() => validateInputs(inputs as unknown as NamedTensor[], specs, reject)).toThrowError(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+    expect(() => validateInputs(inputs as unknown as NamedTensor[], specs, reject)).toThrowError(
+      expect.objectContaining({ code, message: expect.stringMatching(message) }),
+    );
   });
 
   it('allows non-finite values when the policy says so', () => {

@@ -63,8 +63,7 @@ function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, n
 }
 
 function checkFinite(input: NamedTensor): void {
-  const fail = (i: number) =>
-    new TandemError('input_not_finite', `input "${input.name}" has a non-finite value at element ${i}`);
+  const fail = (i: number) => new TandemError('input_not_finite', `input "${input.name}" has a non-finite value at element ${i}`);
   if (input.dtype === 'float32' || input.dtype === 'float64') {
     const data = input.data as Float32Array | Float64Array;
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw fail(i);

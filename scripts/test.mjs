@@ -13,7 +13,7 @@ mkdirSync(results, { recursive: true });
 const suites = [
   { name: 'typecheck', command: ['npx', 'tsc', '-b'] },
   // Biome: the lint rules of biome.json and the formatter's layout, checked, never rewritten (`npm run format` writes).
-  { name: 'lint', command: ['npx', 'biome', 'lint', '.'] },
+  { name: 'lint', command: ['npx', 'biome', 'ci', '.'] },
   // Node: protocol, models, origin and client tests against real onnxruntime (node and web/WASM).
   vitestSuite('vitest', []),
   // The edge's unit tests, inside workerd.

@@ -53,7 +53,11 @@ describe('ensureDevTrust', () => {
   it('keeps the root across starts and refreshes the record (a higher version, a new expiry), keeping revocations', async () => {
     const root = await readTrustedRoot(repo.repository, await pinned());
     const previous = (await verifyTimestamp(await readTimestampEnvelope(repo.repository), root, 0)).record;
-    const revoked = { ...previous, version: previous.version + 1, models: { 'mlp-classifier': { current: '1.1.0', versions: { '1.1.0': previous.models['mlp-classifier']!.versions['1.1.0']! }, revoked: ['1.0.0'] } } };
+    const revoked = {
+      ...previous,
+      version: previous.version + 1,
+      models: { 'mlp-classifier': { current: '1.1.0', versions: { '1.1.0': previous.models['mlp-classifier']!.versions['1.1.0']! }, revoked: ['1.0.0'] } },
+    };
     await writeDocument(repo.repository, TIMESTAMP_KEY, await signTimestamp(revoked, [await readSigningKey(join(keyDir, DEV_TIMESTAMP_KEY_FILE))]));
     const later = Date.now() + 60_000;
     const trust = await ensureDevTrust(repo.repository, { keyDir, now: later });

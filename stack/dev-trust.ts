@@ -122,7 +122,13 @@ export async function ensureDevTrust(repository: string, options: DevTrustOption
  */
 async function releaseAll(repository: string, root: VerifiedRoot, now: number): Promise<TimestampRecord> {
   const envelope = await readTimestampEnvelope(repository);
-  const previous = envelope === undefined ? undefined : await verifyTimestamp(envelope, root, 0).then((v) => v.record, () => undefined);
+  const previous =
+    envelope === undefined
+      ? undefined
+      : await verifyTimestamp(envelope, root, 0).then(
+          (v) => v.record,
+          () => undefined,
+        );
   const models: TimestampRecord['models'] = {};
   for (const { id, version } of await listModelVersions(repository)) {
     const revoked = previous?.models[id]?.revoked ?? [];
@@ -133,5 +139,11 @@ async function releaseAll(repository: string, root: VerifiedRoot, now: number): 
     entry.versions[version] = { sha256: await sha256Hex(payload), bytes: payload.byteLength };
     if (compareVersions(version, entry.current) > 0) entry.current = version;
   }
-  return { _type: 'timestamp', version: (previous?.version ?? 0) + 1, expires: new Date(now + DEV_RECORD_LIFETIME_MS).toISOString(), rootVersion: root.document.version, models };
+  return {
+    _type: 'timestamp',
+    version: (previous?.version ?? 0) + 1,
+    expires: new Date(now + DEV_RECORD_LIFETIME_MS).toISOString(),
+    rootVersion: root.document.version,
+    models,
+  };
 }

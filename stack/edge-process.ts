@@ -79,13 +79,35 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     };
     const envFile = join(state, 'edge.env');
     // dotenv: single quotes keep JSON as it is.
-    await writeFile(envFile, `${Object.entries(vars).map(([k, v]) => `${k}='${v.replaceAll("'", '')}'`).join('\n')}\n`, { mode: 0o600 });
+    await writeFile(
+      envFile,
+      `${Object.entries(vars)
+        .map(([k, v]) => `${k}='${v.replaceAll("'", '')}'`)
+        .join('\n')}\n`,
+      { mode: 0o600 },
+    );
     const port = options.port || (await freePort());
-    const common = ['--config', WRANGLER_CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', envFile, '--log-level', options.logLevel ?? 'log'];
+    const common = [
+      '--config',
+      WRANGLER_CONFIG,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      state,
+      '--env-file',
+      envFile,
+      '--log-level',
+      options.logLevel ?? 'log',
+    ];
     const [command, args]: [string, string[]] =
       options.inspector === false
         ? [process.execPath, ['--import', 'tsx', join(ROOT, 'stack', 'edge-runtime.ts'), ...common]]
-        : [join(ROOT, 'node_modules', '.bin', 'wrangler'), ['dev', ...common, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false']];
+        : [
+            join(ROOT, 'node_modules', '.bin', 'wrangler'),
+            ['dev', ...common, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'],
+          ];
     const url = `http://127.0.0.1:${port}`;
     return await launch({
       name: 'edge',

@@ -21,7 +21,12 @@ export function publishReport(result: PublishResult, repository: string, edge: E
     lines.push('edge: skipped (--no-edge)');
     return lines;
   }
-  const where = edge.kind === 'remote' ? `R2 bucket ${result.edge.bucket} (--env ${edge.env})` : edge.kind === 'local' ? `local R2 bucket ${result.edge.bucket} in ${shown(edge.persistTo, cwd)}` : '';
+  const where =
+    edge.kind === 'remote'
+      ? `R2 bucket ${result.edge.bucket} (--env ${edge.env})`
+      : edge.kind === 'local'
+        ? `local R2 bucket ${result.edge.bucket} in ${shown(edge.persistTo, cwd)}`
+        : '';
   lines.push(`edge: ${result.edge.commands.length} object(s) ${result.edge.uploaded ? 'uploaded to' : 'would go to'} ${where}`);
   if (!result.edge.uploaded) lines.push(...result.edge.commands.map((c) => `  ${c}`));
   return lines;

@@ -40,7 +40,15 @@ const fresh = async (name: string) => {
   return dir;
 };
 
-const request = (extra: Partial<PublishRequest>): PublishRequest => ({ id: 'tiny', version: '1.0.0', from: staging, repository: join(work, 'origin'), trustedKeys, edge: { kind: 'none' }, ...extra });
+const request = (extra: Partial<PublishRequest>): PublishRequest => ({
+  id: 'tiny',
+  version: '1.0.0',
+  from: staging,
+  repository: join(work, 'origin'),
+  trustedKeys,
+  edge: { kind: 'none' },
+  ...extra,
+});
 
 describe('publishVersion', () => {
   it("copies the version into the origin's repository and puts it into the local R2 the edge reads", async () => {
@@ -70,7 +78,11 @@ describe('publishVersion', () => {
       expect(Buffer.from(await envelope!.arrayBuffer())).toEqual(await readFile(join(copy.dir, 'manifest.dsse.json')));
       const sha256 = copy.manifest.variants[0]!.artifact.sha256;
       const artifact = await proxy.env.MODELS.get(artifactObjectKey(sha256));
-      expect(createHash('sha256').update(Buffer.from(await artifact!.arrayBuffer())).digest('hex')).toBe(sha256);
+      expect(
+        createHash('sha256')
+          .update(Buffer.from(await artifact!.arrayBuffer()))
+          .digest('hex'),
+      ).toBe(sha256);
     } finally {
       await proxy.dispose();
     }
@@ -91,12 +103,17 @@ describe('publishVersion', () => {
 
   it('publishes in place when the version is already in the repository, and plans a remote upload on a dry run', async () => {
     const runs: string[][] = [];
-    const result = await publishVersion(request({ repository: staging, edge: { kind: 'remote', env: 'staging' }, edgeTrustedKeys: trustedKeys, dryRun: true }), {
-      runWrangler: async (args) => (runs.push([...args]), { code: 0, output: '' }),
-    });
+    const result = await publishVersion(
+      request({ repository: staging, edge: { kind: 'remote', env: 'staging' }, edgeTrustedKeys: trustedKeys, dryRun: true }),
+      {
+        runWrangler: async (args) => (runs.push([...args]), { code: 0, output: '' }),
+      },
+    );
     expect(result.origin).toBe('in place');
     expect(result.edge).toMatchObject({ bucket: 'tandem-models-staging', uploaded: false });
-    expect(result.edge!.commands.at(-1)).toMatch(/^npx wrangler r2 object put tandem-models-staging\/tiny\/1\.0\.0\/manifest\.dsse\.json .*--env staging .*--remote$/);
+    expect(result.edge!.commands.at(-1)).toMatch(
+      /^npx wrangler r2 object put tandem-models-staging\/tiny\/1\.0\.0\/manifest\.dsse\.json .*--env staging .*--remote$/,
+    );
     expect(runs).toEqual([]);
     // Without --trusted, the environment's own TRUSTED_KEYS ("[]" in wrangler.toml) decides, and refuses.
     await expect(publishVersion(request({ repository: staging, edge: { kind: 'remote', env: 'staging' }, dryRun: true }))).rejects.toThrow(/trusts no key/);
@@ -105,7 +122,9 @@ describe('publishVersion', () => {
   it('reports a failed upload by its object, after which nothing else goes up', async () => {
     const runs: string[][] = [];
     const failing = async (args: readonly string[]) => (runs.push([...args]), { code: 1, output: 'R2 said no' });
-    await expect(publishVersion(request({ repository: staging, edge: { kind: 'local', persistTo: await fresh('r2-c') } }), { runWrangler: failing })).rejects.toMatchObject({
+    await expect(
+      publishVersion(request({ repository: staging, edge: { kind: 'local', persistTo: await fresh('r2-c') } }), { runWrangler: failing }),
+    ).rejects.toMatchObject({
       code: 'internal',
       message: expect.stringMatching(/^upload of artifacts\/[0-9a-f]{64} failed \(wrangler exit 1\).*R2 said no/),
     });
@@ -119,9 +138,15 @@ describe('publishVersion', () => {
     const stranger = JSON.stringify([(await generateSigningKey()).publicKey]);
     await expect(publishVersion(request({ repository, trustedKeys: stranger }))).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
     const tampered = await fresh('tampered');
-    await importModel({ model: join(work, 'tiny.onnx'), id: 'tiny', version: '1.0.0', repository: tampered, examples: [join(work, 'example.json')] }, { signingKey: key });
+    await importModel(
+      { model: join(work, 'tiny.onnx'), id: 'tiny', version: '1.0.0', repository: tampered, examples: [join(work, 'example.json')] },
+      { signingKey: key },
+    );
     await writeFile(join(tampered, 'tiny', '1.0.0', 'example-1.json'), '{"inputs":[]}');
-    await expect(publishVersion(request({ repository, from: tampered }))).rejects.toMatchObject({ code: 'artifact_hash_mismatch', message: expect.stringContaining('example-1.json') });
+    await expect(publishVersion(request({ repository, from: tampered }))).rejects.toMatchObject({
+      code: 'artifact_hash_mismatch',
+      message: expect.stringContaining('example-1.json'),
+    });
     expect(await readdir(repository)).toEqual([]);
   });
 });

@@ -36,10 +36,7 @@ export function environmentTrustedKeys(env: string): string {
 }
 
 /** The edge's copy: none, a local `wrangler dev` state folder, or an environment's R2 bucket. */
-export type EdgeTarget =
-  | { kind: 'none' }
-  | { kind: 'local'; persistTo: string; env?: string }
-  | { kind: 'remote'; env: string };
+export type EdgeTarget = { kind: 'none' } | { kind: 'local'; persistTo: string; env?: string } | { kind: 'remote'; env: string };
 
 export interface PublishRequest {
   id: string;
@@ -117,7 +114,10 @@ export async function publishVersion(request: PublishRequest, deps: PublishDepen
     progress(`uploading ${command.key} to ${where} (${i + 1}/${plan.commands.length})`);
     const { code, output } = await run(command.args);
     if (code !== 0) {
-      throw new TandemError('internal', `upload of ${command.key} failed (wrangler exit ${code}); nothing after it was uploaded, so the edge does not list the version yet: ${output.trim().slice(-2000)}`);
+      throw new TandemError(
+        'internal',
+        `upload of ${command.key} failed (wrangler exit ${code}); nothing after it was uploaded, so the edge does not list the version yet: ${output.trim().slice(-2000)}`,
+      );
     }
   }
   return { verified, origin, edge: { bucket: plan.bucket, commands, uploaded: true } };
@@ -143,7 +143,10 @@ async function verifyVersion(dir: string, id: string, version: string, trusted: 
     });
     const sha256 = await sha256Hex(bytes);
     if (bytes.length !== example.bytes || sha256 !== example.sha256) {
-      throw new TandemError('artifact_hash_mismatch', `${path}: ${bytes.length} bytes with sha256 ${sha256}, manifest says ${example.bytes} bytes with ${example.sha256}`);
+      throw new TandemError(
+        'artifact_hash_mismatch',
+        `${path}: ${bytes.length} bytes with sha256 ${sha256}, manifest says ${example.bytes} bytes with ${example.sha256}`,
+      );
     }
   }
   return verified;

@@ -86,8 +86,15 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
 /** The keys of a repository's update metadata present on disk: root versions in order, then the record. */
 export async function trustKeys(repository: string): Promise<string[]> {
   const names = await readdir(join(repository, TRUST_PREFIX, 'root')).catch(() => [] as string[]);
-  const versions = names.map((n) => /^([1-9]\d*)\.dsse\.json$/.exec(n)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
-  const record = await readFile(join(repository, ...TIMESTAMP_KEY.split('/'))).then(() => [TIMESTAMP_KEY], () => []);
+  const versions = names
+    .map((n) => /^([1-9]\d*)\.dsse\.json$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const record = await readFile(join(repository, ...TIMESTAMP_KEY.split('/'))).then(
+    () => [TIMESTAMP_KEY],
+    () => [],
+  );
   return [...versions.map(rootKey), ...record];
 }
 

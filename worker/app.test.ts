@@ -186,7 +186,7 @@ describe('inference', () => {
     expect(((await forbidden.json()) as { code: string }).code).toBe('forbidden');
   });
 
-  it('429 rate_limited with Retry-After past the key\'s burst (Durable Object bucket)', async () => {
+  it("429 rate_limited with Retry-After past the key's burst (Durable Object bucket)", async () => {
     vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response('{}', { status: 200 }));
     const statuses: number[] = [];
     let retryAfter: string | null = null;
@@ -214,7 +214,11 @@ describe('inference', () => {
       },
     };
     // A lease period of 10 s lets a 1/s key ask for 10 tokens; its bucket holds 5.
-    const leased = { ...vars, RATE_LIMITER: counting, TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, rateLimitLeaseMs: 10_000 }) } as unknown as Env;
+    const leased = {
+      ...vars,
+      RATE_LIMITER: counting,
+      TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, rateLimitLeaseMs: 10_000 }),
+    } as unknown as Env;
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
       const ctx = createExecutionContext();
@@ -281,9 +285,19 @@ describe('origin answers and retries', () => {
   }
 
   it('relays an answer about one model as the origin gave it, and never counts it against the origin', async () => {
-    const environment = { ...vars, ORIGINS: 'http://typed-a.test,http://typed-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, breakerFailureThreshold: 1 }) } as Env;
+    const environment = {
+      ...vars,
+      ORIGINS: 'http://typed-a.test,http://typed-b.test',
+      TUNING: JSON.stringify({ readinessTtlMs: 1e9, breakerFailureThreshold: 1 }),
+    } as Env;
     const reason = 'model m version 9.0.0 was refused: manifest_signature_invalid: no trusted signature';
-    const attempts = origins((url) => (url.includes('/versions/9.0.0/') ? typed('model_not_ready', 503, reason) : url.includes('/versions/8.0.0/') ? typed('model_not_found', 404) : new Response('{"outputs":[]}', { status: 200 })));
+    const attempts = origins((url) =>
+      url.includes('/versions/9.0.0/')
+        ? typed('model_not_ready', 503, reason)
+        : url.includes('/versions/8.0.0/')
+          ? typed('model_not_found', 404)
+          : new Response('{"outputs":[]}', { status: 200 }),
+    );
     for (let i = 0; i < 5; i++) {
       const refused = await infer('/v2/models/m/versions/9.0.0/infer', environment);
       expect(refused.status).toBe(503);
@@ -294,13 +308,20 @@ describe('origin answers and retries', () => {
       expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([404, 'model_not_found']);
     }
     expect(attempts).toHaveLength(10); // Not retried on the other origin.
-    expect(await breakers(environment)).toEqual([expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 }), expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 })]);
+    expect(await breakers(environment)).toEqual([
+      expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 }),
+      expect.objectContaining({ breaker: 'closed', consecutive_failures: 0 }),
+    ]);
     // Other clients are served as before.
     expect((await infer('/v2/models/m/versions/1.0.0/infer', environment)).status).toBe(200);
   });
 
   it('counts an unwell origin against its breaker and tries the other', async () => {
-    const environment = { ...vars, ORIGINS: 'http://busy-a.test,http://fine-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }) } as Env;
+    const environment = {
+      ...vars,
+      ORIGINS: 'http://busy-a.test,http://fine-b.test',
+      TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }),
+    } as Env;
     origins((url) => (url.startsWith('http://busy-a.test') ? typed('overloaded', 503) : new Response('{"outputs":[]}', { status: 200 })));
     for (let i = 0; i < 3; i++) {
       const res = await infer('/v2/models/m/versions/1.0.0/infer', environment);
@@ -324,7 +345,11 @@ describe('origin answers and retries', () => {
         { sleep: async () => {} },
       );
     let edgeRequests = 0;
-    const sick = { ...vars, ORIGINS: 'http://sick-a.test,http://sick-b.test', TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 99 }) } as Env;
+    const sick = {
+      ...vars,
+      ORIGINS: 'http://sick-a.test,http://sick-b.test',
+      TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 99 }),
+    } as Env;
     // Unready too: an open breaker whose origin answers ready is probed through at once (origin-pool/proxy.ts).
     const attempts = origins(() => typed('overloaded', 503), false);
     await expect(clientCall(sick)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: DEFAULT_TUNING.maxAttempts });
@@ -335,7 +360,10 @@ describe('origin answers and retries', () => {
     // and the origins still see no more than maxAttempts attempts for the call.
     edgeRequests = 0;
     attempts.length = 0;
-    const fragile = { ...sick, TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }) } as Env;
+    const fragile = {
+      ...sick,
+      TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }),
+    } as Env;
     await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 2 });
     expect([attempts.length, edgeRequests]).toEqual([2, 1]);
     await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 0 });
@@ -347,14 +375,19 @@ describe('CORS and errors', () => {
   it('answers a preflight and exposes the edge headers', async () => {
     const res = await call('/v2/models/m/infer', {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, x-client-id' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, x-client-id',
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('access-control-allow-headers')).toContain('x-client-id');
     const get = await call('/v1/models', { headers: { origin: 'https://app.example' } });
     const exposed = get.headers.get('access-control-expose-headers') ?? '';
-    for (const h of ['x-request-id', 'x-model-version', 'x-tandem-origin', 'x-tandem-attempts', 'content-range', 'etag', 'inference-header-content-length']) expect(exposed).toContain(h);
+    for (const h of ['x-request-id', 'x-model-version', 'x-tandem-origin', 'x-tandem-attempts', 'content-range', 'etag', 'inference-header-content-length'])
+      expect(exposed).toContain(h);
   });
 
   it('unknown routes get the shared error body', async () => {

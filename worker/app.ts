@@ -67,4 +67,3 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.notFound(notFound);
   return app;
 }
-

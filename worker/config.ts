@@ -139,7 +139,12 @@ export async function loadEdgeConfig(source: ConfigSource): Promise<EdgeConfig> 
 /** Origins as a JSON array or a comma list of http(s) base URLs, without a trailing slash. */
 export function parseOrigins(text: string): string[] {
   const trimmed = text.trim();
-  const list: unknown = trimmed.startsWith('[') ? parseJson(trimmed) : trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  const list: unknown = trimmed.startsWith('[')
+    ? parseJson(trimmed)
+    : trimmed
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
   if (!Array.isArray(list)) throw configError('ORIGINS', 'must be a JSON array or a comma list of URLs');
   return list.map((value) => {
     if (typeof value !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(value)) {

@@ -64,7 +64,9 @@ export async function apiKeysVar(): Promise<string> {
   ]);
 }
 
-export function testEnv(vars: Partial<Record<'ORIGINS' | 'TRUSTED_KEYS' | 'ROOT_KEYS' | 'CANARY' | 'API_KEYS' | 'ORIGIN_TOKEN' | 'TUNING' | 'REQUIRE_KEY_FOR_CATALOG', string>>): Env {
+export function testEnv(
+  vars: Partial<Record<'ORIGINS' | 'TRUSTED_KEYS' | 'ROOT_KEYS' | 'CANARY' | 'API_KEYS' | 'ORIGIN_TOKEN' | 'TUNING' | 'REQUIRE_KEY_FOR_CATALOG', string>>,
+): Env {
   return { ...env, ...vars } as Env;
 }
 

@@ -25,11 +25,20 @@ async function call(path: string, environment: Env, init: RequestInit = {}): Pro
   return res;
 }
 
-async function answer(path: string, environment: Env): Promise<{ status: number; code?: string; message?: string; cache: string | null; version: string | null; body: unknown }> {
+async function answer(
+  path: string,
+  environment: Env,
+): Promise<{ status: number; code?: string; message?: string; cache: string | null; version: string | null; body: unknown }> {
   const res = await call(path, environment);
   const body: unknown = await res.json();
   const error = (body as { error?: { code: string; message: string } }).error;
-  return { status: res.status, ...(error ? { code: error.code, message: error.message } : {}), cache: res.headers.get('cache-control'), version: res.headers.get('x-model-version'), body };
+  return {
+    status: res.status,
+    ...(error ? { code: error.code, message: error.message } : {}),
+    cache: res.headers.get('cache-control'),
+    version: res.headers.get('x-model-version'),
+    body,
+  };
 }
 
 interface Scenario {
@@ -38,7 +47,12 @@ interface Scenario {
   env: Env;
   envelopes: Map<string, DsseEnvelope>;
   /** Writes a record for this model: current, the live versions (real digests unless given), revocations. */
-  record(version: number, current: string, live: string[], options?: { revoked?: string[]; expiresInMs?: number; digests?: Record<string, { sha256: string; bytes: number }> }): Promise<DsseEnvelope>;
+  record(
+    version: number,
+    current: string,
+    live: string[],
+    options?: { revoked?: string[]; expiresInMs?: number; digests?: Record<string, { sha256: string; bytes: number }> },
+  ): Promise<DsseEnvelope>;
   /** Stores version `v` signed by `signer`, with `changes` to its manifest. */
   store(version: string, signer: SigningKey, changes?: Record<string, unknown>): Promise<void>;
 }
@@ -70,7 +84,12 @@ async function scenario(tuning: Record<string, number> = {}): Promise<Scenario> 
       const versions: TimestampRecord['models'][string]['versions'] = {};
       for (const v of live) versions[v] = options.digests?.[v] ?? (await payloadDigest(envelopes.get(v)!));
       const expires = new Date(Date.now() + (options.expiresInMs ?? DAY_MS)).toISOString();
-      const envelope = await signedTimestamp(keys, { version, expires, rootVersion: 1, models: { [id]: { current, versions, revoked: options.revoked ?? [] } } });
+      const envelope = await signedTimestamp(keys, {
+        version,
+        expires,
+        rootVersion: 1,
+        models: { [id]: { current, versions, revoked: options.revoked ?? [] } },
+      });
       await env.MODELS.put(TIMESTAMP_KEY, JSON.stringify(envelope));
       return envelope;
     },
@@ -100,7 +119,9 @@ describe('edge trust routes', () => {
     expect(recordVersion(ts.body)).toBe(1);
     // Storage's newest is 1.1.0; the record says 1.0.0 is current.
     expect((await answer(`/v1/models/${s.id}/manifest`, s.env)).version).toBe('1.0.0');
-    expect((await answer('/v1/models', s.env)).body).toMatchObject({ models: expect.arrayContaining([expect.objectContaining({ id: s.id, latest: '1.0.0', versions: ['1.0.0', '1.1.0'] })]) });
+    expect((await answer('/v1/models', s.env)).body).toMatchObject({
+      models: expect.arrayContaining([expect.objectContaining({ id: s.id, latest: '1.0.0', versions: ['1.0.0', '1.1.0'] })]),
+    });
     const status = await call('/v1/edge/status', s.env, { headers: { authorization: `Bearer ${KEYS.admin}` } });
     expect(((await status.json()) as { trust: unknown }).trust).toMatchObject({
       root_keys: { keyids: [s.keys.root[0]!.keyid], threshold: 1 },
@@ -165,7 +186,9 @@ describe('edge attacks', () => {
     const refused = await answer(`/v1/models/${s.id}/manifest?version=1.1.0`, s.env);
     expect(refused).toMatchObject({ status: 422, code: 'manifest_signature_invalid' });
     expect(refused.message).toMatch(/is not the manifest timestamp record 1 names/);
-    expect((await answer('/v1/models', s.env)).body).toMatchObject({ models: expect.arrayContaining([expect.objectContaining({ id: s.id, versions: ['1.0.0'] })]) });
+    expect((await answer('/v1/models', s.env)).body).toMatchObject({
+      models: expect.arrayContaining([expect.objectContaining({ id: s.id, versions: ['1.0.0'] })]),
+    });
   });
 
   it('untrusted key: a manifest signed outside the release role, or a root the pinned keys did not sign, is refused', async () => {
@@ -186,7 +209,9 @@ describe('edge attacks', () => {
     expect((await answer(`/v1/models/${s.id}/manifest?version=1.0.0`, s.env)).status).toBe(200);
     await s.record(2, '1.1.0', ['1.1.0'], { revoked: ['1.0.0'] });
     expect(await answer(`/v1/models/${s.id}/manifest?version=1.0.0`, s.env)).toMatchObject({ status: 410, code: 'version_revoked' });
-    expect((await answer('/v1/models', s.env)).body).toMatchObject({ models: expect.arrayContaining([expect.objectContaining({ id: s.id, versions: ['1.1.0'] })]) });
+    expect((await answer('/v1/models', s.env)).body).toMatchObject({
+      models: expect.arrayContaining([expect.objectContaining({ id: s.id, versions: ['1.1.0'] })]),
+    });
   });
 
   it('revoked key and rotation: root version 2 drops the release key (what it signed is refused) and names a new one, accepted with the same ROOT_KEYS', async () => {
@@ -224,8 +249,10 @@ describe('edge attacks', () => {
     const s = await scenario();
     await s.record(1, '1.1.0', ['1.1.0']);
     expect((await answer('/v1/trust/timestamp.json', s.env)).status).toBe(200);
-    const hang = <T>(target: R2Bucket, name: 'get' | 'head') => (key: string, ...rest: unknown[]): Promise<T> =>
-      key.startsWith(`${TRUST_PREFIX}/`) ? new Promise<T>(() => undefined) : (target[name] as (...a: unknown[]) => Promise<T>).call(target, key, ...rest);
+    const hang =
+      <T>(target: R2Bucket, name: 'get' | 'head') =>
+      (key: string, ...rest: unknown[]): Promise<T> =>
+        key.startsWith(`${TRUST_PREFIX}/`) ? new Promise<T>(() => undefined) : (target[name] as (...a: unknown[]) => Promise<T>).call(target, key, ...rest);
     const slowBucket = new Proxy(env.MODELS, {
       get: (target, prop) => (prop === 'get' || prop === 'head' ? hang(target, prop) : Reflect.get(target, prop, target)),
     });

@@ -20,7 +20,15 @@ export function inferTarget(baseUrl: string, modelId: string, inputs: readonly T
     inputs: inputs.map((spec, i) => {
       if (spec.dtype !== 'float32') throw new Error(`${modelId}: input ${spec.name} is ${spec.dtype}; the benchmark sends float32 only`);
       const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
-      return { name: spec.name, dtype: 'float32' as const, dims, data: randomFloats(dims.reduce((a, b) => a * b, 1), 17 + i) };
+      return {
+        name: spec.name,
+        dtype: 'float32' as const,
+        dims,
+        data: randomFloats(
+          dims.reduce((a, b) => a * b, 1),
+          17 + i,
+        ),
+      };
     }),
   };
   const encoded = mode === 'binary' ? encodeInferRequest(requestBinaryOutputs(request), { binary: true }) : encodeInferRequest(request);

@@ -27,7 +27,15 @@ export function measure(target: Target, connections: number, durationSeconds: nu
     let errors = 0;
     const started = performance.now();
     const instance = autocannon(
-      { url: target.url, method: target.method ?? 'POST', headers: target.headers, ...(target.method === 'GET' ? {} : { body: target.body }), connections, duration: durationSeconds, timeout: 10 },
+      {
+        url: target.url,
+        method: target.method ?? 'POST',
+        headers: target.headers,
+        ...(target.method === 'GET' ? {} : { body: target.body }),
+        connections,
+        duration: durationSeconds,
+        timeout: 10,
+      },
       (err, result) => {
         if (err) return reject(err);
         const seconds = (performance.now() - started) / 1000;

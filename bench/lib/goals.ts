@@ -22,4 +22,3 @@ export const GOALS = {
   clientOverheadRatio: { op: '<=', bound: 1.03 },
   clientCacheHitP50Ms: { op: '<=', bound: 2 },
 } as const satisfies Record<string, Goal>;
-

@@ -81,7 +81,10 @@ export function breakdown(before: MetricsSnapshot, after: MetricsSnapshot): Serv
 export async function waitIdle(baseUrl: string, timeoutMs = 5000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const text = await fetch(`${baseUrl}/metrics`).then((r) => r.text(), () => '');
+    const text = await fetch(`${baseUrl}/metrics`).then(
+      (r) => r.text(),
+      () => '',
+    );
     const line = text.split('\n').find((l) => l.startsWith('tandem_origin_in_flight_requests '));
     if (line === undefined || Number(line.slice(line.lastIndexOf(' ') + 1)) <= 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));

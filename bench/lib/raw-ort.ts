@@ -76,7 +76,14 @@ async function measure(session: ModelSession, specs: readonly TensorSpec[], batc
   const inputs: Record<string, Tensor> = {};
   for (const [i, spec] of specs.entries()) {
     const dims = spec.shape.map((d) => (typeof d === 'number' ? d : batch));
-    inputs[spec.name] = { dtype: 'float32', dims, data: randomFloats(dims.reduce((a, b) => a * b, 1), 101 + i) };
+    inputs[spec.name] = {
+      dtype: 'float32',
+      dims,
+      data: randomFloats(
+        dims.reduce((a, b) => a * b, 1),
+        101 + i,
+      ),
+    };
   }
   for (let i = 0; i < 2; i++) await session.run(inputs);
   let runs = 0;

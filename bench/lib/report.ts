@@ -27,7 +27,10 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
 
   for (const key of ['b', 'c', 'sessions'] as const) {
     const models = Object.entries(s.origin[key].models)
-      .map(([id, m]) => `${id} maxBatchSize ${m.maxBatchSize}, maxQueueDelayMs ${m.maxQueueDelayMs}, concurrency ${m.concurrency}, intra-op threads ${m.intra_op_threads}`)
+      .map(
+        ([id, m]) =>
+          `${id} maxBatchSize ${m.maxBatchSize}, maxQueueDelayMs ${m.maxQueueDelayMs}, concurrency ${m.concurrency}, intra-op threads ${m.intra_op_threads}`,
+      )
       .join('; ');
     out.push(`origin ${key}: ${models}`);
   }
@@ -45,9 +48,7 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
   const models = [...new Set(r.cells.map((c) => c.model))];
   for (const model of models) {
     out.push(describeModel(model));
-    const rows = r.cells
-      .filter((c) => c.model === model)
-      .map((c) => [c.mode, c.concurrency, c.server, ...figureColumns(c)]);
+    const rows = r.cells.filter((c) => c.model === model).map((c) => [c.mode, c.concurrency, c.server, ...figureColumns(c)]);
     out.push(formatTable(['mode', 'conc', 'srv', ...FIGURE_HEADERS], rows), '');
   }
 
@@ -75,7 +76,9 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
 
   if (r.threads_vs_sessions) {
     const t = r.threads_vs_sessions;
-    out.push(`Threads vs sessions on ${t.model}, ${t.mode}, concurrency ${t.concurrency}: one run at a time on every core, or two runs at once on one thread each`);
+    out.push(
+      `Threads vs sessions on ${t.model}, ${t.mode}, concurrency ${t.concurrency}: one run at a time on every core, or two runs at once on one thread each`,
+    );
     out.push(
       formatTable(
         ['config', 'intra-op', 'sessions', ...FIGURE_HEADERS],
@@ -90,7 +93,12 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
   }
 
   out.push('Goals (measured beside the goal)');
-  out.push(formatTable(['goal', 'target', 'measured', 'met'], r.goals.map((g) => [g.name, g.goal, g.measured, g.met === null ? '-' : g.met ? 'yes' : 'NO'])));
+  out.push(
+    formatTable(
+      ['goal', 'target', 'measured', 'met'],
+      r.goals.map((g) => [g.name, g.goal, g.measured, g.met === null ? '-' : g.met ? 'yes' : 'NO']),
+    ),
+  );
   return `${out.join('\n')}\n`;
 }
 

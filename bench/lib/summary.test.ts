@@ -32,13 +32,7 @@ function originResults(peakP95: number): Partial<BenchResults> {
   const best = { batch: 64, intra_op_threads: 0, parallel: 1, spinning: true, runs: 100, rows_per_s: 3000, run_ms: 21 };
   return {
     raw_ort: { 'large-classifier': { points: [best], best } },
-    cells: [
-      cell('b', 100, 9, 1),
-      cell('b', 200, 300),
-      cell('c', 2700, 20),
-      cell('c', 50, 1, 64, 'mlp-classifier'),
-      { ...cell('c', 999, 1), mode: 'json' },
-    ],
+    cells: [cell('b', 100, 9, 1), cell('b', 200, 300), cell('c', 2700, 20), cell('c', 50, 1, 64, 'mlp-classifier'), { ...cell('c', 999, 1), mode: 'json' }],
     peak_80pct: { ...cell('c', 2100, 30), model: 'large-classifier', mode: 'binary', peak_rps: 2700, target_rps: 2160, p95_ms: peakP95 },
   };
 }
@@ -120,8 +114,23 @@ describe('tierRows: edge', () => {
     const rows = tierRows(ok('edge', edge));
     expect(rows).toHaveLength(4);
     expect(rows[0]).toMatchObject({ measure: 'direct to origin, 1 connection', throughput_rps: 650, p50_ms: 1.43, p99_ms: 3, goal: null });
-    expect(rows[1]).toMatchObject({ throughput_rps: 110, p50_ms: 8.76, p99_ms: 15, versus: 'added p50 ms', value: 7.33, goal: GOALS.edgeAddedP50Ms, met: false });
-    expect(rows[3]).toMatchObject({ measure: 'through the edge, 8 connections', throughput_rps: 500, p95_ms: 20, versus: 'edge/direct req/s', value: 0.25, met: null });
+    expect(rows[1]).toMatchObject({
+      throughput_rps: 110,
+      p50_ms: 8.76,
+      p99_ms: 15,
+      versus: 'added p50 ms',
+      value: 7.33,
+      goal: GOALS.edgeAddedP50Ms,
+      met: false,
+    });
+    expect(rows[3]).toMatchObject({
+      measure: 'through the edge, 8 connections',
+      throughput_rps: 500,
+      p95_ms: 20,
+      versus: 'edge/direct req/s',
+      value: 0.25,
+      met: null,
+    });
     expect(tierRows(ok('edge', { ...edge, added_p50_ms: 1.2 }))[1]!.met).toBe(true);
   });
 
@@ -180,7 +189,18 @@ describe('buildSummary and renderSummary', () => {
   it('gives a tier that failed or wrote nothing one row saying so, with no figures', () => {
     const edge = summary.rows.filter((r) => r.tier === 'edge');
     expect(edge).toEqual([
-      { tier: 'edge', measure: 'FAILED (exit 3)', throughput_rps: null, p50_ms: null, p95_ms: null, p99_ms: null, versus: null, value: null, goal: null, met: null },
+      {
+        tier: 'edge',
+        measure: 'FAILED (exit 3)',
+        throughput_rps: null,
+        p50_ms: null,
+        p95_ms: null,
+        p99_ms: null,
+        versus: null,
+        value: null,
+        goal: null,
+        met: null,
+      },
     ]);
     expect(summary.rows.filter((r) => r.tier === 'client').map((r) => r.measure)).toEqual(['no results (bench/results/client.json is from an earlier run)']);
   });

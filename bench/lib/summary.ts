@@ -183,7 +183,12 @@ function originRows(r: Partial<BenchResults>): SummaryRow[] {
 function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
   const loaded = `${r.connections ?? '-'} connections`;
   return [
-    row('edge', 'direct to origin, 1 connection', { throughput_rps: num(r.rps_direct_1conn), p50_ms: num(r.p50_ms_direct), p95_ms: num(r.p95_ms_direct), p99_ms: num(r.p99_ms_direct) }),
+    row('edge', 'direct to origin, 1 connection', {
+      throughput_rps: num(r.rps_direct_1conn),
+      p50_ms: num(r.p50_ms_direct),
+      p95_ms: num(r.p95_ms_direct),
+      p99_ms: num(r.p99_ms_direct),
+    }),
     row('edge', 'through the edge, 1 connection', {
       throughput_rps: num(r.rps_edge_1conn),
       p50_ms: num(r.p50_ms_edge),

@@ -40,10 +40,7 @@ async function probeWebGpu(nav: NavigatorExtras): Promise<WebGpuCapabilities> {
  */
 export async function probeCapabilities(): Promise<DeviceCapabilities> {
   const nav = (typeof navigator === 'undefined' ? {} : navigator) as Navigator & NavigatorExtras;
-  const [webgpu, estimate] = await Promise.all([
-    probeWebGpu(nav),
-    nav.storage?.estimate?.().catch(() => undefined) ?? Promise.resolve(undefined),
-  ]);
+  const [webgpu, estimate] = await Promise.all([probeWebGpu(nav), nav.storage?.estimate?.().catch(() => undefined) ?? Promise.resolve(undefined)]);
   const caps: DeviceCapabilities = {
     webgpu,
     wasm: typeof WebAssembly === 'object',

@@ -19,7 +19,7 @@ export function startWorkerRuntime(): RestartableRuntime {
   let rejectAll: ((err: TandemError) => void)[] = [];
   worker.addEventListener('error', (event) => {
     // A worker whose script failed to load reports an error event with no message.
-    const why = event.message || 'it did not start (is the SDK\'s worker.js served where index.js is?) or died without a message';
+    const why = event.message || "it did not start (is the SDK's worker.js served where index.js is?) or died without a message";
     crash = new TandemError('inference_failed', `the Tandem worker crashed: ${why}`);
     for (const reject of rejectAll) reject(crash);
     rejectAll = [];
@@ -28,7 +28,9 @@ export function startWorkerRuntime(): RestartableRuntime {
     if (crash) return Promise.reject(crash);
     return new Promise<T>((resolve, reject) => {
       rejectAll.push(reject);
-      call().then(resolve, reject).finally(() => (rejectAll = rejectAll.filter((r) => r !== reject)));
+      call()
+        .then(resolve, reject)
+        .finally(() => (rejectAll = rejectAll.filter((r) => r !== reject)));
     });
   };
   return {
@@ -37,8 +39,7 @@ export function startWorkerRuntime(): RestartableRuntime {
     },
     init: (options) => guarded(() => remote.init(options)),
     load: (request, onProgress) => guarded(() => remote.load(request, onProgress ? proxy(onProgress) : undefined)),
-    run: (sessionId, inputs, outputNames) =>
-      guarded(() => remote.run(sessionId, transfer(inputs, transferablesOf(Object.values(inputs))), outputNames)),
+    run: (sessionId, inputs, outputNames) => guarded(() => remote.run(sessionId, transfer(inputs, transferablesOf(Object.values(inputs))), outputNames)),
     release: (sessionId) => guarded(() => remote.release(sessionId)),
     cancel: (requestId) => guarded(() => remote.cancel(requestId)),
     clearModelCache: () => guarded(() => remote.clearModelCache()),

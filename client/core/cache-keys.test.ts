@@ -29,7 +29,7 @@ describe('resultCacheKey', () => {
     expect(new Set([base, ...others]).size).toBe(7);
   });
 
-  it('hashes only a typed array view\'s own bytes, not its whole buffer', async () => {
+  it("hashes only a typed array view's own bytes, not its whole buffer", async () => {
     const buffer = new Float32Array([9, 1, 2, 9]);
     const view = { x: { dtype: 'float32' as const, dims: [1, 2], data: buffer.subarray(1, 3) } };
     expect(await resultCacheKey('m', '1', view)).toBe(await resultCacheKey('m', '1', x([1, 2])));

@@ -60,12 +60,15 @@ describe('downloadArtifact', async () => {
     // Declared: refused before a byte is read.
     let pulled = 0;
     const declared = (async () =>
-      new Response(new ReadableStream({ pull: (c) => void (pulled++, c.enqueue(new Uint8Array(100))) }), { headers: { 'content-length': '5000000' } })) as typeof globalThis.fetch;
+      new Response(new ReadableStream({ pull: (c) => void (pulled++, c.enqueue(new Uint8Array(100))) }), {
+        headers: { 'content-length': '5000000' },
+      })) as typeof globalThis.fetch;
     await expect(downloadArtifact(ref, { fetch: declared, retry: policy })).rejects.toMatchObject({ code: 'payload_too_large' });
     expect(pulled).toBeLessThanOrEqual(1); // A stream may pull once on creation; nothing was read.
     // Undeclared and endless: read only up to the bound.
     let sent = 0;
-    const endless = (async () => new Response(new ReadableStream({ pull: (c) => void ((sent += 300), c.enqueue(new Uint8Array(300))) }))) as typeof globalThis.fetch;
+    const endless = (async () =>
+      new Response(new ReadableStream({ pull: (c) => void ((sent += 300), c.enqueue(new Uint8Array(300))) }))) as typeof globalThis.fetch;
     await expect(downloadArtifact(ref, { fetch: endless, retry: policy })).rejects.toMatchObject({ code: 'payload_too_large' });
     expect(sent).toBeLessThan(2000);
   });
@@ -74,7 +77,9 @@ describe('downloadArtifact', async () => {
     let attempts = 0;
     const stalled = (async () => (attempts++, new Response(new ReadableStream({ pull: () => new Promise(() => {}) })))) as typeof globalThis.fetch;
     const start = Date.now();
-    await expect(downloadArtifact(ref, { fetch: stalled, retry: policy, retryDeps: noWait, timeoutMs: 50 })).rejects.toMatchObject({ code: 'deadline_exceeded' });
+    await expect(downloadArtifact(ref, { fetch: stalled, retry: policy, retryDeps: noWait, timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'deadline_exceeded',
+    });
     expect(attempts).toBe(3);
     expect(Date.now() - start).toBeLessThan(5000);
     // One byte at a time, each within the stall limit: the attempt's deadline (timeoutMs + size at 16 KiB/s) ends it.
@@ -86,11 +91,14 @@ describe('downloadArtifact', async () => {
           cancel: () => {},
         }),
       )) as typeof globalThis.fetch;
-    await expect(downloadArtifact(ref, { fetch: drip, retry: { ...policy, attempts: 1 }, timeoutMs: 100 })).rejects.toMatchObject({ code: 'deadline_exceeded' });
+    await expect(downloadArtifact(ref, { fetch: drip, retry: { ...policy, attempts: 1 }, timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'deadline_exceeded',
+    });
   });
 
-  it('passes the edge\'s typed error through and maps a dead network to offline', async () => {
-    const notFound = (async () => new Response(JSON.stringify({ error: { code: 'artifact_missing', message: 'gone' } }), { status: 422 })) as typeof globalThis.fetch;
+  it("passes the edge's typed error through and maps a dead network to offline", async () => {
+    const notFound = (async () =>
+      new Response(JSON.stringify({ error: { code: 'artifact_missing', message: 'gone' } }), { status: 422 })) as typeof globalThis.fetch;
     await expect(downloadArtifact(ref, { fetch: notFound, retry: policy })).rejects.toMatchObject({ code: 'artifact_missing' });
     const dead = (async () => Promise.reject(new TypeError('Failed to fetch'))) as typeof globalThis.fetch;
     await expect(downloadArtifact(ref, { fetch: dead, retry: policy, retryDeps: noWait, online: () => false })).rejects.toMatchObject({ code: 'offline' });

@@ -4,7 +4,10 @@ import { canFallBack, errorFromDevice, errorFromFetchFailure, errorFromResponse,
 
 describe('error mapping', () => {
   it('reads a Tandem error body with its code, request id and Retry-After', async () => {
-    const res = new Response(JSON.stringify({ error: { code: 'overloaded', message: 'queue full', request_id: 'r1' } }), { status: 503, headers: { 'retry-after': '2' } });
+    const res = new Response(JSON.stringify({ error: { code: 'overloaded', message: 'queue full', request_id: 'r1' } }), {
+      status: 503,
+      headers: { 'retry-after': '2' },
+    });
     const err = await errorFromResponse(res);
     expect([err.code, err.message, err.requestId, err.retryAfterSeconds, err.attempts]).toEqual(['overloaded', 'queue full', 'r1', 2, undefined]);
   });

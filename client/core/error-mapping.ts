@@ -80,4 +80,3 @@ const CALLER_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export function canFallBack(err: unknown): boolean {
   return !(err instanceof TandemError && CALLER_ERRORS.has(err.code));
 }
-

@@ -19,7 +19,12 @@ export interface ArtifactMeta {
  * Which entries to evict, least recently used first, so that `needBytes` fit in `availableBytes`
  * (what the storage estimate says is left). Returns undefined when even evicting everything is not enough.
  */
-export function planEviction(entries: readonly ArtifactMeta[], needBytes: number, availableBytes: number, keep: ReadonlySet<string> = new Set()): string[] | undefined {
+export function planEviction(
+  entries: readonly ArtifactMeta[],
+  needBytes: number,
+  availableBytes: number,
+  keep: ReadonlySet<string> = new Set(),
+): string[] | undefined {
   if (needBytes <= availableBytes) return [];
   const victims: string[] = [];
   let free = availableBytes;

@@ -63,7 +63,9 @@ describe('decidePlacement', () => {
   });
 
   it('prefer-device without an origin variant and an unfit device is device_unsupported', () => {
-    expect(() => decidePlacement(manifest(variant('device')), caps({ wasm: false }), 'prefer-device')).toThrow(expect.objectContaining({ code: 'device_unsupported' }));
+    expect(() => decidePlacement(manifest(variant('device')), caps({ wasm: false }), 'prefer-device')).toThrow(
+      expect.objectContaining({ code: 'device_unsupported' }),
+    );
   });
 
   it('device-only: the device, no fallback; device_unsupported naming the requirement otherwise', () => {
@@ -96,7 +98,11 @@ describe('decidePlacement', () => {
 });
 
 describe('several device variants', () => {
-  const named = (name: string, requirements: Partial<ManifestVariant['requirements']>): ManifestVariant => ({ ...variant('device', requirements), name, artifact: { ...variant('device').artifact, path: `${name}.onnx` } });
+  const named = (name: string, requirements: Partial<ManifestVariant['requirements']>): ManifestVariant => ({
+    ...variant('device', requirements),
+    name,
+    artifact: { ...variant('device').artifact, path: `${name}.onnx` },
+  });
   const fp16 = named('fp16', { backends: ['webgpu'], features: ['shader-f16'] });
   const int8 = named('int8', { backends: ['wasm', 'webgpu'] });
   const fp32 = named('fp32-device', { backends: ['webgpu', 'wasm'], minMemoryMiB: 512 });
@@ -127,7 +133,9 @@ describe('several device variants', () => {
     const fallback = decidePlacement(three, caps(), 'prefer-device', { variant: 'fp16' });
     expect([fallback.target, fallback.variant.name]).toEqual(['origin', 'fp32']);
     expect(fallback.unmet[0]).toMatch(/^features: need shader-f16/);
-    expect(() => decidePlacement(three, caps(), 'device-only', { variant: 'fp16' })).toThrow(expect.objectContaining({ code: 'device_unsupported', message: expect.stringMatching(/features: need shader-f16/) }));
+    expect(() => decidePlacement(three, caps(), 'device-only', { variant: 'fp16' })).toThrow(
+      expect.objectContaining({ code: 'device_unsupported', message: expect.stringMatching(/features: need shader-f16/) }),
+    );
   });
 
   it('a name that is no device variant of the manifest is bad_request, naming the ones it has', () => {
@@ -141,6 +149,8 @@ describe('several device variants', () => {
   it('falls to the origin naming every variant it could not run', () => {
     const d = decidePlacement(three, caps({ memoryMiB: 64 }));
     expect(d.target).toBe('origin');
-    expect(d.unmet).toEqual(expect.arrayContaining(['fp16 minMemoryMiB: need 128, have 64', 'int8 minMemoryMiB: need 128, have 64', 'fp32-device minMemoryMiB: need 512, have 64']));
+    expect(d.unmet).toEqual(
+      expect.arrayContaining(['fp16 minMemoryMiB: need 128, have 64', 'int8 minMemoryMiB: need 128, have 64', 'fp32-device minMemoryMiB: need 512, have 64']),
+    );
   });
 });

@@ -69,7 +69,8 @@ export function deviceFit(variant: ManifestVariant, caps: DeviceCapabilities): D
   // Features are the WebGPU adapter's (an fp16 variant needs `shader-f16`).
   const have = caps.webgpu.available ? (caps.webgpu.features ?? []) : [];
   const missing = (req.features ?? []).filter((f) => !have.includes(f));
-  if (missing.length > 0) unmet.push(`features: need ${missing.join(', ')}, have ${have.join(', ') || 'none'}${caps.webgpu.available ? '' : ' (no WebGPU adapter)'}`);
+  if (missing.length > 0)
+    unmet.push(`features: need ${missing.join(', ')}, have ${have.join(', ') || 'none'}${caps.webgpu.available ? '' : ' (no WebGPU adapter)'}`);
   if (backends.length === 0) {
     const have = [...available].join(', ') || 'none';
     const gpuNote = caps.webgpu.available || caps.webgpu.reason === undefined ? '' : ` (webgpu: ${caps.webgpu.reason})`;
@@ -95,11 +96,15 @@ export interface PlacementOptions {
  * const decision = decidePlacement(manifest, capabilities, 'prefer-device');
  * console.log(decision.target, decision.reason);
  */
-export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mode: PlacementMode = 'prefer-device', options: PlacementOptions = {}): PlacementDecision {
+export function decidePlacement(
+  manifest: Manifest,
+  caps: DeviceCapabilities,
+  mode: PlacementMode = 'prefer-device',
+  options: PlacementOptions = {},
+): PlacementDecision {
   const { variant: deviceVariant, fit, skipped } = chooseDeviceVariant(manifest, caps, options.variant);
   const originVariant = manifest.variants.find((v) => v.tier === 'origin');
-  const device: PlacementChoice | undefined =
-    deviceVariant && fit.fits ? { target: 'device', variant: deviceVariant, backends: fit.backends } : undefined;
+  const device: PlacementChoice | undefined = deviceVariant && fit.fits ? { target: 'device', variant: deviceVariant, backends: fit.backends } : undefined;
   const skippedText = skipped.length > 0 ? ` (over ${skipped.join('; ')})` : '';
   const origin: PlacementChoice | undefined = originVariant ? { target: 'origin', variant: originVariant, backends: [] } : undefined;
   const unmetText = fit.unmet.join('; ');
@@ -142,14 +147,19 @@ export function decidePlacement(manifest: Manifest, caps: DeviceCapabilities, mo
  * variant alone is considered.
  * @throws TandemError `bad_request` when `only` names no device variant of the manifest.
  */
-export function chooseDeviceVariant(manifest: Manifest, caps: DeviceCapabilities, only?: string): { variant: ManifestVariant | undefined; fit: DeviceFit; skipped: string[] } {
+export function chooseDeviceVariant(
+  manifest: Manifest,
+  caps: DeviceCapabilities,
+  only?: string,
+): { variant: ManifestVariant | undefined; fit: DeviceFit; skipped: string[] } {
   const devices = manifest.variants.filter((v) => v.tier === 'device');
   const candidates = only === undefined ? devices : devices.filter((v) => v.name === only);
   if (only !== undefined && candidates.length === 0) {
     const names = devices.map((v) => v.name).join(', ') || 'none';
     throw new TandemError('bad_request', `${manifest.id}@${manifest.version} has no device variant ${JSON.stringify(only)} (its device variants: ${names})`);
   }
-  if (candidates.length === 0) return { variant: undefined, fit: { fits: false, backends: [], unmet: ['variants: the manifest has no device-tier variant'] }, skipped: [] };
+  if (candidates.length === 0)
+    return { variant: undefined, fit: { fits: false, backends: [], unmet: ['variants: the manifest has no device-tier variant'] }, skipped: [] };
   const skipped: string[] = [];
   const misses: DeviceFit[] = [];
   for (const variant of candidates) {

@@ -41,7 +41,8 @@ describe('result cache', () => {
   it('deleteVersions removes the revoked versions of one model only', async () => {
     const store = memoryStore<ResultEntry>();
     const cache = createResultCache(store, { ttlMs: 1e9 });
-    for (const key of ['result:m@1.0.0:a', 'result:m@1.1.0:b', 'result:m@1.1.0:c', 'result:m@1.1.00:d', 'result:mm@1.1.0:e']) await cache.put(key, entry('1.1.0', 0));
+    for (const key of ['result:m@1.0.0:a', 'result:m@1.1.0:b', 'result:m@1.1.0:c', 'result:m@1.1.00:d', 'result:mm@1.1.0:e'])
+      await cache.put(key, entry('1.1.0', 0));
     expect(await cache.deleteVersions('m', ['1.1.0'])).toBe(2);
     expect([...store.map.keys()].sort()).toEqual(['result:m@1.0.0:a', 'result:m@1.1.00:d', 'result:mm@1.1.0:e']);
   });

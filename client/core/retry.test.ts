@@ -28,13 +28,16 @@ describe('retry', () => {
     expect(task).toHaveBeenCalledTimes(1);
   });
 
-  it('does not retry what a tier that owns the retries already retried (the edge\'s origin attempts)', async () => {
+  it("does not retry what a tier that owns the retries already retried (the edge's origin attempts)", async () => {
     const spent = new TandemError('origin_unavailable', 'no origin could answer', { attempts: 3 });
     const task = vi.fn().mockRejectedValue(spent);
     await expect(retry(task, policy, {}, { sleep: async () => {} })).rejects.toBe(spent);
     expect(task).toHaveBeenCalledTimes(1);
     // No origin was tried (every breaker open; the edge's rate limit): the client may try again.
-    const none = vi.fn().mockRejectedValueOnce(new TandemError('origin_unavailable', 'every origin is marked down', { attempts: 0 })).mockResolvedValue('ok');
+    const none = vi
+      .fn()
+      .mockRejectedValueOnce(new TandemError('origin_unavailable', 'every origin is marked down', { attempts: 0 }))
+      .mockResolvedValue('ok');
     expect(await retry(none, policy, {}, { sleep: async () => {} })).toBe('ok');
   });
 

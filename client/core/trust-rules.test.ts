@@ -14,7 +14,7 @@ const record = (revoked: string[] = []): TimestampRecord => ({
 });
 const manifest = (version: string) => ({ id: 'm', version }) as Manifest;
 
-describe('requestedVersion: the edge\'s per-client pick', () => {
+describe("requestedVersion: the edge's per-client pick", () => {
   it('is a version newer than the record\'s current (a canary); the current or an older one is "current"', () => {
     expect(requestedVersion(record(), manifest('1.2.0-rc.1'))).toBe('1.2.0-rc.1');
     expect(requestedVersion(record(), manifest('1.1.0'))).toBeUndefined();
@@ -61,7 +61,14 @@ describe('parseStoredTrust', () => {
 
   it('starts over for other pins (a new root of trust) or anything malformed', () => {
     expect(parseStoredTrust(stored, '1:other')).toBeUndefined();
-    for (const bad of [undefined, null, 'x', { ...stored, root: {} }, { ...stored, state: { ...stored.state, freshAt: 'x' } }, { ...stored, state: undefined }]) {
+    for (const bad of [
+      undefined,
+      null,
+      'x',
+      { ...stored, root: {} },
+      { ...stored, state: { ...stored.state, freshAt: 'x' } },
+      { ...stored, state: undefined },
+    ]) {
       expect(parseStoredTrust(bad, '1:k')).toBeUndefined();
     }
   });

@@ -39,8 +39,16 @@ export function parseStoredTrust(value: unknown, pins: string): StoredTrust | un
   const v = value as Partial<StoredTrust> | undefined;
   const s = v?.state;
   const ok =
-    typeof v === 'object' && v !== null && v.pins === pins && isEnvelope(v.root) && isEnvelope(v.timestamp) &&
-    typeof s === 'object' && s !== null && [s.rootVersion, s.timestampVersion, s.freshAt].every(Number.isFinite) && typeof s.floors === 'object' && s.floors !== null;
+    typeof v === 'object' &&
+    v !== null &&
+    v.pins === pins &&
+    isEnvelope(v.root) &&
+    isEnvelope(v.timestamp) &&
+    typeof s === 'object' &&
+    s !== null &&
+    [s.rootVersion, s.timestampVersion, s.freshAt].every(Number.isFinite) &&
+    typeof s.floors === 'object' &&
+    s.floors !== null;
   return ok ? (v as StoredTrust) : undefined;
 }
 

@@ -68,9 +68,11 @@ function demoInput(loaded: TandemModel, choice: number): { name: string; data: F
   if (example) return example;
   const spec = loaded.placement.variant.inputs[0]!;
   const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
-  let s = (choice + 1) * 2654435761 >>> 0;
+  let s = ((choice + 1) * 2654435761) >>> 0;
   const data = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     return ((s >>> 0) / 2 ** 32) * 2 - 1;
   });
   return { name: spec.name, data, dims };
@@ -85,7 +87,9 @@ function fillExamples(labels: readonly string[]) {
 }
 
 void tandem.capabilities().then((caps) => {
-  $('webgpu').textContent = caps.webgpu.available ? `adapter (max buffer ${((caps.webgpu.maxBufferSize ?? 0) / 2 ** 20).toFixed(0)} MiB)` : `none: ${caps.webgpu.reason}`;
+  $('webgpu').textContent = caps.webgpu.available
+    ? `adapter (max buffer ${((caps.webgpu.maxBufferSize ?? 0) / 2 ** 20).toFixed(0)} MiB)`
+    : `none: ${caps.webgpu.reason}`;
   $('webgpu').dataset.available = String(caps.webgpu.available);
 });
 
@@ -107,10 +111,13 @@ $('load').addEventListener('click', async () => {
     $('placement-reason').dataset.target = model.placement.target;
     $('model-version').textContent = `${model.id} ${model.version} (manifest from ${model.manifestSource})`;
     $('attempts').textContent = model.device
-      ? model.device.attempts.map((a) => (a.ok ? `${a.backend} ✓ ${a.ms.toFixed(0)} ms` : `${a.backend} ✗ ${a.reason}`)).join('; ') + (model.device.fromCache ? ' (bytes from the model cache)' : '')
+      ? model.device.attempts.map((a) => (a.ok ? `${a.backend} ✓ ${a.ms.toFixed(0)} ms` : `${a.backend} ✗ ${a.reason}`)).join('; ') +
+        (model.device.fromCache ? ' (bytes from the model cache)' : '')
       : '–';
     const labels = model.manifest.classLabels;
-    fillExamples(labels && exampleInput(model.id, 0) ? labels.map((label) => `an example of ${label}`) : Array.from({ length: 10 }, (_, i) => `random input #${i + 1}`));
+    fillExamples(
+      labels && exampleInput(model.id, 0) ? labels.map((label) => `an example of ${label}`) : Array.from({ length: 10 }, (_, i) => `random input #${i + 1}`),
+    );
     $<HTMLButtonElement>('run').disabled = false;
     $('status').textContent = 'loaded';
   } catch (err) {

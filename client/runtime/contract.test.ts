@@ -29,14 +29,18 @@ function connect() {
 
 describe('worker contract over comlink', () => {
   it('a TandemError keeps its class, code, retry hint, request id and cause across the boundary', async () => {
-    const err = await connect().run('typed', {}).catch((e: unknown) => e);
+    const err = await connect()
+      .run('typed', {})
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TandemError);
     expect(err).toMatchObject({ code: 'overloaded', message: 'busy', retryAfterSeconds: 3, requestId: 'r1', name: 'TandemError' });
     expect(((err as TandemError).cause as Error).message).toBe('queue');
   });
 
   it('any other error arrives as an Error with its name and message', async () => {
-    const err = await connect().run('plain', {}).catch((e: unknown) => e);
+    const err = await connect()
+      .run('plain', {})
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'RangeError', message: 'plain failure' });
   });
 

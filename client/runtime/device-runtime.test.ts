@@ -55,7 +55,11 @@ describe('backends one at a time (fake onnxruntime)', () => {
     return {
       env: { wasm: {} },
       Tensor: class {
-        constructor(readonly type: string, readonly data: unknown, readonly dims: readonly number[]) {}
+        constructor(
+          readonly type: string,
+          readonly data: unknown,
+          readonly dims: readonly number[],
+        ) {}
       } as unknown as OrtLike['Tensor'],
       InferenceSession: {
         async create(_bytes, options) {
@@ -104,7 +108,7 @@ describe('trust and the model cache', () => {
     const sha = manifest.variants.find((v) => v.name === 'int8')!.artifact.sha256;
     const bytes = memoryStore<Uint8Array>();
     let sessions = 0;
-    const ort = { ...ortWeb, InferenceSession: { create: async () => ((sessions++), {} as OrtSession) } } as unknown as OrtLike;
+    const ort = { ...ortWeb, InferenceSession: { create: async () => (sessions++, {} as OrtSession) } } as unknown as OrtLike;
     const corrupting = createFakeEdge({ repository: shared.repository, manifests: shared.manifests });
     corrupting.corrupt.add(sha);
     const runtime = createDeviceRuntime({ ort, fetch: corrupting.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });

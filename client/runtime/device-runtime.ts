@@ -66,7 +66,10 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   let modelCacheMisses = 0;
   let nextSession = 0;
 
-  async function createSession(bytes: Uint8Array, backends: readonly DeviceBackend[]): Promise<{ session: OrtSession; backend: DeviceBackend; attempts: BackendAttempt[] }> {
+  async function createSession(
+    bytes: Uint8Array,
+    backends: readonly DeviceBackend[],
+  ): Promise<{ session: OrtSession; backend: DeviceBackend; attempts: BackendAttempt[] }> {
     const attempts: BackendAttempt[] = [];
     for (const backend of backends) {
       const start = now();

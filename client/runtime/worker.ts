@@ -34,12 +34,16 @@ const webgpuAvailable = () =>
 const runtime = createDeviceRuntime({
   ort: ort as unknown as OrtLike,
   fetch: (input, init) => fetch(input, init),
-  modelCache: createModelCache(forgivingStore(idbStore<Uint8Array>('tandem-models', 'bytes'), warn, 'model cache'), forgivingStore(idbStore('tandem-models-meta', 'meta'), warn, 'model cache index'), {
-    availableBytes: async () => {
-      const estimate = await self.navigator.storage?.estimate?.();
-      return estimate?.quota === undefined ? undefined : estimate.quota - (estimate.usage ?? 0);
+  modelCache: createModelCache(
+    forgivingStore(idbStore<Uint8Array>('tandem-models', 'bytes'), warn, 'model cache'),
+    forgivingStore(idbStore('tandem-models-meta', 'meta'), warn, 'model cache index'),
+    {
+      availableBytes: async () => {
+        const estimate = await self.navigator.storage?.estimate?.();
+        return estimate?.quota === undefined ? undefined : estimate.quota - (estimate.usage ?? 0);
+      },
     },
-  }),
+  ),
   webgpuAvailable,
   online: () => self.navigator.onLine,
   warn,

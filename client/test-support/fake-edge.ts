@@ -71,7 +71,12 @@ export function createFakeEdge(options: FakeEdgeOptions): FakeEdge {
         for (const manifest of options.manifests.values()) {
           const variant = manifest.variants.find((v) => v.artifact.sha256 === m![1]);
           if (!variant) continue;
-          let bytes: Uint8Array<ArrayBuffer> = await readArtifact(options.repository, manifest.id, manifest.version, variant.artifact.path) as Uint8Array<ArrayBuffer>;
+          let bytes: Uint8Array<ArrayBuffer> = (await readArtifact(
+            options.repository,
+            manifest.id,
+            manifest.version,
+            variant.artifact.path,
+          )) as Uint8Array<ArrayBuffer>;
           if (edge.corrupt.has(m[1]!)) (bytes = bytes.slice())[100]! ^= 0xff;
           const range = /^bytes=(\d+)-$/.exec(request.headers.get('range') ?? '');
           if (range) {

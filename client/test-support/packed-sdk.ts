@@ -128,7 +128,14 @@ export async function lockfileFor(project: string, sdk: PackResult, projectName:
       if (entry.link) throw new Error(`${manifest.name} depends on ${name}, a workspace package that is never published`);
       const target = toProject(found);
       if (packages[target]) continue;
-      const { dev: _dev, devOptional: _devOptional, peer: _peer, optional: _optional, extraneous: _extraneous, ...kept } = entry as LockEntry & Record<string, unknown>;
+      const {
+        dev: _dev,
+        devOptional: _devOptional,
+        peer: _peer,
+        optional: _optional,
+        extraneous: _extraneous,
+        ...kept
+      } = entry as LockEntry & Record<string, unknown>;
       packages[target] = kept;
       visit({ ...entry, name }, found);
     }
@@ -136,16 +143,23 @@ export async function lockfileFor(project: string, sdk: PackResult, projectName:
   visit(sdk.manifest, clientPath);
 
   const spec = `file:${relative(project, sdk.tarball)}`;
-  const integrity = `sha512-${createHash('sha512').update(await readFile(sdk.tarball)).digest('base64')}`;
+  const integrity = `sha512-${createHash('sha512')
+    .update(await readFile(sdk.tarball))
+    .digest('base64')}`;
   const { name, version, license, dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta, engines } = sdk.manifest;
   packages[sdkPath] = Object.fromEntries(
-    Object.entries({ version, resolved: spec, integrity, license, dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta, engines }).filter(([, v]) => v !== undefined),
+    Object.entries({ version, resolved: spec, integrity, license, dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta, engines }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   return {
     name: projectName,
     lockfileVersion: 3,
     requires: true,
-    packages: { '': { name: projectName, dependencies: { [name]: spec } }, ...Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b))) },
+    packages: {
+      '': { name: projectName, dependencies: { [name]: spec } },
+      ...Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b))),
+    },
   };
 }
 

@@ -134,7 +134,7 @@ describe('edge in front of real origins', () => {
     }
   });
 
-  it('one client asking for a refused or unknown version gets the origin\'s answer and changes nothing for the others', async () => {
+  it("one client asking for a refused or unknown version gets the origin's answer and changes nothing for the others", async () => {
     const outcomes = await pool(240, 8, async (i) => {
       const version = i % 3 === 0 ? '2.0.0' : i % 3 === 1 ? '9.9.9' : undefined;
       const res = await infer({ 'x-client-id': version ? 'curious' : `other-${i}` }, i, version);
@@ -148,8 +148,13 @@ describe('edge in front of real origins', () => {
     for (const o of outcomes.filter((o) => o.version === '9.9.9')) expect([o.status, o.body?.code, o.attempts]).toEqual([404, 'model_not_found', '1']);
     expect(outcomes.filter((o) => o.version === undefined).map((o) => o.status)).toEqual(new Array(80).fill(200));
     // With a breaker threshold of 2, two refusals counted against an origin would have opened it.
-    expect((await originStatus()).map((o) => [o.breaker, o.consecutive_failures])).toEqual([['closed', 0], ['closed', 0]]);
-    expect((await (await fetch(`${edge.url}/v1/models`)).json()) as { models: { versions: string[] }[] }).toMatchObject({ models: [{ versions: ['1.0.0', '1.1.0'] }] });
+    expect((await originStatus()).map((o) => [o.breaker, o.consecutive_failures])).toEqual([
+      ['closed', 0],
+      ['closed', 0],
+    ]);
+    expect((await (await fetch(`${edge.url}/v1/models`)).json()) as { models: { versions: string[] }[] }).toMatchObject({
+      models: [{ versions: ['1.0.0', '1.1.0'] }],
+    });
   });
 
   it('401 without or with an unknown key, 403 without the scope, 429 past the rate', async () => {

@@ -160,7 +160,7 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
   });
 
   describe('Server Metadata', () => {
-    it('GET v2 (and the OpenAPI text\'s /v2/) answers 200 with $metadata_server_response', async () => {
+    it("GET v2 (and the OpenAPI text's /v2/) answers 200 with $metadata_server_response", async () => {
       for (const path of ['/v2', '/v2/']) {
         const res = await get(path);
         expect([path, res.status]).toEqual([path, 200]);
@@ -207,7 +207,15 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
   });
 
   describe('verbs (API table): a route asked with another verb is refused with an error object', () => {
-    const gets = ['/v2', '/v2/health/live', '/v2/health/ready', `/v2/models/${MODEL}`, `/v2/models/${MODEL}/versions/${VERSION}`, `/v2/models/${MODEL}/ready`, `/v2/models/${MODEL}/versions/${VERSION}/ready`];
+    const gets = [
+      '/v2',
+      '/v2/health/live',
+      '/v2/health/ready',
+      `/v2/models/${MODEL}`,
+      `/v2/models/${MODEL}/versions/${VERSION}`,
+      `/v2/models/${MODEL}/ready`,
+      `/v2/models/${MODEL}/versions/${VERSION}/ready`,
+    ];
     it.each(gets)('POST %s', async (path) => {
       const res = await fetch(`${target().url}${path}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', ...target().auth } });
       expect(res.headers.get('allow')).toMatch(/\bGET\b/);
@@ -223,7 +231,12 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
   describe('Inference (JSON)', () => {
     // "Inference Request JSON Object", "Request Input", "Request Output", "Parameters".
     const request = (extra: Record<string, unknown> = {}, data: unknown = rows()) =>
-      JSON.stringify({ id: '42', parameters: { note: 'conformance', level: 3, strict: true }, inputs: [{ name: 'x', shape: [2, 256], datatype: 'FP32', data }], ...extra });
+      JSON.stringify({
+        id: '42',
+        parameters: { note: 'conformance', level: 3, strict: true },
+        inputs: [{ name: 'x', shape: [2, 256], datatype: 'FP32', data }],
+        ...extra,
+      });
 
     it('POST v2/models/<name>/infer answers 200 with $inference_response: the id echoed, only the requested outputs', async () => {
       const res = await infer(`/v2/models/${MODEL}/infer`, request({ outputs: [{ name: 'probabilities' }] }));
@@ -250,11 +263,13 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
     it('"Tensor Data": nested data (the natural form) answers as the flat form does', async () => {
       const flat = rows();
       const nested = [flat.slice(0, 256), flat.slice(256)];
-      const [a, b] = await Promise.all([flat, nested].map(async (data) => {
-        const res = await infer(`/v2/models/${MODEL}/versions/${VERSION}/infer`, request({ outputs: [{ name: 'logits' }] }, data));
-        expect(res.status).toBe(200);
-        return flatten(inferenceResponse.parse(await res.json()).outputs[0]!.data);
-      }));
+      const [a, b] = await Promise.all(
+        [flat, nested].map(async (data) => {
+          const res = await infer(`/v2/models/${MODEL}/versions/${VERSION}/infer`, request({ outputs: [{ name: 'logits' }] }, data));
+          expect(res.status).toBe(200);
+          return flatten(inferenceResponse.parse(await res.json()).outputs[0]!.data);
+        }),
+      );
       expect(b).toEqual(a);
     });
 
@@ -271,7 +286,10 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
 
   describe('Binary Tensor Data Extension', () => {
     /** A request with `x` as binary data after the JSON object ("Binary Tensor Request"). */
-    function binaryRequest(outputs: unknown[] | undefined, requestParameters: Record<string, unknown> = {}): { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
+    function binaryRequest(
+      outputs: unknown[] | undefined,
+      requestParameters: Record<string, unknown> = {},
+    ): { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
       const values = new Float32Array(rows());
       const json = new TextEncoder().encode(
         JSON.stringify({
@@ -295,7 +313,9 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
       const header = res.headers.get('inference-header-content-length');
       const length = header === null ? bytes.length : Number(header);
       expect(Number.isInteger(length) && length <= bytes.length).toBe(true);
-      const json = JSON.parse(new TextDecoder().decode(bytes.subarray(0, length))) as { outputs: { name: string; data?: unknown[]; parameters?: { binary_data_size?: number } }[] };
+      const json = JSON.parse(new TextDecoder().decode(bytes.subarray(0, length))) as {
+        outputs: { name: string; data?: unknown[]; parameters?: { binary_data_size?: number } }[];
+      };
       const values = new Map<string, number[]>();
       const binary = new Set<string>();
       let offset = length;
@@ -308,7 +328,10 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
         binaryResponseOutput.parse(output);
         binary.add(output.name);
         const view = new DataView(bytes.buffer, bytes.byteOffset + offset, size);
-        values.set(output.name, Array.from({ length: size / 4 }, (_, i) => view.getFloat32(i * 4, true)));
+        values.set(
+          output.name,
+          Array.from({ length: size / 4 }, (_, i) => view.getFloat32(i * 4, true)),
+        );
         offset += size;
       }
       // The binary data of the outputs, in order, fill the rest of the body exactly.
@@ -328,7 +351,10 @@ describe.each(['origin', 'edge'])('OIP REST conformance: %s', (name) => {
       expect(values.get('probabilities')).toHaveLength(20);
 
       // The same numbers as the JSON answer for the same inputs.
-      const plain = await infer(`/v2/models/${MODEL}/versions/${VERSION}/infer`, JSON.stringify({ inputs: [{ name: 'x', shape: [2, 256], datatype: 'FP32', data: Array.from(new Float32Array(rows())) }] }));
+      const plain = await infer(
+        `/v2/models/${MODEL}/versions/${VERSION}/infer`,
+        JSON.stringify({ inputs: [{ name: 'x', shape: [2, 256], datatype: 'FP32', data: Array.from(new Float32Array(rows())) }] }),
+      );
       const fromJson = flatten(inferenceResponse.parse(await plain.json()).outputs.find((o) => o.name === 'probabilities')!.data);
       values.get('probabilities')!.forEach((v, i) => expect(v).toBeCloseTo(fromJson[i]!, 6));
     });

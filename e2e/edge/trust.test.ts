@@ -37,7 +37,14 @@ beforeAll(async () => {
   rootKeys = await readFile(trust.rootKeysFile, 'utf8');
   origin = await spawnOriginProcess({
     repository: repo.repository,
-    env: { TANDEM_ROOT_KEYS: rootKeys, TANDEM_TRUSTED_KEYS: '[]', TANDEM_ORIGIN_TOKEN: INFER_TOKEN, TANDEM_ADMIN_TOKEN: 'test-admin', TANDEM_INTRA_OP_THREADS: '1', TANDEM_TRUST_CHECK_MS: '100' },
+    env: {
+      TANDEM_ROOT_KEYS: rootKeys,
+      TANDEM_TRUSTED_KEYS: '[]',
+      TANDEM_ORIGIN_TOKEN: INFER_TOKEN,
+      TANDEM_ADMIN_TOKEN: 'test-admin',
+      TANDEM_INTRA_OP_THREADS: '1',
+      TANDEM_TRUST_CHECK_MS: '100',
+    },
   });
   edge = await startEdge({
     origins: [origin.url],
@@ -72,11 +79,15 @@ describe('root of trust across the tiers', () => {
     expect(status.trust).toMatchObject({ root_version: 1, timestamp: { version: trust.record.version, expired: false }, refused: null });
   });
 
-  it('the edge serves the record\'s current manifest, verified with the root\'s release key, and inference reaches the origin', async () => {
+  it("the edge serves the record's current manifest, verified with the root's release key, and inference reaches the origin", async () => {
     const manifest = await fetch(`${edge.url}/v1/models/${MODEL}/manifest`);
     expect(manifest.status).toBe(200);
     expect(manifest.headers.get('x-model-version')).toBe('1.1.0');
-    const res = await fetch(`${edge.url}/v2/models/${MODEL}/infer`, { method: 'POST', body: inferBody(), headers: { authorization: 'Bearer it-infer', 'content-type': 'application/json' } });
+    const res = await fetch(`${edge.url}/v2/models/${MODEL}/infer`, {
+      method: 'POST',
+      body: inferBody(),
+      headers: { authorization: 'Bearer it-infer', 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-model-version')).toBe('1.1.0');
   });
@@ -91,7 +102,11 @@ describe('root of trust across the tiers', () => {
       code = ready.refused.find((r) => r.version === '1.0.0')?.code;
     }
     expect(code).toBe('version_revoked');
-    const res = await fetch(`${edge.url}/v2/models/${MODEL}/versions/1.0.0/infer`, { method: 'POST', body: inferBody(), headers: { authorization: 'Bearer it-infer', 'content-type': 'application/json' } });
+    const res = await fetch(`${edge.url}/v2/models/${MODEL}/versions/1.0.0/infer`, {
+      method: 'POST',
+      body: inferBody(),
+      headers: { authorization: 'Bearer it-infer', 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(503);
     expect(parseErrorBody(res.status, await res.json(), res.headers).code).toBe('model_not_ready');
   });

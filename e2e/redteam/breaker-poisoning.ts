@@ -22,48 +22,71 @@ export async function breakerPoisoning(stack: RedteamStack, seconds: number): Pr
   let running = true;
   const stop = sleep(seconds * 1000).then(() => void (running = false));
 
-  const asks: [string, number, string][] = [['2.0.0', 503, 'model_not_ready'], ['9.9.9', 404, 'model_not_found'], ['latest', 404, 'model_not_found'], ['1.0.0%0A', 404, 'model_not_found']];
+  const asks: [string, number, string][] = [
+    ['2.0.0', 503, 'model_not_ready'],
+    ['9.9.9', 404, 'model_not_found'],
+    ['latest', 404, 'model_not_found'],
+    ['1.0.0%0A', 404, 'model_not_found'],
+  ];
   await Promise.all([
     stop,
-    loops(4, () => running, async (client, i) => {
-      good++;
-      try {
-        const res = await fetch(`${url}/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(validBody(1, i)), headers: { ...auth, 'x-client-id': `good-${client}` } });
-        const text = await res.text();
-        if (res.status === 200) {
-          goodOk++;
-          return;
+    loops(
+      4,
+      () => running,
+      async (client, i) => {
+        good++;
+        try {
+          const res = await fetch(`${url}/v2/models/${MODEL}/infer`, {
+            method: 'POST',
+            body: JSON.stringify(validBody(1, i)),
+            headers: { ...auth, 'x-client-id': `good-${client}` },
+          });
+          const text = await res.text();
+          if (res.status === 200) {
+            goodOk++;
+            return;
+          }
+          // A 5xx is counted as Tandem's by judge(); any other refusal of a good request is a wrong answer.
+          judge(result, 'good client', 'POST', res.status, text, new Set(), expected);
+          if (res.status < 500) {
+            result.wrong++;
+            sample(result, `good client: HTTP ${res.status} ${text.slice(0, 160)}`);
+          }
+        } catch (err) {
+          result.lost++;
+          sample(result, `good client: no answer: ${String(err)}`);
         }
-        // A 5xx is counted as Tandem's by judge(); any other refusal of a good request is a wrong answer.
-        judge(result, 'good client', 'POST', res.status, text, new Set(), expected);
-        if (res.status < 500) {
-          result.wrong++;
-          sample(result, `good client: HTTP ${res.status} ${text.slice(0, 160)}`);
+      },
+    ),
+    loops(
+      2,
+      () => running,
+      async (_, i) => {
+        const [version, status, code] = asks[i % asks.length]!;
+        poison++;
+        try {
+          const res = await fetch(`${url}/v2/models/${MODEL}/versions/${version}/infer`, {
+            method: 'POST',
+            body: JSON.stringify(validBody()),
+            headers: { ...auth, 'x-client-id': 'poisoner' },
+          });
+          const text = await res.text();
+          const judged = judge(result, `poisoner ${version}`, 'POST', res.status, text, new Set(['model_not_ready']), expected);
+          if (res.status !== status || judged.code !== code) {
+            result.wrong++;
+            sample(result, `poisoner ${version}: HTTP ${res.status} ${text.slice(0, 160)}, expected ${status} ${code}`);
+          }
+        } catch (err) {
+          result.lost++;
+          sample(result, `poisoner: no answer: ${String(err)}`);
         }
-      } catch (err) {
-        result.lost++;
-        sample(result, `good client: no answer: ${String(err)}`);
-      }
-    }),
-    loops(2, () => running, async (_, i) => {
-      const [version, status, code] = asks[i % asks.length]!;
-      poison++;
-      try {
-        const res = await fetch(`${url}/v2/models/${MODEL}/versions/${version}/infer`, { method: 'POST', body: JSON.stringify(validBody()), headers: { ...auth, 'x-client-id': 'poisoner' } });
-        const text = await res.text();
-        const judged = judge(result, `poisoner ${version}`, 'POST', res.status, text, new Set(['model_not_ready']), expected);
-        if (res.status !== status || judged.code !== code) {
-          result.wrong++;
-          sample(result, `poisoner ${version}: HTTP ${res.status} ${text.slice(0, 160)}, expected ${status} ${code}`);
-        }
-      } catch (err) {
-        result.lost++;
-        sample(result, `poisoner: no answer: ${String(err)}`);
-      }
-    }),
+      },
+    ),
   ]);
 
-  const status = (await (await fetch(`${url}/v1/edge/status`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).json()) as { origins: { breaker: string; consecutive_failures: number }[] };
+  const status = (await (await fetch(`${url}/v1/edge/status`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).json()) as {
+    origins: { breaker: string; consecutive_failures: number }[];
+  };
   if (!status.origins.every((o) => o.breaker === 'closed' && o.consecutive_failures === 0)) {
     result.missed.push(`breakers after poisoning: ${JSON.stringify(status.origins.map((o) => [o.breaker, o.consecutive_failures]))}`);
   }
@@ -77,7 +100,9 @@ export async function breakerPoisoning(stack: RedteamStack, seconds: number): Pr
   result.crashes = stack.crashes.length - crashedBefore;
   result.rss.after = stack.rss();
   result.figures = { good, goodOk, poison, successPercent: good === 0 ? 0 : (100 * goodOk) / good };
-  result.notes.push(`good clients ${goodOk}/${good} (${result.figures.successPercent!.toFixed(1)} %) while the poisoner sent ${poison}; breakers closed; default manifest 1.1.0`);
+  result.notes.push(
+    `good clients ${goodOk}/${good} (${result.figures.successPercent!.toFixed(1)} %) while the poisoner sent ${poison}; breakers closed; default manifest 1.1.0`,
+  );
   if (goodOk !== good) result.missed.push(`good clients' success ${result.figures.successPercent!.toFixed(2)} % < 100 %`);
   const note = expectedNote(expected);
   if (note) result.notes.push(note);

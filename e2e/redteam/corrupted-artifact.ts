@@ -54,7 +54,9 @@ export async function corruptedArtifact(stack: RedteamStack, rounds: number): Pr
     await attack({ range: 'bytes=0-1023' });
     await attack({ range: `bytes=${bytes.length - 200}-` });
   }
-  const status = JSON.parse((await send(`${stack.edge.url}/v1/edge/status`, { method: 'GET', headers: { authorization: `Bearer ${KEYS.admin}` } })).body.toString('utf8')) as {
+  const status = JSON.parse(
+    (await send(`${stack.edge.url}/v1/edge/status`, { method: 'GET', headers: { authorization: `Bearer ${KEYS.admin}` } })).body.toString('utf8'),
+  ) as {
     refused?: { key: string }[];
   };
   const shown = status.refused?.some((r) => r.key === artifactObjectKey(sha256)) ?? false;
@@ -83,6 +85,8 @@ export async function corruptedArtifact(stack: RedteamStack, rounds: number): Pr
   result.crashes = stack.crashes.length - crashedBefore;
   result.rss.after = stack.rss();
   result.figures = { cutShort, refused };
-  result.notes.push(`swapped bytes: ${cutShort} downloads cut short of their length, ${refused} refused with 422 artifact_hash_mismatch, 0 served; after repair the right bytes at once${shown ? '; listed on /v1/edge/status' : ''}`);
+  result.notes.push(
+    `swapped bytes: ${cutShort} downloads cut short of their length, ${refused} refused with 422 artifact_hash_mismatch, 0 served; after repair the right bytes at once${shown ? '; listed on /v1/edge/status' : ''}`,
+  );
   return result;
 }

@@ -26,55 +26,63 @@ export async function drainWithKeepAlive(stack: RedteamStack, drained: string, l
   let directRunning = true;
   let listenerClosed = false;
 
-  const throughEdge = loops(4, () => running, async (client, i) => {
-    edgeRequests++;
-    try {
-      const res = await fetch(`${stack.edge.url}/v2/models/${MODEL}/infer`, {
-        method: 'POST',
-        body: JSON.stringify(validBody(1, i)),
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.infer}`, 'x-client-id': `drain-${client}` },
-      });
-      const text = await res.text();
-      if (res.status !== 200) {
+  const throughEdge = loops(
+    4,
+    () => running,
+    async (client, i) => {
+      edgeRequests++;
+      try {
+        const res = await fetch(`${stack.edge.url}/v2/models/${MODEL}/infer`, {
+          method: 'POST',
+          body: JSON.stringify(validBody(1, i)),
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.infer}`, 'x-client-id': `drain-${client}` },
+        });
+        const text = await res.text();
+        if (res.status !== 200) {
+          edgeFailed++;
+          result.lost++;
+          judge(result, 'through the edge', 'POST', res.status, text, new Set(), expected);
+          sample(result, `through the edge: HTTP ${res.status} ${text.slice(0, 160)}`);
+        }
+      } catch (err) {
         edgeFailed++;
         result.lost++;
-        judge(result, 'through the edge', 'POST', res.status, text, new Set(), expected);
-        sample(result, `through the edge: HTTP ${res.status} ${text.slice(0, 160)}`);
+        sample(result, `through the edge: no answer: ${describe(err)}`);
       }
-    } catch (err) {
-      edgeFailed++;
-      result.lost++;
-      sample(result, `through the edge: no answer: ${describe(err)}`);
-    }
-  });
-  const directly = loops(2, () => directRunning, async (_, i) => {
-    directRequests++;
-    try {
-      const res = await fetch(`${direct}/v2/models/${MODEL}/infer`, {
-        method: 'POST',
-        body: JSON.stringify(validBody(1, i)),
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${INFER_TOKEN}` },
-      });
-      const text = await res.text();
-      if (res.status === 200) return;
-      const judged = judge(result, 'direct', 'POST', res.status, text, new Set(['shutting_down']), expected);
-      if (judged.code === 'shutting_down') shuttingDown++;
-      else {
-        result.wrong++;
-        sample(result, `direct during the drain: HTTP ${res.status} ${text.slice(0, 160)}`);
+    },
+  );
+  const directly = loops(
+    2,
+    () => directRunning,
+    async (_, i) => {
+      directRequests++;
+      try {
+        const res = await fetch(`${direct}/v2/models/${MODEL}/infer`, {
+          method: 'POST',
+          body: JSON.stringify(validBody(1, i)),
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${INFER_TOKEN}` },
+        });
+        const text = await res.text();
+        if (res.status === 200) return;
+        const judged = judge(result, 'direct', 'POST', res.status, text, new Set(['shutting_down']), expected);
+        if (judged.code === 'shutting_down') shuttingDown++;
+        else {
+          result.wrong++;
+          sample(result, `direct during the drain: HTTP ${res.status} ${text.slice(0, 160)}`);
+        }
+      } catch (err) {
+        const why = describe(err);
+        if (/ECONNREFUSED/.test(why) && listenerClosed) {
+          refusedConnections++;
+          await sleep(20);
+          return;
+        }
+        resets++;
+        result.lost++;
+        sample(result, `direct during the drain: ${why}`);
       }
-    } catch (err) {
-      const why = describe(err);
-      if (/ECONNREFUSED/.test(why) && listenerClosed) {
-        refusedConnections++;
-        await sleep(20);
-        return;
-      }
-      resets++;
-      result.lost++;
-      sample(result, `direct during the drain: ${why}`);
-    }
-  });
+    },
+  );
 
   await sleep(loadSeconds * 500);
   const signalled = performance.now();

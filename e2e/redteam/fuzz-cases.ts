@@ -82,43 +82,75 @@ const deepNesting = fc
   .record({ depth: fc.integer({ min: 50, max: 200_000 }), where: fc.constantFrom('top-array', 'top-object', 'data', 'parameters', 'shape', 'unclosed') })
   .map(({ depth, where }) => {
     const arrays = '['.repeat(depth) + ']'.repeat(depth);
-    const objects = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+    const objects = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
     switch (where) {
-      case 'top-array': return arrays;
-      case 'top-object': return objects;
-      case 'data': return JSON.stringify(validBody()).replace(/"data":\[[^\]]*\]/, `"data":${arrays}`);
-      case 'parameters': return `{"parameters":${objects},"inputs":${JSON.stringify(validBody().inputs)}}`;
-      case 'shape': return JSON.stringify(validBody()).replace(/"shape":\[[^\]]*\]/, `"shape":${arrays}`);
-      default: return '['.repeat(depth);
+      case 'top-array':
+        return arrays;
+      case 'top-object':
+        return objects;
+      case 'data':
+        return JSON.stringify(validBody()).replace(/"data":\[[^\]]*\]/, `"data":${arrays}`);
+      case 'parameters':
+        return `{"parameters":${objects},"inputs":${JSON.stringify(validBody().inputs)}}`;
+      case 'shape':
+        return JSON.stringify(validBody()).replace(/"shape":\[[^\]]*\]/, `"shape":${arrays}`);
+      default:
+        return '['.repeat(depth);
     }
   });
 
 const hugeParameters = fc.oneof(
-  fc.constantFrom(2 ** 31, 2 ** 32, 2 ** 53, 1e300, -1, 0, 1.5, -(2 ** 31)).chain((big) =>
-    fc.constantFrom(
-      JSON.stringify({ inputs: [{ name: INPUT, shape: [big, WIDTH], datatype: 'FP32', data: [0] }] }),
-      JSON.stringify({ inputs: [{ name: INPUT, shape: [1, big], datatype: 'FP32', data: [0] }] }),
-      JSON.stringify({ inputs: [{ name: INPUT, shape: [big, big, big], datatype: 'FP32', data: [] }] }),
-      JSON.stringify({ ...validBody(), parameters: { binary_data_output: true, timeout: big } }),
+  fc
+    .constantFrom(2 ** 31, 2 ** 32, 2 ** 53, 1e300, -1, 0, 1.5, -(2 ** 31))
+    .chain((big) =>
+      fc.constantFrom(
+        JSON.stringify({ inputs: [{ name: INPUT, shape: [big, WIDTH], datatype: 'FP32', data: [0] }] }),
+        JSON.stringify({ inputs: [{ name: INPUT, shape: [1, big], datatype: 'FP32', data: [0] }] }),
+        JSON.stringify({ inputs: [{ name: INPUT, shape: [big, big, big], datatype: 'FP32', data: [] }] }),
+        JSON.stringify({ ...validBody(), parameters: { binary_data_output: true, timeout: big } }),
+      ),
     ),
-  ),
   fc.integer({ min: 1_000, max: 300_000 }).map((n) => `{"inputs":[{"name":"x","shape":[1,${WIDTH}],"datatype":"FP32","data":[${'0,'.repeat(n)}0]}]}`),
   fc.integer({ min: 2, max: 600 }).map((rows) => JSON.stringify(validBody(rows))),
   fc.integer({ min: 1_000, max: 70_000 }).map((n) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], name: 'x'.repeat(n) }] })),
-  fc.integer({ min: 100, max: 20_000 }).map((n) => JSON.stringify({ inputs: Array.from({ length: n }, (_, i) => ({ name: `in${i}`, shape: [1], datatype: 'FP32', data: [0] })) })),
-  fc.integer({ min: 100, max: 20_000 }).map((n) => JSON.stringify({ ...validBody(), parameters: Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, i])) })),
+  fc
+    .integer({ min: 100, max: 20_000 })
+    .map((n) => JSON.stringify({ inputs: Array.from({ length: n }, (_, i) => ({ name: `in${i}`, shape: [1], datatype: 'FP32', data: [0] })) })),
+  fc
+    .integer({ min: 100, max: 20_000 })
+    .map((n) => JSON.stringify({ ...validBody(), parameters: Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, i])) })),
   fc.integer({ min: 100, max: 20_000 }).map((n) => JSON.stringify({ ...validBody(), outputs: Array.from({ length: n }, (_, i) => ({ name: `out${i}` })) })),
   fc.integer({ min: 10_000, max: 1_000_000 }).map((n) => JSON.stringify({ ...validBody(), id: 'i'.repeat(n) })),
 );
 
-const dtypes = fc.constantFrom('FP64', 'FP16', 'BF16', 'INT8', 'INT16', 'INT32', 'INT64', 'UINT8', 'UINT64', 'BOOL', 'BYTES', 'fp32', 'FP32 ', 'float32', '', 'COMPLEX64');
+const dtypes = fc.constantFrom(
+  'FP64',
+  'FP16',
+  'BF16',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'UINT8',
+  'UINT64',
+  'BOOL',
+  'BYTES',
+  'fp32',
+  'FP32 ',
+  'float32',
+  '',
+  'COMPLEX64',
+);
 const wrongTensors = fc.oneof(
   dtypes.map((datatype) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], datatype }] })),
   fc.array(fc.integer({ min: -3, max: 600 }), { maxLength: 5 }).map((shape) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], shape }] })),
-  fc.constantFrom<unknown[]>(['a'], [null], [[1, 2]], [true], [{}], [1e39], [-1e39]).map((bad) =>
-    JSON.stringify({ inputs: [{ ...validBody().inputs[0], data: [...bad, ...validBody().inputs[0]!.data.slice(bad.length)] }] }),
-  ),
-  fc.integer({ min: 0, max: 600 }).filter((n) => n !== WIDTH).map((n) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], data: new Array(n).fill(0.5) }] })),
+  fc
+    .constantFrom<unknown[]>(['a'], [null], [[1, 2]], [true], [{}], [1e39], [-1e39])
+    .map((bad) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], data: [...bad, ...validBody().inputs[0]!.data.slice(bad.length)] }] })),
+  fc
+    .integer({ min: 0, max: 600 })
+    .filter((n) => n !== WIDTH)
+    .map((n) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], data: new Array(n).fill(0.5) }] })),
   weirdText.map((name) => JSON.stringify({ inputs: [{ ...validBody().inputs[0], name }] })),
   weirdText.map((name) => JSON.stringify({ ...validBody(), outputs: [{ name }] })),
   fc.constant(JSON.stringify({ inputs: [validBody().inputs[0], validBody().inputs[0]] })),
@@ -131,7 +163,12 @@ const binaryLies = fc
   .record({
     declared: fc.oneof(fc.constant(WIDTH * 4), fc.integer({ min: -5, max: 5_000 }), fc.constantFrom(2 ** 32, 2 ** 53, 1.5)),
     sent: fc.oneof(fc.constant(WIDTH * 4), fc.integer({ min: 0, max: 5_000 })),
-    headerLength: fc.oneof(fc.constant('exact'), fc.constant('missing'), fc.integer({ min: -10, max: 100_000 }).map(String), fc.constantFrom('abc', '1e3', ' 12', '0x20', '', '9007199254740993', '-0')),
+    headerLength: fc.oneof(
+      fc.constant('exact'),
+      fc.constant('missing'),
+      fc.integer({ min: -10, max: 100_000 }).map(String),
+      fc.constantFrom('abc', '1e3', ' 12', '0x20', '', '9007199254740993', '-0'),
+    ),
     dtype: fc.constantFrom('FP32', 'FP32', 'INT64', 'BYTES', 'BOOL'),
     extra: fc.uint8Array({ maxLength: 64 }),
   })
@@ -154,11 +191,36 @@ function jsonCase(kind: string, auth: string): (body: string) => FuzzCase {
 const headerValue = fc.oneof(printable, fc.constantFrom('', ' ', 'x'.repeat(9000), '\t', 'ä', 'Bearer', 'Bearer ', 'Basic Zm9vOmJhcg==', 'bearer  x  y'));
 
 function badHeaders(credentials: FuzzTargetCredentials): fc.Arbitrary<FuzzCase> {
-  const names = ['authorization', 'content-type', 'x-request-id', 'x-request-timeout-ms', 'inference-header-content-length', 'x-client-id', 'accept', 'x-api-key', 'range', 'if-none-match', 'content-encoding'];
+  const names = [
+    'authorization',
+    'content-type',
+    'x-request-id',
+    'x-request-timeout-ms',
+    'inference-header-content-length',
+    'x-client-id',
+    'accept',
+    'x-api-key',
+    'range',
+    'if-none-match',
+    'content-encoding',
+  ];
   return fc
     .record({
       name: fc.constantFrom(...names),
-      value: fc.oneof(headerValue, fc.constantFrom('0', '-1', '1e20', 'NaN', '99999999999999999999', 'gzip', 'text/plain', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x')),
+      value: fc.oneof(
+        headerValue,
+        fc.constantFrom(
+          '0',
+          '-1',
+          '1e20',
+          'NaN',
+          '99999999999999999999',
+          'gzip',
+          'text/plain',
+          'application/json; charset=utf-16',
+          'multipart/form-data; boundary=x',
+        ),
+      ),
       address: fc.ipV4(),
     })
     .map(({ name, value, address }) => {
@@ -181,24 +243,45 @@ function oddPaths(credentials: FuzzTargetCredentials): fc.Arbitrary<FuzzCase> {
     anySegment.map((m) => `/v2/models/${m}`),
     anySegment.map((v) => `/v2/models/${MODEL}/versions/${v}`),
     fc.array(anySegment, { minLength: 1, maxLength: 6 }).map((parts) => `/${parts.join('/')}`),
-    fc.constantFrom('/', '//', '/v2', '/v2/', '/v2//models', '/v2/health/ready', '/v2/health/live', '/metrics', '/v2/repository/index', '/v2/models/mlp-classifier/ready', '/v2/models/mlp-classifier/versions/1.0.0/ready'),
+    fc.constantFrom(
+      '/',
+      '//',
+      '/v2',
+      '/v2/',
+      '/v2//models',
+      '/v2/health/ready',
+      '/v2/health/live',
+      '/metrics',
+      '/v2/repository/index',
+      '/v2/models/mlp-classifier/ready',
+      '/v2/models/mlp-classifier/versions/1.0.0/ready',
+    ),
     ...(credentials.tier === 'edge'
       ? [
           anySegment.map((v) => `/v1/models/${MODEL}/manifest?version=${v}`),
           anySegment.map((m) => `/v1/models/${m}/manifest`),
           anySegment.map((h) => `/v1/artifacts/${h}`),
-          fc.constantFrom('/v1', '/v1/models', '/v1/edge/status', '/v1/edge/origins', `/v1/artifacts/${'0'.repeat(64)}`, `/v1/models/${MODEL}/manifest?version=1.0.0&version=x`),
+          fc.constantFrom(
+            '/v1',
+            '/v1/models',
+            '/v1/edge/status',
+            '/v1/edge/origins',
+            `/v1/artifacts/${'0'.repeat(64)}`,
+            `/v1/models/${MODEL}/manifest?version=1.0.0&version=x`,
+          ),
         ]
       : []),
   );
   const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'FOO', 'PROPFIND', 'purge');
-  return fc.record({ path: paths, method, query: fc.option(fc.constantFrom('?a=1', '?version=%00', `?${'q'.repeat(4000)}=1`, '?%ZZ', '#frag')) }).map(({ path, method, query }) => ({
-    kind: 'odd-paths-methods',
-    method,
-    path: query && !path.includes('?') ? path + query : path,
-    headers: { authorization: credentials.authorization, 'content-type': 'application/json' },
-    ...(method === 'GET' || method === 'HEAD' ? {} : { body: VALID_TEXT }),
-  }));
+  return fc
+    .record({ path: paths, method, query: fc.option(fc.constantFrom('?a=1', '?version=%00', `?${'q'.repeat(4000)}=1`, '?%ZZ', '#frag')) })
+    .map(({ path, method, query }) => ({
+      kind: 'odd-paths-methods',
+      method,
+      path: query && !path.includes('?') ? path + query : path,
+      headers: { authorization: credentials.authorization, 'content-type': 'application/json' },
+      ...(method === 'GET' || method === 'HEAD' ? {} : { body: VALID_TEXT }),
+    }));
 }
 
 /** Percent-encodes a path segment; a lone surrogate (which has no UTF-8) goes as its WTF-8 bytes. */
@@ -228,7 +311,13 @@ const RAW_REQUESTS = [
 ];
 
 function rawCases(auth: string): fc.Arbitrary<FuzzCase> {
-  return fc.constantFrom(...RAW_REQUESTS).map((raw) => ({ kind: 'raw-http', method: 'RAW', path: '', headers: {}, raw: raw.replace('Host: x\r\n', `Host: x\r\nAuthorization: ${auth}\r\nConnection: close\r\n`) }));
+  return fc.constantFrom(...RAW_REQUESTS).map((raw) => ({
+    kind: 'raw-http',
+    method: 'RAW',
+    path: '',
+    headers: {},
+    raw: raw.replace('Host: x\r\n', `Host: x\r\nAuthorization: ${auth}\r\nConnection: close\r\n`),
+  }));
 }
 
 /** Every kind of bad request for one tier, in proportion. */
@@ -239,7 +328,16 @@ export function fuzzCases(credentials: FuzzTargetCredentials): fc.Arbitrary<Fuzz
     { arbitrary: deepNesting.map(jsonCase('deep-nesting', auth)), weight: 1 },
     { arbitrary: hugeParameters.map(jsonCase('huge-parameters', auth)), weight: 2 },
     { arbitrary: wrongTensors.map(jsonCase('wrong-dtype-shape', auth)), weight: 4 },
-    { arbitrary: binaryLies.map(({ body, headers }) => ({ kind: 'binary-lies', method: 'POST', path: inferPath(), headers: { ...headers, authorization: auth }, body })), weight: 3 },
+    {
+      arbitrary: binaryLies.map(({ body, headers }) => ({
+        kind: 'binary-lies',
+        method: 'POST',
+        path: inferPath(),
+        headers: { ...headers, authorization: auth },
+        body,
+      })),
+      weight: 3,
+    },
     { arbitrary: badHeaders(credentials), weight: 3 },
     { arbitrary: oddPaths(credentials), weight: 4 },
     ...(credentials.tier === 'origin' ? [{ arbitrary: rawCases(auth), weight: 1 }] : []),

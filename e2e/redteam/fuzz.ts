@@ -155,7 +155,9 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions): Promise<Sc
     controls++;
     try {
       const answer = await controlAnswer(target);
-      const same = answer.probabilities?.length === reference.probabilities!.length && answer.probabilities.every((p, i) => Math.abs(p - reference.probabilities![i]!) < 1e-5);
+      const same =
+        answer.probabilities?.length === reference.probabilities!.length &&
+        answer.probabilities.every((p, i) => Math.abs(p - reference.probabilities![i]!) < 1e-5);
       if (!same) {
         result.wrong++;
         sample(result, `control: HTTP ${answer.status} ${answer.error ?? 'different probabilities'}`);
@@ -185,7 +187,8 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions): Promise<Sc
   );
   const note = expectedNote(expected);
   if (note) result.notes.push(note);
-  if (runtime > 0) result.notes.push(`not Tandem's: ${runtime} requests with a method workerd does not know, refused (501, or closed under the body) before the Worker runs`);
+  if (runtime > 0)
+    result.notes.push(`not Tandem's: ${runtime} requests with a method workerd does not know, refused (501, or closed under the body) before the Worker runs`);
   result.figures = { cases: cases.length, controls, runtime, seconds };
   return result;
 }

@@ -29,14 +29,18 @@ export interface RawRequest {
  */
 export function send(url: string, init: RawRequest): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method, headers: init.headers ?? {}, agent: false, signal: AbortSignal.timeout(init.timeoutMs ?? 20_000) }, (res) => {
-      const chunks: Buffer[] = [];
-      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete });
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', done);
-      // Cut short of its Content-Length: an answer whose body did not complete.
-      res.on('error', done);
-    });
+    const req = request(
+      url,
+      { method: init.method, headers: init.headers ?? {}, agent: false, signal: AbortSignal.timeout(init.timeoutMs ?? 20_000) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete });
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', done);
+        // Cut short of its Content-Length: an answer whose body did not complete.
+        res.on('error', done);
+      },
+    );
     req.on('error', reject);
     req.end(init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body));
   });

@@ -11,7 +11,13 @@ import { runRedteam } from './run.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { short: { type: 'boolean', default: false }, fuzz: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' } },
+  options: {
+    short: { type: 'boolean', default: false },
+    fuzz: { type: 'string' },
+    seed: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+  },
 });
 const results = await runRedteam({
   short: values.short ?? false,

@@ -49,9 +49,13 @@ export async function overload(stack: RedteamStack, origin: string, capacitySeco
   const capacityStart = performance.now();
   await Promise.all([
     sleep(capacitySeconds * 1000).then(() => void (running = false)),
-    loops(16, () => running, async () => {
-      if ((await send())?.status === 200) served++;
-    }),
+    loops(
+      16,
+      () => running,
+      async () => {
+        if ((await send())?.status === 200) served++;
+      },
+    ),
   ]);
   const capacity = served / ((performance.now() - capacityStart) / 1000);
 
@@ -106,8 +110,12 @@ export async function overload(stack: RedteamStack, origin: string, capacitySeco
     // At once, as the origin timed them (its request log): a shed answer takes a few milliseconds, and even
     // its slow tail is quicker than serving. (The client's own times include waiting for a CPU on a
     // shared machine; they are figures, not goals.)
-    if (!(f.shedServerP50! < SHED_P50_GOAL_MS)) result.missed.push(`shed answers' p50 inside the origin ${f.shedServerP50!.toFixed(0)} ms is not under ${SHED_P50_GOAL_MS} ms`);
-    if (!(f.shedServerP95! < f.servedServerP95!)) result.missed.push(`shed answers' p95 inside the origin ${f.shedServerP95!.toFixed(0)} ms is not under served answers' ${f.servedServerP95!.toFixed(0)} ms`);
+    if (!(f.shedServerP50! < SHED_P50_GOAL_MS))
+      result.missed.push(`shed answers' p50 inside the origin ${f.shedServerP50!.toFixed(0)} ms is not under ${SHED_P50_GOAL_MS} ms`);
+    if (!(f.shedServerP95! < f.servedServerP95!))
+      result.missed.push(
+        `shed answers' p95 inside the origin ${f.shedServerP95!.toFixed(0)} ms is not under served answers' ${f.servedServerP95!.toFixed(0)} ms`,
+      );
   }
   const note = expectedNote(expected);
   if (note) result.notes.push(note);

@@ -50,7 +50,15 @@ export interface Judged {
  * Judges one HTTP answer and counts it on `result`.
  * @param expected5xx codes whose 5xx answers the scenario expects (counted in `expected`, not as faults).
  */
-export function judge(result: ScenarioResult, what: string, method: string, status: number, body: string, expected5xx: ReadonlySet<string>, expected: Map<string, number>): Judged {
+export function judge(
+  result: ScenarioResult,
+  what: string,
+  method: string,
+  status: number,
+  body: string,
+  expected5xx: ReadonlySet<string>,
+  expected: Map<string, number>,
+): Judged {
   if (status < 400) return { ok: status < 300 };
   if (method === 'HEAD') {
     if (status >= 500) {

@@ -22,7 +22,11 @@ export async function rollbackSurvivesRestart(stack: RedteamStack, name: string)
     }
   };
   const servedVersion = async (url: string, auth: string): Promise<string | null> => {
-    const res = await send(`${url}/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(validBody()), headers: { 'content-type': 'application/json', authorization: auth } });
+    const res = await send(`${url}/v2/models/${MODEL}/infer`, {
+      method: 'POST',
+      body: JSON.stringify(validBody()),
+      headers: { 'content-type': 'application/json', authorization: auth },
+    });
     if (res.status !== 200) return `HTTP ${res.status}`;
     return header(res, 'x-model-version') ?? (JSON.parse(res.body.toString('utf8')) as { model_version?: string }).model_version ?? null;
   };

@@ -45,18 +45,29 @@ export async function runRedteam(options: RedteamOptions): Promise<ScenarioResul
     log(`redteam: ${name}...`);
     const result = await run();
     results.push(result);
-    log(`redteam: ${name}: tried ${result.tried}, Tandem 5xx ${result.tandem5xx}, crashes ${result.crashes}, wrong ${result.wrong}, lost ${result.lost} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    log(
+      `redteam: ${name}: tried ${result.tried}, Tandem 5xx ${result.tandem5xx}, crashes ${result.crashes}, wrong ${result.wrong}, lost ${result.lost} (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    );
   };
   try {
     const a = () => stack.origin('origin-a');
     await step('fuzz origin', () =>
       fuzz(
-        { tier: 'origin', url: a().process.url, authorization: `Bearer ${INFER_TOKEN}`, crashed: () => stack.crashes.length, rss: () => rssMiB(a().process.pid) },
+        {
+          tier: 'origin',
+          url: a().process.url,
+          authorization: `Bearer ${INFER_TOKEN}`,
+          crashed: () => stack.crashes.length,
+          rss: () => rssMiB(a().process.pid),
+        },
         { count: cases, seed },
       ),
     );
     await step('fuzz edge', () =>
-      fuzz({ tier: 'edge', url: stack.edge.url, authorization: `Bearer ${KEYS.infer}`, crashed: () => stack.crashes.length, rss: () => stack.rss() }, { count: cases, seed: seed + 1 }),
+      fuzz(
+        { tier: 'edge', url: stack.edge.url, authorization: `Bearer ${KEYS.infer}`, crashed: () => stack.crashes.length, rss: () => stack.rss() },
+        { count: cases, seed: seed + 1 },
+      ),
     );
     await step('breaker poisoning', () => breakerPoisoning(stack, seconds.poison));
     await step('corrupted artifact', () => corruptedArtifact(stack, seconds.rounds));

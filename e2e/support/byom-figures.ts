@@ -88,7 +88,9 @@ export function figuresTable(results: readonly ImportedFigures[]): string {
             ? 'not finite (NaN or ±Infinity where the original is finite) |'
             : `${both(pct(error), pct(e[`${v.name}.wasm.normalizedMaxError`]))} | ${both(num(e[`${v.name}.maxAbsError`]), num(e[`${v.name}.wasm.maxAbsError`]))}`;
         const top1 = e[`${v.name}.top1Agreement`];
-        lines.push(`| | ${v.name} | ${size} | ${figures} | ${top1 === undefined ? '' : both(pct(top1), pct(e[`${v.name}.wasm.top1Agreement`]))} | ${verdict(stderr, v.name)} |`);
+        lines.push(
+          `| | ${v.name} | ${size} | ${figures} | ${top1 === undefined ? '' : both(pct(top1), pct(e[`${v.name}.wasm.top1Agreement`]))} | ${verdict(stderr, v.name)} |`,
+        );
       }
     }
   }

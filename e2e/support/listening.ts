@@ -9,6 +9,9 @@ export function listening(url: string): Promise<boolean> {
       socket.destroy();
       resolve(open);
     };
-    socket.once('connect', () => done(true)).once('error', () => done(false)).setTimeout(2_000, () => done(false));
+    socket
+      .once('connect', () => done(true))
+      .once('error', () => done(false))
+      .setTimeout(2_000, () => done(false));
   });
 }

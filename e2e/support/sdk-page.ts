@@ -50,7 +50,9 @@ export function toWire(t: Tensor): WireTensor {
 export function fromWire(t: WireTensor): Tensor {
   const bytes = Buffer.from(t.base64, 'base64');
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return t.dtype === 'float32' ? { dtype: 'float32', dims: t.dims, data: new Float32Array(buffer) } : { dtype: 'int64', dims: t.dims, data: new BigInt64Array(buffer) };
+  return t.dtype === 'float32'
+    ? { dtype: 'float32', dims: t.dims, data: new Float32Array(buffer) }
+    : { dtype: 'int64', dims: t.dims, data: new BigInt64Array(buffer) };
 }
 
 /** The SDK in one page of the demo's dev server; instances by name, loaded models by `<instance>/<id>/<variant>`. */
@@ -102,7 +104,16 @@ export class SdkPage {
           const model = await byom.tandems[instance]!.load(id, { placement, variant });
           byom.models[`${instance}/${id}/${variant}`] = model;
           const attempts = (model.device?.attempts ?? []).map((a) => `${a.backend} ${a.ok ? 'ok' : `failed: ${a.reason ?? ''}`}`).join('; ');
-          return { ok: true as const, value: { target: model.placement.target, variant: model.placement.variant.name, reason: model.placement.reason, backend: model.device?.backend, attempts } };
+          return {
+            ok: true as const,
+            value: {
+              target: model.placement.target,
+              variant: model.placement.variant.name,
+              reason: model.placement.reason,
+              backend: model.device?.backend,
+              attempts,
+            },
+          };
         } catch (err) {
           const e = err as { code?: string; message?: string };
           return { ok: false as const, code: e.code ?? 'unknown', message: e.message ?? String(err) };
@@ -167,7 +178,10 @@ interface PageTandem {
 interface PageModel {
   placement: { target: string; reason: string; variant: { name: string } };
   device: { backend: string; attempts: { backend: string; ok: boolean; reason?: string }[] } | undefined;
-  run(inputs: Record<string, unknown>, options: { cache: string }): Promise<{ outputs: Record<string, { dtype: string; dims: readonly number[]; data: ArrayBufferView }>; ranOn: string; backend: string | undefined }>;
+  run(
+    inputs: Record<string, unknown>,
+    options: { cache: string },
+  ): Promise<{ outputs: Record<string, { dtype: string; dims: readonly number[]; data: ArrayBufferView }>; ranOn: string; backend: string | undefined }>;
   dispose(): Promise<void>;
 }
 

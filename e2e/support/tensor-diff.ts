@@ -18,7 +18,11 @@ export interface OutputDiff extends OutputAgreement {
 }
 
 /** Per-output differences of `actual` from `reference` over the same input sets (top-1 where asked). */
-export function diffOutputs(references: readonly NamedTensors[], actuals: readonly NamedTensors[], options: { top1?: boolean } = {}): Record<string, OutputDiff> {
+export function diffOutputs(
+  references: readonly NamedTensors[],
+  actuals: readonly NamedTensors[],
+  options: { top1?: boolean } = {},
+): Record<string, OutputDiff> {
   const agreement = compareOutputs(references, actuals, { top1: options.top1 ?? false });
   const diffs: Record<string, OutputDiff> = {};
   for (const [name, output] of Object.entries(agreement.outputs)) {
@@ -37,7 +41,13 @@ export function diffOutputs(references: readonly NamedTensors[], actuals: readon
 }
 
 /** The worst figures over all outputs, for reports. */
-export function worst(diffs: Record<string, OutputDiff>): { maxAbsError: number; maxRelError: number; normalizedError: number; allcloseRatio: number; top1Agreement: number | undefined } {
+export function worst(diffs: Record<string, OutputDiff>): {
+  maxAbsError: number;
+  maxRelError: number;
+  normalizedError: number;
+  allcloseRatio: number;
+  top1Agreement: number | undefined;
+} {
   const list = Object.values(diffs);
   const top1 = list.flatMap((d) => (d.top1Agreement === undefined ? [] : [d.top1Agreement]));
   return {
@@ -72,7 +82,8 @@ export function outsideReported(diffs: Record<string, OutputDiff>, reported: { n
   const misses: string[] = [];
   for (const [name, d] of Object.entries(diffs)) {
     const allowed = reported.normalizedMaxError * d.referenceScale + FP32_TOLERANCE.absolute + FP32_TOLERANCE.relative * d.referenceScale;
-    if (!(d.maxAbsError <= allowed)) misses.push(`${name}: max |error| ${d.maxAbsError} > ${allowed} (reported ${reported.normalizedMaxError} of scale ${d.referenceScale})`);
+    if (!(d.maxAbsError <= allowed))
+      misses.push(`${name}: max |error| ${d.maxAbsError} > ${allowed} (reported ${reported.normalizedMaxError} of scale ${d.referenceScale})`);
     if (reported.top1Agreement !== undefined && d.top1Agreement !== undefined && d.top1Agreement < reported.top1Agreement) {
       misses.push(`${name}: top-1 agreement ${d.top1Agreement} < reported ${reported.top1Agreement}`);
     }

@@ -22,7 +22,9 @@ export function register(program: Command): void {
     .option('--key <file>', 'signing key (default: the dev key, made on first use)')
     .option('--only <ids>', 'comma-separated model ids')
     .option('--no-cache', 'rebuild even when the build cache has the models')
-    .option('--expires <when>', "manifests' expiry (365d, an ISO date); default none, so the dev build stays byte-identical", (text: string) => parseExpiry(text))
+    .option('--expires <when>', "manifests' expiry (365d, an ISO date); default none, so the dev build stays byte-identical", (text: string) =>
+      parseExpiry(text),
+    )
     .action(async (options: BuildOptions) => {
       await buildAndSign(options);
     });

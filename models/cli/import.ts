@@ -42,7 +42,10 @@ export function register(program: Command, makers: DeviceMakers = ALL_MAKERS): v
     .option('--description <text>', 'what the model is, for the catalog')
     .option('--labels <file>', 'class labels: one per line, or a JSON array of strings')
     .option('--example <file>', 'an OIP v2 JSON inference request to keep with the version (repeatable)', collect, [])
-    .option('--device <variants>', `device variants in order of preference: a comma list of ${Object.keys(makers).join(', ')}, or none (default: fp32 up to 200 MiB of weights)`)
+    .option(
+      '--device <variants>',
+      `device variants in order of preference: a comma list of ${Object.keys(makers).join(', ')}, or none (default: fp32 up to 200 MiB of weights)`,
+    )
     .option('--repository <dir>', 'model repository', process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_REPOSITORY)
     .option('--key <file>', 'signing key (default: the dev key, made on first use)')
     .option('--force', 'replace the version if it exists')

@@ -20,9 +20,6 @@ export function register(program: Command): void {
       const key = await generateSigningKey(options.algorithm);
       await writeSigningKey(options.out, key, options.force);
       await addTrustedKey(options.trusted, key.publicKey);
-      process.stdout.write(
-        `${JSON.stringify(key.publicKey, null, 2)}\n` +
-          `private key: ${options.out}\npublic key added to: ${options.trusted}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(key.publicKey, null, 2)}\n` + `private key: ${options.out}\npublic key added to: ${options.trusted}\n`);
     });
 }

@@ -18,7 +18,7 @@ export function register(program: Command): void {
   timestampOptions(
     program
       .command('release')
-      .description('add a model version to the timestamp record (after verifying it against the root\'s release keys)')
+      .description("add a model version to the timestamp record (after verifying it against the root's release keys)")
       .requiredOption('--model <id>', 'model id')
       .requiredOption('--version <v>', 'model version')
       .option('--current', 'make it the version clients get when they ask for none'),
@@ -30,7 +30,14 @@ export function register(program: Command): void {
       const envelope = await readEnvelope(repository, options.model, options.version);
       await verifyEnvelope(envelope, root.keysFor('release'), MANIFEST_PAYLOAD_TYPE);
       const payload = decodeBase64((envelope as { payload: string }).payload, 'manifest_signature_invalid');
-      return withRelease(previous, next, options.model, options.version, { sha256: await sha256Hex(payload), bytes: payload.byteLength }, options.current ?? false);
+      return withRelease(
+        previous,
+        next,
+        options.model,
+        options.version,
+        { sha256: await sha256Hex(payload), bytes: payload.byteLength },
+        options.current ?? false,
+      );
     });
     process.stdout.write(describeRecord(record));
   });

@@ -89,7 +89,11 @@ export function register(program: Command): void {
   });
 
   roleOptions(root.command('rotate').description('write root version n+1: new keys or thresholds for any role, signed by old and new root keys'), false)
-    .addOption(new Option('--sign-with <file>', 'private key file of a current or new root key; repeatable; enough of both to meet both thresholds').argParser(collect).makeOptionMandatory())
+    .addOption(
+      new Option('--sign-with <file>', 'private key file of a current or new root key; repeatable; enough of both to meet both thresholds')
+        .argParser(collect)
+        .makeOptionMandatory(),
+    )
     .action(async (options: RoleOptions & { signWith: string[] }) => {
       const expires = parseExpiry(options.expires);
       if (expires === undefined) throw new TandemError('bad_request', 'a root must expire: give --expires');

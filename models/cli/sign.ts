@@ -27,7 +27,11 @@ export function register(program: Command): void {
     .option('--key <file>', 'private key file (repeatable; default: the dev key)', collect, [])
     .option('--out <file>', 'where to write the envelope (default: stdout)')
     .option('--keep-signatures', 'when re-signing an envelope, keep its existing signatures')
-    .option('--expires <when>', 'set the manifest\'s expiry (365d, 12h, an ISO date, or never); re-signing an envelope with it renews the expiry', parseExpiryFlag)
+    .option(
+      '--expires <when>',
+      "set the manifest's expiry (365d, 12h, an ISO date, or never); re-signing an envelope with it renews the expiry",
+      parseExpiryFlag,
+    )
     .action(async (file: string, options: SignOptions) => {
       // The input is checked first: a refused input writes nothing, not even a dev key.
       const input = await readJson(file);
@@ -40,11 +44,9 @@ export function register(program: Command): void {
         const { expires: _old, ...rest } = manifest;
         manifest = parseManifest(options.expires === NEVER ? rest : { ...rest, expires: options.expires });
       }
-      const keys =
-        options.key.length > 0 ? await Promise.all(options.key.map(readSigningKey)) : [(await ensureDevKey()).key];
-      const envelope = isEnvelope(input) && !renew
-        ? await resign(parseEnvelope(input), keys, options.keepSignatures ?? false)
-        : await signManifest(manifest, keys);
+      const keys = options.key.length > 0 ? await Promise.all(options.key.map(readSigningKey)) : [(await ensureDevKey()).key];
+      const envelope =
+        isEnvelope(input) && !renew ? await resign(parseEnvelope(input), keys, options.keepSignatures ?? false) : await signManifest(manifest, keys);
       const text = `${JSON.stringify(envelope, null, 2)}\n`;
       if (options.out) await writeFile(options.out, text);
       else process.stdout.write(text);

@@ -27,7 +27,7 @@ export function register(program: Command): void {
         process.stdout.write(describeRecord((await verifyTimestamp(envelope, await readTrustedRoot(repository), 0)).record));
         return;
       }
-      if (!options.key?.length) throw new TandemError('bad_request', '--key (the timestamp role\'s private key) is required to refresh');
+      if (!options.key?.length) throw new TandemError('bad_request', "--key (the timestamp role's private key) is required to refresh");
       const record = await updateTimestamp(options, (previous, next) => {
         if (!previous) throw new TandemError('not_found', 'no timestamp record to refresh yet: tandem release makes the first');
         return refreshed(previous, next);

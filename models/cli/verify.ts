@@ -44,8 +44,6 @@ async function findVersionDirectories(path: string): Promise<string[]> {
   if (info.isFile()) return basename(path) === ENVELOPE_FILE ? [dirname(path)] : [];
   const entries = await readdir(path, { withFileTypes: true });
   if (entries.some((e) => e.isFile() && e.name === ENVELOPE_FILE)) return [path];
-  const nested = await Promise.all(
-    entries.filter((e) => e.isDirectory()).map((e) => findVersionDirectories(join(path, e.name))),
-  );
+  const nested = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => findVersionDirectories(join(path, e.name))));
   return nested.flat().sort();
 }

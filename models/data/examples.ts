@@ -39,17 +39,27 @@ export function exampleInput(modelId: string, label: number, index = 0): Example
   if (modelId === 'mlp-classifier') {
     const data = mlpDistribution();
     const rng = createRng(MLP_SEED).fork(`examples/${label}`);
-    return firstOfClass(label, index, () => {
-      const one = data.sample(rng, 1);
-      return { data: one.x, label: one.labels[0]! };
-    }, { name: 'x', dims: [1, MLP_DATA.dim] });
+    return firstOfClass(
+      label,
+      index,
+      () => {
+        const one = data.sample(rng, 1);
+        return { data: one.x, label: one.labels[0]! };
+      },
+      { name: 'x', dims: [1, MLP_DATA.dim] },
+    );
   }
   if (modelId === 'shapes-cnn') {
     const rng = createRng(SHAPES_SEED).fork(`examples/${label}`);
-    return firstOfClass(label, index, () => {
-      const one = generateShapes(rng, 1, SHAPES_IMAGES);
-      return { data: one.images, label: one.labels[0]! };
-    }, { name: 'image', dims: [1, 1, IMAGE_SIZE, IMAGE_SIZE] });
+    return firstOfClass(
+      label,
+      index,
+      () => {
+        const one = generateShapes(rng, 1, SHAPES_IMAGES);
+        return { data: one.images, label: one.labels[0]! };
+      },
+      { name: 'image', dims: [1, 1, IMAGE_SIZE, IMAGE_SIZE] },
+    );
   }
   return undefined;
 }

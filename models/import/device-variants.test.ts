@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { BUILT_IN_MAKERS, defaultDevices, DEVICE_WEIGHT_LIMIT_BYTES, deviceVariantName, fp32DeviceMaker, parseDeviceFlag, type DeviceMakers } from './device-variants.ts';
+import {
+  BUILT_IN_MAKERS,
+  defaultDevices,
+  DEVICE_WEIGHT_LIMIT_BYTES,
+  deviceVariantName,
+  fp32DeviceMaker,
+  parseDeviceFlag,
+  type DeviceMakers,
+} from './device-variants.ts';
 
 const withInt8: DeviceMakers = {
   ...BUILT_IN_MAKERS,
-  int8: { name: 'int8', make: async (b) => b, quantization: { method: 'dynamic-int8', weightDtype: 'int8', activationDtype: 'uint8', granularity: 'per-channel' }, backends: ['wasm'] },
+  int8: {
+    name: 'int8',
+    make: async (b) => b,
+    quantization: { method: 'dynamic-int8', weightDtype: 'int8', activationDtype: 'uint8', granularity: 'per-channel' },
+    backends: ['wasm'],
+  },
 };
 
 describe('--device', () => {
@@ -14,7 +27,9 @@ describe('--device', () => {
   });
 
   it('refuses unknown, repeated and unavailable variants before any work', () => {
-    expect(() => parseDeviceFlag('int4', withInt8)).toThrow(expect.objectContaining({ code: 'bad_request', message: expect.stringContaining('unknown variant "int4"') }));
+    expect(() => parseDeviceFlag('int4', withInt8)).toThrow(
+      expect.objectContaining({ code: 'bad_request', message: expect.stringContaining('unknown variant "int4"') }),
+    );
     expect(() => parseDeviceFlag('fp32,fp32', withInt8)).toThrow(/listed twice/);
     expect(() => parseDeviceFlag('fp16', withInt8)).toThrow(/cannot make a "fp16" variant yet \(available: fp32, int8, or none\)/);
     expect(() => parseDeviceFlag('none,fp32', withInt8)).toThrow(/unknown variant "none"/);

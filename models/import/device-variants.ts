@@ -56,7 +56,10 @@ export const DEVICE_WEIGHT_LIMIT_BYTES = 200 * 1024 * 1024;
  */
 export function parseDeviceFlag(text: string | undefined, makers: DeviceMakers): DeviceVariantName[] | undefined {
   if (text === undefined) return undefined;
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length === 1 && names[0] === 'none') return [];
   const chosen: DeviceVariantName[] = [];
   for (const name of names) {

@@ -46,13 +46,15 @@ async function freshRepository(): Promise<string> {
   return dir;
 }
 
-const exampleBody = (rows: number[][]) =>
-  JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length, 4], data: rows.flat() }] });
+const exampleBody = (rows: number[][]) => JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length, 4], data: rows.flat() }] });
 
 async function run(request: Omit<ImportRequest, 'repository'> & { repository?: string }, deps: ImportDependencies = {}) {
   const repository = request.repository ?? (await freshRepository());
   const lines: string[] = [];
-  const result = await importModel({ ...request, repository }, { signingKey: key, progress: (l) => lines.push(l), now: () => new Date('2026-05-01T12:00:00Z'), ...deps });
+  const result = await importModel(
+    { ...request, repository },
+    { signingKey: key, progress: (l) => lines.push(l), now: () => new Date('2026-05-01T12:00:00Z'), ...deps },
+  );
   return { result, repository, lines };
 }
 
@@ -60,7 +62,13 @@ describe('tandem import of a small exported model', () => {
   it('writes a signed version that verifies, with exporter dim names, labels, examples and measured requirements', async () => {
     const model = await file('tiny.onnx', graphs.tinyClassifier());
     const labels = await file('labels.txt', 'cat\ndog\nbird\n');
-    const example = await file('two-rows.json', exampleBody([[1, 2, 3, 4], [0, 0, 0, 0]]));
+    const example = await file(
+      'two-rows.json',
+      exampleBody([
+        [1, 2, 3, 4],
+        [0, 0, 0, 0],
+      ]),
+    );
     const { result, repository, lines } = await run({ model, id: 'tiny', version: '0.1.0', labels, examples: [example] });
 
     expect(lines[0]).toMatch(/^reading .*tiny\.onnx \(\d+ B\)$/);
@@ -69,10 +77,22 @@ describe('tandem import of a small exported model', () => {
     expect(verified.keyids).toEqual([key.keyid]);
     const manifest = verified.manifest;
     expect(manifest).toEqual(result.manifest);
-    expect(manifest).toMatchObject({ id: 'tiny', version: '0.1.0', task: 'classification', createdAt: '2026-05-01T12:00:00.000Z', classLabels: ['cat', 'dog', 'bird'] });
+    expect(manifest).toMatchObject({
+      id: 'tiny',
+      version: '0.1.0',
+      task: 'classification',
+      createdAt: '2026-05-01T12:00:00.000Z',
+      classLabels: ['cat', 'dog', 'bird'],
+    });
     const [origin, device] = manifest.variants;
     expect(manifest.variants).toHaveLength(2);
-    expect(origin).toMatchObject({ name: 'fp32', tier: 'origin', opset: 17, quantization: { method: 'none' }, artifact: { path: 'fp32.onnx', bytes: graphs.tinyClassifier().length } });
+    expect(origin).toMatchObject({
+      name: 'fp32',
+      tier: 'origin',
+      opset: 17,
+      quantization: { method: 'none' },
+      artifact: { path: 'fp32.onnx', bytes: graphs.tinyClassifier().length },
+    });
     expect(origin!.inputs).toEqual([{ name: 'x', dtype: 'float32', shape: ['p2o.DynamicDimension.0', 4] }]);
     expect(origin!.outputs).toEqual([
       { name: 'logits', dtype: 'float32', shape: ['p2o.DynamicDimension.0', 3] },
@@ -81,7 +101,12 @@ describe('tandem import of a small exported model', () => {
     // The signed artifact is the user's file, byte for byte.
     expect(await readFile(join(repository, 'tiny', '0.1.0', 'fp32.onnx'))).toEqual(Buffer.from(graphs.tinyClassifier()));
     // The default device variant: the same file, for WebGPU then WASM.
-    expect(device).toMatchObject({ name: 'fp32-device', tier: 'device', artifact: origin!.artifact, requirements: { backends: ['webgpu', 'wasm'], minStorageMiB: 1 } });
+    expect(device).toMatchObject({
+      name: 'fp32-device',
+      tier: 'device',
+      artifact: origin!.artifact,
+      requirements: { backends: ['webgpu', 'wasm'], minStorageMiB: 1 },
+    });
     expect(origin!.requirements.backends).toEqual(['cpu']);
     // Requirements from the measured peak at the example's shape: x [2,4] and two [2,3] tensors at once.
     expect(result.activations).toEqual({ peakBytes: 2 * 4 * 4 + 2 * 2 * 3 * 4, intermediates: true });
@@ -129,7 +154,10 @@ describe('tandem import of a small exported model', () => {
     const { result } = await run({ model, id: 'unnamed', version: '1.0.0' });
     expect(result.manifest.task).toBe('generic');
     expect(result.manifest.variants[0]!.inputs[0]!.shape).toEqual(['x_dim0', 4]);
-    expect(result.manifest.variants[0]!.outputs.map((o) => o.shape)).toEqual([['logits_dim0', 3], ['probabilities_dim0', 3]]);
+    expect(result.manifest.variants[0]!.outputs.map((o) => o.shape)).toEqual([
+      ['logits_dim0', 3],
+      ['probabilities_dim0', 3],
+    ]);
     expect(result.manifest.labels?.['requirements.measuredOn']).toBe('a synthetic input (dynamic dimensions = 1)');
     expect(result.manifest.examples).toBeUndefined();
   });
@@ -153,7 +181,12 @@ describe('device variant makers', () => {
       make: async (bytes) => make(bytes),
       quantization: { method: 'dynamic-int8', weightDtype: 'int8', activationDtype: 'uint8', granularity: 'per-channel' },
       backends: ['wasm'],
-      evaluate: async (reference, variant, inputs) => ({ maxAbsError: reference.length === variant.length ? 0 : 0.5, inputSets: inputs.length, top1Agreement: undefined, maxRelError: Number.NaN }),
+      evaluate: async (reference, variant, inputs) => ({
+        maxAbsError: reference.length === variant.length ? 0 : 0.5,
+        inputSets: inputs.length,
+        top1Agreement: undefined,
+        maxRelError: Number.NaN,
+      }),
     },
   });
 
@@ -206,14 +239,24 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
   const cases: [string, () => Uint8Array | string, string, RegExp][] = [
     ['a text file', () => 'name,value\n1,2\n', 'onnx_invalid', /not an ONNX model/],
     ['external data', graphs.externalData, 'onnx_external_data', /save_as_external_data=False/],
-    ['a custom domain', graphs.customDomain, 'onnx_custom_domain', /com\.example\.custom \(Relu\).*re-export it with standard ONNX operators.*onnxruntime said: .*not a registered function\/op/],
+    [
+      'a custom domain',
+      graphs.customDomain,
+      'onnx_custom_domain',
+      /com\.example\.custom \(Relu\).*re-export it with standard ONNX operators.*onnxruntime said: .*not a registered function\/op/,
+    ],
     ['a custom domain inside an If branch', graphs.nestedCustomDomain, 'onnx_custom_domain', /com\.example\.nested \(Swish\)/],
     ['training info', graphs.trainingInfo, 'onnx_training_graph', /training graph/],
     ['a sequence output', graphs.sequenceOutput, 'onnx_unsupported_io', /output "both" is a sequence/],
     ['a bfloat16 input', graphs.bfloat16Input, 'onnx_unsupported_io', /bfloat16/],
     ['an input without a shape', graphs.rankless, 'onnx_unsupported_io', /declares no shape/],
     ['an unknown operator', graphs.unknownOperator, 'onnx_load_failed', /onnxruntime-node cannot load the model: .*NoSuchOperator/],
-    ['a model that cannot run at the warm-up shape', graphs.failsOnBatchOne, 'onnx_load_failed', /cannot run it on the origin's warm-up input.*Reshape|cannot run it on the origin's warm-up input/],
+    [
+      'a model that cannot run at the warm-up shape',
+      graphs.failsOnBatchOne,
+      'onnx_load_failed',
+      /cannot run it on the origin's warm-up input.*Reshape|cannot run it on the origin's warm-up input/,
+    ],
   ];
   for (const [what, bytes, code, message] of cases) {
     it(`${what}: ${code}`, async () => {
@@ -226,7 +269,14 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
 
   it('a model that cannot run at the warm-up shape imports with an example it runs on (the origin then warms up on the examples)', async () => {
     const model = await file('reshape.onnx', graphs.failsOnBatchOne());
-    const example = await file('rows.json', exampleBody([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]));
+    const example = await file(
+      'rows.json',
+      exampleBody([
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+        [9, 10, 11, 12],
+      ]),
+    );
     const { result } = await run({ model, id: 'reshape', version: '1.0.0', examples: [example], device: 'none' });
     expect(result.manifest.examples).toHaveLength(1);
     expect(result.manifest.labels?.['requirements.measuredOn']).toBe('1 example(s)');
@@ -237,13 +287,19 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
     const repository = await freshRepository();
     const attempt = async (extra: Partial<ImportRequest>) => run({ model, id: 'tiny', version: '1.0.0', repository, ...extra });
     const wide = await file('wide.json', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3, 4, 5] }] }));
-    await expect(attempt({ examples: [wide] })).rejects.toMatchObject({ code: 'input_shape_mismatch', message: expect.stringMatching(/^--example .*wide\.json: input "x" has shape \[1,5\]/) });
+    await expect(attempt({ examples: [wide] })).rejects.toMatchObject({
+      code: 'input_shape_mismatch',
+      message: expect.stringMatching(/^--example .*wide\.json: input "x" has shape \[1,5\]/),
+    });
     const other = await file('other.json', JSON.stringify({ inputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }));
     await expect(attempt({ examples: [other] })).rejects.toMatchObject({ code: 'input_unknown' });
     const ints = await file('ints.json', JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 4], data: [1, 2, 3, 4] }] }));
     await expect(attempt({ examples: [ints] })).rejects.toMatchObject({ code: 'input_dtype_mismatch' });
     const malformed = await file('bad.json', '{"inputs": [{"name": "x"}]}');
-    await expect(attempt({ examples: [malformed] })).rejects.toMatchObject({ code: 'tensor_invalid', message: expect.stringMatching(/^--example .*bad\.json: /) });
+    await expect(attempt({ examples: [malformed] })).rejects.toMatchObject({
+      code: 'tensor_invalid',
+      message: expect.stringMatching(/^--example .*bad\.json: /),
+    });
     const labels = await file('labels.txt', 'a\nb\n');
     await expect(attempt({ labels })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringContaining('2 labels') });
     expect(await readdir(repository)).toEqual([]);
@@ -254,7 +310,9 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
     const repository = await freshRepository();
     const attempt = async (extra: Partial<ImportRequest>) => {
       const lines: string[] = [];
-      const error = await importModel({ model, id: 'ok', version: '1.0.0', repository, ...extra }, { signingKey: key, progress: (l) => lines.push(l) }).catch((e: unknown) => e);
+      const error = await importModel({ model, id: 'ok', version: '1.0.0', repository, ...extra }, { signingKey: key, progress: (l) => lines.push(l) }).catch(
+        (e: unknown) => e,
+      );
       expect(lines).toEqual([]); // refused before the first long step
       return error;
     };
@@ -263,7 +321,10 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
     expect(await attempt({ task: 'Image Classification' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('--task') });
     expect(await attempt({ device: 'int8' })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('cannot make a "int8" variant yet') });
     expect(await attempt({ model: join(work, 'missing.onnx') })).toMatchObject({ code: 'bad_request', message: expect.stringContaining('no such file') });
-    expect(await attempt({ labels: join(work, 'missing.txt') })).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/--labels .*no such file/) });
+    expect(await attempt({ labels: join(work, 'missing.txt') })).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringMatching(/--labels .*no such file/),
+    });
     expect(await attempt({ key: await file('key.json', '{}') })).toMatchObject({ message: expect.stringContaining('--key') });
     expect(await attempt({ model: await file('empty.onnx', '') })).toMatchObject({ code: 'onnx_invalid' });
     expect(await readdir(repository)).toEqual([]);

@@ -132,7 +132,8 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
       // Nothing to quantize (no MatMul, Gemm or Conv weights it takes, or an opset it leaves alone): the
       // "variant" would be the original file under a quantized label.
       progress(`note: leaving out the ${name} variant: it would be the original file unchanged (nothing to ${name === 'int8' ? 'quantize' : 'convert'})`);
-      if (checked.devices !== undefined && !devices.some((d) => d !== name)) throw new TandemError('bad_request', `--device ${name}: the ${name} variant would be the original file unchanged; ask for fp32 instead`);
+      if (checked.devices !== undefined && !devices.some((d) => d !== name))
+        throw new TandemError('bad_request', `--device ${name}: the ${name} variant would be the original file unchanged; ask for fp32 instead`);
       continue;
     }
     if (!same) {
@@ -157,9 +158,17 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
         if (Number.isFinite(value)) figures[`${name}.${key}`] = value;
         else if (/(maxAbsError|normalizedMaxError)$/.test(key)) notFinite.push(`${name}.${key} = ${value}`);
       }
-      if (figures[`${name}.wasm.measured`] === 0) progress(`warning: onnxruntime-web (WASM) could not run the ${name} variant; its agreement there is not measured`);
-      const tolerance = { ...DEFAULT_TOLERANCE[name]!, ...(request.tolerance === undefined ? {} : { maxNormalizedError: request.tolerance }), ...(request.minTop1 === undefined ? {} : { minTop1: request.minTop1 }) };
-      const miss = notFinite.length > 0 ? `its outputs are not finite where the original's are (${notFinite.join(', ')})` : toleranceMiss(name, figures, tolerance, classifier);
+      if (figures[`${name}.wasm.measured`] === 0)
+        progress(`warning: onnxruntime-web (WASM) could not run the ${name} variant; its agreement there is not measured`);
+      const tolerance = {
+        ...DEFAULT_TOLERANCE[name]!,
+        ...(request.tolerance === undefined ? {} : { maxNormalizedError: request.tolerance }),
+        ...(request.minTop1 === undefined ? {} : { minTop1: request.minTop1 }),
+      };
+      const miss =
+        notFinite.length > 0
+          ? `its outputs are not finite where the original's are (${notFinite.join(', ')})`
+          : toleranceMiss(name, figures, tolerance, classifier);
       if (miss !== undefined) {
         if (checked.devices === undefined) {
           progress(`warning: leaving out the ${name} variant, which the import chose by default: ${miss}`);
@@ -270,10 +279,11 @@ function importLabels(request: ImportRequest, model: OnnxModel, activations: Act
     'import.source': basename(request.model),
     ...(producer ? { 'onnx.producer': producer } : {}),
     'onnx.irVersion': String(model.irVersion),
-    'onnx.opsets': Object.entries(model.opsetImports).map(([d, v]) => `${d}=${v}`).join(','),
+    'onnx.opsets': Object.entries(model.opsetImports)
+      .map(([d, v]) => `${d}=${v}`)
+      .join(','),
     'requirements.peakActivationBytes': String(activations.peakBytes),
     'requirements.measuredOn': examples > 0 ? `${examples} example(s)` : `a synthetic input (dynamic dimensions = ${DYNAMIC_DIM_DEFAULT})`,
     'requirements.intermediates': activations.intermediates ? 'measured' : `not measured (${(activations.fallbackReason ?? '').slice(0, 200)})`,
   };
 }
-

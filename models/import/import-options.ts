@@ -76,7 +76,8 @@ export async function checkImportRequest(request: ImportRequest, makers: DeviceM
   const examples: ExampleInput[] = [];
   for (const path of examplePaths) examples.push(await readOrRefuse(path, '--example', readExample));
   const key = request.key === undefined ? undefined : await readOrRefuse(request.key, '--key', readSigningKey);
-  if (!request.force && (await versionExists(request.repository, request.id, request.version))) throw refuseExisting(request.repository, request.id, request.version);
+  if (!request.force && (await versionExists(request.repository, request.id, request.version)))
+    throw refuseExisting(request.repository, request.id, request.version);
   return { request, task, labels, examples, devices, key, modelBytes };
 }
 
@@ -85,7 +86,8 @@ export async function checkImportRequest(request: ImportRequest, makers: DeviceM
  * @throws TandemError `bad_request` naming the flag.
  */
 export function checkModelRef(id: string, version: string): void {
-  if (!SLUG.test(id)) throw new TandemError('bad_request', `model id "${id}": lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64`);
+  if (!SLUG.test(id))
+    throw new TandemError('bad_request', `model id "${id}": lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64`);
   if (!SEMVER.test(version)) throw new TandemError('bad_request', `version "${version}": a semantic version such as 1.0.0`);
 }
 

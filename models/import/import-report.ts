@@ -27,17 +27,18 @@ export function importReport(result: ImportResult, cwd = process.cwd()): string[
         `${v.quantization.method}  memory ≥ ${r.minMemoryMiB} MiB, storage ≥ ${r.minStorageMiB} MiB, ${r.backends.join('/')}${r.features ? ` +${r.features.join(',')}` : ''}`,
     );
   }
-  const io = (list: typeof manifest.variants[number]['inputs']) => list.map((t) => `${t.name} ${t.dtype}[${t.shape.join(', ')}]`).join('; ');
+  const io = (list: (typeof manifest.variants)[number]['inputs']) => list.map((t) => `${t.name} ${t.dtype}[${t.shape.join(', ')}]`).join('; ');
   const first = manifest.variants[0]!;
   lines.push(`  inputs:  ${io(first.inputs)}`, `  outputs: ${io(first.outputs)}`);
-  lines.push(`  peak activations ${formatBytes(activations.peakBytes)} (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`);
+  lines.push(
+    `  peak activations ${formatBytes(activations.peakBytes)} (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`,
+  );
   for (const [key, value] of Object.entries(manifest.evaluation ?? {})) lines.push(`  ${key} = ${value}`);
   lines.push(`  signed by ${result.keyid.slice(0, 12)}${result.devKey ? ' (the dev key: sign releases with --key)' : ''}`);
   const repository = shown(result.repository, cwd);
   lines.push(`next: npx tandem verify ${where}`, `      npx tandem publish ${manifest.id} ${manifest.version} --repository ${repository}`);
   return lines;
 }
-
 
 /** "80 B", "811.8 kB", "100.31 MB" (decimal units, as file sizes are usually shown). */
 export function formatBytes(bytes: number): string {

@@ -22,12 +22,14 @@ describe('checkLabelCount', () => {
     { name: 'embedding', dtype: 'float32' as const, shape: ['batch', 64] },
   ];
 
-  it('takes labels matching some output\'s fixed last dimension, or any count when none is fixed', () => {
+  it("takes labels matching some output's fixed last dimension, or any count when none is fixed", () => {
     expect(() => checkLabelCount(Array(10).fill('x'), outputs)).not.toThrow();
     expect(() => checkLabelCount(Array(3).fill('x'), [{ name: 'y', dtype: 'float32', shape: ['batch', 'classes'] }])).not.toThrow();
   });
 
   it('refuses a count no output has', () => {
-    expect(() => checkLabelCount(Array(9).fill('x'), outputs)).toThrow(expect.objectContaining({ code: 'bad_request', message: expect.stringMatching(/9 labels, but no output's last dimension is 9.*"logits" \[batch, 10\]/) }));
+    expect(() => checkLabelCount(Array(9).fill('x'), outputs)).toThrow(
+      expect.objectContaining({ code: 'bad_request', message: expect.stringMatching(/9 labels, but no output's last dimension is 9.*"logits" \[batch, 10\]/) }),
+    );
   });
 });

@@ -46,5 +46,8 @@ export function checkLabelCount(labels: readonly string[], outputs: readonly Ten
   const fixed = outputs.map((o) => o.shape.at(-1)).filter((d): d is number => typeof d === 'number');
   if (fixed.length === 0 || fixed.includes(labels.length)) return;
   const described = outputs.map((o) => `"${o.name}" [${o.shape.join(', ')}]`).join(', ');
-  throw new TandemError('bad_request', `--labels: ${labels.length} labels, but no output's last dimension is ${labels.length} (outputs: ${described}); is this the labels file of another model?`);
+  throw new TandemError(
+    'bad_request',
+    `--labels: ${labels.length} labels, but no output's last dimension is ${labels.length} (outputs: ${described}); is this the labels file of another model?`,
+  );
 }

@@ -35,7 +35,11 @@ export async function loadChecked(bytes: Uint8Array, model: OnnxModel, inputs: r
     checkSignature(session, inputs, outputs);
   } catch (err) {
     await session.release();
-    throw new TandemError('onnx_load_failed', `onnxruntime reads the model's inputs and outputs differently from its graph (${(err as Error).message}); re-export the model with onnx's shape inference applied (onnx.shape_inference.infer_shapes) and try again`, { cause: err });
+    throw new TandemError(
+      'onnx_load_failed',
+      `onnxruntime reads the model's inputs and outputs differently from its graph (${(err as Error).message}); re-export the model with onnx's shape inference applied (onnx.shape_inference.infer_shapes) and try again`,
+      { cause: err },
+    );
   }
   return wrap(session);
 }
@@ -56,7 +60,11 @@ function wrap(session: ModelSession): CheckedModel {
         return await session.run(inputs, outputs);
       } catch (err) {
         const reason = (err as Error).message.replace(/^onnxruntime run failed: /, '');
-        throw new TandemError('onnx_load_failed', `onnxruntime loads the model but cannot run it on ${what}: ${reason}; check the input's sizes (dynamic dimensions of synthetic inputs are 1: pass --example with a real input)`, { cause: err });
+        throw new TandemError(
+          'onnx_load_failed',
+          `onnxruntime loads the model but cannot run it on ${what}: ${reason}; check the input's sizes (dynamic dimensions of synthetic inputs are 1: pass --example with a real input)`,
+          { cause: err },
+        );
       }
     },
     release: () => session.release(),

@@ -91,10 +91,18 @@ describe('tandem import with int8 and fp16 device variants', () => {
       await writeFile(examples.at(-1)!, exampleRequestBody(example));
     }
     const request = { model: mel.path(), id: 'mel', version: '1.0.0', examples, device: 'fp16,fp32' };
-    const refused = await importModel({ ...request, repository: join(work, `repo${counter++}`) }, { signingKey: key, makers: ALL_MAKERS }).catch((err: unknown) => err);
-    expect(refused).toMatchObject({ code: 'variant_out_of_tolerance', message: expect.stringMatching(/fp16 variant .*outputs are not finite where the original's are \(fp16\.maxAbsError = Infinity/) });
+    const refused = await importModel({ ...request, repository: join(work, `repo${counter++}`) }, { signingKey: key, makers: ALL_MAKERS }).catch(
+      (err: unknown) => err,
+    );
+    expect(refused).toMatchObject({
+      code: 'variant_out_of_tolerance',
+      message: expect.stringMatching(/fp16 variant .*outputs are not finite where the original's are \(fp16\.maxAbsError = Infinity/),
+    });
     const lines: string[] = [];
-    const kept = await importModel({ ...request, repository: join(work, `repo${counter++}`), keepOutOfTolerance: true }, { signingKey: key, makers: ALL_MAKERS, progress: (l) => lines.push(l) });
+    const kept = await importModel(
+      { ...request, repository: join(work, `repo${counter++}`), keepOutOfTolerance: true },
+      { signingKey: key, makers: ALL_MAKERS, progress: (l) => lines.push(l) },
+    );
     expect(kept.manifest.evaluation?.['fp16.maxAbsError']).toBeUndefined();
     expect(lines.some((l) => /warning: keeping the fp16 variant although its outputs are not finite/.test(l))).toBe(true);
   }, 300_000);
@@ -103,10 +111,16 @@ describe('tandem import with int8 and fp16 device variants', () => {
     const unchanged = { ...ALL_MAKERS, int8: { ...ALL_MAKERS.int8!, make: async (bytes: Uint8Array) => bytes } };
     const model = join(shared.repository, 'mlp-classifier', '1.0.0', 'fp32.onnx');
     const lines: string[] = [];
-    const result = await importModel({ model, id: 'same', version: '1.0.0', repository: join(work, `repo${counter++}`), device: 'int8,fp32' }, { signingKey: key, makers: unchanged, progress: (l) => lines.push(l) });
+    const result = await importModel(
+      { model, id: 'same', version: '1.0.0', repository: join(work, `repo${counter++}`), device: 'int8,fp32' },
+      { signingKey: key, makers: unchanged, progress: (l) => lines.push(l) },
+    );
     expect(result.manifest.variants.map((v) => v.name)).toEqual(['fp32', 'fp32-device']);
     expect(lines.some((l) => /leaving out the int8 variant: it would be the original file unchanged/.test(l))).toBe(true);
-    const alone = await importModel({ model, id: 'same', version: '1.0.0', repository: join(work, `repo${counter++}`), device: 'int8' }, { signingKey: key, makers: unchanged }).catch((err: unknown) => err);
+    const alone = await importModel(
+      { model, id: 'same', version: '1.0.0', repository: join(work, `repo${counter++}`), device: 'int8' },
+      { signingKey: key, makers: unchanged },
+    ).catch((err: unknown) => err);
     expect(alone).toMatchObject({ code: 'bad_request' });
   }, 300_000);
 });

@@ -35,7 +35,10 @@ describe('readOnnx', () => {
     const unnamed = readOnnx(graphs.unnamedDims());
     expect(unnamed.inputs[0]!.type).toMatchObject({ shape: [{ unnamed: true }, { value: 4 }] });
     expect(tensorSpec(unnamed.inputs[0]!).shape).toEqual(['x_dim0', 4]);
-    expect(unnamed.outputs.map((o) => tensorSpec(o).shape)).toEqual([['logits_dim0', 3], ['probabilities_dim0', 3]]);
+    expect(unnamed.outputs.map((o) => tensorSpec(o).shape)).toEqual([
+      ['logits_dim0', 3],
+      ['probabilities_dim0', 3],
+    ]);
     expect(tensorSpec(readOnnx(graphs.awkwardDimNames()).inputs[0]!).shape).toEqual(['batch size', 4]);
     const minusOne = readOnnx(graphs.editModel(graphs.tinyClassifier(), (m) => void (m.graph.input[0].type.tensor_type.shape.dim[0] = { dim_value: -1 })));
     expect(tensorSpec(minusOne.inputs[0]!).shape).toEqual(['x_dim0', 4]);
@@ -57,8 +60,16 @@ describe('readOnnx', () => {
 
   it('refuses bytes that are not an ONNX model, with onnx_invalid', () => {
     const text = new TextEncoder();
-    for (const bytes of [new Uint8Array(0), text.encode('hello, not a model'), text.encode('{"inputs": []}'), new Uint8Array([0x08, 0x07]), graphs.tinyClassifier().subarray(0, 40)]) {
-      expect(() => readOnnx(bytes)).toThrow(expect.objectContaining({ code: 'onnx_invalid', message: expect.stringMatching(/not an ONNX model: .*export the model/) }));
+    for (const bytes of [
+      new Uint8Array(0),
+      text.encode('hello, not a model'),
+      text.encode('{"inputs": []}'),
+      new Uint8Array([0x08, 0x07]),
+      graphs.tinyClassifier().subarray(0, 40),
+    ]) {
+      expect(() => readOnnx(bytes)).toThrow(
+        expect.objectContaining({ code: 'onnx_invalid', message: expect.stringMatching(/not an ONNX model: .*export the model/) }),
+      );
     }
   });
 
@@ -74,16 +85,20 @@ describe('readOnnx', () => {
   });
 
   it('detects training operators as a training graph', () => {
-    const model = readOnnx(graphs.editModel(graphs.tinyClassifier(), (m) => {
-      m.graph.node[1].domain = 'ai.onnx.preview.training';
-      m.graph.node[1].op_type = 'Gradient';
-    }));
+    const model = readOnnx(
+      graphs.editModel(graphs.tinyClassifier(), (m) => {
+        m.graph.node[1].domain = 'ai.onnx.preview.training';
+        m.graph.node[1].op_type = 'Gradient';
+      }),
+    );
     expect(refusal(model)).toMatchObject({ code: 'onnx_training_graph', message: expect.stringContaining('ai.onnx.preview.training:Gradient') });
   });
 
   it('records external data anywhere, even inside a subgraph', () => {
     const bytes = graphs.editModel(graphs.nestedCustomDomain(), (m) => {
-      m.graph.node[1].attribute[1].g.initializer = [{ name: 'inner', dims: [1], data_type: 1, data_location: 1, external_data: [{ key: 'location', value: 'x.bin' }] }];
+      m.graph.node[1].attribute[1].g.initializer = [
+        { name: 'inner', dims: [1], data_type: 1, data_location: 1, external_data: [{ key: 'location', value: 'x.bin' }] },
+      ];
     });
     expect(readOnnx(bytes).externalTensors).toEqual(['inner']);
   });

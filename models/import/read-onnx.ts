@@ -47,8 +47,28 @@ const OTHER_ELEM_TYPES: Readonly<Record<number, string>> = {
 
 /** Bits per element of each TensorProto.DataType with a fixed width (strings have none). */
 const ELEM_BITS: Readonly<Record<number, number>> = {
-  1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 9: 8, 10: 16, 11: 64, 12: 32, 13: 64,
-  14: 64, 15: 128, 16: 16, 17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4,
+  1: 32,
+  2: 8,
+  3: 8,
+  4: 16,
+  5: 16,
+  6: 32,
+  7: 64,
+  9: 8,
+  10: 16,
+  11: 64,
+  12: 32,
+  13: 64,
+  14: 64,
+  15: 128,
+  16: 16,
+  17: 8,
+  18: 8,
+  19: 8,
+  20: 8,
+  21: 4,
+  22: 4,
+  23: 4,
 };
 
 /** The name of an ONNX element type code: a Tandem dtype, or ONNX's own name for the others. */
@@ -114,7 +134,10 @@ export interface OnnxModel {
 export const DEFAULT_DOMAIN = 'ai.onnx';
 
 /** Loose shapes of the decoded messages: every field optional, as in proto2. */
-interface Dim { dim_value?: number; dim_param?: string }
+interface Dim {
+  dim_value?: number;
+  dim_param?: string;
+}
 interface TypeMsg {
   tensor_type?: { elem_type?: number; shape?: { dim?: Dim[] } };
   sequence_type?: unknown;
@@ -122,8 +145,14 @@ interface TypeMsg {
   optional_type?: unknown;
   sparse_tensor_type?: unknown;
 }
-interface ValueInfoMsg { name?: string; type?: TypeMsg }
-interface StringEntry { key?: string; value?: string }
+interface ValueInfoMsg {
+  name?: string;
+  type?: TypeMsg;
+}
+interface StringEntry {
+  key?: string;
+  value?: string;
+}
 interface TensorMsg {
   name?: string;
   dims?: number[];
@@ -138,11 +167,39 @@ interface TensorMsg {
   external_data?: StringEntry[];
   data_location?: number;
 }
-interface SparseMsg { values?: TensorMsg; indices?: TensorMsg }
-interface AttributeMsg { name?: string; t?: TensorMsg; g?: GraphMsg; tensors?: TensorMsg[]; graphs?: GraphMsg[]; sparse_tensor?: SparseMsg; sparse_tensors?: SparseMsg[] }
-interface NodeMsg { input?: string[]; output?: string[]; op_type?: string; domain?: string; attribute?: AttributeMsg[] }
-interface GraphMsg { name?: string; node?: NodeMsg[]; initializer?: TensorMsg[]; sparse_initializer?: SparseMsg[]; input?: ValueInfoMsg[]; output?: ValueInfoMsg[] }
-interface FunctionMsg { name?: string; domain?: string; node?: NodeMsg[] }
+interface SparseMsg {
+  values?: TensorMsg;
+  indices?: TensorMsg;
+}
+interface AttributeMsg {
+  name?: string;
+  t?: TensorMsg;
+  g?: GraphMsg;
+  tensors?: TensorMsg[];
+  graphs?: GraphMsg[];
+  sparse_tensor?: SparseMsg;
+  sparse_tensors?: SparseMsg[];
+}
+interface NodeMsg {
+  input?: string[];
+  output?: string[];
+  op_type?: string;
+  domain?: string;
+  attribute?: AttributeMsg[];
+}
+interface GraphMsg {
+  name?: string;
+  node?: NodeMsg[];
+  initializer?: TensorMsg[];
+  sparse_initializer?: SparseMsg[];
+  input?: ValueInfoMsg[];
+  output?: ValueInfoMsg[];
+}
+interface FunctionMsg {
+  name?: string;
+  domain?: string;
+  node?: NodeMsg[];
+}
 interface ModelMsg {
   ir_version?: number;
   opset_import?: { domain?: string; version?: number }[];
@@ -163,7 +220,11 @@ interface ModelMsg {
  */
 export function readOnnx(bytes: Uint8Array): OnnxModel {
   const notOnnx = (why: string, cause?: unknown) =>
-    new TandemError('onnx_invalid', `not an ONNX model: ${why}; export the model with torch.onnx.export, tf2onnx or onnx.save_model and pass the .onnx file`, cause === undefined ? {} : { cause });
+    new TandemError(
+      'onnx_invalid',
+      `not an ONNX model: ${why}; export the model with torch.onnx.export, tf2onnx or onnx.save_model and pass the .onnx file`,
+      cause === undefined ? {} : { cause },
+    );
   if (bytes.length === 0) throw notOnnx('the file is empty');
   let model: ModelMsg;
   try {
@@ -186,7 +247,10 @@ export function readOnnx(bytes: Uint8Array): OnnxModel {
   const trainingGraphs = (model.training_info ?? []).flatMap((t) => [t.initialization, t.algorithm]).filter((g): g is GraphMsg => g !== undefined);
   for (const g of trainingGraphs) walker.graph(g);
 
-  const initializerNames = new Set([...(graph.initializer ?? []).map((t) => t.name ?? ''), ...(graph.sparse_initializer ?? []).map((s) => s.values?.name ?? '')]);
+  const initializerNames = new Set([
+    ...(graph.initializer ?? []).map((t) => t.name ?? ''),
+    ...(graph.sparse_initializer ?? []).map((s) => s.values?.name ?? ''),
+  ]);
   return {
     irVersion: model.ir_version,
     opsetImports,

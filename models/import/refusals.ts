@@ -36,16 +36,24 @@ export function checkImportable(model: OnnxModel): void {
         'save the model with its weights inside (onnx.save_model(onnx.load(path), out, save_as_external_data=False); models over 2 GiB cannot be, and are too big for Tandem)',
     );
   }
-  const trainingOps = Object.entries(model.domains).filter(([domain]) => TRAINING_DOMAINS.has(domain)).flatMap(([domain, ops]) => ops.map((op) => `${domain}:${op}`));
+  const trainingOps = Object.entries(model.domains)
+    .filter(([domain]) => TRAINING_DOMAINS.has(domain))
+    .flatMap(([domain, ops]) => ops.map((op) => `${domain}:${op}`));
   if (model.trainingInfo > 0 || trainingOps.length > 0) {
-    const what = model.trainingInfo > 0 ? `${model.trainingInfo} training_info entr${model.trainingInfo === 1 ? 'y' : 'ies'}` : `training operators (${listed(trainingOps)})`;
+    const what =
+      model.trainingInfo > 0
+        ? `${model.trainingInfo} training_info entr${model.trainingInfo === 1 ? 'y' : 'ies'}`
+        : `training operators (${listed(trainingOps)})`;
     throw new TandemError(
       'onnx_training_graph',
       `the model is a training graph (${what}); export the inference graph instead (torch.onnx.export of the model in eval() mode, or onnx's inference-only export of your training artifact)`,
     );
   }
   if (model.inputs.length === 0) {
-    throw new TandemError('onnx_unsupported_io', 'the graph takes no inputs (every graph input is an initializer); Tandem serves models that take at least one input tensor');
+    throw new TandemError(
+      'onnx_unsupported_io',
+      'the graph takes no inputs (every graph input is an initializer); Tandem serves models that take at least one input tensor',
+    );
   }
   for (const value of model.inputs) checkValue(value, 'input');
   for (const value of model.outputs) checkValue(value, 'output');
@@ -68,19 +76,32 @@ function checkValue(value: OnnxValue, kind: 'input' | 'output'): void {
   const type = value.type;
   if (type.kind !== 'tensor') {
     const what = type.kind === 'none' ? 'declares no type' : `is a ${type.kind.replace('_', ' ')}, not a dense tensor`;
-    throw fail(what, `the inference protocol carries dense tensors only: export the model so that every ${kind} is one (split sequences and maps into tensors, e.g. in a wrapper module)`);
+    throw fail(
+      what,
+      `the inference protocol carries dense tensors only: export the model so that every ${kind} is one (split sequences and maps into tensors, e.g. in a wrapper module)`,
+    );
   }
   if (type.dtype === undefined) {
-    throw fail(`has element type ${elemTypeName(type.elemType)}`, 'Tandem takes bool, (u)int8/16/32/64, float16/32/64 and string tensors: cast it in the model (e.g. bfloat16 to float32) and export again');
+    throw fail(
+      `has element type ${elemTypeName(type.elemType)}`,
+      'Tandem takes bool, (u)int8/16/32/64, float16/32/64 and string tensors: cast it in the model (e.g. bfloat16 to float32) and export again',
+    );
   }
   if (type.shape === undefined) {
-    throw fail('declares no shape, so its rank is unknown', 'export it with a shape (dynamic axes keep sizes open), or set one with onnx.tools.update_model_dims');
+    throw fail(
+      'declares no shape, so its rank is unknown',
+      'export it with a shape (dynamic axes keep sizes open), or set one with onnx.tools.update_model_dims',
+    );
   }
   if (type.shape.length > 16) throw fail(`has rank ${type.shape.length}`, 'the manifest takes tensors of rank 16 at most');
-  if (value.name === '' || value.name.length > 256) throw fail('has no name, or one over 256 characters', 'rename it in the exporter (input_names/output_names)');
+  if (value.name === '' || value.name.length > 256)
+    throw fail('has no name, or one over 256 characters', 'rename it in the exporter (input_names/output_names)');
 }
 
 function listed(items: readonly string[], max = 5): string {
-  const shown = items.slice(0, max).map((s) => `"${s}"`).join(', ');
+  const shown = items
+    .slice(0, max)
+    .map((s) => `"${s}"`)
+    .join(', ');
   return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }

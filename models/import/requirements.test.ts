@@ -19,13 +19,46 @@ describe('peakLiveBytes', () => {
   };
 
   it('sums what is live at each step: made, and not yet read for the last time; inputs and outputs to the end', () => {
-    const sizes = new Map([['a', 1], ['b', 10], ['c', 100], ['d', 1000]]);
+    const sizes = new Map([
+      ['a', 1],
+      ['b', 10],
+      ['c', 100],
+      ['d', 1000],
+    ]);
     // Step C: a (the caller's), c and d are live; b died after B.
     expect(peakLiveBytes(chain, ['a'], sizes)).toBe(1101);
     // Step B holds b and c: the peak when they outweigh the output.
-    expect(peakLiveBytes(chain, ['a'], new Map([['a', 1], ['b', 500], ['c', 500], ['d', 1]]))).toBe(1001);
+    expect(
+      peakLiveBytes(
+        chain,
+        ['a'],
+        new Map([
+          ['a', 1],
+          ['b', 500],
+          ['c', 500],
+          ['d', 1],
+        ]),
+      ),
+    ).toBe(1001);
     // A value nobody reads is live on its own step only.
-    expect(peakLiveBytes({ steps: [{ opType: 'A', inputs: ['a'], outputs: ['b', 'unused'] }, { opType: 'B', inputs: ['b'], outputs: ['d'] }], outputs: chain.outputs }, ['a'], new Map([['a', 1], ['b', 1], ['unused', 50], ['d', 1]]))).toBe(52);
+    expect(
+      peakLiveBytes(
+        {
+          steps: [
+            { opType: 'A', inputs: ['a'], outputs: ['b', 'unused'] },
+            { opType: 'B', inputs: ['b'], outputs: ['d'] },
+          ],
+          outputs: chain.outputs,
+        },
+        ['a'],
+        new Map([
+          ['a', 1],
+          ['b', 1],
+          ['unused', 50],
+          ['d', 1],
+        ]),
+      ),
+    ).toBe(52);
   });
 
   it('counts unknown sizes as zero', () => {

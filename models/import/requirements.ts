@@ -146,4 +146,3 @@ export function ioBytes(inputs: NamedTensors, outputs: Record<string, Tensor>): 
   for (const tensor of [...Object.values(inputs), ...Object.values(outputs)]) sum += tensorDataBytes(tensor);
   return sum;
 }
-

@@ -14,14 +14,21 @@ const MAX_DIM_NAME = 128;
 
 /** A dimension name the manifest accepts, or undefined when nothing printable is left. */
 export function sanitizeDimName(name: string): string | undefined {
-  const cleaned = name.replace(/[\t\n\r]/g, ' ').trim().slice(0, MAX_DIM_NAME).trim();
+  const cleaned = name
+    .replace(/[\t\n\r]/g, ' ')
+    .trim()
+    .slice(0, MAX_DIM_NAME)
+    .trim();
   return cleaned === '' ? undefined : cleaned;
 }
 
 /** The name given to an unnamed dimension: `<tensor>_dim<axis>`, sanitised like any other. */
 export function unnamedDimName(tensor: string, axis: number): string {
   const suffix = `_dim${axis}`;
-  const base = sanitizeDimName(tensor)?.slice(0, MAX_DIM_NAME - suffix.length).trimEnd() ?? 'tensor';
+  const base =
+    sanitizeDimName(tensor)
+      ?.slice(0, MAX_DIM_NAME - suffix.length)
+      .trimEnd() ?? 'tensor';
   return `${base}${suffix}`;
 }
 

@@ -31,11 +31,15 @@ export function toleranceMiss(name: string, figures: Record<string, number>, tol
   }
   if (classifier) {
     const top1 = Math.min(figures[`${name}.top1Agreement`] ?? 1, figures[`${name}.wasm.top1Agreement`] ?? 1);
-    if (top1 < tolerance.minTop1) return `its top-1 agrees on ${(top1 * 100).toFixed(1)} % of rows, under the tolerance of ${(tolerance.minTop1 * 100).toFixed(1)} %`;
+    if (top1 < tolerance.minTop1)
+      return `its top-1 agrees on ${(top1 * 100).toFixed(1)} % of rows, under the tolerance of ${(tolerance.minTop1 * 100).toFixed(1)} %`;
   }
   return undefined;
 }
 
 export function outOfTolerance(name: string, why: string): TandemError {
-  return new TandemError('variant_out_of_tolerance', `the ${name} variant is not close enough to the original: ${why}; pass --tolerance to accept more, --keep-out-of-tolerance to keep it anyway, or leave it out of --device`);
+  return new TandemError(
+    'variant_out_of_tolerance',
+    `the ${name} variant is not close enough to the original: ${why}; pass --tolerance to accept more, --keep-out-of-tolerance to keep it anyway, or leave it out of --device`,
+  );
 }

@@ -25,7 +25,10 @@ describe('writeVersion', () => {
   });
 
   it('refuses an existing version, and replaces it with force', async () => {
-    await expect(writeVersion({ repository, id: 'm', version: '1.0.0', files: files('two'), envelope: '{}' })).rejects.toMatchObject({ code: 'version_exists', message: expect.stringContaining('--force') });
+    await expect(writeVersion({ repository, id: 'm', version: '1.0.0', files: files('two'), envelope: '{}' })).rejects.toMatchObject({
+      code: 'version_exists',
+      message: expect.stringContaining('--force'),
+    });
     expect(await readFile(join(repository, 'm', '1.0.0', 'fp32.onnx'), 'utf8')).toBe('one');
     await writeVersion({ repository, id: 'm', version: '1.0.0', files: files('two'), envelope: '{}', force: true });
     expect(await readFile(join(repository, 'm', '1.0.0', 'fp32.onnx'), 'utf8')).toBe('two');
@@ -33,7 +36,10 @@ describe('writeVersion', () => {
   });
 
   it('leaves nothing behind when a write fails midway', async () => {
-    const bad = new Map([['fp32.onnx', new Uint8Array(1)], ['sub/dir.json', new Uint8Array(1)]]);
+    const bad = new Map([
+      ['fp32.onnx', new Uint8Array(1)],
+      ['sub/dir.json', new Uint8Array(1)],
+    ]);
     await expect(writeVersion({ repository, id: 'm', version: '2.0.0', files: bad, envelope: '{}' })).rejects.toThrow();
     expect(await readdir(join(repository, 'm'))).toEqual(['1.0.0']);
   });

@@ -36,7 +36,10 @@ export async function versionExists(repository: string, id: string, version: str
 
 /** The refusal of a version that is already there. */
 export function refuseExisting(repository: string, id: string, version: string): TandemError {
-  return new TandemError('version_exists', `${id}@${version} is already in ${repository}; versions are immutable: import under a new --version, or pass --force to replace it`);
+  return new TandemError(
+    'version_exists',
+    `${id}@${version} is already in ${repository}; versions are immutable: import under a new --version, or pass --force to replace it`,
+  );
 }
 
 /**

@@ -33,16 +33,19 @@ describe('matmulNT', () => {
 describe('gramRows', () => {
   it('is X·Xᵀ, symmetric, for any shape', () => {
     fc.assert(
-      fc.property(dims.chain((r) => dims.chain((k) => fc.tuple(fc.constant([r, k] as const), matrix(r * k)))), ([[r, k], x]) => {
-        const expected = naiveNT(x, r, k, x, r);
-        const g = gramRows(x, r, k);
-        for (let i = 0; i < r; i++) {
-          for (let j = 0; j < r; j++) {
-            expect(g[i * r + j]).toBe(expected[i * r + j]);
-            expect(g[i * r + j]).toBe(g[j * r + i]);
+      fc.property(
+        dims.chain((r) => dims.chain((k) => fc.tuple(fc.constant([r, k] as const), matrix(r * k)))),
+        ([[r, k], x]) => {
+          const expected = naiveNT(x, r, k, x, r);
+          const g = gramRows(x, r, k);
+          for (let i = 0; i < r; i++) {
+            for (let j = 0; j < r; j++) {
+              expect(g[i * r + j]).toBe(expected[i * r + j]);
+              expect(g[i * r + j]).toBe(g[j * r + i]);
+            }
           }
-        }
-      }),
+        },
+      ),
     );
   });
 });

@@ -29,27 +29,68 @@ export function matmulNT(a: Float32Array, m: number, k: number, b: Float32Array,
       const b1 = b0 + k;
       const b2 = b1 + k;
       const b3 = b2 + k;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0;
+      let s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0,
+        s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
       for (let p = 0; p < k; p++) {
-        const y0 = b[b0 + p]!, y1 = b[b1 + p]!, y2 = b[b2 + p]!, y3 = b[b3 + p]!;
+        const y0 = b[b0 + p]!,
+          y1 = b[b1 + p]!,
+          y2 = b[b2 + p]!,
+          y3 = b[b3 + p]!;
         let x = a[a0 + p]!;
-        s00 += x * y0; s01 += x * y1; s02 += x * y2; s03 += x * y3;
+        s00 += x * y0;
+        s01 += x * y1;
+        s02 += x * y2;
+        s03 += x * y3;
         x = a[a1 + p]!;
-        s10 += x * y0; s11 += x * y1; s12 += x * y2; s13 += x * y3;
+        s10 += x * y0;
+        s11 += x * y1;
+        s12 += x * y2;
+        s13 += x * y3;
         x = a[a2 + p]!;
-        s20 += x * y0; s21 += x * y1; s22 += x * y2; s23 += x * y3;
+        s20 += x * y0;
+        s21 += x * y1;
+        s22 += x * y2;
+        s23 += x * y3;
         x = a[a3 + p]!;
-        s30 += x * y0; s31 += x * y1; s32 += x * y2; s33 += x * y3;
+        s30 += x * y0;
+        s31 += x * y1;
+        s32 += x * y2;
+        s33 += x * y3;
       }
       let c = i * n + j;
-      out[c] = s00; out[c + 1] = s01; out[c + 2] = s02; out[c + 3] = s03;
+      out[c] = s00;
+      out[c + 1] = s01;
+      out[c + 2] = s02;
+      out[c + 3] = s03;
       c += n;
-      out[c] = s10; out[c + 1] = s11; out[c + 2] = s12; out[c + 3] = s13;
+      out[c] = s10;
+      out[c + 1] = s11;
+      out[c + 2] = s12;
+      out[c + 3] = s13;
       c += n;
-      out[c] = s20; out[c + 1] = s21; out[c + 2] = s22; out[c + 3] = s23;
+      out[c] = s20;
+      out[c + 1] = s21;
+      out[c + 2] = s22;
+      out[c + 3] = s23;
       c += n;
-      out[c] = s30; out[c + 1] = s31; out[c + 2] = s32; out[c + 3] = s33;
+      out[c] = s30;
+      out[c + 1] = s31;
+      out[c + 2] = s32;
+      out[c + 3] = s33;
     }
     for (let j = n4; j < n; j++) {
       for (let r = 0; r < 4; r++) out[(i + r) * n + j] = dot(a, (i + r) * k, b, j * k, k);
@@ -80,18 +121,47 @@ export function gramRows(x: Float32Array, r: number, k: number): Float64Array {
       const b1 = b0 + k;
       const b2 = b1 + k;
       const b3 = b2 + k;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0;
+      let s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0,
+        s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
       for (let p = 0; p < k; p++) {
-        const y0 = x[b0 + p]!, y1 = x[b1 + p]!, y2 = x[b2 + p]!, y3 = x[b3 + p]!;
+        const y0 = x[b0 + p]!,
+          y1 = x[b1 + p]!,
+          y2 = x[b2 + p]!,
+          y3 = x[b3 + p]!;
         let v = x[a0 + p]!;
-        s00 += v * y0; s01 += v * y1; s02 += v * y2; s03 += v * y3;
+        s00 += v * y0;
+        s01 += v * y1;
+        s02 += v * y2;
+        s03 += v * y3;
         v = x[a1 + p]!;
-        s10 += v * y0; s11 += v * y1; s12 += v * y2; s13 += v * y3;
+        s10 += v * y0;
+        s11 += v * y1;
+        s12 += v * y2;
+        s13 += v * y3;
         v = x[a2 + p]!;
-        s20 += v * y0; s21 += v * y1; s22 += v * y2; s23 += v * y3;
+        s20 += v * y0;
+        s21 += v * y1;
+        s22 += v * y2;
+        s23 += v * y3;
         v = x[a3 + p]!;
-        s30 += v * y0; s31 += v * y1; s32 += v * y2; s33 += v * y3;
+        s30 += v * y0;
+        s31 += v * y1;
+        s32 += v * y2;
+        s33 += v * y3;
       }
       const block = [s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33];
       for (let u = 0; u < 4; u++) {

@@ -72,5 +72,5 @@ export function dynamicQuantizeLinear(x: Float32Array, start = 0, end = x.length
 }
 
 function clampByte(v: number): number {
-  return v < 0 ? 0 : Math.min(v , 255);
+  return v < 0 ? 0 : Math.min(v, 255);
 }

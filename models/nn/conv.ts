@@ -35,25 +35,37 @@ export function conv3x3Relu(layer: Conv3x3, image: Float32Array, h: number, w: n
     const firstInput = Math.floor(o / outPerGroup) * inPerGroup;
     for (let c = 0; c < inPerGroup; c++) {
       const base = (o * inPerGroup + c) * 9;
-      const w0 = weight[base]!, w1 = weight[base + 1]!, w2 = weight[base + 2]!;
-      const w3 = weight[base + 3]!, w4 = weight[base + 4]!, w5 = weight[base + 5]!;
-      const w6 = weight[base + 6]!, w7 = weight[base + 7]!, w8 = weight[base + 8]!;
+      const w0 = weight[base]!,
+        w1 = weight[base + 1]!,
+        w2 = weight[base + 2]!;
+      const w3 = weight[base + 3]!,
+        w4 = weight[base + 4]!,
+        w5 = weight[base + 5]!;
+      const w6 = weight[base + 6]!,
+        w7 = weight[base + 7]!,
+        w8 = weight[base + 8]!;
       // acc[y·pw + x] is output (y, x) for x < w; it reads padded rows y..y+2, columns x..x+2.
       const r0 = (firstInput + c) * (h + 2) * pw;
       const r1 = r0 + pw;
       const r2 = r1 + pw;
       for (let i = 0; i < span; i++) {
         acc[i]! +=
-          w0 * padded[r0 + i]! + w1 * padded[r0 + i + 1]! + w2 * padded[r0 + i + 2]! +
-          w3 * padded[r1 + i]! + w4 * padded[r1 + i + 1]! + w5 * padded[r1 + i + 2]! +
-          w6 * padded[r2 + i]! + w7 * padded[r2 + i + 1]! + w8 * padded[r2 + i + 2]!;
+          w0 * padded[r0 + i]! +
+          w1 * padded[r0 + i + 1]! +
+          w2 * padded[r0 + i + 2]! +
+          w3 * padded[r1 + i]! +
+          w4 * padded[r1 + i + 1]! +
+          w5 * padded[r1 + i + 2]! +
+          w6 * padded[r2 + i]! +
+          w7 * padded[r2 + i + 1]! +
+          w8 * padded[r2 + i + 2]!;
       }
     }
     const b = bias[o]!;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const v = acc[y * pw + x]! + b;
-        out[(o * h + y) * w + x] = Math.max(v , 0);
+        out[(o * h + y) * w + x] = Math.max(v, 0);
       }
     }
   }

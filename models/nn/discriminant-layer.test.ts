@@ -28,6 +28,8 @@ describe('discriminantLayer', () => {
   });
 
   it('needs two units per class', () => {
-    expect(() => discriminantLayer(createRng('x'), new Float32Array(8), 2, 4, Int32Array.from([0, 1]), 2, { units: 3, relativeLambda: 1, randomBiasStd: 1 })).toThrow(RangeError);
+    expect(() =>
+      discriminantLayer(createRng('x'), new Float32Array(8), 2, 4, Int32Array.from([0, 1]), 2, { units: 3, relativeLambda: 1, randomBiasStd: 1 }),
+    ).toThrow(RangeError);
   });
 });

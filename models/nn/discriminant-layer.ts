@@ -22,7 +22,15 @@ export interface DiscriminantLayerOptions {
  * @param x inputs [count, dim]
  * @returns a Dense layer [units, dim] meant to be followed by ReLU
  */
-export function discriminantLayer(rng: Rng, x: Float32Array, count: number, dim: number, labels: Int32Array, classes: number, options: DiscriminantLayerOptions): Dense {
+export function discriminantLayer(
+  rng: Rng,
+  x: Float32Array,
+  count: number,
+  dim: number,
+  labels: Int32Array,
+  classes: number,
+  options: DiscriminantLayerOptions,
+): Dense {
   const { units } = options;
   if (units < 2 * classes) throw new RangeError(`a discriminant layer needs at least ${2 * classes} units`);
   const scores = { inputs: dim, outputs: classes, ...fitRidge(x, count, dim, oneHot(labels, classes), classes, { relativeLambda: options.relativeLambda }) };
@@ -43,7 +51,7 @@ export function discriminantLayer(rng: Rng, x: Float32Array, count: number, dim:
   const mixing = new Float64Array(units * classes);
   const bias = new Float32Array(units);
   for (let c = 0; c < classes; c++) {
-    mixing[(2 * c) * classes + c] = 1;
+    mixing[2 * c * classes + c] = 1;
     mixing[(2 * c + 1) * classes + c] = -1;
   }
   const mixRng = rng.fork('mixing');

@@ -53,7 +53,7 @@ export function blurContrastLayer(channels: number): Conv3x3 {
   const weight = new Float32Array(channels * 2 * 9);
   for (let c = 0; c < channels; c++) {
     for (let i = 0; i < 9; i++) {
-      weight[(2 * c) * 9 + i] = 1 / 9;
+      weight[2 * c * 9 + i] = 1 / 9;
       weight[(2 * c + 1) * 9 + i] = i === 4 ? 1 : -1 / 8;
     }
   }

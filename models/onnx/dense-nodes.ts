@@ -26,7 +26,11 @@ export function addQuantizedDense(g: GraphBuilder, prefix: string, input: string
   const weightScale = g.initializer(`${prefix}.weight_scale`, 'float32', [layer.outputs], layer.scale);
   const weightZeroPoint = g.initializer(`${prefix}.weight_zero_point`, 'int8', [], new Int8Array(1));
   const bias = g.initializer(`${prefix}.bias`, 'float32', [layer.outputs], layer.bias);
-  const [xq, xScale, xZeroPoint] = g.node('DynamicQuantizeLinear', [input], {}, [`${prefix}.input_quantized`, `${prefix}.input_scale`, `${prefix}.input_zero_point`]) as [string, string, string];
+  const [xq, xScale, xZeroPoint] = g.node('DynamicQuantizeLinear', [input], {}, [
+    `${prefix}.input_quantized`,
+    `${prefix}.input_scale`,
+    `${prefix}.input_zero_point`,
+  ]) as [string, string, string];
   const integer = g.op('MatMulInteger', [xq, weight, xZeroPoint, weightZeroPoint], {}, `${prefix}.matmul_integer`);
   const asFloat = g.op('Cast', [integer], { to: int(1) }, `${prefix}.matmul_float`);
   const scale = g.op('Mul', [xScale, weightScale], {}, `${prefix}.output_scale`);

@@ -4,7 +4,16 @@
  * Everything that reaches the file comes from the caller or a constant (no timestamps, no host names), so
  * the same calls produce the same bytes.
  */
-import { ATTRIBUTE_TYPE, encodeModel, ONNX_DATA_TYPE, type AttributeMessage, type NodeMessage, type OnnxDtype, type TensorMessage, type ValueInfoMessage } from './onnx-proto.ts';
+import {
+  ATTRIBUTE_TYPE,
+  encodeModel,
+  ONNX_DATA_TYPE,
+  type AttributeMessage,
+  type NodeMessage,
+  type OnnxDtype,
+  type TensorMessage,
+  type ValueInfoMessage,
+} from './onnx-proto.ts';
 
 /** The IR version and default-domain opset every built model declares. */
 export const IR_VERSION = 8;
@@ -81,7 +90,8 @@ export class GraphBuilder {
       if (input !== '' && !this.names.has(input)) throw new Error(`${opType} input "${input}" is not defined yet`);
     }
     const index = this.counter++;
-    const names = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => `${opType.toLowerCase()}_${index}${outputs > 1 ? `_${i}` : ''}`) : [...outputs];
+    const names =
+      typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => `${opType.toLowerCase()}_${index}${outputs > 1 ? `_${i}` : ''}`) : [...outputs];
     for (const name of names) this.claim(name);
     this.nodes.push({
       input: [...inputs],

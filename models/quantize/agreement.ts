@@ -61,16 +61,32 @@ const FLOAT_DTYPES = new Set(['float16', 'float32', 'float64']);
  * @throws TandemError `bad_request` when the models' outputs differ in names or shapes; `inference_failed` when
  *   a model does not load or run.
  */
-export function measureAgreement(referenceBytes: Uint8Array, variantBytes: Uint8Array, inputs: NamedTensors | readonly NamedTensors[], options: AgreementOptions = {}): Promise<Agreement> {
+export function measureAgreement(
+  referenceBytes: Uint8Array,
+  variantBytes: Uint8Array,
+  inputs: NamedTensors | readonly NamedTensors[],
+  options: AgreementOptions = {},
+): Promise<Agreement> {
   return measureIn('node', referenceBytes, variantBytes, inputs, options);
 }
 
 /** `measureAgreement` in onnxruntime-web's WASM backend (under Node). */
-export function measureAgreementWasm(referenceBytes: Uint8Array, variantBytes: Uint8Array, inputs: NamedTensors | readonly NamedTensors[], options: AgreementOptions = {}): Promise<Agreement> {
+export function measureAgreementWasm(
+  referenceBytes: Uint8Array,
+  variantBytes: Uint8Array,
+  inputs: NamedTensors | readonly NamedTensors[],
+  options: AgreementOptions = {},
+): Promise<Agreement> {
   return measureIn('wasm', referenceBytes, variantBytes, inputs, options);
 }
 
-async function measureIn(runtime: RunnerRuntime, referenceBytes: Uint8Array, variantBytes: Uint8Array, inputs: NamedTensors | readonly NamedTensors[], options: AgreementOptions): Promise<Agreement> {
+async function measureIn(
+  runtime: RunnerRuntime,
+  referenceBytes: Uint8Array,
+  variantBytes: Uint8Array,
+  inputs: NamedTensors | readonly NamedTensors[],
+  options: AgreementOptions,
+): Promise<Agreement> {
   const sets = Array.isArray(inputs) ? (inputs as readonly NamedTensors[]) : [inputs as NamedTensors];
   const reference = await openRunner(runtime, referenceBytes);
   try {
@@ -105,7 +121,8 @@ export function compareOutputs(references: readonly NamedTensors[], variants: re
       const v = variants[i]?.[name];
       if (!r) throw new TandemError('bad_request', `the reference model has no output "${name}"`);
       if (!v) throw new TandemError('bad_request', `the variant has no output "${name}"`);
-      if (r.dims.join() !== v.dims.join()) throw new TandemError('bad_request', `output "${name}" has shape [${v.dims.join(', ')}] in the variant, [${r.dims.join(', ')}] in the reference`);
+      if (r.dims.join() !== v.dims.join())
+        throw new TandemError('bad_request', `output "${name}" has shape [${v.dims.join(', ')}] in the variant, [${r.dims.join(', ')}] in the reference`);
       return [r, v] as const;
     });
     outputs[name] = compareOutput(pairs, top1.has(name), options.relativeFloor ?? 1e-3);

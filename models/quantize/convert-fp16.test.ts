@@ -18,7 +18,18 @@ import { measureAgreement, measureAgreementWasm, type Agreement } from './agreem
 import { convertToFp16, type Fp16Options, type Fp16Report } from './convert-fp16.ts';
 import { drawInputs } from './draw-inputs.ts';
 import { allGraphs } from './graph-scope.ts';
-import { convGraph, encoderGraph, encoderInputs, extremeWeightsGraph, gemmGraph, ifGraph, loopGraph, matMulGraph, patchModel, shapeArithmeticGraph } from './test-graphs.ts';
+import {
+  convGraph,
+  encoderGraph,
+  encoderInputs,
+  extremeWeightsGraph,
+  gemmGraph,
+  ifGraph,
+  loopGraph,
+  matMulGraph,
+  patchModel,
+  shapeArithmeticGraph,
+} from './test-graphs.ts';
 
 function convert(bytes: Uint8Array, options: Fp16Options = {}): { bytes: Uint8Array; model: OnnxModel; report: Fp16Report } {
   let report: Fp16Report | undefined;
@@ -80,7 +91,9 @@ describe('built-in models', () => {
       expect(ratio).toBeLessThan(0.51);
       const agreement = await agreeInBothRuntimes(fp32, bytes, inputs(), ['logits']);
       const logits = agreement.outputs.logits!;
-      console.log(`${id}: fp32 ${fp32.length} B, fp16 ${bytes.length} B (ratio ${ratio.toFixed(4)}); top-1 ${agreement.top1Agreement}; logits max abs error ${logits.maxAbsError.toFixed(4)} (scale ${logits.referenceScale.toFixed(2)}), probabilities ${agreement.outputs.probabilities!.maxAbsError.toFixed(5)}`);
+      console.log(
+        `${id}: fp32 ${fp32.length} B, fp16 ${bytes.length} B (ratio ${ratio.toFixed(4)}); top-1 ${agreement.top1Agreement}; logits max abs error ${logits.maxAbsError.toFixed(4)} (scale ${logits.referenceScale.toFixed(2)}), probabilities ${agreement.outputs.probabilities!.maxAbsError.toFixed(5)}`,
+      );
       expect(agreement.top1Agreement).toBeGreaterThanOrEqual(0.995);
       expectWithin(agreement, 0.01);
     });
@@ -100,13 +113,19 @@ describe('foreign-style graphs', () => {
       { batch: 4, seq: 7 },
     );
     const image = drawInputs([{ name: 'image', dtype: 'float32', shape: ['batch', 8, 16, 16] }], 'fp16', { batch: 4 });
-    for (const [label, fp32, inputs] of [['gemm', gemmGraph(), x64], ['matmul', matMulGraph(), matMulInputs], ['conv', convGraph(), image]] as const) {
+    for (const [label, fp32, inputs] of [
+      ['gemm', gemmGraph(), x64],
+      ['matmul', matMulGraph(), matMulInputs],
+      ['conv', convGraph(), image],
+    ] as const) {
       const { bytes, model, report } = convert(fp32);
       expect(report.blockedNodes).toEqual([]);
       expect(new Set(floatTensors(model).values())).toEqual(new Set([DATA_TYPE.FLOAT16]));
       for (const output of model.graph!.output!) expect(output.type!.tensor_type!.elem_type).toBe(DATA_TYPE.FLOAT);
       const agreement = await agreeInBothRuntimes(fp32, bytes, inputs);
-      console.log(`${label} graph fp16: ${fp32.length} → ${bytes.length} B; max abs error ${agreement.maxAbsError.toExponential(2)}, max rel ${agreement.maxRelError.toExponential(2)}`);
+      console.log(
+        `${label} graph fp16: ${fp32.length} → ${bytes.length} B; max abs error ${agreement.maxAbsError.toExponential(2)}, max rel ${agreement.maxRelError.toExponential(2)}`,
+      );
       expectWithin(agreement, 0.01);
     }
   });
@@ -116,7 +135,9 @@ describe('foreign-style graphs', () => {
     const { bytes, report } = convert(fp32);
     expect(report.blockedNodes.map((b) => b.opType)).toEqual(['Range', 'Cast', 'Sub', 'Mul']);
     const agreement = await agreeInBothRuntimes(fp32, bytes, encoderInputs(), ['logits']);
-    console.log(`encoder graph fp16: ${fp32.length} → ${bytes.length} B; hidden max abs error ${agreement.outputs.hidden!.maxAbsError.toExponential(2)} (scale ${agreement.outputs.hidden!.referenceScale.toFixed(2)}), logits ${agreement.outputs.logits!.maxAbsError.toExponential(2)}`);
+    console.log(
+      `encoder graph fp16: ${fp32.length} → ${bytes.length} B; hidden max abs error ${agreement.outputs.hidden!.maxAbsError.toExponential(2)} (scale ${agreement.outputs.hidden!.referenceScale.toFixed(2)}), logits ${agreement.outputs.logits!.maxAbsError.toExponential(2)}`,
+    );
     expect(agreement.top1Agreement).toBe(1);
     expectWithin(agreement, 0.01);
   });
@@ -159,7 +180,11 @@ describe('foreign-style graphs', () => {
     // Without the integer rule the chain runs in float16 (exact here: 16 · 0.5), and still loads.
     const plain = convert(fp32, { keepIntegerArithmetic: false });
     expect(plain.report.blockedNodes.map((b) => b.opType)).toEqual(['Resize', 'Range']);
-    expect(plain.model.graph!.node!.filter((n) => n.op_type === 'Cast' && n.name?.startsWith('Cast_')).map((n) => Number(n.attribute![0]!.i))).toEqual([DATA_TYPE.FLOAT16, DATA_TYPE.INT64, DATA_TYPE.FLOAT16]);
+    expect(plain.model.graph!.node!.filter((n) => n.op_type === 'Cast' && n.name?.startsWith('Cast_')).map((n) => Number(n.attribute![0]!.i))).toEqual([
+      DATA_TYPE.FLOAT16,
+      DATA_TYPE.INT64,
+      DATA_TYPE.FLOAT16,
+    ]);
     expectWithin(await agreeInBothRuntimes(fp32, plain.bytes, inputs), 0.01);
   });
 
@@ -197,9 +222,25 @@ describe('foreign-style graphs', () => {
     const x = g.input('x', 'float32', ['batch', 4]);
     const mask = g.input('mask', 'int64', ['batch', 4]);
     const zeros = g.op('ConstantOfShape', [g.op('Shape', [x])]);
-    const masked = g.op('Mul', [g.op('Sub', [g.initializer('one', 'float32', [], Float32Array.of(1)), g.op('Cast', [mask], { to: int(1) })]), g.initializer('big', 'float32', [], Float32Array.of(-10000))]);
+    const masked = g.op('Mul', [
+      g.op('Sub', [g.initializer('one', 'float32', [], Float32Array.of(1)), g.op('Cast', [mask], { to: int(1) })]),
+      g.initializer('big', 'float32', [], Float32Array.of(-10000)),
+    ]);
     g.op('Add', [g.op('Add', [g.op('Cast', [x], { to: int(1) }), zeros]), masked], {}, 'y');
-    g.op('Gemm', [x, g.initializer('w', 'float32', [4, 4], Float32Array.from({ length: 16 }, (_, i) => i / 16))], { alpha: float(1) }, 'z');
+    g.op(
+      'Gemm',
+      [
+        x,
+        g.initializer(
+          'w',
+          'float32',
+          [4, 4],
+          Float32Array.from({ length: 16 }, (_, i) => i / 16),
+        ),
+      ],
+      { alpha: float(1) },
+      'z',
+    );
     g.output('y', 'float32', ['batch', 4]);
     g.output('z', 'float32', ['batch', 4]);
     const fp32 = g.build({ docString: 'casts, ConstantOfShape, a mask' });
@@ -249,7 +290,12 @@ describe('foreign-style graphs', () => {
     const celu = g.op('Celu', [x], { alpha: float(1) }, 'celu');
     g.op('Cast', [celu], { to: int(DATA_TYPE.STRING) }, 'text');
     const indices = g.initializer('indices', 'int64', [2, 1], BigInt64Array.of(0n, 2n));
-    g.op('ScatterND', [celu, indices, g.op('Slice', [x, g.initializer('s0', 'int64', [1], BigInt64Array.of(0n)), g.initializer('s2', 'int64', [1], BigInt64Array.of(2n))])], { reduction: { type: 'string', value: 'add' } }, 'scattered');
+    g.op(
+      'ScatterND',
+      [celu, indices, g.op('Slice', [x, g.initializer('s0', 'int64', [1], BigInt64Array.of(0n)), g.initializer('s2', 'int64', [1], BigInt64Array.of(2n))])],
+      { reduction: { type: 'string', value: 'add' } },
+      'scattered',
+    );
     g.op('ScatterND', [celu, indices, g.op('Neg', [g.op('Slice', [x, 's0', 's2'])])], {}, 'plain');
     g.output('text', 'float32', [4]);
     g.output('scattered', 'float32', [4]);

@@ -69,8 +69,14 @@ export const MIN_OPSET = 6;
 export function convertToFp16(modelBytes: Uint8Array, options: Fp16Options = {}): Uint8Array {
   const model = readModel(modelBytes);
   const opset = opsetVersion(model, '');
-  if (opset !== undefined && opset < MIN_OPSET) throw new TandemError('bad_request', `default-domain opset ${opset} predates ${MIN_OPSET} (its Cast names types as strings, and onnxruntime supports opset 7 and later); convert the model to a newer opset first`);
-  const blockList = options.opBlockList ? new Map(options.opBlockList.map((op) => [op, 'in the op block list'])) : new Map(Object.entries(DEFAULT_FP16_BLOCK_LIST));
+  if (opset !== undefined && opset < MIN_OPSET)
+    throw new TandemError(
+      'bad_request',
+      `default-domain opset ${opset} predates ${MIN_OPSET} (its Cast names types as strings, and onnxruntime supports opset 7 and later); convert the model to a newer opset first`,
+    );
+  const blockList = options.opBlockList
+    ? new Map(options.opBlockList.map((op) => [op, 'in the op block list']))
+    : new Map(Object.entries(DEFAULT_FP16_BLOCK_LIST));
   const plan = planFp16(model, {
     opBlockList: blockList,
     nodeBlockList: new Set(options.nodeBlockList ?? []),
@@ -103,7 +109,8 @@ class Fp16Rewrite {
   /** Per graph, the precision each name holds after conversion (for retyping declarations). */
   private readonly held = new Map<GraphState, Map<string, Precision>>();
 
-  constructor(readonly model: OnnxModel,
+  constructor(
+    readonly model: OnnxModel,
     private readonly plan: Fp16Plan,
     private readonly clamp: Float16Clamp,
     private readonly report: Fp16Report,
@@ -292,7 +299,8 @@ function constantTensor(node: OnnxNode): OnnxTensor | undefined {
   if (!attribute) return undefined;
   if (attribute.name === 'value') return attribute.t;
   if (attribute.name === 'value_float') return { dims: [], data_type: DATA_TYPE.FLOAT, float_data: [attribute.f ?? 0] };
-  if (attribute.name === 'value_floats') return { dims: [attribute.floats?.length ?? 0], data_type: DATA_TYPE.FLOAT, float_data: [...(attribute.floats ?? [])] };
+  if (attribute.name === 'value_floats')
+    return { dims: [attribute.floats?.length ?? 0], data_type: DATA_TYPE.FLOAT, float_data: [...(attribute.floats ?? [])] };
   return undefined;
 }
 

@@ -27,15 +27,22 @@ const WORDS = ['a', 'the', 'model', 'input', 'tandem', 'edge', 'device', 'origin
  * const inputs = drawInputs(variant.inputs, 'import/check', { batch: 4, sequence: 16 });
  * @throws TandemError `bad_request` for a negative or non-integer dimension size.
  */
-export function drawInputs(signature: readonly TensorSpec[], seed: string, dimDefaults: Readonly<Record<string, number>> = {}, options: DrawOptions = {}): NamedTensors {
+export function drawInputs(
+  signature: readonly TensorSpec[],
+  seed: string,
+  dimDefaults: Readonly<Record<string, number>> = {},
+  options: DrawOptions = {},
+): NamedTensors {
   const [low, high] = options.intRange ?? [0, 2];
-  if (!(Number.isInteger(low) && Number.isInteger(high) && high > low)) throw new TandemError('bad_request', `intRange must be two integers [min, max) with max > min, got [${low}, ${high}]`);
+  if (!(Number.isInteger(low) && Number.isInteger(high) && high > low))
+    throw new TandemError('bad_request', `intRange must be two integers [min, max) with max > min, got [${low}, ${high}]`);
   const rng = createRng(seed);
   const inputs: NamedTensors = {};
   for (const spec of signature) {
     const dims = spec.shape.map((d) => {
       const size = typeof d === 'number' ? d : (dimDefaults[d] ?? DEFAULT_DYNAMIC_DIM);
-      if (!Number.isInteger(size) || size < 0) throw new TandemError('bad_request', `dimension "${d}" of input "${spec.name}" must be a non-negative integer, got ${size}`);
+      if (!Number.isInteger(size) || size < 0)
+        throw new TandemError('bad_request', `dimension "${d}" of input "${spec.name}" must be a non-negative integer, got ${size}`);
       return size;
     });
     inputs[spec.name] = drawTensor(spec, dims, rng.fork(spec.name), low, high);

@@ -71,17 +71,22 @@ describe('built-in models', () => {
     expect(Math.abs(bytes.length - recipe.length)).toBeLessThan(100);
     // Every int8 weight and scale the recipe wrote is in ours, byte for byte.
     const ours = new Set(model.graph!.initializer!.map((t) => `${t.data_type}:${t.dims!.join('x')}:${Buffer.from(t.raw_data!).toString('base64')}`));
-    for (const t of parseModel(recipe).graph!.initializer!) expect(ours.has(`${t.data_type}:${t.dims!.join('x')}:${Buffer.from(t.raw_data!).toString('base64')}`), t.name).toBe(true);
+    for (const t of parseModel(recipe).graph!.initializer!)
+      expect(ours.has(`${t.data_type}:${t.dims!.join('x')}:${Buffer.from(t.raw_data!).toString('base64')}`), t.name).toBe(true);
     expect(unread(model)).toEqual([]);
 
     const { heldOut } = mlpClassifierData();
     const inputs = { x: { dtype: 'float32' as const, dims: [heldOut.count, 256], data: heldOut.x } };
     const vsRecipe = await agreeInBothRuntimes(recipe, bytes, inputs, ['logits']);
-    console.log(`mlp-classifier: against the recipe int8 on ${heldOut.count} held-out samples: top-1 ${vsRecipe.top1Agreement}, max abs error ${vsRecipe.maxAbsError}`);
+    console.log(
+      `mlp-classifier: against the recipe int8 on ${heldOut.count} held-out samples: top-1 ${vsRecipe.top1Agreement}, max abs error ${vsRecipe.maxAbsError}`,
+    );
     expect(vsRecipe.top1Agreement).toBeGreaterThanOrEqual(0.99);
     expect(vsRecipe.maxAbsError).toBe(0);
     const vsFp32 = await agreeInBothRuntimes(fp32, bytes, inputs, ['logits']);
-    console.log(`mlp-classifier: against fp32: top-1 ${vsFp32.top1Agreement}, logits max abs error ${vsFp32.outputs.logits!.maxAbsError.toFixed(4)} (scale ${vsFp32.outputs.logits!.referenceScale.toFixed(2)}), probabilities max abs error ${vsFp32.outputs.probabilities!.maxAbsError.toFixed(4)}`);
+    console.log(
+      `mlp-classifier: against fp32: top-1 ${vsFp32.top1Agreement}, logits max abs error ${vsFp32.outputs.logits!.maxAbsError.toFixed(4)} (scale ${vsFp32.outputs.logits!.referenceScale.toFixed(2)}), probabilities max abs error ${vsFp32.outputs.probabilities!.maxAbsError.toFixed(4)}`,
+    );
     expect(vsFp32.top1Agreement).toBeGreaterThanOrEqual(0.99);
     // Logits only: a probability near a decision boundary moves far on a small logit change.
     expectWithin(vsFp32, 0.05, ['logits']);
@@ -91,7 +96,10 @@ describe('built-in models', () => {
     const [fp32, recipe] = [await file('shapes-cnn', 'fp32'), await file('shapes-cnn', 'int8')];
     const { bytes, model, decisions } = quantize(fp32);
     expect(decisions.filter((d) => d.quantized).map((d) => d.node)).toEqual(['Gemm_7', 'Gemm_9']);
-    expect(decisions.filter((d) => !d.quantized).map((d) => d.reason)).toEqual([expect.stringMatching(/144 elements, under the threshold of 1024/), expect.stringMatching(/288 elements/)]);
+    expect(decisions.filter((d) => !d.quantized).map((d) => d.reason)).toEqual([
+      expect.stringMatching(/144 elements, under the threshold of 1024/),
+      expect.stringMatching(/288 elements/),
+    ]);
     expect(ops(model.graph!).filter((op) => op === 'Conv')).toHaveLength(2);
     const ratio = bytes.length / fp32.length;
     console.log(`shapes-cnn: fp32 ${fp32.length} B, recipe int8 ${recipe.length} B, quantizeDynamicInt8 ${bytes.length} B (ratio ${ratio.toFixed(4)})`);
@@ -102,7 +110,9 @@ describe('built-in models', () => {
     const vsRecipe = await agreeInBothRuntimes(recipe, bytes, inputs, ['logits']);
     const vsFp32 = await agreeInBothRuntimes(fp32, bytes, inputs, ['logits']);
     const logits = vsFp32.outputs.logits!;
-    console.log(`shapes-cnn: top-1 against the recipe int8 ${vsRecipe.top1Agreement} (max abs error ${vsRecipe.maxAbsError}), against fp32 ${vsFp32.top1Agreement}; logits against fp32: max abs error ${logits.maxAbsError.toFixed(4)}, mean ${logits.meanAbsError.toFixed(4)} (scale ${logits.referenceScale.toFixed(2)})`);
+    console.log(
+      `shapes-cnn: top-1 against the recipe int8 ${vsRecipe.top1Agreement} (max abs error ${vsRecipe.maxAbsError}), against fp32 ${vsFp32.top1Agreement}; logits against fp32: max abs error ${logits.maxAbsError.toFixed(4)}, mean ${logits.meanAbsError.toFixed(4)} (scale ${logits.referenceScale.toFixed(2)})`,
+    );
     expect(vsRecipe.top1Agreement).toBeGreaterThanOrEqual(0.99);
     expect(vsFp32.top1Agreement).toBeGreaterThanOrEqual(0.99);
     expectWithin(vsFp32, 0.1, ['logits']);
@@ -130,7 +140,9 @@ describe('foreign-style graphs', () => {
     expect(unread(all.model)).toEqual([]);
     for (const variant of [defaults.bytes, all.bytes]) {
       const agreement = await agreeInBothRuntimes(fp32, variant, inputs);
-      console.log(`gemm graph: ${fp32.length} → ${variant.length} B; max abs error ${agreement.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
+      console.log(
+        `gemm graph: ${fp32.length} → ${variant.length} B; max abs error ${agreement.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`,
+      );
       expectWithin(agreement, 0.05);
     }
   });
@@ -144,8 +156,14 @@ describe('foreign-style graphs', () => {
     expect(graph.node!.filter((n) => n.op_type === 'DynamicQuantizeLinear' && n.input![0] === 'x')).toHaveLength(1);
     expect(graph.node!.filter((n) => n.op_type === 'Transpose').map((n) => n.input![0])).toEqual(['tied.weight']);
     expect(ops(graph)).not.toContain('Constant');
-    expect(initializerNames(graph).filter((n) => n.startsWith('shared.weight'))).toEqual(['shared.weight_quantized', 'shared.weight_scale', 'shared.weight_zero_point']);
-    expect(initializerNames(graph).filter((n) => graph.initializer!.find((t) => t.name === n)!.data_type === DATA_TYPE.FLOAT && !n.endsWith('_scale'))).toEqual(['tied.weight']);
+    expect(initializerNames(graph).filter((n) => n.startsWith('shared.weight'))).toEqual([
+      'shared.weight_quantized',
+      'shared.weight_scale',
+      'shared.weight_zero_point',
+    ]);
+    expect(initializerNames(graph).filter((n) => graph.initializer!.find((t) => t.name === n)!.data_type === DATA_TYPE.FLOAT && !n.endsWith('_scale'))).toEqual(
+      ['tied.weight'],
+    );
     expect(unread(model)).toEqual([]);
     const inputs = drawInputs(
       [
@@ -156,7 +174,9 @@ describe('foreign-style graphs', () => {
       { batch: 4, seq: 7 },
     );
     const agreement = await agreeInBothRuntimes(fp32, bytes, inputs);
-    console.log(`matmul graph: ${fp32.length} → ${bytes.length} B; y max abs error ${agreement.outputs.y!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
+    console.log(
+      `matmul graph: ${fp32.length} → ${bytes.length} B; y max abs error ${agreement.outputs.y!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`,
+    );
     expect(agreement.outputs.emb!.maxAbsError).toBe(0);
     expectWithin(agreement, 0.08);
   });
@@ -165,13 +185,19 @@ describe('foreign-style graphs', () => {
     const fp32 = encoderGraph();
     const { bytes, model, decisions } = quantize(fp32);
     expect(decisions.filter((d) => d.quantized)).toHaveLength(6);
-    expect(decisions.filter((d) => !d.quantized).map((d) => d.reason)).toEqual(['the weight is not a constant', 'the weight is not a constant', expect.stringMatching(/192 elements/)]);
+    expect(decisions.filter((d) => !d.quantized).map((d) => d.reason)).toEqual([
+      'the weight is not a constant',
+      'the weight is not a constant',
+      expect.stringMatching(/192 elements/),
+    ]);
     // Q, K and V read one activation: one DynamicQuantizeLinear.
     expect(ops(model.graph!).filter((op) => op === 'DynamicQuantizeLinear')).toHaveLength(4);
     expect(unread(model)).toEqual([]);
     const inputs = encoderInputs();
     const agreement = await agreeInBothRuntimes(fp32, bytes, inputs, ['logits']);
-    console.log(`encoder graph: ${fp32.length} → ${bytes.length} B (ratio ${(bytes.length / fp32.length).toFixed(3)}, embeddings float); hidden max abs error ${agreement.outputs.hidden!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.hidden!.referenceScale.toFixed(2)}), logits ${agreement.outputs.logits!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.logits!.referenceScale.toFixed(2)})`);
+    console.log(
+      `encoder graph: ${fp32.length} → ${bytes.length} B (ratio ${(bytes.length / fp32.length).toFixed(3)}, embeddings float); hidden max abs error ${agreement.outputs.hidden!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.hidden!.referenceScale.toFixed(2)}), logits ${agreement.outputs.logits!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.logits!.referenceScale.toFixed(2)})`,
+    );
     expect(agreement.top1Agreement).toBe(1);
     expectWithin(agreement, 0.05);
   });
@@ -185,7 +211,18 @@ describe('foreign-style graphs', () => {
     expect(initializerNames(main)).toEqual(expect.arrayContaining(['then.weight_quantized', 'after.weight_quantized']));
     expect(initializerNames(main)).not.toContain('then.weight');
     expect(initializerNames(elseBranch)).toEqual(['else.weight_quantized', 'else.weight_scale', 'else.weight_zero_point']);
-    expect(ops(thenBranch)).toEqual(['DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul']);
+    expect(ops(thenBranch)).toEqual([
+      'DynamicQuantizeLinear',
+      'MatMulInteger',
+      'Cast',
+      'Mul',
+      'Mul',
+      'DynamicQuantizeLinear',
+      'MatMulInteger',
+      'Cast',
+      'Mul',
+      'Mul',
+    ]);
     expect(unread(model)).toEqual([]);
     // x's sum decides the branch: positive and negative batches take both.
     const positive = drawInputs([{ name: 'x', dtype: 'float32', shape: [8, 64] }], 'if');
@@ -193,7 +230,9 @@ describe('foreign-style graphs', () => {
     const negative = { x: { ...positive.x!, data: x.map((v) => -Math.abs(v)) } };
     const plus = { x: { ...positive.x!, data: x.map((v) => Math.abs(v)) } };
     const agreement = await agreeInBothRuntimes(fp32, bytes, [plus, negative]);
-    console.log(`if graph: ${fp32.length} → ${bytes.length} B; max abs error ${agreement.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
+    console.log(
+      `if graph: ${fp32.length} → ${bytes.length} B; max abs error ${agreement.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`,
+    );
     expectWithin(agreement, 0.05);
     expect(quantizeDynamicInt8(fp32, { subgraphs: false })).toBe(fp32);
   });
@@ -205,7 +244,9 @@ describe('foreign-style graphs', () => {
     expect(initializerNames(model.graph!)).toEqual(['trips', 'keep_going', 'loop.weight_quantized', 'loop.weight_scale', 'loop.weight_zero_point']);
     expect(ops(allGraphs(model)[1]!)).toEqual(['Identity', 'DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Relu', 'ReduceMean']);
     const agreement = await agreeInBothRuntimes(fp32, bytes, drawInputs([{ name: 'x', dtype: 'float32', shape: ['batch', 64] }], 'loop', { batch: 4 }));
-    console.log(`loop graph: ${fp32.length} → ${bytes.length} B; y max abs error ${agreement.outputs.y!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`);
+    console.log(
+      `loop graph: ${fp32.length} → ${bytes.length} B; y max abs error ${agreement.outputs.y!.maxAbsError.toFixed(4)} (scale ${agreement.outputs.y!.referenceScale.toFixed(2)})`,
+    );
     expectWithin(agreement, 0.05);
   });
 
@@ -213,16 +254,31 @@ describe('foreign-style graphs', () => {
     const fp32 = convGraph();
     const inputs = drawInputs([{ name: 'image', dtype: 'float32', shape: ['batch', 8, 16, 16] }], 'conv', { batch: 4 });
     const weightOnly = quantize(fp32);
-    expect(ops(weightOnly.model.graph!)).toEqual(['DequantizeLinear', 'Conv', 'Relu', 'DequantizeLinear', 'Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']);
+    expect(ops(weightOnly.model.graph!)).toEqual([
+      'DequantizeLinear',
+      'Conv',
+      'Relu',
+      'DequantizeLinear',
+      'Conv',
+      'Relu',
+      'GlobalAveragePool',
+      'Flatten',
+      'Gemm',
+    ]);
     const integer = quantize(fp32, { conv: 'integer' });
     expect(ops(integer.model.graph!).filter((op) => op === 'ConvInteger')).toHaveLength(2);
     expect(initializerNames(integer.model.graph!)).toContain('conv1.bias_broadcast');
     const none = quantize(fp32, { conv: 'none' });
     expect(none.bytes).toBe(fp32); // The Gemm is under the threshold: nothing to do.
-    for (const [label, variant] of [['weight-only', weightOnly], ['integer', integer]] as const) {
+    for (const [label, variant] of [
+      ['weight-only', weightOnly],
+      ['integer', integer],
+    ] as const) {
       expect(unread(variant.model)).toEqual([]);
       const agreement = await agreeInBothRuntimes(fp32, variant.bytes, inputs);
-      console.log(`conv graph (${label}): ${fp32.length} → ${variant.bytes.length} B (ratio ${(variant.bytes.length / fp32.length).toFixed(3)}); max abs error ${agreement.maxAbsError.toFixed(5)} (scale ${agreement.outputs.logits!.referenceScale.toFixed(3)})`);
+      console.log(
+        `conv graph (${label}): ${fp32.length} → ${variant.bytes.length} B (ratio ${(variant.bytes.length / fp32.length).toFixed(3)}); max abs error ${agreement.maxAbsError.toFixed(5)} (scale ${agreement.outputs.logits!.referenceScale.toFixed(3)})`,
+      );
       expectWithin(agreement, 0.05);
     }
   });
@@ -251,7 +307,12 @@ describe('foreign-style graphs', () => {
   it('IR 3: removed initializers leave the inputs, new ones join them; IR 4+: an initializer that is also an input is overridable and stays float', async () => {
     const ir3 = patchModel(gemmGraph(), (m) => {
       m.ir_version = 3;
-      m.graph!.input!.push(...m.graph!.initializer!.map((t) => ({ name: t.name!, type: { tensor_type: { elem_type: t.data_type!, shape: { dim: t.dims!.map((d) => ({ dim_value: d })) } } } })));
+      m.graph!.input!.push(
+        ...m.graph!.initializer!.map((t) => ({
+          name: t.name!,
+          type: { tensor_type: { elem_type: t.data_type!, shape: { dim: t.dims!.map((d) => ({ dim_value: d })) } } },
+        })),
+      );
     });
     const { bytes, model } = quantize(ir3);
     const inputs = model.graph!.input!.map((v) => v.name);
@@ -259,7 +320,12 @@ describe('foreign-style graphs', () => {
     expect(inputs).toEqual(expect.arrayContaining(initializerNames(model.graph!)));
     expectWithin(await agreeInBothRuntimes(ir3, bytes, drawInputs([{ name: 'x', dtype: 'float32', shape: [4, 64] }], 'ir3')), 0.05);
 
-    const overridable = patchModel(gemmGraph(), (m) => m.graph!.input!.push({ name: 'fc2.weight', type: { tensor_type: { elem_type: DATA_TYPE.FLOAT, shape: { dim: [{ dim_value: 48 }, { dim_value: 32 }] } } } }));
+    const overridable = patchModel(gemmGraph(), (m) =>
+      m.graph!.input!.push({
+        name: 'fc2.weight',
+        type: { tensor_type: { elem_type: DATA_TYPE.FLOAT, shape: { dim: [{ dim_value: 48 }, { dim_value: 32 }] } } },
+      }),
+    );
     expect(quantize(overridable).decisions.find((d) => d.node === 'Gemm_2')).toMatchObject({ quantized: false, reason: 'the weight is not a constant' });
   });
 
@@ -269,7 +335,10 @@ describe('foreign-style graphs', () => {
       delete weight.raw_data;
       Object.assign(weight, { data_location: 1, external_data: [{ key: 'location', value: 'weights.bin' }] });
     });
-    expect(quantize(external).decisions.find((d) => d.node === 'Gemm_0')).toMatchObject({ quantized: false, reason: 'the weight is stored in an external file' });
+    expect(quantize(external).decisions.find((d) => d.node === 'Gemm_0')).toMatchObject({
+      quantized: false,
+      reason: 'the weight is stored in an external file',
+    });
     const tiny = gemmGraph();
     expect(quantizeDynamicInt8(tiny, { opTypes: ['Conv'] })).toBe(tiny);
     expect(() => quantizeDynamicInt8(new TextEncoder().encode('not a model'))).toThrow(TandemError);

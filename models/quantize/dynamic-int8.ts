@@ -62,7 +62,8 @@ export interface DynamicInt8Options {
  */
 export function quantizeDynamicInt8(modelBytes: Uint8Array, options: DynamicInt8Options = {}): Uint8Array {
   const minWeightElements = options.minWeightElements ?? DEFAULT_MIN_WEIGHT_ELEMENTS;
-  if (!Number.isInteger(minWeightElements) || minWeightElements < 1) throw new TandemError('bad_request', `minWeightElements must be a positive integer, got ${minWeightElements}`);
+  if (!Number.isInteger(minWeightElements) || minWeightElements < 1)
+    throw new TandemError('bad_request', `minWeightElements must be a positive integer, got ${minWeightElements}`);
   const model = readModel(modelBytes);
   // A model that imports no default-domain opset has no MatMul, Gemm or Conv to quantize.
   const opset = opsetVersion(model, '');

@@ -49,6 +49,9 @@ describe('float16 bits', () => {
     const bits = toFloat16Array(Float32Array.of(1e6, -1e6, 1e-9, -1e-9, 0, Infinity, NaN, 3), {}, counts);
     expect(Array.from(fromFloat16Array(bits))).toEqual([FLOAT16_MAX, -FLOAT16_MAX, FLOAT16_MIN_POSITIVE, -FLOAT16_MIN_POSITIVE, 0, Infinity, NaN, 3]);
     expect(counts).toEqual({ raisedFromZero: 2, loweredToMax: 2 });
-    expect(Array.from(fromFloat16Array(toFloat16Array(Float32Array.of(2e4, 1e-3), { maxFinite: 1e4, minPositive: 0.01 })))).toEqual([fromFloat16Bits(toFloat16Bits(1e4)), fromFloat16Bits(toFloat16Bits(0.01))]);
+    expect(Array.from(fromFloat16Array(toFloat16Array(Float32Array.of(2e4, 1e-3), { maxFinite: 1e4, minPositive: 0.01 })))).toEqual([
+      fromFloat16Bits(toFloat16Bits(1e4)),
+      fromFloat16Bits(toFloat16Bits(0.01)),
+    ]);
   });
 });

@@ -9,7 +9,6 @@
 import { ATTRIBUTE_TYPE, DATA_TYPE, type OnnxNode } from '../onnx/onnx-proto.ts';
 import { findAttribute } from './node-attributes.ts';
 
-
 /** onnxconverter-common's default block list. */
 export const ONNXCONVERTER_BLOCK_LIST: Readonly<Record<string, string>> = {
   // Classic ML (ai.onnx.ml): no float16 kernels at all.
@@ -65,7 +64,8 @@ export function conditionalBlockReason(node: OnnxNode): string | undefined {
   switch (node.op_type) {
     case 'Cast': {
       const to = findAttribute(node, 'to');
-      const isString = to?.type === ATTRIBUTE_TYPE.STRING ? new TextDecoder().decode(to.s ?? new Uint8Array()) === 'STRING' : Number(to?.i) === DATA_TYPE.STRING;
+      const isString =
+        to?.type === ATTRIBUTE_TYPE.STRING ? new TextDecoder().decode(to.s ?? new Uint8Array()) === 'STRING' : Number(to?.i) === DATA_TYPE.STRING;
       return isString ? 'float16 values format as different strings' : undefined;
     }
     case 'ScatterElements':

@@ -86,7 +86,10 @@ export function planFp16(model: OnnxModel, options: Fp16PlanOptions): Fp16Plan {
     const scope = types.get(graph)!;
     const gs: GraphState = { graph, mode, values: new Map(), ...(parent ? { parent } : {}) };
     plan.graphs.push(gs);
-    const define = (name: string, state: Omit<ValueState, 'name' | 'graph' | 'original' | 'float' | 'readers' | 'integerDerived'> & { integerDerived?: boolean }): void => {
+    const define = (
+      name: string,
+      state: Omit<ValueState, 'name' | 'graph' | 'original' | 'float' | 'readers' | 'integerDerived'> & { integerDerived?: boolean },
+    ): void => {
       const original = scope.get(name);
       const value: ValueState = { name, graph: gs, original, float: isFloat32Tensor(original), readers: [], integerDerived: false, ...state };
       gs.values.set(name, value);
@@ -164,7 +167,17 @@ function isIntegerDerived(node: OnnxNode, inputs: (ValueState | undefined)[], sc
 }
 
 function isIntegerOrBool(elem: number): boolean {
-  const codes: number[] = [DATA_TYPE.BOOL, DATA_TYPE.INT8, DATA_TYPE.UINT8, DATA_TYPE.INT16, DATA_TYPE.UINT16, DATA_TYPE.INT32, DATA_TYPE.UINT32, DATA_TYPE.INT64, DATA_TYPE.UINT64];
+  const codes: number[] = [
+    DATA_TYPE.BOOL,
+    DATA_TYPE.INT8,
+    DATA_TYPE.UINT8,
+    DATA_TYPE.INT16,
+    DATA_TYPE.UINT16,
+    DATA_TYPE.INT32,
+    DATA_TYPE.UINT32,
+    DATA_TYPE.INT64,
+    DATA_TYPE.UINT64,
+  ];
   return codes.includes(elem);
 }
 

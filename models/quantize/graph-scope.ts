@@ -48,7 +48,8 @@ export function readCounts(model: OnnxModel): Map<string, number> {
     for (const node of graph.node ?? []) for (const input of node.input ?? []) add(input);
     for (const output of graph.output ?? []) add(output.name);
   }
-  for (const info of model.training_info ?? []) for (const binding of [...(info.initialization_binding ?? []), ...(info.update_binding ?? [])]) add(binding.value);
+  for (const info of model.training_info ?? [])
+    for (const binding of [...(info.initialization_binding ?? []), ...(info.update_binding ?? [])]) add(binding.value);
   return counts;
 }
 

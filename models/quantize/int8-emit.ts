@@ -110,7 +110,10 @@ class GraphRewrite {
     let scale = weight.scale;
     if (alpha !== 1) {
       const scaled = weight.scaleValues.map((s) => Math.fround(s * alpha));
-      scale = this.addInitializer(this.graph, float32Tensor(this.names.fresh(`${base}_weight_scale_alpha`), this.options.perChannel ? [scaled.length] : [], scaled));
+      scale = this.addInitializer(
+        this.graph,
+        float32Tensor(this.names.fresh(`${base}_weight_scale_alpha`), this.options.perChannel ? [scaled.length] : [], scaled),
+      );
       this.result.released.add(weight.scale); // Unread unless another node shares the weight.
     }
     const c3 = gemm ? node.input?.[2] : undefined;
@@ -142,7 +145,14 @@ class GraphRewrite {
     const values = source && readFloat32(source.tensor);
     if (source && values) {
       this.result.released.add(name);
-      return this.addInitializer(this.graph, float32Tensor(this.names.fresh(`${name}_times_beta`), tensorDims(source.tensor), values.map((v) => Math.fround(v * beta))));
+      return this.addInitializer(
+        this.graph,
+        float32Tensor(
+          this.names.fresh(`${name}_times_beta`),
+          tensorDims(source.tensor),
+          values.map((v) => Math.fround(v * beta)),
+        ),
+      );
     }
     const betaName = this.addInitializer(this.graph, float32Tensor(this.names.fresh(`${c.node.name || name}_beta`), [], Float32Array.of(beta)));
     const scaled = this.names.fresh(`${name}_times_beta`);
@@ -162,7 +172,13 @@ class GraphRewrite {
     const outputScale = this.names.fresh(`${out}_output_scale`);
     const bias = node.input?.[2];
     const product = bias ? this.names.fresh(`${out}_scaled`) : out;
-    this.emit('ConvInteger', [x.q, weight.q, x.zeroPoint, weight.zeroPoint], [integer], `${base}_quant`, (node.attribute ?? []).map((a) => ({ ...a })));
+    this.emit(
+      'ConvInteger',
+      [x.q, weight.q, x.zeroPoint, weight.zeroPoint],
+      [integer],
+      `${base}_quant`,
+      (node.attribute ?? []).map((a) => ({ ...a })),
+    );
     this.emit('Cast', [integer], [asFloat], `${base}_cast`, [intAttr('to', DATA_TYPE.FLOAT)]);
     this.emit('Mul', [x.scale, weight.scale], [outputScale], `${base}_scales_mul`);
     this.emit('Mul', [asFloat, outputScale], [product], `${base}_output_scale_mul`);
@@ -194,7 +210,12 @@ class GraphRewrite {
     const [rows, cols] = c.weight.dims as [number, number];
     return this.cachedWeight(c, layout, (base) => {
       const m = quantizeMatMulWeight(c.weight.values, rows, cols, layout, this.options);
-      return { q: int8Tensor(this.names.fresh(`${base}_quantized`), [m.rows, m.cols], m.q), scale: m.scale, scaleDims: this.options.perChannel ? [m.cols] : [], zeroPoint: true };
+      return {
+        q: int8Tensor(this.names.fresh(`${base}_quantized`), [m.rows, m.cols], m.q),
+        scale: m.scale,
+        scaleDims: this.options.perChannel ? [m.cols] : [],
+        zeroPoint: true,
+      };
     });
   }
 
@@ -205,11 +226,20 @@ class GraphRewrite {
   private convWeight(c: Candidate, scaleDims: number[]): QuantizedWeight {
     return this.cachedWeight(c, 'conv', (base) => {
       const { q, scale } = quantizeConvWeight(c.weight.values, c.weight.dims[0]!, this.options);
-      return { q: int8Tensor(this.names.fresh(`${base}_quantized`), c.weight.dims, q), scale, scaleDims: this.options.perChannel ? scaleDims : [], zeroPoint: c.form === 'ConvInteger' };
+      return {
+        q: int8Tensor(this.names.fresh(`${base}_quantized`), c.weight.dims, q),
+        scale,
+        scaleDims: this.options.perChannel ? scaleDims : [],
+        zeroPoint: c.form === 'ConvInteger',
+      };
     });
   }
 
-  private cachedWeight(c: Candidate, layout: string, make: (base: string) => { q: OnnxTensor; scale: Float32Array; scaleDims: number[]; zeroPoint: boolean }): QuantizedWeight {
+  private cachedWeight(
+    c: Candidate,
+    layout: string,
+    make: (base: string) => { q: OnnxTensor; scale: Float32Array; scaleDims: number[]; zeroPoint: boolean },
+  ): QuantizedWeight {
     const owner = c.weight.source.owner.graph;
     const base = c.weight.source.tensor.name ?? c.weight.read;
     let cache = this.weights.get(owner);
@@ -232,7 +262,11 @@ class GraphRewrite {
   private activation(name: string): Activation {
     const cached = this.activations.get(name);
     if (cached) return cached;
-    const x: Activation = { q: this.names.fresh(`${name}_quantized`), scale: this.names.fresh(`${name}_scale`), zeroPoint: this.names.fresh(`${name}_zero_point`) };
+    const x: Activation = {
+      q: this.names.fresh(`${name}_quantized`),
+      scale: this.names.fresh(`${name}_scale`),
+      zeroPoint: this.names.fresh(`${name}_zero_point`),
+    };
     this.emit('DynamicQuantizeLinear', [name], [x.q, x.scale, x.zeroPoint], `${name}_dynamic_quantize`);
     this.activations.set(name, x);
     return x;

@@ -102,8 +102,10 @@ export function planDynamicInt8(model: OnnxModel, options: Int8PlanOptions): Int
     const { read, transpose, source } = group[0]!.weight;
     const readers = group.reduce((n, c) => n + (c.node.input ?? []).filter((i) => i === read).length, 0);
     let reason: string | undefined;
-    if ((counts.get(read) ?? 0) !== readers) reason = `weight "${read}" is also read by a node that stays float (or is a graph output); quantizing it would store it twice`;
-    else if (transpose && (counts.get(transpose.node.input![0]!) ?? 0) !== 1) reason = `weight "${source.tensor.name}" is read by other nodes besides its Transpose`;
+    if ((counts.get(read) ?? 0) !== readers)
+      reason = `weight "${read}" is also read by a node that stays float (or is a graph output); quantizing it would store it twice`;
+    else if (transpose && (counts.get(transpose.node.input![0]!) ?? 0) !== 1)
+      reason = `weight "${source.tensor.name}" is read by other nodes besides its Transpose`;
     for (const c of group) {
       if (reason) decisions.push({ node: nodeLabel(c.node), opType: c.opType, weight: source.tensor.name!, quantized: false, reason });
       else {
@@ -147,7 +149,8 @@ function consider(node: OnnxNode, opType: Int8OpType, scope: GraphScope, options
 function chooseForm(node: OnnxNode, opType: Int8OpType, scope: GraphScope, options: Int8PlanOptions): { form: Int8Form } | { reason: string } {
   if (opType !== 'Conv') return { form: options.opset >= 11 ? 'MatMulInteger' : 'DynamicQuantizeMatMul' };
   if (options.conv === 'none') return { reason: 'Conv quantization is off (conv: "none")' };
-  if (options.conv === 'weight-only') return options.opset >= 13 ? { form: 'DequantizeLinear' } : { reason: `per-channel DequantizeLinear needs opset 13, the model has ${options.opset}` };
+  if (options.conv === 'weight-only')
+    return options.opset >= 13 ? { form: 'DequantizeLinear' } : { reason: `per-channel DequantizeLinear needs opset 13, the model has ${options.opset}` };
   if (options.opset < 11) return { reason: `ConvInteger with DynamicQuantizeLinear needs opset 11, the model has ${options.opset}` };
   const bias = node.input?.[2];
   if (bias && !scope.constant(bias)) return { reason: 'the bias is not a constant' };

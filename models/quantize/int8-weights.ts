@@ -37,14 +37,18 @@ export function quantizeMatMulWeight(weight: Float32Array, rows: number, cols: n
   const [k, n] = layout === 'KN' ? [rows, cols] : [cols, rows];
   // quantizePerChannel wants one output channel per row: [N, K].
   const byChannel = layout === 'NK' ? weight : transpose(weight, rows, cols);
-  const { q, scale } = options.perChannel ? quantizePerChannel(byChannel, n, k, int8Limit(options)) : quantizePerChannel(byChannel, 1, n * k, int8Limit(options));
+  const { q, scale } = options.perChannel
+    ? quantizePerChannel(byChannel, n, k, int8Limit(options))
+    : quantizePerChannel(byChannel, 1, n * k, int8Limit(options));
   return { q: transposeInt8(q, n, k), scale, rows: k, cols: n };
 }
 
 /** Quantizes a Conv weight [M, ...] per output channel M (or per tensor). Layout is unchanged. */
 export function quantizeConvWeight(weight: Float32Array, outChannels: number, options: Int8WeightOptions): { q: Int8Array; scale: Float32Array } {
   const perChannel = weight.length / outChannels;
-  return options.perChannel ? quantizePerChannel(weight, outChannels, perChannel, int8Limit(options)) : quantizePerChannel(weight, 1, weight.length, int8Limit(options));
+  return options.perChannel
+    ? quantizePerChannel(weight, outChannels, perChannel, int8Limit(options))
+    : quantizePerChannel(weight, 1, weight.length, int8Limit(options));
 }
 
 /** [rows, cols] to [cols, rows]. */

@@ -48,7 +48,9 @@ export async function openRunner(runtime: RunnerRuntime, model: Uint8Array): Pro
   try {
     session = await ort.InferenceSession.create(model, options);
   } catch (cause) {
-    throw new TandemError('inference_failed', `onnxruntime-${runtime === 'node' ? 'node' : 'web (WASM)'} cannot load the model: ${(cause as Error).message}`, { cause });
+    throw new TandemError('inference_failed', `onnxruntime-${runtime === 'node' ? 'node' : 'web (WASM)'} cannot load the model: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   return {
     inputNames: session.inputNames,
@@ -60,7 +62,11 @@ export async function openRunner(runtime: RunnerRuntime, model: Uint8Array): Pro
       try {
         results = await session.run(feeds);
       } catch (cause) {
-        throw new TandemError('inference_failed', `onnxruntime-${runtime === 'node' ? 'node' : 'web (WASM)'} failed to run the model: ${(cause as Error).message}`, { cause });
+        throw new TandemError(
+          'inference_failed',
+          `onnxruntime-${runtime === 'node' ? 'node' : 'web (WASM)'} failed to run the model: ${(cause as Error).message}`,
+          { cause },
+        );
       }
       const outputs: NamedTensors = {};
       for (const [name, t] of Object.entries(results)) outputs[name] = { dtype: t.type as TensorDtype, dims: [...t.dims], data: t.data } as Tensor;

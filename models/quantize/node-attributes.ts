@@ -33,7 +33,14 @@ export const intsAttr = (name: string, value: readonly number[]): OnnxAttribute 
 export const tensorAttr = (name: string, value: OnnxTensor): OnnxAttribute => ({ name, type: ATTRIBUTE_TYPE.TENSOR, t: value });
 
 /** A node of the default domain, or of `domain`. */
-export function makeNode(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: OnnxAttribute[] = [], domain?: string): OnnxNode {
+export function makeNode(
+  opType: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name: string,
+  attributes: OnnxAttribute[] = [],
+  domain?: string,
+): OnnxNode {
   return { input: [...inputs], output: [...outputs], name, op_type: opType, attribute: attributes, ...(domain ? { domain } : {}) };
 }
 

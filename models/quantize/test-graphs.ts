@@ -99,7 +99,9 @@ export function ifGraph(): Uint8Array {
       node: nodes,
       initializer: initializers,
       input: [],
-      output: [{ name: nodes.at(-1)!.output![0]!, type: { tensor_type: { elem_type: DATA_TYPE.FLOAT, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 32 }] } } } }],
+      output: [
+        { name: nodes.at(-1)!.output![0]!, type: { tensor_type: { elem_type: DATA_TYPE.FLOAT, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 32 }] } } } },
+      ],
     });
     const thenBranch = branch('then', [{ op_type: 'MatMul', input: ['x', 'then.weight'], output: ['then_y'], name: 'then_matmul' }]);
     const elseBranch = branch(
@@ -157,8 +159,19 @@ export function shapeArithmeticGraph(): Uint8Array {
   const conv = g.op('Conv', [resized, w], { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]) });
   const shape = g.op('Shape', [conv]);
   const height = g.op('Gather', [shape, g.initializer('two', 'int64', [], BigInt64Array.of(2n))], { axis: int(0) });
-  const halfHeight = g.op('Cast', [g.op('Floor', [g.op('Mul', [g.op('Cast', [height], { to: int(1) }), g.initializer('half', 'float32', [], Float32Array.of(0.5))])])], { to: int(7) });
-  const batchAndRest = g.op('Concat', [g.initializer('minus_one', 'int64', [1], BigInt64Array.of(-1n)), g.op('Unsqueeze', [halfHeight, g.initializer('axis0', 'int64', [1], BigInt64Array.of(0n))])], { axis: int(0) });
+  const halfHeight = g.op(
+    'Cast',
+    [g.op('Floor', [g.op('Mul', [g.op('Cast', [height], { to: int(1) }), g.initializer('half', 'float32', [], Float32Array.of(0.5))])])],
+    { to: int(7) },
+  );
+  const batchAndRest = g.op(
+    'Concat',
+    [
+      g.initializer('minus_one', 'int64', [1], BigInt64Array.of(-1n)),
+      g.op('Unsqueeze', [halfHeight, g.initializer('axis0', 'int64', [1], BigInt64Array.of(0n))]),
+    ],
+    { axis: int(0) },
+  );
   g.op('Reshape', [conv, batchAndRest], {}, 'features');
   const width = g.op('Cast', [g.op('Gather', [shape, g.initializer('three', 'int64', [], BigInt64Array.of(3n))], { axis: int(0) })], { to: int(1) });
   g.op('Range', [g.initializer('start', 'float32', [], Float32Array.of(0)), width, g.initializer('delta', 'float32', [], Float32Array.of(1))], {}, 'positions');
@@ -167,8 +180,14 @@ export function shapeArithmeticGraph(): Uint8Array {
   return patchModel(g.build({ docString: 'shape arithmetic around a Resize' }), (m) => {
     const graph = m.graph!;
     const node = graph.node!.find((n) => n.output![0] === 'scales')!;
-    Object.assign(node, { op_type: 'Constant', input: [], attribute: [{ name: 'value', type: ATTRIBUTE_TYPE.TENSOR, t: float32Tensor('', [4], Float32Array.of(1, 1, 2, 2)) }] });
-    graph.value_info = graph.node!.filter((n) => n.op_type === 'Conv' || n.op_type === 'Resize').map((n) => ({ name: n.output![0]!, type: { tensor_type: { elem_type: DATA_TYPE.FLOAT } } }));
+    Object.assign(node, {
+      op_type: 'Constant',
+      input: [],
+      attribute: [{ name: 'value', type: ATTRIBUTE_TYPE.TENSOR, t: float32Tensor('', [4], Float32Array.of(1, 1, 2, 2)) }],
+    });
+    graph.value_info = graph
+      .node!.filter((n) => n.op_type === 'Conv' || n.op_type === 'Resize')
+      .map((n) => ({ name: n.output![0]!, type: { tensor_type: { elem_type: DATA_TYPE.FLOAT } } }));
   });
 }
 
@@ -213,12 +232,27 @@ export function loopGraph(): Uint8Array {
         { op_type: 'Identity', input: ['cond_in'], output: ['cond_out'], name: 'body_cond' },
         { op_type: 'MatMul', input: ['h', 'loop.weight'], output: ['body_matmul'], name: 'body_matmul' },
         { op_type: 'Relu', input: ['body_matmul'], output: ['h_next'], name: 'body_relu' },
-        { op_type: 'ReduceMean', input: ['h_next'], output: ['h_mean'], name: 'body_mean', attribute: [{ name: 'keepdims', type: ATTRIBUTE_TYPE.INT, i: 0 }, { name: 'axes', type: ATTRIBUTE_TYPE.INTS, ints: [1] }] },
+        {
+          op_type: 'ReduceMean',
+          input: ['h_next'],
+          output: ['h_mean'],
+          name: 'body_mean',
+          attribute: [
+            { name: 'keepdims', type: ATTRIBUTE_TYPE.INT, i: 0 },
+            { name: 'axes', type: ATTRIBUTE_TYPE.INTS, ints: [1] },
+          ],
+        },
       ],
       initializer: [],
     };
     graph.node = graph.node!.filter((n) => n.op_type !== 'Identity');
-    graph.node.push({ op_type: 'Loop', name: 'loop', input: ['trips', 'keep_going', 'x'], output: ['y', 'means'], attribute: [{ name: 'body', type: ATTRIBUTE_TYPE.GRAPH, g: body }] });
+    graph.node.push({
+      op_type: 'Loop',
+      name: 'loop',
+      input: ['trips', 'keep_going', 'x'],
+      output: ['y', 'means'],
+      attribute: [{ name: 'body', type: ATTRIBUTE_TYPE.GRAPH, g: body }],
+    });
   });
 }
 
@@ -238,13 +272,24 @@ export function encoderGraph(): Uint8Array {
   const i64 = (name: string, ...values: bigint[]) => g.initializer(name, 'int64', [values.length], BigInt64Array.from(values));
   const scalar = (name: string, value: number) => g.initializer(name, 'float32', [], Float32Array.of(value));
   const weight = (name: string, rows: number, cols: number) => g.initializer(name, 'float32', [rows, cols], weights(`enc.${name}`, rows * cols, rows));
-  const vector = (name: string, n: number, mean = 0) => g.initializer(name, 'float32', [n], weights(`enc.${name}`, n, 100).map((v) => v + mean));
-  const layerNorm = (x: string, name: string) => g.op('LayerNormalization', [x, vector(`${name}.weight`, d, 1), vector(`${name}.bias`, d)], { axis: int(-1), epsilon: float(1e-5) });
+  const vector = (name: string, n: number, mean = 0) =>
+    g.initializer(
+      name,
+      'float32',
+      [n],
+      weights(`enc.${name}`, n, 100).map((v) => v + mean),
+    );
+  const layerNorm = (x: string, name: string) =>
+    g.op('LayerNormalization', [x, vector(`${name}.weight`, d, 1), vector(`${name}.bias`, d)], { axis: int(-1), epsilon: float(1e-5) });
 
   // Embeddings: token + position (positions 0..seq-1 from the shape).
   const shape = g.op('Shape', [ids]);
   const seqLen = g.op('Gather', [shape, i64('index1', 1n)], { axis: int(0) });
-  const positions = g.op('Range', [g.initializer('zero_i', 'int64', [], BigInt64Array.of(0n)), g.op('Squeeze', [seqLen, i64('axis0', 0n)]), g.initializer('one_i', 'int64', [], BigInt64Array.of(1n))]);
+  const positions = g.op('Range', [
+    g.initializer('zero_i', 'int64', [], BigInt64Array.of(0n)),
+    g.op('Squeeze', [seqLen, i64('axis0', 0n)]),
+    g.initializer('one_i', 'int64', [], BigInt64Array.of(1n)),
+  ]);
   const tokens = g.op('Gather', [g.initializer('tok.weight', 'float32', [100, d], weights('enc.tok', 100 * d, 4)), ids], { axis: int(0) });
   const pos = g.op('Gather', [g.initializer('pos.weight', 'float32', [32, d], weights('enc.pos', 32 * d, 4)), positions], { axis: int(0) });
   const x0 = layerNorm(g.op('Add', [tokens, pos]), 'ln0');
@@ -261,7 +306,10 @@ export function encoderGraph(): Uint8Array {
   const floatMask = g.op('Cast', [g.op('Unsqueeze', [g.op('Unsqueeze', [mask, i64('ax1', 1n)]), i64('ax2', 2n)])], { to: int(1) });
   const additive = g.op('Mul', [g.op('Sub', [scalar('one', 1), floatMask]), scalar('neg', -10000)]);
   const attention = g.op('Softmax', [g.op('Add', [scores, additive])], { axis: int(-1) });
-  const context = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [attention, v])], { perm: ints([0, 2, 1, 3]) }), g.op('Concat', [g.op('Slice', [xShape, 's0', 's2']), i64('model_dim', BigInt(d))], { axis: int(0) })]);
+  const context = g.op('Reshape', [
+    g.op('Transpose', [g.op('MatMul', [attention, v])], { perm: ints([0, 2, 1, 3]) }),
+    g.op('Concat', [g.op('Slice', [xShape, 's0', 's2']), i64('model_dim', BigInt(d))], { axis: int(0) }),
+  ]);
   const x1 = layerNorm(g.op('Add', [x0, g.op('Add', [g.op('MatMul', [context, weight('out.weight', d, d)]), vector('out.bias', d)])]), 'ln1');
 
   // Feed-forward with the exact (Erf) GELU.

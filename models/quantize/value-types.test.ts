@@ -38,9 +38,11 @@ describe('inferTypes', () => {
     const thenBranch = allGraphs(branches)[1]!;
     expect(scopes.get(thenBranch)!.get('x')).toEqual(tensorOf(DATA_TYPE.FLOAT)); // From the outer graph.
 
-    const untyped = parseModel(patchModel(loopGraph(), (m) => {
-      for (const input of m.graph!.node!.at(-1)!.attribute![0]!.g!.input!) delete input.type;
-    }));
+    const untyped = parseModel(
+      patchModel(loopGraph(), (m) => {
+        for (const input of m.graph!.node!.at(-1)!.attribute![0]!.g!.input!) delete input.type;
+      }),
+    );
     const body = allGraphs(untyped)[1]!;
     const types = inferTypes(untyped).get(body)!;
     expect(['i', 'cond_in', 'h', 'h_next'].map((n) => types.get(n)?.elem)).toEqual([DATA_TYPE.INT64, DATA_TYPE.BOOL, DATA_TYPE.FLOAT, DATA_TYPE.FLOAT]);

@@ -92,7 +92,21 @@ function bodyInputs(node: OnnxNode, inputs: (ValueType | undefined)[]): (ValueTy
   return [];
 }
 
-const BOOL_OUTPUTS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf', 'RegexFullMatch', 'OptionalHasElement']);
+const BOOL_OUTPUTS = new Set([
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'RegexFullMatch',
+  'OptionalHasElement',
+]);
 const INT64_OUTPUTS = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression', 'SequenceLength']);
 const STRING_OUTPUTS = new Set(['StringNormalizer', 'StringConcat']);
 const FLOAT_BY_DEFAULT = new Set(['RandomNormal', 'RandomUniform']);
@@ -116,7 +130,10 @@ function outputTypes(node: OnnxNode, inputs: (ValueType | undefined)[], bodies: 
     const attribute = findAttribute(node, 'dtype');
     return attribute?.i === undefined ? fallback : tensorOf(Number(attribute.i));
   };
-  const sure = (...types: (ValueType | undefined)[]) => ({ types: count <= types.length ? types.slice(0, count) : [...types, ...all(types.at(-1)).slice(types.length)], certain: true });
+  const sure = (...types: (ValueType | undefined)[]) => ({
+    types: count <= types.length ? types.slice(0, count) : [...types, ...all(types.at(-1)).slice(types.length)],
+    certain: true,
+  });
   switch (op) {
     case 'Cast':
       return sure(tensorOf(castTarget(node)));

@@ -42,7 +42,12 @@ export interface VariantPairOptions {
 export function variantPair(options: VariantPairOptions): VariantDraft[] {
   const { fp32, int8, inputs, outputs } = options;
   const origin: DeviceRequirements = { minMemoryMiB: options.originMemoryMiB, minStorageMiB: storageMiB(fp32.length), backends: ['cpu'], maxBatch: 64 };
-  const device: DeviceRequirements = { minMemoryMiB: options.deviceMemoryMiB, minStorageMiB: storageMiB(int8.length), backends: ['webgpu', 'wasm'], maxBatch: 16 };
+  const device: DeviceRequirements = {
+    minMemoryMiB: options.deviceMemoryMiB,
+    minStorageMiB: storageMiB(int8.length),
+    backends: ['webgpu', 'wasm'],
+    maxBatch: 16,
+  };
   return [
     { name: 'fp32', tier: 'origin', path: 'fp32.onnx', bytes: fp32, opset: OPSET, inputs, outputs, quantization: { method: 'none' }, requirements: origin },
     {

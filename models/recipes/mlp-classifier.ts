@@ -99,7 +99,14 @@ export const mlpClassifier: ModelRecipe = {
         },
         evaluation,
       },
-      variants: variantPair({ fp32: fp32Bytes, int8: int8Bytes, inputs: modelInputs, outputs: classifierOutputSpecs(classes), originMemoryMiB: 256, deviceMemoryMiB: 128 }),
+      variants: variantPair({
+        fp32: fp32Bytes,
+        int8: int8Bytes,
+        inputs: modelInputs,
+        outputs: classifierOutputSpecs(classes),
+        originMemoryMiB: 256,
+        deviceMemoryMiB: 128,
+      }),
     };
   },
 };

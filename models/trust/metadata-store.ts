@@ -36,7 +36,11 @@ export async function rootVersions(repository: string): Promise<number[]> {
     if (err.code === 'ENOENT') return [] as string[];
     throw err;
   });
-  return names.map((n) => /^(\d+)\.dsse\.json$/.exec(n)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
+  return names
+    .map((n) => /^(\d+)\.dsse\.json$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 export function readRootEnvelope(repository: string, version: number): Promise<unknown> {

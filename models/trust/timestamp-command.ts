@@ -40,9 +40,13 @@ export async function updateTimestamp(
 
 export function describeRecord(record: TimestampRecord, now: number = Date.now()): string {
   const hours = (Date.parse(record.expires) - now) / 3_600_000;
-  const lines = [`timestamp record ${record.version} (root ${record.rootVersion}), expires ${record.expires} (${hours >= 0 ? `in ${hours.toFixed(1)} h` : 'EXPIRED'})`];
+  const lines = [
+    `timestamp record ${record.version} (root ${record.rootVersion}), expires ${record.expires} (${hours >= 0 ? `in ${hours.toFixed(1)} h` : 'EXPIRED'})`,
+  ];
   for (const [id, entry] of Object.entries(record.models)) {
-    lines.push(`  ${id}: current ${entry.current}; live ${Object.keys(entry.versions).join(', ')}${entry.revoked.length ? `; revoked ${entry.revoked.join(', ')}` : ''}`);
+    lines.push(
+      `  ${id}: current ${entry.current}; live ${Object.keys(entry.versions).join(', ')}${entry.revoked.length ? `; revoked ${entry.revoked.join(', ')}` : ''}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

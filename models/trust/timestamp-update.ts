@@ -19,7 +19,14 @@ export function refreshed(previous: TimestampRecord, next: Next): TimestampRecor
 }
 
 /** Adds `version` of `id` (its signed manifest's digest) as live; `current` makes it what clients get by default. */
-export function withRelease(previous: TimestampRecord | undefined, next: Next, id: string, version: string, digest: { sha256: string; bytes: number }, current: boolean): TimestampRecord {
+export function withRelease(
+  previous: TimestampRecord | undefined,
+  next: Next,
+  id: string,
+  version: string,
+  digest: { sha256: string; bytes: number },
+  current: boolean,
+): TimestampRecord {
   const entry = previous?.models[id];
   if (entry?.revoked.includes(version)) throw new TandemError('version_revoked', `${id}@${version} is revoked; release a new version instead`);
   const versions = { ...entry?.versions, [version]: digest };
@@ -35,6 +42,7 @@ export function withRevocation(previous: TimestampRecord | undefined, next: Next
   const { [version]: _dropped, ...versions } = entry.versions;
   const nextCurrent = current ?? (entry.current === version ? undefined : entry.current);
   if (nextCurrent === undefined) throw new TandemError('bad_request', `${id}@${version} is current: name the version clients move to with --current`);
-  if (nextCurrent === version || !Object.hasOwn(versions, nextCurrent)) throw new TandemError('bad_request', `--current ${nextCurrent} is not a live version of ${id}`);
+  if (nextCurrent === version || !Object.hasOwn(versions, nextCurrent))
+    throw new TandemError('bad_request', `--current ${nextCurrent} is not a live version of ${id}`);
   return bumped(previous, next, { ...previous!.models, [id]: { current: nextCurrent, versions, revoked: [...entry.revoked, version] } });
 }

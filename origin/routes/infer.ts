@@ -60,7 +60,10 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       model = registry.resolve(name, version);
       Object.assign(log, { model: model.id, version: model.version });
       const plan = validateInputs(request.inputs, model.variant.inputs, { nonFinite: config.nonFinite });
-      const outputs = requestedOutputs(request.outputs?.map((o) => o.name), model.variant.outputs);
+      const outputs = requestedOutputs(
+        request.outputs?.map((o) => o.name),
+        model.variant.outputs,
+      );
       // Only what onnxruntime needs goes on: a tensor's parameters are the caller's free-form JSON.
       const inputs: Record<string, Tensor> = {};
       for (const { name: inputName, dtype, dims, data } of request.inputs) inputs[inputName] = { dtype, dims, data } as Tensor;

@@ -22,7 +22,10 @@ export function metadataRoutes(deps: Pick<OriginDeps, 'registry' | 'state'>, acc
 
   const modelMetadata = (c: Context<OriginEnv>) => {
     const model = registry.resolve(c.req.param('name')!, c.req.param('version'));
-    const versions = registry.list().filter((m) => m.id === model.id).map((m) => m.version);
+    const versions = registry
+      .list()
+      .filter((m) => m.id === model.id)
+      .map((m) => m.version);
     return c.json(describeModel(model.id, versions, model.variant));
   };
   routes.get('/models/:name', ...guard, modelMetadata);

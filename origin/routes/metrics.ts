@@ -7,8 +7,6 @@ import type { Access } from '../middleware/access.ts';
 export function metricsRoutes(deps: Pick<OriginDeps, 'metrics'>, access: Access): Hono<OriginEnv> {
   const { metrics } = deps;
   const routes = new Hono<OriginEnv>();
-  routes.get('/metrics', access.observability, async (c) =>
-    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
-  );
+  routes.get('/metrics', access.observability, async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   return routes;
 }

@@ -43,7 +43,10 @@ export function repositoryRoutes(deps: Pick<OriginDeps, 'registry' | 'config'>, 
       throw new TandemError('model_not_found', `the repository has no version folder ${name}/${version}`);
     }
     const { previous, saved } = await registry.swap(name, version);
-    const unsaved = { saved: false, warning: 'the choice could not be recorded in the repository (read-only?): a restart makes the newest version current again' };
+    const unsaved = {
+      saved: false,
+      warning: 'the choice could not be recorded in the repository (read-only?): a restart makes the newest version current again',
+    };
     return c.json({ name, version, previous: previous ?? null, ...(saved ? {} : unsaved) });
   });
 

@@ -39,10 +39,23 @@ async function digestOf(repository: string, version: string): Promise<{ sha256: 
 }
 
 /** A record for mlp-classifier: `current`, the live versions (their real digests unless given), revocations. */
-async function record(repository: string, version: number, current: string, live: string[], revoked: string[] = [], expiresInMs = DAY_MS, digests: Record<string, { sha256: string; bytes: number }> = {}): Promise<DsseEnvelope> {
+async function record(
+  repository: string,
+  version: number,
+  current: string,
+  live: string[],
+  revoked: string[] = [],
+  expiresInMs = DAY_MS,
+  digests: Record<string, { sha256: string; bytes: number }> = {},
+): Promise<DsseEnvelope> {
   const versions: Models[string]['versions'] = {};
   for (const v of live) versions[v] = digests[v] ?? (await digestOf(repository, v));
-  return signedTimestamp(keys, { version, expires: new Date(Date.now() + expiresInMs).toISOString(), rootVersion: 1, models: { [ID]: { current, versions, revoked } } });
+  return signedTimestamp(keys, {
+    version,
+    expires: new Date(Date.now() + expiresInMs).toISOString(),
+    rootVersion: 1,
+    models: { [ID]: { current, versions, revoked } },
+  });
 }
 
 /** Version `to` of mlp-classifier, 1.0.0's files, its manifest signed by `signer` (and `changes` applied). */
@@ -66,7 +79,11 @@ interface Readiness {
 }
 const readiness = async (origin: RunningOrigin) => (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as Readiness;
 const refusedCode = async (origin: RunningOrigin, version: string) => (await readiness(origin)).refused.find((r) => r.version === version)?.code;
-const served = (origin: RunningOrigin) => origin.registry.list().map((m) => m.version).sort();
+const served = (origin: RunningOrigin) =>
+  origin.registry
+    .list()
+    .map((m) => m.version)
+    .sort();
 
 async function hotSwap(origin: RunningOrigin, version: string): Promise<{ status: number; code?: string }> {
   const res = await fetch(`${origin.url}/v2/repository/models/${ID}/load`, {
@@ -121,7 +138,7 @@ describe('origin with a root of trust', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('verifies manifests with the root\'s release keys and makes the record\'s current version current', async () => {
+  it("verifies manifests with the root's release keys and makes the record's current version current", async () => {
     expect(served(origin)).toEqual(['1.0.0', '1.1.0']);
     expect(origin.registry.currentVersion(ID)).toBe('1.1.0');
     const listening = lines.find((l) => l.event === 'listening')!;

@@ -118,7 +118,10 @@ export class RepositoryTrust {
     const { document } = this.root;
     assertNotExpired('root', document.version, document.expires, now);
     if (!this.timestamp) {
-      throw new TandemError('metadata_expired', `no timestamp record verified${this.refusal ? ` (${this.refusal.code}: ${this.refusal.message})` : ' yet: the repository has a root but no release (tandem release)'}`);
+      throw new TandemError(
+        'metadata_expired',
+        `no timestamp record verified${this.refusal ? ` (${this.refusal.code}: ${this.refusal.message})` : ' yet: the repository has a root but no release (tandem release)'}`,
+      );
     }
     const { record } = this.timestamp;
     assertNotExpired('timestamp record', record.version, record.expires, now);
@@ -156,7 +159,11 @@ export class RepositoryTrust {
       const envelope = await readTimestampRecord(repository);
       if (envelope === undefined) {
         // A record deleted is not a record revoked: the last good one stays until it expires.
-        if (this.timestamp) throw new TandemError('metadata_expired', `the timestamp record is gone; record ${this.timestamp.record.version} stays in force until ${this.timestamp.record.expires}`);
+        if (this.timestamp)
+          throw new TandemError(
+            'metadata_expired',
+            `the timestamp record is gone; record ${this.timestamp.record.version} stays in force until ${this.timestamp.record.expires}`,
+          );
       } else {
         const verified = await verifyTimestamp(envelope, this.root, now);
         this.state = acceptTimestamp(this.state, verified.record, now);

@@ -107,7 +107,9 @@ export function createCircuitBreaker(
       const started = now();
       if (!canAttempt(breaker, started, options)) {
         const waitS = Math.ceil(msUntilProbe(breaker, started, options) / 1000);
-        throw new TandemError('origin_unavailable', `the origin circuit is open after ${breaker.consecutiveFailures} consecutive failures`, { retryAfterSeconds: waitS });
+        throw new TandemError('origin_unavailable', `the origin circuit is open after ${breaker.consecutiveFailures} consecutive failures`, {
+          retryAfterSeconds: waitS,
+        });
       }
       breaker = beginAttempt(breaker, started, options);
       const trial = breaker.probing;

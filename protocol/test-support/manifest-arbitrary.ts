@@ -52,40 +52,36 @@ const variant = (name: string): fc.Arbitrary<ManifestVariant> =>
     ),
   });
 
-export const manifestArbitrary: fc.Arbitrary<Manifest> = fc
-  .uniqueArray(slug, { minLength: 1, maxLength: 3 })
-  .chain((names) =>
-    fc.record(
-      {
-        schemaVersion: fc.constant(MANIFEST_SCHEMA_VERSION),
-        id: slug,
-        version: fc.tuple(fc.nat(99), fc.nat(99), fc.nat(99)).map(([a, b, c]) => `${a}.${b}.${c}`),
-        createdAt: fc
-          .integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) })
-          .map((t) => new Date(t).toISOString()),
-        expires: fc.integer({ min: Date.UTC(2030, 0, 1), max: Date.UTC(2040, 0, 1) }).map((t) => new Date(t).toISOString()),
-        description: fc.string({ maxLength: 80 }),
-        task: fc.oneof(fc.constantFrom('classification', 'embedding', 'regression', 'ocr'), slug),
-        classLabels: fc.array(fc.string({ maxLength: 10 }), { maxLength: 10 }),
-        labels: fc.dictionary(recordKey(/^[a-z]{1,8}$/), fc.string({ maxLength: 10 })),
-        dataReference: fc.record({
-          description: fc.string({ maxLength: 40 }),
-          samples: fc.integer({ min: 1, max: 1e6 }),
-          inputs: fc.dictionary(
-            recordKey(/^[a-z]{1,8}$/),
-            fc.record({ mean: fc.double({ noNaN: true, noDefaultInfinity: true }), std: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }) }),
-          ),
-        }),
-        evaluation: fc.dictionary(recordKey(/^[a-z_]{1,12}$/), fc.double({ noNaN: true, noDefaultInfinity: true })),
-        examples: fc.array(
-          fc.record({ path: fileName, sha256: hex64, bytes: fc.integer({ min: 1, max: 2 ** 30 }), mediaType: fc.constant(EXAMPLE_MEDIA_TYPE) }),
-          { maxLength: 3 },
+export const manifestArbitrary: fc.Arbitrary<Manifest> = fc.uniqueArray(slug, { minLength: 1, maxLength: 3 }).chain((names) =>
+  fc.record(
+    {
+      schemaVersion: fc.constant(MANIFEST_SCHEMA_VERSION),
+      id: slug,
+      version: fc.tuple(fc.nat(99), fc.nat(99), fc.nat(99)).map(([a, b, c]) => `${a}.${b}.${c}`),
+      createdAt: fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }).map((t) => new Date(t).toISOString()),
+      expires: fc.integer({ min: Date.UTC(2030, 0, 1), max: Date.UTC(2040, 0, 1) }).map((t) => new Date(t).toISOString()),
+      description: fc.string({ maxLength: 80 }),
+      task: fc.oneof(fc.constantFrom('classification', 'embedding', 'regression', 'ocr'), slug),
+      classLabels: fc.array(fc.string({ maxLength: 10 }), { maxLength: 10 }),
+      labels: fc.dictionary(recordKey(/^[a-z]{1,8}$/), fc.string({ maxLength: 10 })),
+      dataReference: fc.record({
+        description: fc.string({ maxLength: 40 }),
+        samples: fc.integer({ min: 1, max: 1e6 }),
+        inputs: fc.dictionary(
+          recordKey(/^[a-z]{1,8}$/),
+          fc.record({ mean: fc.double({ noNaN: true, noDefaultInfinity: true }), std: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }) }),
         ),
-        variants: fc.tuple(...names.map(variant)),
-      },
-      { requiredKeys: ['schemaVersion', 'id', 'version', 'createdAt', 'task', 'variants'] },
-    ),
-  );
+      }),
+      evaluation: fc.dictionary(recordKey(/^[a-z_]{1,12}$/), fc.double({ noNaN: true, noDefaultInfinity: true })),
+      examples: fc.array(
+        fc.record({ path: fileName, sha256: hex64, bytes: fc.integer({ min: 1, max: 2 ** 30 }), mediaType: fc.constant(EXAMPLE_MEDIA_TYPE) }),
+        { maxLength: 3 },
+      ),
+      variants: fc.tuple(...names.map(variant)),
+    },
+    { requiredKeys: ['schemaVersion', 'id', 'version', 'createdAt', 'task', 'variants'] },
+  ),
+);
 
 /** A small valid manifest to start hand-written tests from. */
 export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {

@@ -42,10 +42,18 @@ const rootSchema = z
       for (const role of ROLES) {
         const { keyids, threshold } = root.roles[role];
         for (const id of keyids) {
-          if (!Object.hasOwn(root.keys, id)) ctx.issues.push({ code: 'custom', path: ['roles', role, 'keyids'], message: `key ${id.slice(0, 12)} is not in keys`, input: id });
+          if (!Object.hasOwn(root.keys, id))
+            ctx.issues.push({ code: 'custom', path: ['roles', role, 'keyids'], message: `key ${id.slice(0, 12)} is not in keys`, input: id });
         }
-        if (new Set(keyids).size !== keyids.length) ctx.issues.push({ code: 'custom', path: ['roles', role, 'keyids'], message: 'duplicate keyid', input: keyids });
-        if (threshold > keyids.length) ctx.issues.push({ code: 'custom', path: ['roles', role, 'threshold'], message: `threshold ${threshold} is more than the role's ${keyids.length} keys`, input: threshold });
+        if (new Set(keyids).size !== keyids.length)
+          ctx.issues.push({ code: 'custom', path: ['roles', role, 'keyids'], message: 'duplicate keyid', input: keyids });
+        if (threshold > keyids.length)
+          ctx.issues.push({
+            code: 'custom',
+            path: ['roles', role, 'threshold'],
+            message: `threshold ${threshold} is more than the role's ${keyids.length} keys`,
+            input: threshold,
+          });
       }
       for (const [id, record] of Object.entries(root.keys)) {
         if (record.keyid !== id) ctx.issues.push({ code: 'custom', path: ['keys', id], message: 'the record names another keyid', input: record.keyid });
@@ -71,7 +79,10 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export function parseRoot(value: unknown): RootDocument {
   const result = rootSchema.safeParse(value);
   if (result.success) return result.data;
-  throw new TandemError('manifest_invalid', `invalid root document: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  throw new TandemError(
+    'manifest_invalid',
+    `invalid root document: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+  );
 }
 
 /** Signs a root document; `keys` must include a threshold of its root role (and, on rotation, of the previous one's). */
@@ -112,7 +123,12 @@ export async function verifyNextRoot(trusted: VerifiedRoot, envelope: unknown): 
  * is not expired (TUF 5.3: intermediate roots may have expired; the one in force may not).
  * @param fetchVersion the envelope of root version n, or undefined when there is none (yet).
  */
-export async function updateRoot(trusted: VerifiedRoot, fetchVersion: (version: number) => Promise<unknown>, now: number, maxSteps = 1024): Promise<VerifiedRoot> {
+export async function updateRoot(
+  trusted: VerifiedRoot,
+  fetchVersion: (version: number) => Promise<unknown>,
+  now: number,
+  maxSteps = 1024,
+): Promise<VerifiedRoot> {
   let current = trusted;
   for (let step = 0; step < maxSteps; step++) {
     const envelope = await fetchVersion(current.document.version + 1);

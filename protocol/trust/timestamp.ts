@@ -28,9 +28,11 @@ const modelEntry = z
   })
   .check(
     z.superRefine((m, ctx) => {
-      if (!Object.hasOwn(m.versions, m.current)) ctx.issues.push({ code: 'custom', path: ['current'], message: `current version ${m.current} is not among the versions`, input: m.current });
+      if (!Object.hasOwn(m.versions, m.current))
+        ctx.issues.push({ code: 'custom', path: ['current'], message: `current version ${m.current} is not among the versions`, input: m.current });
       for (const v of m.revoked) {
-        if (Object.hasOwn(m.versions, v)) ctx.issues.push({ code: 'custom', path: ['revoked'], message: `revoked version ${v} is still listed as live`, input: v });
+        if (Object.hasOwn(m.versions, v))
+          ctx.issues.push({ code: 'custom', path: ['revoked'], message: `revoked version ${v} is still listed as live`, input: v });
       }
     }),
   );
@@ -55,7 +57,10 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export function parseTimestamp(value: unknown): TimestampRecord {
   const result = timestampSchema.safeParse(value);
   if (result.success) return result.data;
-  throw new TandemError('manifest_invalid', `invalid timestamp record: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  throw new TandemError(
+    'manifest_invalid',
+    `invalid timestamp record: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+  );
 }
 
 export async function signTimestamp(record: TimestampRecord, keys: readonly SigningKey[]): Promise<DsseEnvelope> {

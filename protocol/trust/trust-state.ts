@@ -28,7 +28,8 @@ export const DEFAULT_OFFLINE_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** @throws TandemError `rollback_detected` for a root older than one already trusted. */
 export function acceptRoot(state: TrustState, rootVersion: number): TrustState {
-  if (rootVersion < state.rootVersion) throw new TandemError('rollback_detected', `root version ${rootVersion} is older than the trusted version ${state.rootVersion}`);
+  if (rootVersion < state.rootVersion)
+    throw new TandemError('rollback_detected', `root version ${rootVersion} is older than the trusted version ${state.rootVersion}`);
   return { ...state, rootVersion };
 }
 
@@ -73,11 +74,15 @@ export function checkManifest(state: TrustState, record: TimestampRecord, check:
   const older = floor !== undefined && compareVersions(manifest.version, floor) < 0;
   const listed = entry?.versions[manifest.version];
   if (!listed) {
-    if (older) throw new TandemError('rollback_detected', `${ref} is older than ${floor}, already seen, and timestamp record ${record.version} does not list it`);
+    if (older)
+      throw new TandemError('rollback_detected', `${ref} is older than ${floor}, already seen, and timestamp record ${record.version} does not list it`);
     throw new TandemError('manifest_signature_invalid', `${ref} is not released: timestamp record ${record.version} does not list it`);
   }
   if (listed.sha256 !== payloadSha256) {
-    throw new TandemError('manifest_signature_invalid', `${ref} is not the manifest timestamp record ${record.version} names (digest ${payloadSha256.slice(0, 12)}, expected ${listed.sha256.slice(0, 12)})`);
+    throw new TandemError(
+      'manifest_signature_invalid',
+      `${ref} is not the manifest timestamp record ${record.version} names (digest ${payloadSha256.slice(0, 12)}, expected ${listed.sha256.slice(0, 12)})`,
+    );
   }
   if (requested === undefined && manifest.version !== entry!.current) {
     if (older) throw new TandemError('rollback_detected', `asked for the current ${manifest.id}, got ${manifest.version}, older than ${floor}, already seen`);
@@ -93,7 +98,10 @@ export function assertFreshEnough(state: TrustState, now: number, offlineMaxAgeM
   if (state.freshAt === 0) throw new TandemError('metadata_expired', 'no fresh timestamp record has been seen yet: connect once to verify what is current');
   const age = now - state.freshAt;
   if (age > offlineMaxAgeMs) {
-    throw new TandemError('metadata_expired', `the last fresh timestamp record is ${formatAge(age)} old, more than offlineMaxAgeMs (${formatAge(offlineMaxAgeMs)}): connect to verify what is current`);
+    throw new TandemError(
+      'metadata_expired',
+      `the last fresh timestamp record is ${formatAge(age)} old, more than offlineMaxAgeMs (${formatAge(offlineMaxAgeMs)}): connect to verify what is current`,
+    );
   }
 }
 

@@ -71,7 +71,10 @@ describe('root of trust', () => {
   });
 
   it('walks the chain to the newest root, and refuses it once expired (freeze)', async () => {
-    const chain = new Map([[2, await signedRoot(keys, 2, NOW - 1)], [3, await signedRoot(keys, 3, NOW + DAY_MS)]]);
+    const chain = new Map([
+      [2, await signedRoot(keys, 2, NOW - 1)],
+      [3, await signedRoot(keys, 3, NOW + DAY_MS)],
+    ]);
     const newest = await updateRoot(root, async (v) => chain.get(v), NOW);
     expect(newest.document.version).toBe(3);
     chain.delete(3);
@@ -95,7 +98,9 @@ describe('timestamp record and manifests', () => {
       version: 5,
       expires: new Date(NOW + DAY_MS).toISOString(),
       rootVersion: 1,
-      models: { [manifest.id]: { current: '1.1.0', versions: { '1.1.0': { sha256: digest, bytes: 1 }, '1.0.0': { sha256: olderDigest, bytes: 1 } }, revoked: [] } },
+      models: {
+        [manifest.id]: { current: '1.1.0', versions: { '1.1.0': { sha256: digest, bytes: 1 }, '1.0.0': { sha256: olderDigest, bytes: 1 } }, revoked: [] },
+      },
     };
   });
   const state = (): TrustState => acceptTimestamp(INITIAL_TRUST_STATE, record, NOW);
@@ -128,10 +133,16 @@ describe('timestamp record and manifests', () => {
   });
 
   it('refuses a revoked version, and a version the record no longer lists once a newer one was seen', async () => {
-    const revoked: TimestampRecord = { ...record, version: 6, models: { [manifest.id]: { current: '1.1.0', versions: { '1.1.0': { sha256: digest, bytes: 1 } }, revoked: ['1.0.0'] } } };
+    const revoked: TimestampRecord = {
+      ...record,
+      version: 6,
+      models: { [manifest.id]: { current: '1.1.0', versions: { '1.1.0': { sha256: digest, bytes: 1 } }, revoked: ['1.0.0'] } },
+    };
     expect(await code(() => checkManifest(state(), revoked, { manifest: older, payloadSha256: olderDigest, requested: '1.0.0' }, NOW))).toBe('version_revoked');
     const dropped: TimestampRecord = { ...revoked, models: { [manifest.id]: { ...revoked.models[manifest.id]!, revoked: [] } } };
-    expect(await code(() => checkManifest(state(), dropped, { manifest: older, payloadSha256: olderDigest, requested: '1.0.0' }, NOW))).toBe('rollback_detected');
+    expect(await code(() => checkManifest(state(), dropped, { manifest: older, payloadSha256: olderDigest, requested: '1.0.0' }, NOW))).toBe(
+      'rollback_detected',
+    );
   });
 
   it('refuses a manifest past its own expiry, even when the record names it', async () => {

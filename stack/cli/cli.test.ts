@@ -90,7 +90,11 @@ describe('tandem CLI', () => {
   it('gives a user-facing code for a missing file, a bad flag and invalid JSON, and writes no dev key when it refuses', () => {
     const keyDir = join(dir, 'no-keys-here');
     const bin = (...args: string[]) =>
-      spawnSync(process.execPath, [join(ROOT, 'stack', 'bin', 'tandem.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TANDEM_KEY_DIR: keyDir } });
+      spawnSync(process.execPath, [join(ROOT, 'stack', 'bin', 'tandem.mjs'), ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, TANDEM_KEY_DIR: keyDir },
+      });
     const missing = bin('sign', join(dir, 'no-such-manifest.json'));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/^tandem: not_found: .*no-such-manifest\.json: no such file or directory$/m);

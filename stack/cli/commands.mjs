@@ -12,7 +12,7 @@ export const COMMANDS = [
   { name: 'sign', summary: 'sign a manifest into a DSSE envelope', module: '../../models/cli/sign.ts' },
   { name: 'verify', summary: "verify a model repository's signatures and artifact hashes", module: '../../models/cli/verify.ts' },
   { name: 'build-models', summary: 'build the built-in ONNX models and sign their manifests', module: '../../models/cli/build-models.ts' },
-  { name: 'root', summary: 'the root of trust: init, or rotate any role\'s keys through a new root version', module: '../../models/cli/root.ts' },
+  { name: 'root', summary: "the root of trust: init, or rotate any role's keys through a new root version", module: '../../models/cli/root.ts' },
   { name: 'release', summary: 'add a signed model version to the timestamp record of what is current', module: '../../models/cli/release.ts' },
   { name: 'revoke', summary: 'withdraw a model version: devices evict it and never run it again', module: '../../models/cli/revoke.ts' },
   { name: 'timestamp', summary: 'refresh the short-lived timestamp record, or --show it', module: '../../models/cli/timestamp.ts' },
@@ -26,13 +26,15 @@ export const VERSION = JSON.parse(readFileSync(new URL('../package.json', import
 
 /** The program with its global options; commands are added by the caller. */
 export function createProgram() {
-  return new Command('tandem')
-    .description('Tandem: edge and in-browser inference with origin fallback')
-    .version(VERSION, '-V, --version')
-    // Global options only before the command: `tandem import --version 1.2.0` is the model's version.
-    .enablePositionalOptions()
-    .showHelpAfterError()
-    .exitOverride();
+  return (
+    new Command('tandem')
+      .description('Tandem: edge and in-browser inference with origin fallback')
+      .version(VERSION, '-V, --version')
+      // Global options only before the command: `tandem import --version 1.2.0` is the model's version.
+      .enablePositionalOptions()
+      .showHelpAfterError()
+      .exitOverride()
+  );
 }
 
 /** @param {string | undefined} name */

@@ -31,7 +31,30 @@ afterAll(async () => {
 describe('tandem import / publish', () => {
   it('imports with every flag, prints the summary on stdout and progress on stderr', async () => {
     const staging = join(dir, 'staging');
-    const run = await tandem('import', join(dir, 'tiny.onnx'), '--id', 'tiny', '--version', '1.2.3', '--labels', join(dir, 'labels.json'), '--example', join(dir, 'one.json'), '--example', join(dir, 'one.json'), '--device', 'fp32', '--repository', staging, '--key', keyFile, '--task', 'classification', '--description', 'a tiny classifier');
+    const run = await tandem(
+      'import',
+      join(dir, 'tiny.onnx'),
+      '--id',
+      'tiny',
+      '--version',
+      '1.2.3',
+      '--labels',
+      join(dir, 'labels.json'),
+      '--example',
+      join(dir, 'one.json'),
+      '--example',
+      join(dir, 'one.json'),
+      '--device',
+      'fp32',
+      '--repository',
+      staging,
+      '--key',
+      keyFile,
+      '--task',
+      'classification',
+      '--description',
+      'a tiny classifier',
+    );
     expect(run.err).toMatch(/^tandem import: reading .*tiny\.onnx/m);
     expect(run.code, run.err).toBe(0);
     expect(run.out).toMatch(/^imported tiny@1\.2\.3 into .*staging\/tiny\/1\.2\.3$/m);
@@ -52,7 +75,9 @@ describe('tandem import / publish', () => {
 
     const dry = await tandem('publish', 'tiny', '1.2.3', '--repository', origin, '--trusted', trustedFile, '--env', 'staging', '--dry-run');
     expect(dry.code, dry.err).toBe(0);
-    expect(dry.out).toMatch(/edge: 2 object\(s\) would go to R2 bucket tandem-models-staging \(--env staging\)\n {2}npx wrangler r2 object put tandem-models-staging\/artifacts\//);
+    expect(dry.out).toMatch(
+      /edge: 2 object\(s\) would go to R2 bucket tandem-models-staging \(--env staging\)\n {2}npx wrangler r2 object put tandem-models-staging\/artifacts\//,
+    );
   });
 
   it('refuses with the code and a non-zero exit', async () => {

@@ -10,5 +10,11 @@ export function parsePort(text: string): number {
 
 /** Comma-separated or repeated values, collected into one list. */
 export function collectList(text: string, previous: string[] = []): string[] {
-  return [...previous, ...text.split(',').map((v) => v.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...text
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
 }

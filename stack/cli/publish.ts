@@ -27,8 +27,11 @@ export function register(program: Command): void {
     .argument('<version>', 'model version')
     .option('--from <dir>', 'repository holding the version (default: --repository)')
     .option('--repository <dir>', "the origin's model repository", process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_REPOSITORY)
-    .option('--trusted <file>', `trusted keys to verify against (default: ${join('.tandem', 'keys', TRUSTED_KEYS_FILE)}; with --env, the environment's TRUSTED_KEYS)`)
-    .option('--env <name>', "a wrangler environment (staging, production): its R2 bucket, the real one unless --local")
+    .option(
+      '--trusted <file>',
+      `trusted keys to verify against (default: ${join('.tandem', 'keys', TRUSTED_KEYS_FILE)}; with --env, the environment's TRUSTED_KEYS)`,
+    )
+    .option('--env <name>', 'a wrangler environment (staging, production): its R2 bucket, the real one unless --local')
     .option('--local', 'write the R2 objects into a local wrangler dev state folder (the default without --env)')
     .option('--persist-to <dir>', 'the local state folder, as given to wrangler dev --persist-to', DEFAULT_PERSIST_TO)
     .option('--no-edge', "only copy into the origin's repository")

@@ -36,7 +36,9 @@ export function register(program: Command): void {
       const devTrust = await ensureDevRepository(repository, out);
       out(`model repository ready at ${repository}`);
       if (devTrust) {
-        out(`dev root of trust: root version ${devTrust.rootVersion}, timestamp record ${devTrust.record.version} (expires ${devTrust.record.expires}; restart to refresh), pinned keys in ${devTrust.rootKeysFile}`);
+        out(
+          `dev root of trust: root version ${devTrust.rootVersion}, timestamp record ${devTrust.record.version} (expires ${devTrust.record.expires}; restart to refresh), pinned keys in ${devTrust.rootKeysFile}`,
+        );
       }
       // What the origin and the edge are given to trust (the demo page pins the same set).
       out(await describeTrustedKeys(await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8'), DEV_TRUSTED_KEYS_FILE));

@@ -56,7 +56,18 @@ describe('tandem root, release, revoke, timestamp', () => {
   const ts = () => ['--key', key('timestamp'), '--repository', repo.repository];
 
   it('init writes root version 1, and refuses a second init', async () => {
-    const args = ['root', 'init', '--root-key', key('root'), '--release-key', key('release'), '--timestamp-key', key('timestamp'), '--repository', repo.repository];
+    const args = [
+      'root',
+      'init',
+      '--root-key',
+      key('root'),
+      '--release-key',
+      key('release'),
+      '--timestamp-key',
+      key('timestamp'),
+      '--repository',
+      repo.repository,
+    ];
     const first = await tandem(...args);
     expect(first.code, first.err).toBe(0);
     expect(first.out).toMatch(/root version 1 written/);
@@ -65,7 +76,7 @@ describe('tandem root, release, revoke, timestamp', () => {
     expect(again.err).toMatch(/bad_request: .*already has a root/);
   });
 
-  it('release adds a verified version as current; the record verifies with the root\'s timestamp role', async () => {
+  it("release adds a verified version as current; the record verifies with the root's timestamp role", async () => {
     const released = await tandem('release', '--model', 'mlp-classifier', '--version', '1.0.0', '--current', ...ts());
     expect(released.code, released.err).toBe(0);
     const root = await readTrustedRoot(repo.repository);

@@ -4,10 +4,12 @@ import { authorize, findApiKey, hashApiKey, parseApiKeys, presentedKey, Verified
 
 describe('API keys', () => {
   it('finds a key by its hash and nothing else', async () => {
-    const keys = parseApiKeys(JSON.stringify([
-      { name: 'a', sha256: await hashApiKey('key-a') },
-      { name: 'b', sha256: await hashApiKey('key-b'), scopes: ['catalog'] },
-    ]));
+    const keys = parseApiKeys(
+      JSON.stringify([
+        { name: 'a', sha256: await hashApiKey('key-a') },
+        { name: 'b', sha256: await hashApiKey('key-b'), scopes: ['catalog'] },
+      ]),
+    );
     expect((await findApiKey('key-b', keys))?.name).toBe('b');
     expect(await findApiKey('key-c', keys)).toBeUndefined();
     expect(await findApiKey('', keys)).toBeUndefined();
@@ -15,7 +17,10 @@ describe('API keys', () => {
 
   it('accepts a comma list of hashes with default scopes', async () => {
     const keys = parseApiKeys(`${await hashApiKey('x')}, ${await hashApiKey('y')}`);
-    expect(keys.map((k) => k.scopes)).toEqual([['infer', 'catalog'], ['infer', 'catalog']]);
+    expect(keys.map((k) => k.scopes)).toEqual([
+      ['infer', 'catalog'],
+      ['infer', 'catalog'],
+    ]);
   });
 
   it('rejects malformed records at load', () => {
@@ -26,7 +31,13 @@ describe('API keys', () => {
   it('checks scopes and model lists (403)', () => {
     const [key] = parseApiKeys(`[{"name":"k","sha256":"${'a'.repeat(64)}","scopes":["infer"],"models":["m"]}]`);
     expect(() => authorize(key!, 'infer', 'm')).not.toThrow();
-    const denied = (() => { try { authorize(key!, 'infer', 'other'); } catch (e) { return e; } })();
+    const denied = (() => {
+      try {
+        authorize(key!, 'infer', 'other');
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(denied).toBeInstanceOf(TandemError);
     expect((denied as TandemError).code).toBe('forbidden');
     expect(() => authorize(key!, 'admin')).toThrow(/admin/);

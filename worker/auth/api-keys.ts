@@ -33,7 +33,11 @@ const encoder = new TextEncoder();
 export function parseApiKeys(text: string): ApiKeyRecord[] {
   const trimmed = text.trim();
   if (!trimmed.startsWith('[')) {
-    return trimmed.split(',').map((s) => s.trim()).filter(Boolean).map((sha256, i) => record({ name: `key-${i}`, sha256 }));
+    return trimmed
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((sha256, i) => record({ name: `key-${i}`, sha256 }));
   }
   const list: unknown = JSON.parse(trimmed);
   if (!Array.isArray(list)) throw new Error('must be a JSON array');

@@ -12,7 +12,11 @@ const app = createApp({ log: { write: () => undefined } });
 let vars: Env;
 
 beforeAll(async () => {
-  vars = testEnv({ API_KEYS: await apiKeysVar(), REQUIRE_KEY_FOR_CATALOG: 'true', TUNING: JSON.stringify({ authFailureLimit: 20, authFailureWindowMs: 60_000 }) });
+  vars = testEnv({
+    API_KEYS: await apiKeysVar(),
+    REQUIRE_KEY_FOR_CATALOG: 'true',
+    TUNING: JSON.stringify({ authFailureLimit: 20, authFailureWindowMs: 60_000 }),
+  });
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -59,12 +63,13 @@ describe('failed API keys', () => {
 });
 
 describe('FailedKeyThrottle', () => {
-  it('blocks an address for the bucket\'s Retry-After once a failure gets no token, and not before', async () => {
+  it("blocks an address for the bucket's Retry-After once a failure gets no token, and not before", async () => {
     const throttle = new FailedKeyThrottle();
     const limits = { limit: 3, windowMs: 30_000 };
     expect(failureBucket(limits)).toEqual({ burst: 3, ratePerSecond: 0.1 });
     let tokens = 1;
-    const grant = async () => (tokens > 0 ? (tokens--, { granted: 1, remaining: tokens, retryAfterSeconds: 0 }) : { granted: 0, remaining: 0, retryAfterSeconds: 7 });
+    const grant = async () =>
+      tokens > 0 ? (tokens--, { granted: 1, remaining: tokens, retryAfterSeconds: 0 }) : { granted: 0, remaining: 0, retryAfterSeconds: 7 };
     expect(await throttle.recordFailure('a', 1000, limits, grant)).toBe(0);
     expect(throttle.blockedFor('a', 1000)).toBe(0);
     expect(await throttle.recordFailure('a', 1000, limits, grant)).toBe(7);

@@ -31,7 +31,7 @@ export function modelPath(options: ModelPathOptions = {}): MiddlewareHandler<Edg
   return async (c, next) => {
     const id = c.req.param(idParam);
     if (id !== undefined && !isModelId(id)) throw new TandemError('model_not_found', 'no such model (model ids are lowercase ids such as mlp-classifier)');
-    const versions = [c.req.param('version'), ...(versionQuery ? c.req.queries('version') ?? [] : [])];
+    const versions = [c.req.param('version'), ...(versionQuery ? (c.req.queries('version') ?? []) : [])];
     if (versions.some((v) => v !== undefined && !isModelVersion(v))) {
       throw new TandemError('model_not_found', 'no such version (versions are semantic versions such as 1.2.0)');
     }

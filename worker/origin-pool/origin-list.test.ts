@@ -67,7 +67,14 @@ describe('OriginListCache', () => {
     let release = () => undefined as void;
     const gate = new Promise<void>((r) => (release = r));
     // Reads the old list, then answers only after the store below.
-    const slow: OriginListStore = { ...store, get: async (key) => { const old = await store.get(key); await gate; return old; } };
+    const slow: OriginListStore = {
+      ...store,
+      get: async (key) => {
+        const old = await store.get(key);
+        await gate;
+        return old;
+      },
+    };
     await cache.current(slow, 0, 1, waitUntil);
     await cache.store(store, ['http://new.test'], 'ops', 2);
     release();
@@ -114,7 +121,11 @@ describe('admin routes /v1/edge/origins', () => {
   };
   const admin = { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' };
   const infer = () =>
-    call('/v2/models/m/versions/1.0.0/infer', { method: 'POST', body: '{"inputs":[]}', headers: { authorization: `Bearer ${KEYS.infer}`, 'content-type': 'application/json' } });
+    call('/v2/models/m/versions/1.0.0/infer', {
+      method: 'POST',
+      body: '{"inputs":[]}',
+      headers: { authorization: `Bearer ${KEYS.infer}`, 'content-type': 'application/json' },
+    });
   const served: string[] = [];
 
   beforeAll(async () => {
@@ -154,10 +165,24 @@ describe('admin routes /v1/edge/origins', () => {
     served.length = 0;
     expect((await infer()).headers.get('x-tandem-origin')).toBe('http://origin-a.test');
 
-    const put = await call('/v1/edge/origins', { method: 'PUT', body: JSON.stringify({ origins: ['http://origin-b.test', 'http://origin-c.test'] }), headers: admin });
+    const put = await call('/v1/edge/origins', {
+      method: 'PUT',
+      body: JSON.stringify({ origins: ['http://origin-b.test', 'http://origin-c.test'] }),
+      headers: admin,
+    });
     expect(put.status).toBe(200);
-    const listed = (await (await call('/v1/edge/origins', { headers: admin })).json()) as { origins: string[]; source: string; override: { updated_by: string }; config: string[] };
-    expect(listed).toMatchObject({ origins: ['http://origin-b.test', 'http://origin-c.test'], source: 'override', override: { updated_by: 'admin' }, config: ['http://origin-a.test'] });
+    const listed = (await (await call('/v1/edge/origins', { headers: admin })).json()) as {
+      origins: string[];
+      source: string;
+      override: { updated_by: string };
+      config: string[];
+    };
+    expect(listed).toMatchObject({
+      origins: ['http://origin-b.test', 'http://origin-c.test'],
+      source: 'override',
+      override: { updated_by: 'admin' },
+      config: ['http://origin-a.test'],
+    });
     served.length = 0;
     for (let i = 0; i < 6; i++) expect((await infer()).status).toBe(200);
     expect(new Set(served)).toEqual(new Set(['http://origin-b.test', 'http://origin-c.test']));

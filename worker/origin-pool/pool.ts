@@ -10,7 +10,18 @@
  * isolates and locations, the same `OriginPool` would live in a Durable Object keyed by the pool, with the
  * edge reading a snapshot every few seconds; the decisions here would not change.
  */
-import { beginAttempt, canAttempt, currentState, newBreaker, recordAbandoned, recordFailure, recordSuccess, type Breaker, type BreakerOptions, type BreakerState } from '../../protocol/resilience/breaker.ts';
+import {
+  beginAttempt,
+  canAttempt,
+  currentState,
+  newBreaker,
+  recordAbandoned,
+  recordFailure,
+  recordSuccess,
+  type Breaker,
+  type BreakerOptions,
+  type BreakerState,
+} from '../../protocol/resilience/breaker.ts';
 
 export interface OriginHealth {
   url: string;
@@ -51,9 +62,7 @@ export function orderOrigins(
     .map((o, i) => ({ o, turn: (i - rotation + origins.length * 1024) % origins.length }))
     .filter(({ o }) => canAttempt(o.breaker, now, options));
   const rank = (o: OriginHealth) => (tried.has(o.url) ? 2 : 0) + (o.ready === false ? 1 : 0);
-  return admitted
-    .sort((a, b) => rank(a.o) - rank(b.o) || a.o.inFlight - b.o.inFlight || a.turn - b.turn)
-    .map(({ o }) => o);
+  return admitted.sort((a, b) => rank(a.o) - rank(b.o) || a.o.inFlight - b.o.inFlight || a.turn - b.turn).map(({ o }) => o);
 }
 
 function newOrigin(url: string): OriginHealth {
@@ -64,7 +73,10 @@ export class OriginPool {
   readonly origins: OriginHealth[];
   private rotation = 0;
 
-  constructor(urls: readonly string[], private readonly options: BreakerOptions) {
+  constructor(
+    urls: readonly string[],
+    private readonly options: BreakerOptions,
+  ) {
     this.origins = urls.map(newOrigin);
   }
 

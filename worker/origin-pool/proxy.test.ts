@@ -25,10 +25,18 @@ function fakeDeps(behaviour: Record<string, () => Response | Promise<Response>>)
 }
 
 const ok = () => new Response('{"outputs":[]}', { status: 200, headers: { 'x-model-version': '1.0.0' } });
-const refused = (): Response => { throw new TypeError('connection refused'); };
+const refused = (): Response => {
+  throw new TypeError('connection refused');
+};
 
 function request(deadline = Number.MAX_SAFE_INTEGER) {
-  return { path: '/v2/models/m/infer', headers: new Headers({ 'content-type': 'application/json', cookie: 'secret' }), body: new ArrayBuffer(2), requestId: 'r1', deadline };
+  return {
+    path: '/v2/models/m/infer',
+    headers: new Headers({ 'content-type': 'application/json', cookie: 'secret' }),
+    body: new ArrayBuffer(2),
+    requestId: 'r1',
+    deadline,
+  };
 }
 
 /** An origin's typed error answer. */
@@ -40,7 +48,11 @@ describe('verdictFor', () => {
 
   it('retries elsewhere only what says the origin is unwell, by the error table', () => {
     expect(verdictFor(200)).toBe('success');
-    for (const [status, code] of [[503, 'overloaded'], [503, 'shutting_down'], [504, 'deadline_exceeded']] as const) {
+    for (const [status, code] of [
+      [503, 'overloaded'],
+      [503, 'shutting_down'],
+      [504, 'deadline_exceeded'],
+    ] as const) {
       expect(verdictFor(status, body(code)), code).toBe('retry');
     }
     // No Tandem body: something in front of the origin answered; the status speaks.
@@ -50,7 +62,13 @@ describe('verdictFor', () => {
   });
 
   it('relays answers about the request or the model as final', () => {
-    for (const [status, code] of [[503, 'model_not_ready'], [404, 'model_not_found'], [400, 'input_shape_mismatch'], [500, 'inference_failed'], [500, 'internal']] as const) {
+    for (const [status, code] of [
+      [503, 'model_not_ready'],
+      [404, 'model_not_found'],
+      [400, 'input_shape_mismatch'],
+      [500, 'inference_failed'],
+      [500, 'internal'],
+    ] as const) {
       expect(verdictFor(status, body(code)), code).toBe('final');
     }
     expect(verdictFor(400)).toBe('final');
@@ -104,7 +122,10 @@ describe('proxyInference', () => {
       expect(code).toBe(result.status === 503 ? 'model_not_ready' : 'model_not_found');
     }
     expect(calls).toHaveLength(10); // One attempt each: no retries on the other origin.
-    expect(pool.status(0).map((o) => [o.breaker, o.consecutive_failures])).toEqual([['closed', 0], ['closed', 0]]);
+    expect(pool.status(0).map((o) => [o.breaker, o.consecutive_failures])).toEqual([
+      ['closed', 0],
+      ['closed', 0],
+    ]);
   });
 
   it('counts an unwell origin (overloaded, a bare 500) and moves on', async () => {
@@ -114,7 +135,10 @@ describe('proxyInference', () => {
     expect(error).toMatchObject({ code: 'origin_unavailable', attempts: 3 });
     expect((error as TandemError).message).toMatch(/HTTP 503 overloaded.*HTTP 500 origin_unavailable/);
     // a, b, then a again (threshold 2): a opens.
-    expect(pool.status(0).map((o) => [o.breaker, o.consecutive_failures])).toEqual([['open', 2], ['closed', 1]]);
+    expect(pool.status(0).map((o) => [o.breaker, o.consecutive_failures])).toEqual([
+      ['open', 2],
+      ['closed', 1],
+    ]);
   });
 
   it('makes at most maxAttempts origin attempts, and says how many', async () => {
@@ -150,7 +174,7 @@ describe('proxyInference', () => {
     expect(pool.origins[0]?.breaker.state).toBe('closed');
   });
 
-  it('probes an open breaker\'s readiness and lets a request through as soon as the origin is ready, not after the cooldown', async () => {
+  it("probes an open breaker's readiness and lets a request through as soon as the origin is ready, not after the cooldown", async () => {
     const cooldown = { failureThreshold: 2, cooldownMs: 5000 };
     const pool = new OriginPool(['http://a'], cooldown);
     let up = false;

@@ -84,7 +84,13 @@ const FORWARDED = ['content-type', 'inference-header-content-length', 'accept'];
  * @throws TandemError `origin_unavailable` when no origin answered within the attempts and deadline,
  * immediately when every breaker is open; its `attempts` says how many origin attempts were made.
  */
-export async function proxyInference(pool: OriginPool, req: ProxyRequest, tuning: Tuning, token: string, deps: ProxyDeps = defaultProxyDeps): Promise<ProxyResult> {
+export async function proxyInference(
+  pool: OriginPool,
+  req: ProxyRequest,
+  tuning: Tuning,
+  token: string,
+  deps: ProxyDeps = defaultProxyDeps,
+): Promise<ProxyResult> {
   const tried = new Set<string>();
   const failures: string[] = [];
   let made = 0;
@@ -111,15 +117,15 @@ export async function proxyInference(pool: OriginPool, req: ProxyRequest, tuning
       return { status: outcome.status, headers: outcome.headers, body: outcome.body, origin: origin.url, attempts: made, failures };
     }
     pool.fail(origin, deps.now());
-    failures.push(`${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${originError(outcome.status, outcome.body).code}` : outcome.reason}`);
+    failures.push(
+      `${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${originError(outcome.status, outcome.body).code}` : outcome.reason}`,
+    );
   }
   const reason = failures.length === 0 ? 'every origin is marked down' : failures.join('; ');
   throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1, attempts: made });
 }
 
-type AttemptOutcome =
-  | { kind: 'response'; status: number; headers: Headers; body: ArrayBuffer }
-  | { kind: 'error'; reason: string };
+type AttemptOutcome = { kind: 'response'; status: number; headers: Headers; body: ArrayBuffer } | { kind: 'error'; reason: string };
 
 async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: number, token: string, deps: ProxyDeps): Promise<AttemptOutcome> {
   const headers = new Headers();

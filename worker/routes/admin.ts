@@ -40,11 +40,7 @@ adminRoutes.get('/edge/status', requireKey({ scope: 'admin' }), async (c) => {
 adminRoutes.get('/edge/origins', requireKey({ scope: 'admin' }), async (c) => {
   const object = await c.env.MODELS.get(ORIGIN_LIST_KEY);
   const stored = object ? ((await object.json()) as StoredOriginList) : null;
-  return c.json(
-    { origins: c.get('pool').urls(), source: stored ? 'override' : 'config', override: stored, config: c.get('config').origins },
-    200,
-    NO_STORE,
-  );
+  return c.json({ origins: c.get('pool').urls(), source: stored ? 'override' : 'config', override: stored, config: c.get('config').origins }, 200, NO_STORE);
 });
 
 adminRoutes.put('/edge/origins', requireKey({ scope: 'admin' }), async (c) => {

@@ -51,13 +51,17 @@ describe('artifacts whose stored bytes fail their hash', () => {
     // Headers went out before the last byte was hashed: the body must fail, short of its Content-Length.
     await expect(res.arrayBuffer()).rejects.toThrow(/hash/);
     expect([...stored.keys()].some((k) => k.endsWith(a.sha256))).toBe(false);
-    expect(errors.map((l) => JSON.parse(l) as { event: string; sha256: string })).toContainEqual(expect.objectContaining({ event: 'artifact_corrupt', sha256: a.sha256 }));
+    expect(errors.map((l) => JSON.parse(l) as { event: string; sha256: string })).toContainEqual(
+      expect.objectContaining({ event: 'artifact_corrupt', sha256: a.sha256 }),
+    );
 
     const again = await get(a.sha256);
     expect([again.status, await errorCode(again)]).toEqual([422, 'artifact_hash_mismatch']);
     const ranged = await get(a.sha256, { range: 'bytes=0-99' });
     expect([ranged.status, await errorCode(ranged)]).toEqual([422, 'artifact_hash_mismatch']);
-    const status = (await (await fetchApp(app, '/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.admin}` } }, vars)).json()) as { refused: { key: string; code: string }[] };
+    const status = (await (await fetchApp(app, '/v1/edge/status', { headers: { authorization: `Bearer ${KEYS.admin}` } }, vars)).json()) as {
+      refused: { key: string; code: string }[];
+    };
     expect(status.refused).toContainEqual(expect.objectContaining({ key: artifactObjectKey(a.sha256), code: 'artifact_hash_mismatch' }));
   });
 

@@ -74,7 +74,10 @@ async function exists(c: Context<EdgeEnv>, sha256: string, cache: ResponseCache)
 }
 
 function mismatch(sha256: string): TandemError {
-  return new TandemError('artifact_hash_mismatch', `the stored bytes of artifact ${sha256} do not hash to its name; they are not served (publish the file again)`);
+  return new TandemError(
+    'artifact_hash_mismatch',
+    `the stored bytes of artifact ${sha256} do not hash to its name; they are not served (publish the file again)`,
+  );
 }
 
 /** Records and logs stored bytes that fail their hash. */
@@ -161,7 +164,7 @@ async function servePartial(c: Context<EdgeEnv>, sha256: string, rangeHeader: st
   if (!hasBody(object) || object.version !== head.version) {
     if (hasBody(object)) await object.body.cancel();
     // Replaced while we looked: look again, and in the end serve it whole (hashed as it streams).
-    if (await c.env.MODELS.head(key) === null) throw new TandemError('not_found', `no artifact ${sha256}`);
+    if ((await c.env.MODELS.head(key)) === null) throw new TandemError('not_found', `no artifact ${sha256}`);
     return tries > 1 ? servePartial(c, sha256, rangeHeader, cache, tries - 1) : serveWhole(c, sha256, cache);
   }
   return new Response(object.body, {

@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterEach(() => vi.restoreAllMocks());
 
 describe('a bad newest manifest', () => {
-  it('serves the newest version that verifies, the catalog\'s latest, and logs what it skipped', async () => {
+  it("serves the newest version that verifies, the catalog's latest, and logs what it skipped", async () => {
     const logged: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: unknown) => void logged.push(String(line)));
     const res = await get('/v1/models/fallback/manifest');

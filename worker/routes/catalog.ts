@@ -129,7 +129,15 @@ function refused(c: Context<EdgeEnv>, id: string, version: string, err: unknown,
   if (err.code === 'model_not_found') return; // Deleted since the listing: nothing to report.
   console.log(JSON.stringify({ event: 'manifest_refused', request_id: c.get('requestId'), model: id, version, code: err.code, reason: err.message }));
   refusals.record(
-    { key: envelopeKey(id, version), kind: 'manifest', model: id, version, code: err.code, reason: err.message, ...(servedInstead ? { served_instead: servedInstead } : {}) },
+    {
+      key: envelopeKey(id, version),
+      kind: 'manifest',
+      model: id,
+      version,
+      code: err.code,
+      reason: err.message,
+      ...(servedInstead ? { served_instead: servedInstead } : {}),
+    },
     Date.now(),
   );
 }

@@ -26,19 +26,34 @@ describe('odd model names and versions on inference', () => {
     });
     const odd = ['1.0.0\u0000', '1.0.0\n', '1.0.0\r\nset-cookie: a=b', 'evil-version', '1.0', '"><img src=x>', 'x'.repeat(3000)];
     for (const version of odd) {
-      const res = await fetchApp(app, `/v2/models/m/versions/${encodeURIComponent(version)}/infer`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } }, vars);
+      const res = await fetchApp(
+        app,
+        `/v2/models/m/versions/${encodeURIComponent(version)}/infer`,
+        { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } },
+        vars,
+      );
       const text = await res.text();
       expect([res.status, parseErrorBody(res.status, JSON.parse(text), res.headers).code], JSON.stringify(version)).toEqual([404, 'model_not_found']);
       expect(res.headers.get('x-model-version')).toBeNull();
       expect(text).not.toContain(version.slice(0, 10));
     }
     for (const name of ['M', 'm\u0000', 'm\nx', '_edge']) {
-      const res = await fetchApp(app, `/v2/models/${encodeURIComponent(name)}/infer`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } }, vars);
+      const res = await fetchApp(
+        app,
+        `/v2/models/${encodeURIComponent(name)}/infer`,
+        { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } },
+        vars,
+      );
       expect([res.status, parseErrorBody(res.status, await res.json(), res.headers).code], JSON.stringify(name)).toEqual([404, 'model_not_found']);
     }
     expect(forwarded.filter((u) => u.endsWith('/infer'))).toEqual([]);
     // A well-formed version is forwarded as before.
-    const ok = await fetchApp(app, '/v2/models/m/versions/1.2.3-rc.1/infer', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } }, vars);
+    const ok = await fetchApp(
+      app,
+      '/v2/models/m/versions/1.2.3-rc.1/infer',
+      { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEYS.infer}` } },
+      vars,
+    );
     expect([ok.status, ok.headers.get('x-model-version')]).toEqual([200, '1.2.3-rc.1']);
   });
 });

@@ -39,7 +39,10 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
   const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
   const name = c.req.param('name') ?? '';
   const version = c.req.param('version') ?? chooseVersion(config.canary, name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
-  const path = version === undefined ? `/v2/models/${encodeURIComponent(name)}/infer` : `/v2/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/infer`;
+  const path =
+    version === undefined
+      ? `/v2/models/${encodeURIComponent(name)}/infer`
+      : `/v2/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/infer`;
 
   const readiness = refreshReadiness(pool, config.tuning, config.originToken);
   if (readiness) c.executionCtx.waitUntil(readiness);

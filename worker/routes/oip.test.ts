@@ -23,7 +23,18 @@ function manifest(id: string, version: string, withOrigin = true): Manifest {
     variants: [
       device,
       ...(withOrigin
-        ? [{ ...device, name: 'fp32', tier: 'origin' as const, inputs: [{ name: 'x', dtype: 'float32' as const, shape: ['batch', 4] }], outputs: [{ name: 'probabilities', dtype: 'float32' as const, shape: ['batch', 3] }, { name: 'label', dtype: 'int64' as const, shape: ['batch'] }] }]
+        ? [
+            {
+              ...device,
+              name: 'fp32',
+              tier: 'origin' as const,
+              inputs: [{ name: 'x', dtype: 'float32' as const, shape: ['batch', 4] }],
+              outputs: [
+                { name: 'probabilities', dtype: 'float32' as const, shape: ['batch', 3] },
+                { name: 'label', dtype: 'int64' as const, shape: ['batch'] },
+              ],
+            },
+          ]
         : []),
     ],
   };
@@ -51,7 +62,12 @@ const withOrigins = (urls: string, extra: Partial<Record<string, string>> = {}) 
 
 beforeAll(async () => {
   const key = await generateSigningKey();
-  for (const [id, version, withOrigin] of [['om', '1.0.0', true], ['om', '1.2.0', true], ['om', '1.1.0', true], ['devonly', '1.0.0', false]] as const) {
+  for (const [id, version, withOrigin] of [
+    ['om', '1.0.0', true],
+    ['om', '1.2.0', true],
+    ['om', '1.1.0', true],
+    ['devonly', '1.0.0', false],
+  ] as const) {
     await env.MODELS.put(envelopeKey(id, version), JSON.stringify(await signManifest(manifest(id, version, withOrigin), [key])));
   }
   // om 1.1.0 edited after signing: never described, left out of `versions`.
@@ -142,7 +158,7 @@ describe('OIP metadata', () => {
     }
   });
 
-  it('takes the manifest route\'s keys: optional unless required, and then with the catalog scope and the model', async () => {
+  it("takes the manifest route's keys: optional unless required, and then with the catalog scope and the model", async () => {
     const required = { ...vars, REQUIRE_KEY_FOR_CATALOG: 'true' } as Env;
     expect((await call('/v2/models/om', {}, required)).status).toBe(401);
     expect((await call('/v2/models/om', { headers: { authorization: 'Bearer k-infer' } }, required)).status).toBe(403);
@@ -157,7 +173,9 @@ describe('OIP metadata', () => {
 
 describe('OIP model ready', () => {
   it('is ready when an origin says the version is, asking once per readiness period', async () => {
-    const seen = origins((url) => new Response('{}', { status: url.endsWith('/v2/models/om/versions/1.2.0/ready') ? 200 : url.endsWith('/health/ready') ? 200 : 404 }));
+    const seen = origins(
+      (url) => new Response('{}', { status: url.endsWith('/v2/models/om/versions/1.2.0/ready') ? 200 : url.endsWith('/health/ready') ? 200 : 404 }),
+    );
     const environment = withOrigins('http://ready-a.test');
     const res = await call('/v2/models/om/ready', {}, environment);
     expect([res.status, await res.json()]).toEqual([200, { name: 'om', version: '1.2.0', ready: true }]);
@@ -198,7 +216,7 @@ describe('OIP routes and methods', () => {
     expect((await call('/v2/models/om/infer', { method: 'POST', body: '{}' })).status).toBe(401);
   });
 
-  it('answers unknown /v2 routes in the OIP body and unknown /v1 routes in Tandem\'s', async () => {
+  it("answers unknown /v2 routes in the OIP body and unknown /v1 routes in Tandem's", async () => {
     const oip = await call('/v2/nope');
     expect([oip.status, oip.headers.get('x-tandem-error-code')]).toEqual([404, 'not_found']);
     expect(await oip.json()).toMatchObject({ error: expect.stringContaining('/v2/nope'), code: 'not_found' });

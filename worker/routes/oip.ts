@@ -66,7 +66,8 @@ const modelPath: MiddlewareHandler<EdgeEnv> = async (c, next) => {
   const name = c.req.param('name');
   const version = c.req.param('version');
   if (name !== undefined && !MODEL_ID_PATTERN.test(name)) throw new TandemError('model_not_found', 'no such model (model names are lowercase ids)');
-  if (version !== undefined && !VERSION_PATTERN.test(version)) throw new TandemError('model_not_found', 'no such version (versions are semantic versions such as 1.2.0)');
+  if (version !== undefined && !VERSION_PATTERN.test(version))
+    throw new TandemError('model_not_found', 'no such version (versions are semantic versions such as 1.2.0)');
   await next();
 };
 

@@ -74,10 +74,21 @@ export async function manifestTrust(c: Context<EdgeEnv>): Promise<ManifestTrust>
       return { version: current, perClient: false };
     },
     check: async (servable, requested) => {
-      checkManifest(view.state, record, { manifest: servable.manifest, payloadSha256: await payloadSha256(servable), ...(requested === undefined ? {} : { requested }) }, Date.now());
+      checkManifest(
+        view.state,
+        record,
+        { manifest: servable.manifest, payloadSha256: await payloadSha256(servable), ...(requested === undefined ? {} : { requested }) },
+        Date.now(),
+      );
     },
   };
 }
 
 /** Codes of manifests the catalog leaves out (and the manifest route answers with), rather than failing. */
-export const REFUSED_MANIFEST_CODES: readonly string[] = ['manifest_signature_invalid', 'manifest_invalid', 'metadata_expired', 'version_revoked', 'rollback_detected'];
+export const REFUSED_MANIFEST_CODES: readonly string[] = [
+  'manifest_signature_invalid',
+  'manifest_invalid',
+  'metadata_expired',
+  'version_revoked',
+  'rollback_detected',
+];

@@ -72,7 +72,15 @@ export async function trustView(store: MetadataStore, pinned: TrustedKeySet, tun
     const root = await verifyInitialRoot(parseJson(first.text, 'root version 1'), pinned);
     // Bounded: a handful of pinned key sets per isolate at most (one, outside tests).
     if (isolates.size >= 8) isolates.delete(isolates.keys().next().value!);
-    trust = { root, roots: new Map([[1, first.text]]), state: acceptRoot(INITIAL_TRUST_STATE, 1), timestamp: undefined, refusal: undefined, checkedAt: -Infinity, refreshing: undefined };
+    trust = {
+      root,
+      roots: new Map([[1, first.text]]),
+      state: acceptRoot(INITIAL_TRUST_STATE, 1),
+      timestamp: undefined,
+      refusal: undefined,
+      checkedAt: -Infinity,
+      refreshing: undefined,
+    };
     isolates.set(signature, trust);
   }
   if (now - trust.checkedAt >= tuning.trustTtlMs) {
@@ -162,7 +170,14 @@ async function refresh(store: MetadataStore, trust: IsolateTrust, tuning: Tuning
     trust.refusal = undefined;
   } catch (err) {
     trust.refusal = toTandemError(err);
-    console.log(JSON.stringify({ event: 'trust_refused', code: trust.refusal.code, reason: trust.refusal.message, timestamp_in_force: trust.timestamp?.record.version ?? null }));
+    console.log(
+      JSON.stringify({
+        event: 'trust_refused',
+        code: trust.refusal.code,
+        reason: trust.refusal.message,
+        timestamp_in_force: trust.timestamp?.record.version ?? null,
+      }),
+    );
   }
 }
 

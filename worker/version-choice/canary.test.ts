@@ -45,7 +45,7 @@ describe('canary', () => {
     expect(() => parseCanary([])).toThrow();
   });
 
-  it('rejects versions and model ids that are not the manifest\'s, which would travel into paths and headers', () => {
+  it("rejects versions and model ids that are not the manifest's, which would travel into paths and headers", () => {
     expect(() => parseCanary({ m: { '1.0.0\n': 100 } })).toThrow(/not a semantic version/);
     expect(() => parseCanary({ m: { latest: 100 } })).toThrow(/not a semantic version/);
     expect(() => parseCanary({ 'M/x': { '1.0.0': 100 } })).toThrow(/not a model id/);

@@ -51,7 +51,7 @@ export function chooseVersion(canary: CanaryConfig, model: string, clientId: str
   if (!weights) return undefined;
   const entries = Object.entries(weights).filter(([, w]) => w > 0);
   const total = entries.reduce((sum, [, w]) => sum + w, 0);
-  const point = (bucketOf(model, clientId) + 0.5) / BUCKETS * total;
+  const point = ((bucketOf(model, clientId) + 0.5) / BUCKETS) * total;
   let cumulative = 0;
   for (const [version, w] of entries) {
     cumulative += w;
