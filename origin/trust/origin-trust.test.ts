@@ -65,7 +65,7 @@ async function storeVersion(repository: string, to: string, signer: SigningKey, 
   await writeFile(join(repository, ID, to, 'manifest.dsse.json'), JSON.stringify(await signManifest(manifest, [signer])));
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !(await condition()); ) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
