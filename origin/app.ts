@@ -10,7 +10,7 @@ import type { OriginDeps, OriginEnv } from './context.ts';
 import { accessFor } from './middleware/access.ts';
 import { closeWhileDraining } from './middleware/draining.ts';
 import { notFound, onError } from './middleware/errors.ts';
-import { answerMethodNotAllowed } from './middleware/method-not-allowed.ts';
+import { answerMethodNotAllowed } from '../protocol/hono/method-not-allowed.ts';
 import { requestId } from './middleware/request-id.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { healthRoutes } from './routes/health.ts';

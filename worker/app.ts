@@ -15,7 +15,7 @@ import { trustRoutes } from './routes/trust.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
-import { answerMethodNotAllowed } from './middleware/method-not-allowed.ts';
+import { answerMethodNotAllowed } from '../protocol/hono/method-not-allowed.ts';
 import { requestLog, type RequestLogOptions } from './middleware/request-log.ts';
 import type { ResponseCache } from './http/edge-cache.ts';
 
@@ -59,7 +59,6 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', adminRoutes);
   app.route('/v1', trustRoutes);
   app.route('/v2', inferenceRoutes);
-  // After inference: its 405 answers for the inference paths must not shadow their POST.
   app.route('/v2', oipRoutes);
   // After the last route: it reads them.
   answerMethodNotAllowed(app);

@@ -18,7 +18,7 @@ import type { TensorSpec } from '../../protocol/manifest.ts';
 import type { Tensor } from '../../protocol/tensor.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
-import { modelPath } from '../middleware/model-path.ts';
+import { modelPath } from '../../protocol/hono/model-path.ts';
 import { roundMs } from '../middleware/request-log.ts';
 import type { ServedModel } from '../model-registry.ts';
 import { disconnectSignal, readBody } from '../node-request.ts';

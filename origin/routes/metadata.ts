@@ -7,7 +7,7 @@ import { Hono, type Context } from 'hono';
 import { modelMetadata as describeModel } from '../../protocol/oip-metadata.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
-import { modelPath } from '../middleware/model-path.ts';
+import { modelPath } from '../../protocol/hono/model-path.ts';
 
 export const SERVER_NAME = 'tandem-origin';
 export const SERVER_VERSION = '0.1.0';

@@ -14,7 +14,7 @@ import { Hono, type Context } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
-import { isModelVersion, modelPath } from '../middleware/model-path.ts';
+import { assertModelVersion, modelPath } from '../../protocol/hono/model-path.ts';
 import { redactPaths } from '../redact-paths.ts';
 import { listModelVersions } from '../repository.ts';
 
@@ -69,6 +69,6 @@ async function versionFromBody(c: Context): Promise<string> {
   const body = (await c.req.json().catch(() => null)) as { version?: unknown; parameters?: { version?: unknown } } | null;
   const version = body?.version ?? body?.parameters?.version;
   if (typeof version !== 'string' || version === '') throw new TandemError('bad_request', 'the body must name a "version"');
-  if (!isModelVersion(version)) throw new TandemError('model_not_found', 'no such version (versions are semantic versions such as 1.2.0)');
+  assertModelVersion(version);
   return version;
 }

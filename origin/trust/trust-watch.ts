@@ -41,6 +41,13 @@ export class TrustWatch {
   private running: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly admit: (model: Admission) => Promise<void>;
+  /**
+   * The root version every loaded manifest was last verified against, and the root/record pair the last
+   * run acted on. Kept here, not read off one `refresh`: an admission or a hot swap may refresh the trust
+   * between two runs, and the change it saw must still be acted on.
+   */
+  private reverifiedRoot: number | undefined;
+  private actedOn: string | undefined;
 
   constructor(private readonly options: TrustWatchOptions) {
     this.admit = admission(options.trust, options.now);
@@ -67,9 +74,12 @@ export class TrustWatch {
 
   private async run(followCurrent: boolean): Promise<void> {
     const { registry, trust } = this.options;
-    const rootBefore = trust?.rootVersion();
-    const changed = (await trust?.refresh()) ?? false;
-    const rotated = trust !== undefined && trust.rootVersion() !== rootBefore;
+    await trust?.refresh();
+    const rotated = trust !== undefined && trust.rootVersion() !== this.reverifiedRoot;
+    const inForce = trust && `${trust.rootVersion()}/${trust.record()?.version}`;
+    const changed = this.actedOn !== undefined && inForce !== this.actedOn;
+    this.reverifiedRoot = trust?.rootVersion();
+    this.actedOn = inForce;
     for (const model of registry.list()) {
       try {
         await this.admit(model);

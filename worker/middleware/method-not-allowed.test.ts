@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseErrorBody } from '../../protocol/errors.ts';
 import { createApp } from '../app.ts';
 import { apiKeysVar, fetchApp, testEnv } from '../test-support.ts';
-import { allowedMethods } from './method-not-allowed.ts';
+import { allowedMethods } from '../../protocol/hono/method-not-allowed.ts';
 
 const app = createApp({ log: { write: () => undefined } });
 let vars: Env;

@@ -13,7 +13,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { requireKey } from '../auth/require-key.ts';
-import { modelPath } from '../middleware/model-path.ts';
+import { modelPath } from '../../protocol/hono/model-path.ts';
 import { isRefusal, loadManifest, listStoredVersions, type ServableManifest } from '../storage/manifests.ts';
 import { refusals } from '../storage/refusals.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
@@ -64,7 +64,7 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
   return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
 });
 
-catalogRoutes.get('/models/:id/manifest', modelPath({ versionQuery: true }), catalogKey, async (c) => {
+catalogRoutes.get('/models/:id/manifest', modelPath({ idParam: 'id', versionQuery: true }), catalogKey, async (c) => {
   const { tuning, canary } = c.get('config');
   const trust = await manifestTrust(c);
   const id = c.req.param('id');

@@ -5,7 +5,7 @@
  * origin attempts it took (`x-tandem-attempts`, also on `origin_unavailable`: the client does not retry
  * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
  * 4xx) comes back as the origin gave it. The model name and version are checked first
- * (middleware/model-path.ts): an odd one is 404 `model_not_found`, never forwarded or echoed.
+ * (protocol/hono/model-path.ts): an odd one is 404 `model_not_found`, never forwarded or echoed.
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -13,7 +13,7 @@ import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { chooseVersion } from '../version-choice/canary.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
-import { modelPath } from '../middleware/model-path.ts';
+import { modelPath } from '../../protocol/hono/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
 import { probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
@@ -32,7 +32,7 @@ const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) =>
   })(c, next);
 
 for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infer']) {
-  inferenceRoutes.post(path, modelPath({ idParam: 'name' }), requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
+  inferenceRoutes.post(path, modelPath(), requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
 }
 
 async function infer(c: Context<EdgeEnv>): Promise<Response> {

@@ -20,11 +20,12 @@
  * and model readiness tell what the signed manifest tells, so they take the manifest route's rule: a key
  * is optional unless `REQUIRE_KEY_FOR_CATALOG`, and a key that is presented must be valid, hold the
  * `catalog` scope and, when it lists `models`, this model. A known path asked with another method gets
- * 405 with `Allow` (the inference paths included: only POST).
+ * 405 with `Allow`, from the app's route list (protocol/hono/method-not-allowed.ts).
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
-import { MODEL_ID_PATTERN, VERSION_PATTERN, variantForTier, type Manifest } from '../../protocol/manifest.ts';
+import { modelPath as checkModelPath } from '../../protocol/hono/model-path.ts';
+import { variantForTier, type Manifest } from '../../protocol/manifest.ts';
 import { modelMetadata, type OipServerMetadata } from '../../protocol/oip-metadata.ts';
 import { memoizePromises } from '../../protocol/resilience/memo.ts';
 import { compareVersions } from '../../protocol/versions.ts';
@@ -62,18 +63,10 @@ const modelKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
   requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog, modelParam: 'name' })(c, next);
 
 /** Path segments that cannot name a model or a version are not looked up (nor logged, nor sent on). */
-const modelPath: MiddlewareHandler<EdgeEnv> = async (c, next) => {
-  const name = c.req.param('name');
-  const version = c.req.param('version');
-  if (name !== undefined && !MODEL_ID_PATTERN.test(name)) throw new TandemError('model_not_found', 'no such model (model names are lowercase ids)');
-  if (version !== undefined && !VERSION_PATTERN.test(version))
-    throw new TandemError('model_not_found', 'no such version (versions are semantic versions such as 1.2.0)');
-  await next();
-};
+const modelPath = checkModelPath();
 
 const METADATA_PATHS = ['/models/:name', '/models/:name/versions/:version'];
 const READY_PATHS = ['/models/:name/ready', '/models/:name/versions/:version/ready'];
-const INFER_PATHS = ['/models/:name/infer', '/models/:name/versions/:version/infer'];
 
 for (const path of METADATA_PATHS) {
   oipRoutes.get(path, modelKey, modelPath, async (c) => {
@@ -91,20 +84,6 @@ for (const path of READY_PATHS) {
     const ready = variantForTier(model.manifest, 'origin') !== undefined && (await originsHoldReady(pool, config, model.name, model.version));
     return c.json({ name: model.name, version: model.version, ready }, ready ? 200 : 503, { ...NO_STORE, 'x-model-version': model.version });
   });
-}
-
-// 405 with Allow for the known paths asked with another method. Mounted after the inference routes, so
-// their POST handlers answer first.
-for (const [paths, allow] of [
-  [['/', '/health/live', '/health/ready', ...METADATA_PATHS, ...READY_PATHS], 'GET, HEAD'],
-  [INFER_PATHS, 'POST'],
-] as const) {
-  for (const path of paths) {
-    oipRoutes.all(path, (c) => {
-      c.header('allow', allow);
-      throw new TandemError('method_not_allowed', `${c.req.method} is not allowed here; use ${allow}`);
-    });
-  }
 }
 
 interface ResolvedModel {

@@ -1,11 +1,10 @@
 /**
  * 405 `method_not_allowed` with `Allow` for a known path asked with another method, instead of a 404 that
- * says the path does not exist. Built from the routes the app already has, so it cannot drift from them;
- * add it after the last route.
+ * says the path does not exist, for the origin and the edge alike. Built from the routes the app already
+ * has, so it cannot drift from them; add it after the last route.
  */
-import type { Hono } from 'hono';
-import { TandemError } from '../../protocol/errors.ts';
-import type { OriginEnv } from '../context.ts';
+import type { Env, Hono } from 'hono';
+import { TandemError } from '../errors.ts';
 
 /** `Allow` values by route path, from an app's routes (`GET` implies `HEAD`, which hono answers). */
 export function allowedMethods(routes: readonly { method: string; path: string }[]): Map<string, string[]> {
@@ -25,7 +24,7 @@ export function allowedMethods(routes: readonly { method: string; path: string }
  * app.route('/v2', routes);
  * answerMethodNotAllowed(app);
  */
-export function answerMethodNotAllowed(app: Hono<OriginEnv>): void {
+export function answerMethodNotAllowed<E extends Env>(app: Hono<E>): void {
   for (const [path, methods] of allowedMethods(app.routes)) {
     const allow = methods.join(', ');
     app.all(path, (c) => {
