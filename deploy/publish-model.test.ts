@@ -1,15 +1,12 @@
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPlatformProxy } from 'wrangler';
 import { generateSigningKey } from '../protocol/keys.ts';
 import { envelopeKey } from '../protocol/repository-layout.ts';
 import { signedRepository, type TestRepository } from '../origin/test-support.ts';
 import { artifactObjectKey, parseEnvelopeKey } from '../worker/storage/layout.ts';
-import { ROOT, WRANGLER_CONFIG, WRANGLER_ENV } from './deploy-edge.ts';
+import { WRANGLER_CONFIG } from './deploy-edge.ts';
 import { planPublish, shellLine } from './publish-model.ts';
 
 let repo: TestRepository;
@@ -100,91 +97,5 @@ describe('planPublish', () => {
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
     await writeFile(file, bytes);
     await expect(planPublish({ ...options(), repository: copy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
-  });
-});
-
-describe('npm run publish:model', () => {
-  const script = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'deploy', 'publish-model.ts'), ...args], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, ...WRANGLER_ENV },
-    });
-
-  it('--dry-run prints the wrangler commands and uploads nothing', async () => {
-    const keys = join(await temp('tandem-publish-keys-'), 'trusted.json');
-    await writeFile(keys, repo.trustedKeys);
-    const run = script(
-      '--env',
-      'staging',
-      '--model',
-      'mlp-classifier',
-      '--version',
-      '1.0.0',
-      '--repository',
-      repo.repository,
-      '--trusted-keys',
-      keys,
-      '--dry-run',
-    );
-    expect(run.status, run.stderr).toBe(0);
-    const plan = await planPublish(options());
-    expect(run.stdout.trim().split('\n')).toEqual(plan.commands.map(shellLine));
-    expect(run.stderr).toContain('dry run; nothing was uploaded');
-  });
-
-  it('requires --env, --model and --version', () => {
-    const run = script('--model', 'mlp-classifier');
-    expect(run.status).toBe(2);
-    expect(run.stderr).toContain('usage: tandem publish-model --env');
-  });
-
-  // The same commands with --local instead of --remote, read back as the edge's binding sees them.
-  it('publishes into a local R2 that the edge reads', async () => {
-    const persist = await temp('tandem-publish-r2-');
-    const keys = join(persist, 'trusted.json');
-    await writeFile(keys, repo.trustedKeys);
-    const run = script(
-      '--env',
-      'staging',
-      '--model',
-      'mlp-classifier',
-      '--version',
-      '1.0.0',
-      '--repository',
-      repo.repository,
-      '--trusted-keys',
-      keys,
-      '--local',
-      '--persist-to',
-      persist,
-    );
-    expect(run.status, run.stderr).toBe(0);
-    const proxy = await getPlatformProxy<{
-      MODELS: { get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; httpMetadata?: { contentType?: string } } | null> };
-    }>({
-      configPath: WRANGLER_CONFIG,
-      environment: 'staging',
-      persist: { path: join(persist, 'v3') },
-      envFiles: [],
-      remoteBindings: false,
-    });
-    try {
-      const plan = await planPublish(options());
-      const envelope = await proxy.env.MODELS.get(envelopeKey('mlp-classifier', '1.0.0'));
-      expect(Buffer.from(await envelope!.arrayBuffer())).toEqual(await readFile(plan.commands.at(-1)!.file));
-      for (const variant of plan.verified.manifest.variants) {
-        const object = await proxy.env.MODELS.get(artifactObjectKey(variant.artifact.sha256));
-        expect(object, variant.name).not.toBeNull();
-        expect(
-          createHash('sha256')
-            .update(Buffer.from(await object!.arrayBuffer()))
-            .digest('hex'),
-        ).toBe(variant.artifact.sha256);
-        expect(object!.httpMetadata?.contentType).toBe('application/octet-stream');
-      }
-    } finally {
-      await proxy.dispose();
-    }
   });
 });

@@ -1,29 +1,23 @@
 /**
- * `tandem publish-model --env staging --model ID --version V [--repository DIR] [--trusted-keys FILE]
- * [--dry-run] [--local --persist-to DIR]`: publishes one signed model version from a model repository to
- * the R2 bucket of a wrangler environment, where the edge reads it (worker/storage/layout.ts):
+ * The edge half of `tandem publish` (stack/publish-version.ts): the plan that puts one signed model version
+ * from a model repository into the R2 bucket of a wrangler environment, where the edge reads it
+ * (worker/storage/layout.ts):
  *
  *   artifacts/<sha256>                     each variant's bytes, once per content hash
  *   <id>/<version>/manifest.dsse.json      the signed envelope, byte for byte, uploaded last
  *
  * First the version is verified here as the edge and the origin will verify it: the envelope against the
- * environment's TRUSTED_KEYS (wrangler.toml, or --trusted-keys), every artifact's size and SHA-256
- * against the manifest. Artifacts go up before the envelope, so the edge never lists a version whose bytes
- * are missing. Each upload is `wrangler r2 object put ... --remote` (`--local --persist-to` writes a
- * `wrangler dev` state folder instead); `--dry-run` prints those commands and uploads nothing.
- *
- * Publishing makes a version available; which clients get it is the environment's CANARY var
- * (docs/operations.md).
+ * environment's TRUSTED_KEYS (wrangler.toml, or the given keys), every artifact's size and SHA-256
+ * against the manifest. Artifacts come before the envelope in the plan, so the edge never lists a version
+ * whose bytes are missing. Each upload is a `wrangler r2 object put ... --remote` (or `--local
+ * --persist-to`, a `wrangler dev` state folder).
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { DEFAULT_REPOSITORY } from '../models/build.ts';
+import { isAbsolute, join, relative } from 'node:path';
 import { verifyModelDirectory, type VerifiedModel } from '../origin/verify-version.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import { envelopeKey, ENVELOPE_FILE } from '../protocol/repository-layout.ts';
 import { artifactObjectKey } from '../worker/storage/layout.ts';
-import { modelsBucket, readEnvironment, ROOT, runWrangler, WRANGLER_CONFIG } from './deploy-edge.ts';
+import { modelsBucket, readEnvironment, ROOT, WRANGLER_CONFIG } from './deploy-edge.ts';
 
 export interface PublishOptions {
   /** A wrangler environment; undefined for the top level of wrangler.toml (what `wrangler dev` binds). */
@@ -109,73 +103,4 @@ export async function planPublish(options: PublishOptions): Promise<PublishPlan>
 export function shellLine(command: PutCommand): string {
   const shown = command.args.map((arg) => (isAbsolute(arg) && !relative(ROOT, arg).startsWith('..') ? relative(ROOT, arg) : arg));
   return ['npx', 'wrangler', ...shown].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      env: { type: 'string' },
-      model: { type: 'string' },
-      version: { type: 'string' },
-      repository: { type: 'string' },
-      'trusted-keys': { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      local: { type: 'boolean', default: false },
-      'persist-to': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const usage =
-    'usage: tandem publish-model --env <staging|production> --model ID --version V [--repository DIR] [--trusted-keys FILE] [--dry-run] [--local --persist-to DIR]\n';
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  if (!values.env || !values.model || !values.version) {
-    process.stderr.write(usage);
-    return 2;
-  }
-  if (values.local && !values['persist-to']) {
-    process.stderr.write('tandem publish-model: --local needs --persist-to (the folder given to wrangler dev --persist-to)\n');
-    return 2;
-  }
-  const plan = await planPublish({
-    env: values.env,
-    model: values.model,
-    version: values.version,
-    repository: resolve(values.repository ?? process.env.TANDEM_MODEL_REPOSITORY ?? DEFAULT_REPOSITORY),
-    ...(values['trusted-keys'] ? { trustedKeys: await readFile(values['trusted-keys'], 'utf8') } : {}),
-    target: values.local ? { kind: 'local', persistTo: resolve(values['persist-to']!) } : { kind: 'remote' },
-  });
-  process.stderr.write(
-    `tandem publish-model: ${values.model}@${values.version} verified (signed by ${plan.verified.keyids.join(', ')}; ${plan.verified.artifacts.length} artifacts), ` +
-      `${plan.commands.length} objects to ${plan.bucket}${values.local ? ' (local)' : ''}\n`,
-  );
-  for (const command of plan.commands) {
-    process.stdout.write(`${shellLine(command)}\n`);
-    if (values['dry-run']) continue;
-    const { code, output } = await runWrangler(command.args);
-    if (code !== 0) {
-      process.stderr.write(`tandem publish-model: upload of ${command.key} failed (exit ${code}); nothing after it was uploaded:\n${output}\n`);
-      return 1;
-    }
-  }
-  process.stderr.write(
-    values['dry-run']
-      ? 'tandem publish-model: dry run; nothing was uploaded\n'
-      : `tandem publish-model: published ${values.model}@${values.version} to ${plan.bucket}\n`,
-  );
-  return 0;
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      const code = (err as { code?: string }).code;
-      process.stderr.write(`tandem publish-model: ${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
 }
