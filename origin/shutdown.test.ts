@@ -20,8 +20,9 @@ describe('origin graceful shutdown', () => {
 
   it('on SIGTERM stops taking work, finishes every queued request, and exits 0', async () => {
     const { child, url, logs, exited } = await spawnChildOrigin(repo, {
-      // Requests wait up to 400 ms for a batch to fill, so they are still queued when SIGTERM lands.
-      TANDEM_MAX_QUEUE_DELAY_MS: '400',
+      // Requests wait up to 30 s for a batch to fill, so all ten are still queued when SIGTERM lands
+      // however slowly they arrive; draining flushes the queue without that wait.
+      TANDEM_MAX_QUEUE_DELAY_MS: '30000',
       TANDEM_BATCH_DISPATCH: 'delay',
       TANDEM_MAX_BATCH_SIZE: '64',
       TANDEM_DRAIN_TIMEOUT_MS: '5000',
@@ -31,7 +32,7 @@ describe('origin graceful shutdown', () => {
     const queued = Array.from({ length: 10 }, () => infer(url, 'mlp-classifier', request, { binary: true }));
     // SIGTERM once all ten are queued (the queue-depth gauge says so), not after a guess at how long
     // sending them takes: on a loaded machine some would otherwise arrive after the signal.
-    await waitFor(async () => /^tandem_origin_queue_depth_rows\{[^}]*\} 10$/m.test(await (await fetch(`${url}/metrics`)).text()), 10_000);
+    await waitFor(async () => /^tandem_origin_queue_depth_rows\{[^}]*\} 10$/m.test(await (await fetch(`${url}/metrics`)).text()), 30_000);
     child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 20));
     const late = await infer(url, 'mlp-classifier', request).catch((err: Error) => err);
