@@ -352,7 +352,8 @@ describe('origin answers and retries', () => {
     } as Env;
     // Unready too: an open breaker whose origin answers ready is probed through at once (origin-pool/proxy.ts).
     const attempts = origins(() => typed('overloaded', 503), false);
-    await expect(clientCall(sick)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: DEFAULT_TUNING.maxAttempts });
+    // Every origin shed it: overloaded (503), not a gateway failure.
+    await expect(clientCall(sick)).rejects.toMatchObject({ code: 'overloaded', attempts: DEFAULT_TUNING.maxAttempts });
     expect(attempts).toHaveLength(DEFAULT_TUNING.maxAttempts); // 3, not client attempts × edge attempts = 9.
     expect(edgeRequests).toBe(1);
 
@@ -364,7 +365,7 @@ describe('origin answers and retries', () => {
       ...sick,
       TUNING: JSON.stringify({ readinessTtlMs: 1e9, backoffBaseMs: 1, breakerFailureThreshold: 1, breakerCooldownMs: 60_000 }),
     } as Env;
-    await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 2 });
+    await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'overloaded', attempts: 2 });
     expect([attempts.length, edgeRequests]).toEqual([2, 1]);
     await expect(clientCall(fragile)).rejects.toMatchObject({ code: 'origin_unavailable', attempts: 0 });
     expect([attempts.length, edgeRequests]).toEqual([2, 1 + DEFAULT_RETRY.attempts]);

@@ -15,5 +15,8 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     include: ['worker/**/*.test.ts'],
     exclude: ['worker/integration/**', 'node_modules/**'],
+    // A bound on a hung test, not a timing assertion: on a loaded 2-core machine comparing an artifact's
+    // bytes inside workerd can pass vitest's default 5 s.
+    testTimeout: 20_000,
   },
 });

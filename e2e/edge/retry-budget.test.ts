@@ -99,13 +99,14 @@ describe('retry budget', () => {
     // Call 1: a, b, a again (a's breaker opens): 3 attempts, reported; the client does not retry them.
     let before = originAttempts();
     const first = await clientCall();
-    expect(first.error).toMatchObject({ code: 'origin_unavailable', attempts: 3 });
+    // Every attempt was shed: the edge says overloaded (503), with the attempts it made.
+    expect(first.error).toMatchObject({ code: 'overloaded', attempts: 3 });
     expect([originAttempts() - before, first.edgeRequests]).toEqual([3, 1]);
 
     // Call 2: only b is admitted; it fails and opens: 1 attempt, reported, not retried.
     before = originAttempts();
     const second = await clientCall();
-    expect(second.error).toMatchObject({ code: 'origin_unavailable', attempts: 1 });
+    expect(second.error).toMatchObject({ code: 'overloaded', attempts: 1 });
     expect([originAttempts() - before, second.edgeRequests]).toEqual([1, 1]);
 
     // Call 3: every breaker open, no origin tried (x-tandem-attempts: 0): the client may retry, at no

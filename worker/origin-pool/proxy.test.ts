@@ -141,6 +141,20 @@ describe('proxyInference', () => {
     ]);
   });
 
+  it('answers overloaded (503) with the longest Retry-After when every origin tried shed the request', async () => {
+    const pool = new OriginPool(['http://a', 'http://b'], { failureThreshold: 99, cooldownMs: 1 });
+    const shedding = (retryAfter: string) => () => {
+      const res = typed('overloaded', 503)();
+      res.headers.set('retry-after', retryAfter);
+      return res;
+    };
+    const { deps, calls } = fakeDeps({ 'http://a': shedding('2'), 'http://b': shedding('7') });
+    const error = await proxyInference(pool, request(), tuning, 't', deps).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'overloaded', attempts: tuning.maxAttempts, retryAfterSeconds: 7 });
+    expect((error as TandemError).message).toMatch(/every origin tried is overloaded: http:\/\/a: HTTP 503 overloaded/);
+    expect(calls).toHaveLength(tuning.maxAttempts);
+  });
+
   it('makes at most maxAttempts origin attempts, and says how many', async () => {
     const pool = new OriginPool(['http://a', 'http://b', 'http://c', 'http://d'], { failureThreshold: 99, cooldownMs: 1 });
     const { deps, calls } = fakeDeps({ 'http://a': refused, 'http://b': refused, 'http://c': refused, 'http://d': refused });

@@ -81,8 +81,10 @@ export const defaultProxyDeps: ProxyDeps = {
 const FORWARDED = ['content-type', 'inference-header-content-length', 'accept'];
 
 /**
- * @throws TandemError `origin_unavailable` when no origin answered within the attempts and deadline,
- * immediately when every breaker is open; its `attempts` says how many origin attempts were made.
+ * @throws TandemError `overloaded` (503, the longest `Retry-After` the origins gave) when every origin
+ * tried shed the request: they are up, and the honest answer is "later", not a gateway failure;
+ * `origin_unavailable` when no origin answered within the attempts and deadline, immediately when every
+ * breaker is open. Its `attempts` says how many origin attempts were made.
  */
 export async function proxyInference(
   pool: OriginPool,
@@ -94,6 +96,8 @@ export async function proxyInference(
   const tried = new Set<string>();
   const failures: string[] = [];
   let made = 0;
+  let shed = 0;
+  let retryAfterSeconds = 1;
   for (let attempt = 0; attempt < tuning.maxAttempts; attempt++) {
     if (attempt > 0) {
       const backoff = backoffDelay({ baseMs: tuning.backoffBaseMs, capMs: tuning.backoffCapMs }, attempt - 1, deps.random());
@@ -117,12 +121,22 @@ export async function proxyInference(
       return { status: outcome.status, headers: outcome.headers, body: outcome.body, origin: origin.url, attempts: made, failures };
     }
     pool.fail(origin, deps.now());
-    failures.push(
-      `${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${originError(outcome.status, outcome.body).code}` : outcome.reason}`,
-    );
+    const code = outcome.kind === 'response' ? originError(outcome.status, outcome.body).code : undefined;
+    if (outcome.kind === 'response' && code === 'overloaded') {
+      shed++;
+      retryAfterSeconds = Math.max(retryAfterSeconds, retryAfterOf(outcome.headers));
+    }
+    failures.push(`${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${code}` : outcome.reason}`);
   }
   const reason = failures.length === 0 ? 'every origin is marked down' : failures.join('; ');
+  if (made > 0 && shed === made) throw new TandemError('overloaded', `every origin tried is overloaded: ${reason}`, { retryAfterSeconds, attempts: made });
   throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1, attempts: made });
+}
+
+/** An origin's `Retry-After` in whole seconds (1 when absent or not a number), capped at a minute. */
+function retryAfterOf(headers: Headers): number {
+  const seconds = Number(headers.get('retry-after'));
+  return Number.isFinite(seconds) && seconds >= 1 ? Math.min(60, Math.ceil(seconds)) : 1;
 }
 
 type AttemptOutcome = { kind: 'response'; status: number; headers: Headers; body: ArrayBuffer } | { kind: 'error'; reason: string };
