@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TandemError } from './errors.ts';
-import { CONFIDENCE_BUCKETS, confidenceBucket, parseTelemetryBatch, TELEMETRY_LIMITS, topClassConfidences, type DeviceRunRecord } from './device-telemetry.ts';
+import { CONFIDENCE_BUCKETS, confidenceBucket, TELEMETRY_LIMITS, topClassConfidences, type DeviceRunRecord } from './device-telemetry.ts';
+import { parseTelemetryBatch } from './telemetry-batch-reader.ts';
 
 const record: DeviceRunRecord = {
   model: 'mlp-classifier',
