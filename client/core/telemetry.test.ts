@@ -112,7 +112,7 @@ describe('deviceRunRecord', () => {
       manifest,
       variant: int8,
       backend: 'webgpu',
-      latencyMs: 3.14159,
+      latencyMs: 3.14259,
       outcome: 'ok',
       fallback: true,
       outputs: { logits: { dtype: 'float32', dims: [2, 2], data: logits } },
