@@ -14,12 +14,12 @@
  * Node.js dashboards and alerts work on them as they are.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CONFIDENCE_BUCKETS, topClassConfidences } from '../protocol/device-telemetry.ts';
+import { CONFIDENCE_BUCKETS, LATENCY_BUCKETS as SHARED_LATENCY_BUCKETS, topClassConfidences } from '../protocol/device-telemetry.ts';
 
 /** Shared with device telemetry (protocol/device-telemetry.ts), so device and origin confidences compare bucket for bucket. */
 export { topClassConfidences };
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS = [...SHARED_LATENCY_BUCKETS];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 /** Weight of the newest batch in the drift average. */
 const DRIFT_ALPHA = 0.05;

@@ -13,6 +13,9 @@ import type { ErrorCode } from './errors.ts';
 /** Upper bounds (`le`) of the top-class confidence buckets, shared by the origin's histogram and device telemetry. */
 export const CONFIDENCE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1] as const;
 
+/** Latency histogram bucket bounds in seconds, shared by the origin's request histograms and the edge's device-run one. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
 /** Device backends a record may name. */
 export const TELEMETRY_BACKENDS = ['webgpu', 'wasm'] as const;
 
