@@ -2,7 +2,9 @@
  * How telemetry batches leave the page: `POST {edge}/v1/telemetry` with `fetch` and `keepalive: true`, so
  * a batch sent from `pagehide` outlives the page. Not `navigator.sendBeacon`: a beacon cannot carry the
  * `Authorization` header the edge's route requires (the same API key as inference), and keepalive fetch is
- * the beacon's replacement where headers are needed. Browsers allow 64 KiB of keepalive bodies in flight,
+ * the beacon's replacement where headers are needed (a cross-origin edge means a CORS preflight, which
+ * keepalive requests get in current browsers; Chrome before 81 refused it, and such a batch is lost, counted
+ * as dropped). Browsers allow 64 KiB of keepalive bodies in flight,
  * so a body over the protocol's limit is split in halves until each fits.
  *
  * `startTelemetry` wires the batching policy (core/telemetry.ts) to it and to the page's lifecycle: what
