@@ -8,6 +8,7 @@ import { DEFAULT_BREAKER, type BreakerOptions } from '../protocol/resilience/bre
 import { DEFAULT_OFFLINE_MAX_AGE_MS } from '../protocol/trust/trust-state.ts';
 import { parsePlacementMode, type PlacementMode } from './core/placement.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
+import type { TelemetryOptions } from './core/telemetry.ts';
 
 /** Everything configurable, in one object. Each field states its default; bad values throw at `createTandem`. */
 export interface TandemConfig {
@@ -66,6 +67,12 @@ export interface TandemConfig {
   persistStorage?: boolean;
   /** Loaded models kept by the in-flight/loaded memo. Default 8. */
   maxLoadedModels?: number;
+  /**
+   * Device-run telemetry to the edge (client/core/telemetry.ts: model, version, variant, backend, latency,
+   * outcome, fallback, confidence bucket; never inputs or outputs). `false` turns it off; an object tunes
+   * the batching. Default on: batches of 50, at most 500 waiting, sent within 30 s and on page hide.
+   */
+  telemetry?: boolean | Partial<TelemetryOptions>;
 }
 
 /** A configuration with every default filled in and every value checked. */
@@ -84,6 +91,8 @@ export interface ResolvedConfig {
   persistStorage: boolean;
   retry: RetryPolicy;
   breaker: BreakerOptions;
+  /** Undefined when the app turned telemetry off. */
+  telemetry: TelemetryOptions | undefined;
 }
 
 /** What a header value may hold: printable ASCII, no line breaks. */
@@ -148,5 +157,27 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
       failureThreshold: positive('breaker.failureThreshold', config.breaker?.failureThreshold, DEFAULT_BREAKER.failureThreshold, 1),
       cooldownMs: positive('breaker.cooldownMs', config.breaker?.cooldownMs, DEFAULT_BREAKER.cooldownMs),
     },
+    telemetry: resolveTelemetry(config.telemetry, (name, value, fallback, min) => integer(name, positive(name, value, fallback, min))),
+  };
+}
+
+/** Telemetry's defaults (client/core/telemetry.ts), kept here so a page that never records loads none of its code. */
+export const DEFAULT_TELEMETRY: TelemetryOptions = { maxBatch: 50, maxQueue: 500, flushIntervalMs: 30_000 };
+
+function resolveTelemetry(
+  given: TandemConfig['telemetry'],
+  whole: (name: string, value: number | undefined, fallback: number, min: number) => number,
+): TelemetryOptions | undefined {
+  if (given === false) return undefined;
+  if (given !== undefined && given !== true && (typeof given !== 'object' || given === null)) {
+    throw new TandemError('bad_request', `createTandem: telemetry must be true, false or an object, got ${JSON.stringify(given)}`);
+  }
+  const t = typeof given === 'object' ? given : {};
+  const maxBatch = whole('telemetry.maxBatch', t.maxBatch, DEFAULT_TELEMETRY.maxBatch, 1);
+  if (maxBatch > 100) throw new TandemError('bad_request', `createTandem: telemetry.maxBatch must be at most 100 (the edge's limit), got ${maxBatch}`);
+  return {
+    maxBatch,
+    maxQueue: whole('telemetry.maxQueue', t.maxQueue, DEFAULT_TELEMETRY.maxQueue, 1),
+    flushIntervalMs: whole('telemetry.flushIntervalMs', t.flushIntervalMs, DEFAULT_TELEMETRY.flushIntervalMs, 1),
   };
 }

@@ -18,6 +18,9 @@ import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
 import type { OriginClient } from './origin-client.ts';
 import type { BackendAttempt } from './runtime/contract.ts';
+import type { DeviceRunRecord } from '../protocol/device-telemetry.ts';
+import { continueTrace, formatTraceparent, parseTraceparent } from '../protocol/traceparent.ts';
+import type { DeviceRun } from './core/telemetry.ts';
 
 export type CacheMode = 'default' | 'no-store' | 'only-if-cached';
 
@@ -29,6 +32,8 @@ export interface RunOptions {
   cache?: CacheMode;
   /** Outputs to compute. Default: all. */
   outputs?: string[];
+  /** The app's W3C `traceparent`, when the run belongs to its trace. Default: the run starts a trace. */
+  traceparent?: string;
 }
 
 export interface RunMeta {
@@ -42,6 +47,8 @@ export interface RunMeta {
   timings: { totalMs: number; computeMs?: number };
   /** When the first choice failed and another tier answered: what failed. */
   fallback?: { from: 'device' | 'origin'; code: string; message: string };
+  /** The run's W3C trace id: the edge's and the origin's log lines of its origin request name it too. */
+  traceId: string;
 }
 
 export interface RunResult extends RunMeta {
@@ -88,6 +95,8 @@ export interface ModelDeps {
   onDispose: () => void;
   /** Whether the freshest timestamp record revokes this version (with `rootKeys`): then it never runs again. */
   revoked?: (id: string, version: string) => boolean;
+  /** Takes each device run's record (client/core/telemetry.ts); absent when the app turned telemetry off. */
+  telemetry?: (run: DeviceRun) => void;
 }
 
 /** What the device or the origin answered. */
@@ -143,10 +152,10 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
     return { outputs: result.outputs, backend: result.backend, version: manifest.version, computeMs: result.computeMs };
   }
 
-  const runOn = async (target: Target, inputs: NamedTensors, options: RunOptions): Promise<TierAnswer> =>
+  const runOn = async (target: Target, inputs: NamedTensors, options: RunOptions, traceparent: string): Promise<TierAnswer> =>
     target === 'device'
       ? runDevice(inputs, options.outputs)
-      : { ...(await deps.origin.infer(manifest, inputs, options.outputs, options.signal)), backend: undefined };
+      : { ...(await deps.origin.infer(manifest, inputs, options.outputs, options.signal, traceparent)), backend: undefined };
 
   return {
     id: manifest.id,
@@ -159,6 +168,7 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
     },
     async run(rawInputs, options = {}) {
       const start = deps.now();
+      const trace = continueTrace(parseTraceparent(options.traceparent));
       const cacheMode = options.cache ?? 'default';
       if (!CACHE_MODES.includes(cacheMode)) throw new TandemError('bad_request', `cache must be default, no-store or only-if-cached`);
       throwIfAborted(options.signal);
@@ -187,6 +197,7 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
         stale,
         timings: { totalMs: deps.now() - start },
         ...(fallback ? { fallback } : {}),
+        traceId: trace.traceId,
       });
       if (cached?.fresh) {
         deps.counts.hits++;
@@ -207,8 +218,23 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       let firstError: TandemError | undefined;
       let lastError: TandemError | undefined;
       for (const target of order) {
+        const began = deps.now();
+        // A device attempt's record: its answer, or its failure (backend: the one it ran on or would have tried).
+        const report = (outcome: DeviceRunRecord['outcome'], backend = session?.backend ?? deviceChoice?.backends[0], outputs?: NamedTensors) =>
+          target === 'device' &&
+          backend &&
+          deps.telemetry?.({
+            manifest,
+            variant: deviceChoice!.variant,
+            backend,
+            latencyMs: deps.now() - began,
+            outcome,
+            fallback: target !== order[0],
+            outputs,
+          });
         try {
-          const r = await runOn(target, inputs, options);
+          const r = await runOn(target, inputs, options, formatTraceparent(trace));
+          report('ok', r.backend, r.outputs);
           if (key && r.version === manifest.version) {
             void deps.results.put(key, {
               modelId: manifest.id,
@@ -227,9 +253,11 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
             stale: false,
             timings: { totalMs: deps.now() - start, computeMs: r.computeMs },
             ...(firstError ? { fallback: { from: order[0]!, code: firstError.code, message: firstError.message } } : {}),
+            traceId: trace.traceId,
           };
         } catch (err) {
           const e = toTandemError(err);
+          if (e.code !== 'aborted') report(e.code);
           if (!canFallBack(e)) throw e;
           firstError ??= e;
           lastError = e;

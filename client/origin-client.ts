@@ -47,7 +47,7 @@ export function loadOipCodec(): Promise<OipCodec> {
 
 export interface OriginClient {
   /** @throws TandemError from the edge or origin (`origin_unavailable`, `offline`, `rate_limited`, …). */
-  infer(manifest: Manifest, inputs: NamedTensors, outputs: string[] | undefined, signal?: AbortSignal): Promise<OriginAnswer>;
+  infer(manifest: Manifest, inputs: NamedTensors, outputs: string[] | undefined, signal?: AbortSignal, traceparent?: string): Promise<OriginAnswer>;
 }
 
 /**
@@ -57,7 +57,7 @@ export interface OriginClient {
  */
 export function createOriginClient(deps: OriginClientDeps): OriginClient {
   return {
-    async infer(manifest, inputs, outputs, signal) {
+    async infer(manifest, inputs, outputs, signal, traceparent) {
       let oip: OipCodec;
       try {
         oip = await loadOipCodec();
@@ -70,7 +70,8 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
         ...(outputs ? { outputs: outputs.map((name) => ({ name })) } : {}),
       });
       const { body, headers } = encodeInferRequest(request, { binary: true });
-      const allHeaders = { ...headers, ...(await deps.headers()) };
+      // The run's trace (protocol/traceparent.ts): the edge continues it and forwards it to the origin.
+      const allHeaders = { ...headers, ...(await deps.headers()), ...(traceparent ? { traceparent } : {}) };
       const url = `${deps.edge}/v2/models/${encodeURIComponent(manifest.id)}/versions/${encodeURIComponent(manifest.version)}/infer`;
       return deps.breaker.call(() =>
         retry(

@@ -57,6 +57,7 @@ describe('the public API', () => {
       capabilities?: Partial<DeviceCapabilities>;
       persistStorage?: boolean;
       maxLoadedModels?: number;
+      telemetry?: boolean | Partial<{ maxBatch: number; maxQueue: number; flushIntervalMs: number }>;
     }>();
     // What the README's snippet passes.
     expectTypeOf({ edge: 'https://ml.example.com', publicKeys: [] as unknown[], apiKey: 'k' }).toExtend<TandemConfig>();
@@ -100,7 +101,7 @@ describe('the public API', () => {
   });
 
   it('run: inputs, options, and a result that says where it ran', () => {
-    expectTypeOf<RunOptions>().toEqualTypeOf<{ signal?: AbortSignal; cache?: CacheMode; outputs?: string[] }>();
+    expectTypeOf<RunOptions>().toEqualTypeOf<{ signal?: AbortSignal; cache?: CacheMode; outputs?: string[]; traceparent?: string }>();
     expectTypeOf<CacheMode>().toEqualTypeOf<'default' | 'no-store' | 'only-if-cached'>();
     expectTypeOf<RunResult>().toEqualTypeOf<{
       outputs: Record<string, Tensor>;
@@ -110,6 +111,7 @@ describe('the public API', () => {
       stale: boolean;
       timings: { totalMs: number; computeMs?: number };
       fallback?: { from: 'device' | 'origin'; code: string; message: string };
+      traceId: string;
     }>();
     // The three input forms: our tensors, a typed array with dims, an onnxruntime-web tensor.
     expectTypeOf({ x: { data: new Float32Array(256), dims: [1, 256] } }).toExtend<InputMap>();

@@ -7,7 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ortWeb from 'onnxruntime-web';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { confidenceBucket, type TelemetryBatch } from '../protocol/device-telemetry.ts';
+import { parseTelemetryBatch } from '../protocol/telemetry-batch-reader.ts';
 import { listModelVersions, readEnvelope } from '../origin/repository.ts';
 import { INFER_TOKEN, signedRepository, startTestOrigin, type TestRepository } from '../origin/test-support.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
@@ -30,12 +32,13 @@ const quiet = () => {};
 
 let repo: TestRepository;
 let origin: Awaited<ReturnType<typeof startTestOrigin>>['origin'];
+let originLines: Record<string, unknown>[];
 let edge: FakeEdge;
 const manifests = new Map<string, Manifest>();
 
 beforeAll(async () => {
   repo = await signedRepository(['mlp-classifier']);
-  ({ origin } = await startTestOrigin(repo));
+  ({ origin, lines: originLines } = await startTestOrigin(repo));
   const trusted = await loadTrustedKeys(repo.trustedKeys);
   for (const { id, version } of await listModelVersions(repo.repository)) {
     manifests.set(id, (await verifyManifest(await readEnvelope(repo.repository, id, version), trusted)).manifest);
@@ -199,6 +202,62 @@ describe('createTandem', () => {
     expect(r).toMatchObject({ ranOn: 'origin', backend: undefined, version: '1.0.0' });
     const local = await (await p.page().load('mlp-classifier', { placement: 'device-only' })).run(x(5), { cache: 'no-store' });
     expect(top1(local.outputs.logits!)).toBe(top1(r.outputs.logits!));
+  });
+
+  it('reports device runs to the edge in batches (never inputs or outputs), unless the app turns telemetry off', async () => {
+    const batches: TelemetryBatch[] = [];
+    const spy = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).endsWith('/v1/telemetry')) {
+        expect(init).toMatchObject({ method: 'POST', keepalive: true, headers: { authorization: 'Bearer app-key' } });
+        batches.push(parseTelemetryBatch(JSON.parse(init!.body as string)));
+        return new Response(null, { status: 204 });
+      }
+      return edge.fetch(input, init);
+    }) as typeof fetch;
+    const p = profile();
+    const tandem = p.page({ telemetry: { maxBatch: 2 } }, { fetch: spy });
+    const model = await tandem.load('mlp-classifier', { placement: 'device-only' });
+    const runs = [await model.run(x(21), { cache: 'no-store' }), await model.run(x(22), { cache: 'no-store' })];
+    await vi.waitFor(() => expect(batches).toHaveLength(1));
+    expect(batches[0]!.dropped).toBe(0);
+    for (const [i, r] of batches[0]!.records.entries()) {
+      expect(r).toMatchObject({
+        model: 'mlp-classifier',
+        version: '1.0.0',
+        variant: model.placement.variant.name,
+        backend: 'wasm',
+        outcome: 'ok',
+        fallback: false,
+      });
+      expect(r.latency_ms).toBeGreaterThan(0);
+      const probabilities = runs[i]!.outputs.probabilities!.data as Float32Array;
+      expect(r.confidence_le).toBe(confidenceBucket(Math.max(...probabilities)));
+    }
+    await model.run(x(23), { cache: 'no-store' });
+    await tandem.dispose(); // Sends what waits.
+    await vi.waitFor(() => expect(batches.map((b) => b.records.length)).toEqual([2, 1]));
+
+    const off = p.page({ telemetry: false }, { fetch: spy });
+    await (await off.load('mlp-classifier', { placement: 'device-only' })).run(x(24), { cache: 'no-store' });
+    await off.dispose();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toHaveLength(2);
+  });
+
+  it("names each run's W3C trace: its own, or the app's; the origin's log line of the request names it too", async () => {
+    const remote = await profile().page().load('mlp-classifier', { placement: 'origin-only' });
+    const r = await remote.run(x(25), { cache: 'no-store' });
+    expect(r.traceId).toMatch(/^[0-9a-f]{32}$/);
+    await vi.waitFor(() =>
+      expect(originLines).toContainEqual(expect.objectContaining({ trace_id: r.traceId, path: '/v2/models/mlp-classifier/versions/1.0.0/infer' })),
+    );
+    const appTrace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const mine = await remote.run(x(26), { cache: 'no-store', traceparent: appTrace });
+    expect(mine.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    await vi.waitFor(() => expect(originLines).toContainEqual(expect.objectContaining({ trace_id: mine.traceId })));
+    const line = originLines.find((l) => l.trace_id === mine.traceId)!;
+    expect(line.parent_span_id).not.toBe('b7ad6b7169203331'); // the SDK's span sits between the app's and the origin's
+    expect((await remote.run(x(27), { cache: 'no-store', traceparent: 'garbage' })).traceId).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('a device run that fails falls back to the origin and says why', async () => {

@@ -33,6 +33,7 @@ import { createOriginClient, loadOipCodec } from './origin-client.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
 import { createTrust } from './trust.ts';
+import { lazyTelemetry } from './adapters/lazy-telemetry.ts';
 
 /** Optional dependencies, each with a lazy browser default (tests pass fakes). */
 export interface TandemDeps {
@@ -198,6 +199,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     warn,
   });
   const resultCounts: ResultCounts = { hits: 0, staleHits: 0, misses: 0 };
+  const telemetry = cfg.telemetry && lazyTelemetry(cfg.telemetry, { edge: cfg.edge, fetch: fetcher, headers });
   const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
 
   async function load(
@@ -227,7 +229,17 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     }
     return createModel(
       { manifest, decision, source, session, openError },
-      { device, origin, results, counts: resultCounts, now, wallClock, onDispose: () => loads.delete(key), ...(trust ? { revoked: trust.revoked } : {}) },
+      {
+        device,
+        origin,
+        results,
+        counts: resultCounts,
+        now,
+        wallClock,
+        onDispose: () => loads.delete(key),
+        ...(trust ? { revoked: trust.revoked } : {}),
+        ...(telemetry ? { telemetry: telemetry.record } : {}),
+      },
     );
   }
 
@@ -262,6 +274,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
       };
     },
     async dispose() {
+      telemetry?.close();
       loads.clear();
       await device.dispose();
     },

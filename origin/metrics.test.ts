@@ -121,7 +121,7 @@ describe('metric naming', () => {
     expect(names.filter((n) => /^tandem_origin_(process|nodejs)_/.test(n))).toEqual([]);
   });
 
-  it("has Tandem's own metrics, labelled by model and version", () => {
+  it("has Tandem's own metrics, labelled by model, version and (for traffic) variant", () => {
     const own = [...families.values()].filter((f) => f.name.startsWith('tandem_origin_'));
     expect(own.map((f) => `${f.name} ${f.type}`).sort()).toEqual([
       'tandem_origin_batch_size_rows histogram',
@@ -137,7 +137,12 @@ describe('metric naming', () => {
       'tandem_origin_top_class_confidence histogram',
       'tandem_origin_warmup_failures_total counter',
     ]);
-    expect([...families.get('tandem_origin_requests_total')!.labels].sort()).toEqual(['code', 'model', 'status', 'version']);
+    expect([...families.get('tandem_origin_requests_total')!.labels].sort()).toEqual(['code', 'model', 'status', 'variant', 'version']);
+    // Traffic and quality carry the variant (as device telemetry does); load state is per version.
+    for (const name of ['tandem_origin_request_duration_seconds', 'tandem_origin_compute_seconds', 'tandem_origin_top_class_confidence']) {
+      expect([...families.get(name)!.labels].filter((l) => l !== 'le').sort(), name).toEqual(['model', 'variant', 'version']);
+    }
+    expect([...families.get('tandem_origin_model_ready')!.labels].sort()).toEqual(['model', 'version']);
   });
 
   it('catches names that break the conventions', () => {

@@ -14,59 +14,78 @@
  * Node.js dashboards and alerts work on them as they are.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CONFIDENCE_BUCKETS, LATENCY_BUCKETS as SHARED_LATENCY_BUCKETS, topClassConfidences } from '../protocol/device-telemetry.ts';
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Shared with device telemetry (protocol/device-telemetry.ts), so device and origin confidences compare bucket for bucket. */
+export { topClassConfidences };
+
+const LATENCY_BUCKETS = [...SHARED_LATENCY_BUCKETS];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-const CONFIDENCE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 /** Weight of the newest batch in the drift average. */
 const DRIFT_ALPHA = 0.05;
 
 export type OriginMetrics = ReturnType<typeof createOriginMetrics>;
 
+/** The labels of a served model's traffic metrics. */
+export interface ServedLabels {
+  model: string;
+  version: string;
+  /** The manifest variant the origin runs (its `origin`-tier variant), as device telemetry names the device's. */
+  variant: string;
+}
+
+/** Traffic labels of a served model. */
+export function servedLabels(model: { id: string; version: string; variant: { name: string } }): ServedLabels {
+  return { model: model.id, version: model.version, variant: model.variant.name };
+}
+
 export function createOriginMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const model = ['model', 'version'] as const;
+  // Traffic and quality metrics also carry the variant, so they line up with device telemetry's series
+  // (worker/telemetry/). Load-state metrics are about the version (whose origin variant its manifest fixes).
+  const served = [...model, 'variant'] as const;
   const metrics = {
     registry,
     requests: new Counter({
       name: 'tandem_origin_requests_total',
       help: 'Inference requests by model, version, HTTP status and error code ("ok" on success).',
-      labelNames: [...model, 'status', 'code'],
+      labelNames: [...served, 'status', 'code'],
       registers: [registry],
     }),
     requestSeconds: new Histogram({
       name: 'tandem_origin_request_duration_seconds',
       help: 'Inference request latency, from body read to response.',
-      labelNames: model,
+      labelNames: served,
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     queueSeconds: new Histogram({
       name: 'tandem_origin_queue_wait_seconds',
       help: 'Time a request waited in the batching queue.',
-      labelNames: model,
+      labelNames: served,
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     computeSeconds: new Histogram({
       name: 'tandem_origin_compute_seconds',
       help: 'onnxruntime run time of one batch.',
-      labelNames: model,
+      labelNames: served,
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     batchSize: new Histogram({
       name: 'tandem_origin_batch_size_rows',
       help: 'Rows per onnxruntime run.',
-      labelNames: model,
+      labelNames: served,
       buckets: BATCH_BUCKETS,
       registers: [registry],
     }),
     queueDepth: new Gauge({
       name: 'tandem_origin_queue_depth_rows',
       help: 'Rows waiting in the batching queue.',
-      labelNames: model,
+      labelNames: served,
       registers: [registry],
     }),
     inFlight: new Gauge({
@@ -89,8 +108,8 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
     topConfidence: new Histogram({
       name: 'tandem_origin_top_class_confidence',
       help: 'Softmax probability (0 to 1, no unit) of the top class, per answered row.',
-      labelNames: model,
-      buckets: CONFIDENCE_BUCKETS,
+      labelNames: served,
+      buckets: [...CONFIDENCE_BUCKETS],
       registers: [registry],
     }),
     warmupFailures: new Counter({
@@ -102,7 +121,7 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
     inputDrift: new Gauge({
       name: 'tandem_origin_input_drift',
       help: 'Moving average of |batch mean - training mean| / training std, per input (in training standard deviations).',
-      labelNames: [...model, 'input'],
+      labelNames: [...served, 'input'],
       registers: [registry],
     }),
   };
@@ -111,34 +130,14 @@ export function createOriginMetrics(options: { processMetrics?: boolean } = {}) 
   return {
     ...metrics,
     /** Records one batch's input mean against the training reference. */
-    observeDrift(labels: { model: string; version: string; input: string }, batchMean: number, reference: { mean: number; std: number }) {
+    observeDrift(labels: ServedLabels & { input: string }, batchMean: number, reference: { mean: number; std: number }) {
       if (!Number.isFinite(batchMean)) return; // NaN inputs (policy allow) say nothing about drift, and prom-client refuses NaN.
       const score = Math.abs(batchMean - reference.mean) / (reference.std || 1);
-      const key = `${labels.model}\u0000${labels.version}\u0000${labels.input}`;
+      const key = `${labels.model}\u0000${labels.version}\u0000${labels.variant}\u0000${labels.input}`;
       const previous = driftState.get(key);
       const smoothed = previous === undefined ? score : previous + DRIFT_ALPHA * (score - previous);
       driftState.set(key, smoothed);
       metrics.inputDrift.set(labels, smoothed);
     },
   };
-}
-
-/**
- * Softmax probability of the top class for each row of `[rows, classes]` logits. Rows holding NaN or
- * ±Infinity are left out: they have no confidence, and prom-client throws on observing NaN, which would
- * fail the batch the row came from.
- */
-export function topClassConfidences(logits: Float32Array, classes: number): Float64Array {
-  const rows = classes > 0 ? Math.floor(logits.length / classes) : 0;
-  const out = new Float64Array(rows);
-  let kept = 0;
-  for (let r = 0; r < rows; r++) {
-    let max = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < classes; k++) max = Math.max(max, logits[r * classes + k]!);
-    let sum = 0;
-    for (let k = 0; k < classes; k++) sum += Math.exp(logits[r * classes + k]! - max);
-    const confidence = 1 / sum;
-    if (Number.isFinite(confidence)) out[kept++] = confidence;
-  }
-  return out.subarray(0, kept);
 }

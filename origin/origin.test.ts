@@ -240,7 +240,7 @@ describe('origin serving real models', () => {
   it('exports Prometheus metrics, including model-quality signals', async () => {
     const text = await metricsText(origin);
     for (const name of [
-      'tandem_origin_requests_total{model="mlp-classifier",version="1.0.0",status="200",code="ok"}',
+      'tandem_origin_requests_total{model="mlp-classifier",version="1.0.0",variant="fp32",status="200",code="ok"}',
       'tandem_origin_request_duration_seconds_bucket',
       'tandem_origin_queue_wait_seconds_bucket',
       'tandem_origin_compute_seconds_bucket',
@@ -249,11 +249,13 @@ describe('origin serving real models', () => {
       'tandem_origin_in_flight_requests',
       'tandem_origin_model_load_seconds{model="large-classifier",version="1.0.0"}',
       'tandem_origin_top_class_confidence_bucket',
-      'tandem_origin_input_drift{model="mlp-classifier",version="1.0.0",input="x"}',
+      'tandem_origin_input_drift{model="mlp-classifier",version="1.0.0",variant="fp32",input="x"}',
     ]) {
       expect(text).toContain(name);
     }
-    expect(text).toMatch(/tandem_origin_requests_total\{model="mlp-classifier",version="1.0.0",status="400",code="input_shape_mismatch"\} [1-9]/);
+    expect(text).toMatch(
+      /tandem_origin_requests_total\{model="mlp-classifier",version="1.0.0",variant="fp32",status="400",code="input_shape_mismatch"\} [1-9]/,
+    );
   });
 });
 
@@ -332,7 +334,7 @@ describe('origin under overload', () => {
     expect(await pending).toBeInstanceOf(Error);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const text = await metricsText(origin);
-    expect(text).toMatch(/tandem_origin_requests_total\{model="mlp-classifier",version="1.0.0",status="499",code="aborted"\} 1/);
+    expect(text).toMatch(/tandem_origin_requests_total\{model="mlp-classifier",version="1.0.0",variant="fp32",status="499",code="aborted"\} 1/);
     expect(batchCounts(text, 'mlp-classifier').sum).toBe(rowsBefore);
   });
 });

@@ -19,7 +19,7 @@ import { listModelVersions } from './repository.ts';
 import { createOriginApp, type Logger, type OriginState } from './app.ts';
 import { clientErrorFor, lacksRequiredHost, rawErrorResponse, requestErrorResponse, writeErrorResponse } from './client-error.ts';
 import { batchingFor, DEV_ADMIN_TOKEN, DEV_TOKEN, type OriginConfig } from './config.ts';
-import { createOriginMetrics, topClassConfidences } from './metrics.ts';
+import { createOriginMetrics, servedLabels, topClassConfidences } from './metrics.ts';
 import { ModelRegistry, type BatchInput, type ServedModel } from './model-registry.ts';
 import type { Tensor } from '../protocol/tensor.ts';
 import { RepositoryTrust } from './trust/repository-trust.ts';
@@ -85,7 +85,7 @@ export async function startOrigin(config: OriginConfig, options: StartOptions = 
   watch.start(config.trustCheckMs);
   const queueGauge = setInterval(() => {
     for (const model of registry.list()) {
-      metrics.queueDepth.set({ model: model.id, version: model.version }, model.batcher.stats().queuedRows);
+      metrics.queueDepth.set(servedLabels(model), model.batcher.stats().queuedRows);
     }
   }, 250);
   queueGauge.unref();
@@ -226,7 +226,7 @@ function recordBatch(
   items: readonly BatchInput[],
   outputs: Record<string, Tensor>,
 ): void {
-  const labels = { model: model.id, version: model.version };
+  const labels = servedLabels(model);
   metrics.computeSeconds.observe(labels, computeMs / 1000);
   metrics.batchSize.observe(labels, rows);
   if (model.manifest.task === 'classification') {

@@ -12,6 +12,7 @@ import { catalogRoutes } from './routes/catalog.ts';
 import { inferenceRoutes } from './routes/inference.ts';
 import { oipRoutes } from './routes/oip.ts';
 import { trustRoutes } from './routes/trust.ts';
+import { telemetryRoutes } from './routes/telemetry.ts';
 import type { EdgeEnv } from './context.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
@@ -48,7 +49,17 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
     cors({
       origin: '*',
       allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-      allowHeaders: ['authorization', 'x-api-key', 'content-type', 'inference-header-content-length', 'x-client-id', 'x-request-id', 'range', 'if-none-match'],
+      allowHeaders: [
+        'authorization',
+        'x-api-key',
+        'content-type',
+        'inference-header-content-length',
+        'x-client-id',
+        'x-request-id',
+        'traceparent',
+        'range',
+        'if-none-match',
+      ],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 86400,
     }),
@@ -58,6 +69,7 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', artifactRoutes(options.artifactCache));
   app.route('/v1', adminRoutes);
   app.route('/v1', trustRoutes);
+  app.route('/v1', telemetryRoutes);
   app.route('/v2', inferenceRoutes);
   app.route('/v2', oipRoutes);
   // After the last route: it reads them.

@@ -5,6 +5,7 @@
 import type { ApiKeyRecord } from './auth/api-keys.ts';
 import type { EdgeConfig } from './config.ts';
 import type { OriginPool } from './origin-pool/pool.ts';
+import type { TraceContext } from '../protocol/traceparent.ts';
 
 /** Fields a handler adds to the request's log line. */
 export interface LogFields {
@@ -15,10 +16,16 @@ export interface LogFields {
   version?: string;
   upstream_ms?: number;
   cache?: 'hit' | 'miss';
+  /** Telemetry: records in the batch, counted (not past the series bound), and dropped by the SDK. */
+  records?: number;
+  counted?: number;
+  dropped?: number;
 }
 
 export interface EdgeVariables {
   requestId: string;
+  /** This request's span of the caller's W3C trace (or of a trace started here); forwarded to the origin. */
+  trace: TraceContext;
   config: EdgeConfig;
   pool: OriginPool;
   apiKey: ApiKeyRecord | undefined;

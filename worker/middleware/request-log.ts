@@ -2,8 +2,13 @@
  * Request ids and the request log: takes `x-request-id` from the client (or makes one), returns it on every
  * response, and writes one JSON line per request when it ends: request_id, method, route, status, timings,
  * and what the handler added (origin, attempts, model, version, cache).
+ *
+ * It also continues the caller's W3C trace (`traceparent`, protocol/traceparent.ts) with a span of the
+ * edge's own, or starts one: the line names `trace_id`, `span_id` and `parent_span_id`, and the proxy
+ * forwards the edge's span to the origin, whose line names the same trace.
  */
 import type { MiddlewareHandler } from 'hono';
+import { continueTrace, parseTraceparent, TRACEPARENT_HEADER } from '../../protocol/traceparent.ts';
 import type { EdgeEnv } from '../context.ts';
 
 export interface RequestLogOptions {
@@ -22,6 +27,9 @@ export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<E
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     c.set('requestId', requestId);
+    const parent = parseTraceparent(c.req.header(TRACEPARENT_HEADER));
+    const trace = continueTrace(parent);
+    c.set('trace', trace);
     c.set('log', {});
     try {
       await next();
@@ -32,6 +40,9 @@ export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<E
         JSON.stringify({
           event: 'request',
           request_id: requestId,
+          trace_id: trace.traceId,
+          span_id: trace.spanId,
+          ...(parent ? { parent_span_id: parent.spanId } : {}),
           method: c.req.method,
           route: c.req.routePath,
           path: c.req.path,

@@ -48,6 +48,8 @@ export interface ProxyRequest {
   headers: Headers;
   body: ArrayBuffer;
   requestId: string;
+  /** The edge's span of the request's trace (a `traceparent` value), sent on to the origin. */
+  traceparent?: string;
   /** Absolute deadline (ms since epoch). */
   deadline: number;
 }
@@ -149,6 +151,7 @@ async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: n
   }
   headers.set('authorization', `Bearer ${token}`);
   headers.set('x-request-id', req.requestId);
+  if (req.traceparent) headers.set('traceparent', req.traceparent);
   // The origin drops queued work past this, so a request the edge gave up on doesn't use the origin's time.
   headers.set('x-request-timeout-ms', String(Math.max(1, Math.floor(timeoutMs))));
   const controller = new AbortController();

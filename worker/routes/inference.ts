@@ -17,6 +17,7 @@ import { modelPath } from '../../protocol/hono/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
 import { probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
+import { formatTraceparent } from '../../protocol/traceparent.ts';
 
 export const inferenceRoutes = new Hono<EdgeEnv>();
 
@@ -59,7 +60,14 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
   try {
     const result = await proxyInference(
       pool,
-      { path, headers: c.req.raw.headers, body, requestId: c.get('requestId'), deadline: Date.now() + config.tuning.deadlineMs },
+      {
+        path,
+        headers: c.req.raw.headers,
+        body,
+        requestId: c.get('requestId'),
+        traceparent: formatTraceparent(c.get('trace')),
+        deadline: Date.now() + config.tuning.deadlineMs,
+      },
       config.tuning,
       config.originToken,
     );

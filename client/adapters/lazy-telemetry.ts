@@ -1,0 +1,38 @@
+/**
+ * Device-run telemetry for the page, loaded when the first device run is reported: its batching,
+ * records and transport (telemetry-transport.ts) are a chunk of their own, as the OIP codec is, so the
+ * main-thread SDK the page waits for stays within its budget (client/bundle-size.test.ts).
+ */
+import type { DeviceRun, TelemetryOptions } from '../core/telemetry.ts';
+import type { RunTelemetry, TelemetryTransportDeps } from './telemetry-transport.ts';
+
+export interface DeviceRunReporter {
+  /** Reports one device run. Never throws; a chunk that fails to load loses the run (and is tried again next time). */
+  record(run: DeviceRun): void;
+  /** Sends what waits and stops (`tandem.dispose()`). */
+  close(): void;
+}
+
+/**
+ * @example
+ * const telemetry = lazyTelemetry(cfg.telemetry, { edge, fetch, headers });
+ * createModel(state, { ...deps, telemetry: telemetry.record });
+ */
+export function lazyTelemetry(options: TelemetryOptions, deps: TelemetryTransportDeps): DeviceRunReporter {
+  let started: Promise<RunTelemetry> | undefined;
+  return {
+    record(run) {
+      started ??= import('./telemetry-transport.ts').then((m) => m.startTelemetry(options, deps));
+      started.then(
+        (t) => t.record(run),
+        () => (started = undefined),
+      );
+    },
+    close() {
+      started?.then(
+        (t) => t.close(),
+        () => {},
+      );
+    },
+  };
+}
