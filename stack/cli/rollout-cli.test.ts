@@ -14,6 +14,7 @@ import { loadTrustedKeys } from '../../protocol/keys.ts';
 import { verifyRollout } from '../../protocol/rollout/rollout-record.ts';
 import { tandemCli as tandem } from './test-support.ts';
 import { rolloutPath } from './rollout-store.ts';
+import { rolloutKeys } from '../seed-r2.ts';
 
 const MODEL = 'mlp-classifier';
 let dir: string;
@@ -83,6 +84,8 @@ describe('tandem rollout', () => {
     expect(status.code, status.err).toBe(0);
     expect(status.out).toMatch(/rollout record 1 of mlp-classifier \(verified with .*trusted.json\)/);
     expect(status.out).toMatch(/1\.0\.0 100% \(stable\)/);
+    // The stack seeds it into the edge's R2 with the trust metadata.
+    expect(await rolloutKeys(cliRepo.repository)).toEqual(['_rollout/mlp-classifier.dsse.json']);
   });
 
   it('set, rollback and promote write growing versions once the origins hold the canary', async () => {
