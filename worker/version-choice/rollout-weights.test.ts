@@ -130,6 +130,13 @@ describe('rollout record at the edge', () => {
     expect(view.zeroed).toEqual([
       { version: '1.1.0', configured: 10, cause: 'not_ready', reason: expect.stringContaining('http://origin-b.test (404 model_not_found)') },
     ]);
+    expect(view.stable_readiness).toEqual({
+      ready: true,
+      origins: [
+        { origin: 'http://origin-a.test', ready: true },
+        { origin: 'http://origin-b.test', ready: true },
+      ],
+    });
     // Once every origin holds it, it gets its share back.
     resetPoolReadiness();
     origins();
