@@ -36,3 +36,15 @@ export function rootKey(version: number): string {
 }
 
 export const TIMESTAMP_KEY = `${TRUST_PREFIX}/timestamp.dsse.json`;
+
+/**
+ * Rollout records (rollout/rollout-record.ts), one per model: which versions clients get, in what shares.
+ * `_rollout` cannot be a model id either.
+ *
+ *   <root>/_rollout/<model id>.dsse.json   the model's rollout record in force
+ */
+export const ROLLOUT_PREFIX = '_rollout';
+
+export function rolloutKey(model: string): string {
+  return `${ROLLOUT_PREFIX}/${model}.dsse.json`;
+}

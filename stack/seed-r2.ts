@@ -2,7 +2,8 @@
  * Copies a model repository into the edge's R2 bucket as `wrangler dev` keeps it locally: each signed
  * envelope under `<id>/<version>/manifest.dsse.json`, each artifact once under `artifacts/<sha256>`
  * (worker/storage/layout.ts), and the update framework's metadata under the same keys as on disk
- * (`_trust/root/<n>.dsse.json`, `_trust/timestamp.dsse.json`: protocol/repository-layout.ts). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
+ * (`_trust/root/<n>.dsse.json`, `_trust/timestamp.dsse.json`: protocol/repository-layout.ts) and the rollout
+ * records (`_rollout/<model>.dsse.json`, `tandem rollout`). Writes through wrangler's `getPlatformProxy` (Miniflare), which is far faster than
  * one `wrangler r2 object put --local` per object. Envelopes are copied byte for byte and not verified
  * here: the edge verifies on every read, so a bad one is refused there. An artifact whose bytes don't hash
  * to what its manifest says is skipped, since storing it under that hash would be a lie.
@@ -13,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { getPlatformProxy, unstable_readConfig } from 'wrangler';
 import { artifactFile, listModelVersions } from '../origin/repository.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
-import { envelopeKey, ENVELOPE_FILE, rootKey, TIMESTAMP_KEY, TRUST_PREFIX } from '../protocol/repository-layout.ts';
+import { envelopeKey, ENVELOPE_FILE, ROLLOUT_PREFIX, rolloutKey, rootKey, TIMESTAMP_KEY, TRUST_PREFIX } from '../protocol/repository-layout.ts';
 import { artifactObjectKey } from '../worker/storage/layout.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -31,7 +32,7 @@ export interface SeedOptions {
 export interface SeedReport {
   manifests: number;
   artifacts: number;
-  /** Update framework documents copied (root versions and the timestamp record). */
+  /** Update framework documents copied (root versions and the timestamp record) and rollout records. */
   trust: number;
   skipped: string[];
 }
@@ -71,7 +72,7 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
       }
     }
     // Byte for byte and unverified, as envelopes are: the edge verifies them against its pinned ROOT_KEYS.
-    for (const key of await trustKeys(options.repository)) {
+    for (const key of [...(await trustKeys(options.repository)), ...(await rolloutKeys(options.repository))]) {
       await bucket.put(key, await readFile(join(options.repository, ...key.split('/')), 'utf8'), { httpMetadata: { contentType: 'application/json' } });
       report.trust++;
     }
@@ -81,6 +82,16 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
   }
   log(`seed: ${report.manifests} manifests, ${report.artifacts} artifacts, ${report.trust} trust documents into ${options.persistTo}`);
   return report;
+}
+
+/** The keys of the repository's rollout records (`tandem rollout`), by model id. */
+export async function rolloutKeys(repository: string): Promise<string[]> {
+  const names = await readdir(join(repository, ROLLOUT_PREFIX)).catch(() => [] as string[]);
+  return names
+    .map((n) => /^([a-z0-9][a-z0-9._-]{0,63})\.dsse\.json$/.exec(n)?.[1])
+    .filter((id): id is string => id !== undefined)
+    .sort()
+    .map(rolloutKey);
 }
 
 /** The keys of a repository's update metadata present on disk: root versions in order, then the record. */

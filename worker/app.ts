@@ -1,6 +1,6 @@
 /**
  * The edge as one hono app: request ids and logs, CORS, config, then the routes: Tandem's own under `/v1`
- * (catalog, artifacts, admin, trust), the Open Inference Protocol's under `/v2` (inference, then health and
+ * (catalog, artifacts, admin, trust, rollout), the Open Inference Protocol's under `/v2` (inference, then health and
  * metadata); a known path asked with another method gets 405 with `Allow`. Errors of every route leave
  * through `onError`, in the body their route speaks (middleware/errors.ts).
  */
@@ -11,6 +11,7 @@ import { artifactRoutes } from './routes/artifacts.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { inferenceRoutes } from './routes/inference.ts';
 import { oipRoutes } from './routes/oip.ts';
+import { rolloutRoutes } from './routes/rollout.ts';
 import { trustRoutes } from './routes/trust.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import type { EdgeEnv } from './context.ts';
@@ -70,6 +71,7 @@ export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   app.route('/v1', adminRoutes);
   app.route('/v1', trustRoutes);
   app.route('/v1', telemetryRoutes);
+  app.route('/v1', rolloutRoutes);
   app.route('/v2', inferenceRoutes);
   app.route('/v2', oipRoutes);
   // After the last route: it reads them.

@@ -16,6 +16,7 @@ export const COMMANDS = [
   { name: 'release', summary: 'add a signed model version to the timestamp record of what is current', module: '../../models/cli/release.ts' },
   { name: 'revoke', summary: 'withdraw a model version: devices evict it and never run it again', module: '../../models/cli/revoke.ts' },
   { name: 'timestamp', summary: 'refresh the short-lived timestamp record, or --show it', module: '../../models/cli/timestamp.ts' },
+  { name: 'rollout', summary: "a model's signed rollout record: set weights, status, promote a canary, roll back", module: './rollout.ts' },
   { name: 'import', summary: 'turn an ONNX file into a signed model version with device variants', module: '../../models/cli/import.ts' },
   { name: 'publish', summary: "put a verified model version where every tier reads it: the origin's repository and the edge's R2", module: './publish.ts' },
   { name: 'deploy', summary: 'check, bundle and deploy the edge to a wrangler environment', module: './deploy.ts' },

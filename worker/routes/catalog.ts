@@ -23,6 +23,7 @@ import { compareVersions, newestVersion } from '../../protocol/versions.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { storedVersionCandidates, type VersionChoice } from '../version-choice/stored-version.ts';
 import { manifestTrust, type ManifestTrust } from '../storage/manifest-trust.ts';
+import { rolloutCanary } from '../version-choice/rollout-weights.ts';
 
 export const catalogRoutes = new Hono<EdgeEnv>();
 
@@ -31,7 +32,7 @@ export const catalogKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
   requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog })(c, next);
 
 catalogRoutes.get('/models', catalogKey, async (c) => {
-  const { tuning, canary } = c.get('config');
+  const { tuning } = c.get('config');
   const trust = await manifestTrust(c);
   const stored = await listStoredVersions(c.env.MODELS);
   const models = [];
@@ -49,6 +50,7 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
     }
     const latest = servable.at(-1);
     if (!latest) continue;
+    const canary = await rolloutCanary(c, id);
     models.push({
       id,
       task: latest.manifest.task,
@@ -65,9 +67,10 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
 });
 
 catalogRoutes.get('/models/:id/manifest', modelPath({ idParam: 'id', versionQuery: true }), catalogKey, async (c) => {
-  const { tuning, canary } = c.get('config');
+  const { tuning } = c.get('config');
   const trust = await manifestTrust(c);
   const id = c.req.param('id');
+  const canary = await rolloutCanary(c, id);
   const versions = (await listStoredVersions(c.env.MODELS, id)).get(id) ?? [];
   const requested = c.req.query('version');
   let candidates = storedVersionCandidates(versions, { model: id, requested, canary, clientId: clientIdOf(c.req.raw.headers, c.get('apiKey')) });

@@ -1,6 +1,7 @@
 /**
  * `POST /v2/models/{name}[/versions/{v}]/infer`: OIP v2 inference, proxied to the origin pool.
- * Without a version in the path, the model's canary (if any) picks one for this client and the path is
+ * Without a version in the path, the model's rollout (version-choice/rollout-weights.ts: the signed record, else
+ * the `CANARY` fallback) picks one for this client and the path is
  * rewritten to `/versions/{chosen}`; the answer says which origin and version served it, and how many
  * origin attempts it took (`x-tandem-attempts`, also on `origin_unavailable`: the client does not retry
  * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
@@ -12,6 +13,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { chooseVersion } from '../version-choice/canary.ts';
+import { rolloutCanary } from '../version-choice/rollout-weights.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
@@ -39,7 +41,7 @@ for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infe
 async function infer(c: Context<EdgeEnv>): Promise<Response> {
   const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
   const name = c.req.param('name') ?? '';
-  const version = c.req.param('version') ?? chooseVersion(config.canary, name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
+  const version = c.req.param('version') ?? chooseVersion(await rolloutCanary(c, name), name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
   const path =
     version === undefined
       ? `/v2/models/${encodeURIComponent(name)}/infer`

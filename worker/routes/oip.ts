@@ -36,6 +36,7 @@ import type { OriginPool } from '../origin-pool/pool.ts';
 import { refreshReadiness } from '../origin-pool/proxy.ts';
 import { listStoredVersions, loadManifest } from '../storage/manifests.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
+import { rolloutCanary } from '../version-choice/rollout-weights.ts';
 import { chooseStoredVersion } from '../version-choice/stored-version.ts';
 
 /** `GET /v2`: the edge relays binary tensor data (`Inference-Header-Content-Length`) both ways. */
@@ -102,8 +103,9 @@ interface ResolvedModel {
  * code (`manifest_signature_invalid`, `manifest_invalid`), as the manifest route answers.
  */
 async function resolveModel(c: Context<EdgeEnv>): Promise<ResolvedModel> {
-  const { trustedKeys, canary, tuning } = c.get('config');
+  const { trustedKeys, tuning } = c.get('config');
   const name = c.req.param('name') ?? '';
+  const canary = await rolloutCanary(c, name);
   const requested = c.req.param('version');
   const stored = ((await listStoredVersions(c.env.MODELS, name)).get(name) ?? []).sort(compareVersions);
   const servable = new Map<string, Manifest>();
