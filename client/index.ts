@@ -15,4 +15,6 @@ export { memoryStore } from './core/store.ts';
 export type { BackendAttempt, DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 export { TandemError } from '../protocol/errors.ts';
 export type { ErrorCode } from '../protocol/errors.ts';
-export type { Tensor, TensorDtype } from '../protocol/tensor.ts';
+export type { TensorDtype } from '../protocol/tensor.ts';
+export type { Tensor, TensorConstructor, ValueMetadata } from './ort-tensor.ts';
+export type { ExecutionProvider } from './core/backend-preference.ts';

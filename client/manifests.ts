@@ -44,9 +44,10 @@ export interface Manifests {
   /**
    * @throws TandemError `manifest_signature_invalid`, `manifest_invalid`, `rollback_detected`,
    *   `metadata_expired`, `version_revoked`, `payload_too_large`, `deadline_exceeded`, or, with nothing
-   *   stored, the edge's error (`offline`, `origin_unavailable`, `not_found`, …).
+   *   stored, the edge's error (`offline`, `origin_unavailable`, `not_found`, …). With `version`, that
+   *   version (`?version=` of the edge's manifest route), stored apart from the current one.
    */
-  get(id: string, signal?: AbortSignal): Promise<{ manifest: Manifest; source: ManifestSource }>;
+  get(id: string, signal?: AbortSignal, version?: string): Promise<{ manifest: Manifest; source: ManifestSource }>;
   clear(): Promise<void>;
 }
 
@@ -57,7 +58,9 @@ export interface Manifests {
  */
 export function createManifests(deps: ManifestsDeps): Manifests {
   return {
-    async get(id, signal) {
+    async get(id, signal, version) {
+      const key = version === undefined ? manifestCacheKey(id) : `${manifestCacheKey(id)}@${version}`;
+      const query = version === undefined ? '' : `?version=${encodeURIComponent(version)}`;
       const view = await deps.trust?.contact();
       const keys = view ? view.releaseKeys : await deps.trustedKeys!;
       let envelope: unknown;
@@ -65,7 +68,7 @@ export function createManifests(deps: ManifestsDeps): Manifests {
       try {
         // The edge was out of reach for the record a moment ago: go to the store at once.
         if (view?.offline) throw view.offline;
-        envelope = await fetchDocument(`${deps.edge}/v1/models/${encodeURIComponent(id)}/manifest`, {
+        envelope = await fetchDocument(`${deps.edge}/v1/models/${encodeURIComponent(id)}/manifest${query}`, {
           fetch: deps.fetch,
           headers: await deps.headers(),
           bound: manifestBound(view?.record, id),
@@ -80,14 +83,16 @@ export function createManifests(deps: ManifestsDeps): Manifests {
       } catch (err) {
         const e = toTandemError(err);
         if (e.code !== 'offline' && e.code !== 'origin_unavailable') throw e;
-        envelope = await deps.store.get(manifestCacheKey(id));
+        envelope = await deps.store.get(key);
         if (envelope === undefined) throw e;
         source = 'cache';
       }
       const { manifest, payload } = await verifyManifest(envelope, keys, deps.now());
       if (manifest.id !== id) throw new TandemError('manifest_invalid', `asked for ${id}, the edge sent a manifest for ${manifest.id}`);
-      if (view) await deps.trust!.check(view, manifest, payload);
-      if (source === 'network') await deps.store.set(manifestCacheKey(id), envelope);
+      if (version !== undefined && manifest.version !== version)
+        throw new TandemError('manifest_invalid', `asked for ${id}@${version}, the edge sent ${manifest.version}`);
+      if (view) await deps.trust!.check(view, manifest, payload, version);
+      if (source === 'network') await deps.store.set(key, envelope);
       return { manifest, source };
     },
     clear: () => deps.store.clear(),

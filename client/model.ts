@@ -2,11 +2,13 @@
  * A loaded model and its `run`: a fresh cached answer if there is one; else the placement's first choice,
  * then its fallback (device ↔ origin), then a stale cached answer marked as such, then a typed error that
  * names both failures. The device session opens lazily when the device is only the fallback, and again in
- * a new worker after a crash.
+ * a new worker after a crash. Outputs are onnxruntime `Tensor`s (./ort-tensor.ts); an aborted run rejects
+ * with an `AbortError` at once, even while the Web Worker computes (./core/abort.ts).
  */
 import { TandemError, toTandemError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
-import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
+import type { NamedTensors } from '../protocol/tensor.ts';
+import { untilAborted, webAbort } from './core/abort.ts';
 import { resultCacheKey } from './core/cache-keys.ts';
 import { canFallBack, errorFromDevice } from './core/error-mapping.ts';
 import type { DeviceBackend, PlacementDecision, Target } from './core/placement.ts';
@@ -17,6 +19,7 @@ import { validateInputs } from '../protocol/validate-inputs.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
 import type { OriginClient } from './origin-client.ts';
+import { toOrtTensors, toValueMetadata, type Tensor, type TensorConstructor, type ValueMetadata } from './ort-tensor.ts';
 import type { BackendAttempt } from './runtime/contract.ts';
 import type { DeviceRunRecord } from '../protocol/device-telemetry.ts';
 import { continueTrace, formatTraceparent, parseTraceparent } from '../protocol/traceparent.ts';
@@ -27,6 +30,7 @@ export type CacheMode = 'default' | 'no-store' | 'only-if-cached';
 const CACHE_MODES: readonly CacheMode[] = ['default', 'no-store', 'only-if-cached'];
 
 export interface RunOptions {
+  /** Aborts the run: it rejects with a DOMException `AbortError` (the signal's reason, if a DOMException), as `fetch` does. */
   signal?: AbortSignal;
   /** `default`: fresh hits answer, results are stored. `no-store`: neither read nor write. `only-if-cached`: the cache or an error. */
   cache?: CacheMode;
@@ -52,6 +56,7 @@ export interface RunMeta {
 }
 
 export interface RunResult extends RunMeta {
+  /** onnxruntime `Tensor`s (`type`, `dims`, `data`), as `InferenceSession.run` returns them. */
   outputs: Record<string, Tensor>;
 }
 
@@ -64,12 +69,22 @@ export interface TandemModel {
   readonly manifestSource: ManifestSource;
   /** The device session, when the model was opened on the device. */
   readonly device: { backend: DeviceBackend; attempts: BackendAttempt[]; fromCache: boolean } | undefined;
+  /** The inputs' names, in the manifest's order (as `InferenceSession.inputNames`). */
+  readonly inputNames: readonly string[];
+  /** The outputs' names, in the manifest's order (as `InferenceSession.outputNames`). */
+  readonly outputNames: readonly string[];
+  /** Each input's dtype and shape from the manifest (as `InferenceSession.inputMetadata`; symbolic dims are names). */
+  readonly inputMetadata: readonly ValueMetadata[];
+  /** Each output's dtype and shape from the manifest (as `InferenceSession.outputMetadata`). */
+  readonly outputMetadata: readonly ValueMetadata[];
   /**
    * @throws TandemError `tensor_invalid` for bad inputs (before any network), `bad_request` for a bad
    *   option, `version_revoked` once a timestamp record withdrew this version, `not_found` for a miss
-   *   under `only-if-cached`, else the last tier's error.
+   *   under `only-if-cached`, else the last tier's error. An aborted run rejects with a DOMException
+   *   `AbortError` instead, at once.
    * @example
-   * const { outputs, ranOn, backend } = await model.run({ x: { data: new Float32Array(256), dims: [1, 256] } });
+   * const { outputs, ranOn } = await model.run({ x: new ort.Tensor('float32', features, [1, 256]) });
+   * outputs.probabilities.data; // Float32Array
    */
   run(inputs: InputMap, options?: RunOptions): Promise<RunResult>;
   dispose(): Promise<void>;
@@ -97,6 +112,8 @@ export interface ModelDeps {
   revoked?: (id: string, version: string) => boolean;
   /** Takes each device run's record (client/core/telemetry.ts); absent when the app turned telemetry off. */
   telemetry?: (run: DeviceRun) => void;
+  /** onnxruntime's `Tensor` class, the outputs' (./ort-tensor.ts `loadTensorClass`, or the app's). */
+  tensorClass: () => Promise<TensorConstructor>;
 }
 
 /** What the device or the origin answered. */
@@ -140,13 +157,14 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
     return session;
   };
 
-  async function runDevice(inputs: NamedTensors, outputs: string[] | undefined): Promise<TierAnswer> {
+  async function runDevice(inputs: NamedTensors, outputs: string[] | undefined, signal: AbortSignal | undefined): Promise<TierAnswer> {
     // After a crash (this run fell back to the origin), the next one reopens the model in a new worker,
     // from the model cache: back on the device.
     if (session?.runtime.crashed) session = undefined;
-    const s = await deviceSession();
-    // The worker gets its own copies (transferred); the caller's arrays stay intact for a fallback.
-    const result = await s.runtime.run(s.sessionId, cloneTensors(inputs), outputs).catch((err: unknown) => {
+    const s = await untilAborted(deviceSession(), signal);
+    // The worker gets its own copies (transferred); the caller's arrays stay intact for a fallback. Once
+    // it computes, the worker cannot be interrupted: an abort ends the wait, and its answer is dropped.
+    const result = await untilAborted(s.runtime.run(s.sessionId, cloneTensors(inputs), outputs), signal).catch((err: unknown) => {
       throw errorFromDevice(err);
     });
     return { outputs: result.outputs, backend: result.backend, version: manifest.version, computeMs: result.computeMs };
@@ -154,10 +172,16 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
 
   const runOn = async (target: Target, inputs: NamedTensors, options: RunOptions, traceparent: string): Promise<TierAnswer> =>
     target === 'device'
-      ? runDevice(inputs, options.outputs)
+      ? runDevice(inputs, options.outputs, options.signal)
       : { ...(await deps.origin.infer(manifest, inputs, options.outputs, options.signal, traceparent)), backend: undefined };
 
-  return {
+  const inputMetadata = toValueMetadata(decision.variant.inputs);
+  const outputMetadata = toValueMetadata(decision.variant.outputs);
+
+  /** The answer with its outputs as onnxruntime Tensors. */
+  const answer = async (meta: RunMeta, outputs: NamedTensors): Promise<RunResult> => ({ outputs: toOrtTensors(outputs, await deps.tensorClass()), ...meta });
+
+  const model: TandemModel = {
     id: manifest.id,
     version: manifest.version,
     manifest,
@@ -166,6 +190,10 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
     get device() {
       return session ? { backend: session.backend, attempts: session.attempts, fromCache: session.fromCache } : undefined;
     },
+    inputNames: inputMetadata.map((m) => m.name),
+    outputNames: outputMetadata.map((m) => m.name),
+    inputMetadata,
+    outputMetadata,
     async run(rawInputs, options = {}) {
       const start = deps.now();
       const trace = continueTrace(parseTraceparent(options.traceparent));
@@ -189,16 +217,19 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
         : inputs;
       const key = cacheMode === 'no-store' ? undefined : await resultCacheKey(manifest.id, manifest.version, keyed);
       const cached = key ? await deps.results.lookup(key, manifest.version) : undefined;
-      const fromCache = (stale: boolean, fallback?: RunMeta['fallback']): RunResult => ({
-        outputs: cloneTensors(cached!.entry.outputs),
-        ranOn: 'cache',
-        backend: cached!.entry.backend,
-        version: cached!.entry.version,
-        stale,
-        timings: { totalMs: deps.now() - start },
-        ...(fallback ? { fallback } : {}),
-        traceId: trace.traceId,
-      });
+      const fromCache = (stale: boolean, fallback?: RunMeta['fallback']): Promise<RunResult> =>
+        answer(
+          {
+            ranOn: 'cache',
+            backend: cached!.entry.backend,
+            version: cached!.entry.version,
+            stale,
+            timings: { totalMs: deps.now() - start },
+            ...(fallback ? { fallback } : {}),
+            traceId: trace.traceId,
+          },
+          cloneTensors(cached!.entry.outputs),
+        );
       if (cached?.fresh) {
         deps.counts.hits++;
         return fromCache(false);
@@ -245,16 +276,18 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
               ...(r.backend ? { backend: r.backend } : {}),
             });
           }
-          return {
-            outputs: r.outputs,
-            ranOn: target,
-            backend: r.backend,
-            version: r.version,
-            stale: false,
-            timings: { totalMs: deps.now() - start, computeMs: r.computeMs },
-            ...(firstError ? { fallback: { from: order[0]!, code: firstError.code, message: firstError.message } } : {}),
-            traceId: trace.traceId,
-          };
+          return await answer(
+            {
+              ranOn: target,
+              backend: r.backend,
+              version: r.version,
+              stale: false,
+              timings: { totalMs: deps.now() - start, computeMs: r.computeMs },
+              ...(firstError ? { fallback: { from: order[0]!, code: firstError.code, message: firstError.message } } : {}),
+              traceId: trace.traceId,
+            },
+            r.outputs,
+          );
         } catch (err) {
           const e = toTandemError(err);
           if (e.code !== 'aborted') report(e.code);
@@ -280,4 +313,8 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       if (s && !s.runtime.crashed) await s.runtime.release(s.sessionId);
     },
   };
+  // The public face of an abort is fetch's (./core/abort.ts); inside, it stays TandemError `aborted`.
+  const run = model.run.bind(model);
+  model.run = (inputs, options = {}) => webAbort(options.signal, () => run(inputs, options));
+  return model;
 }

@@ -4,6 +4,8 @@
  * there. Shapes are pinned exactly, so an addition fails too: add it here on purpose; a failure that needs
  * an existing line changed is a breaking change (a new major version).
  */
+import { Tensor as OrtTensor } from 'onnxruntime-common';
+import type * as ortWeb from 'onnxruntime-web';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as sdk from './index.ts';
 import type {
@@ -12,6 +14,7 @@ import type {
   DeviceBackend,
   DeviceCapabilities,
   ErrorCode,
+  ExecutionProvider,
   InputMap,
   KeyValueStore,
   LoadOptions,
@@ -27,7 +30,9 @@ import type {
   TandemModel,
   TandemStats,
   Tensor,
+  TensorConstructor,
   TensorDtype,
+  ValueMetadata,
 } from './index.ts';
 
 describe('the public API', () => {
@@ -76,7 +81,13 @@ describe('the public API', () => {
       signal?: AbortSignal;
       onProgress?: (progress: LoadProgress) => void;
       variant?: string;
+      version?: string;
+      executionProviders?: readonly ExecutionProvider[];
     }>();
+    expectTypeOf<ExecutionProvider>().toEqualTypeOf<'webgpu' | 'wasm' | { readonly name: 'webgpu' | 'wasm' }>();
+    // What onnxruntime-web's session options take, unchanged.
+    expectTypeOf({ executionProviders: ['webgpu', 'wasm'] as ('webgpu' | 'wasm')[] }).toExtend<LoadOptions>();
+    expectTypeOf({ executionProviders: [{ name: 'wasm' as const }] }).toExtend<LoadOptions>();
     expectTypeOf<LoadProgress>().toEqualTypeOf<{ phase: 'download' | 'verify' | 'session'; loaded: number; total: number }>();
     expectTypeOf<TandemStats>().toEqualTypeOf<{
       network: { manifest: number; artifact: number; infer: number; other: number };
@@ -87,7 +98,27 @@ describe('the public API', () => {
   });
 
   it('TandemModel: its identity, placement, device session, run and dispose', () => {
-    expectTypeOf<keyof TandemModel>().toEqualTypeOf<'id' | 'version' | 'manifest' | 'placement' | 'manifestSource' | 'device' | 'run' | 'dispose'>();
+    expectTypeOf<keyof TandemModel>().toEqualTypeOf<
+      | 'id'
+      | 'version'
+      | 'manifest'
+      | 'placement'
+      | 'manifestSource'
+      | 'device'
+      | 'inputNames'
+      | 'outputNames'
+      | 'inputMetadata'
+      | 'outputMetadata'
+      | 'run'
+      | 'dispose'
+    >();
+    // An InferenceSession's signature members, with its types.
+    expectTypeOf<TandemModel['inputNames']>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<TandemModel['outputNames']>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<TandemModel['inputMetadata']>().toEqualTypeOf<readonly ValueMetadata[]>();
+    expectTypeOf<TandemModel['inputNames']>().toEqualTypeOf<ortWeb.InferenceSession['inputNames']>();
+    expectTypeOf<TandemModel['inputMetadata']>().toEqualTypeOf<ortWeb.InferenceSession['inputMetadata']>();
+    expectTypeOf<TandemModel['outputMetadata']>().toEqualTypeOf<ortWeb.InferenceSession['outputMetadata']>();
     expectTypeOf<TandemModel['id']>().toEqualTypeOf<string>();
     expectTypeOf<TandemModel['version']>().toEqualTypeOf<string>();
     expectTypeOf<TandemModel['placement']>().toEqualTypeOf<PlacementDecision>();
@@ -113,7 +144,13 @@ describe('the public API', () => {
       fallback?: { from: 'device' | 'origin'; code: string; message: string };
       traceId: string;
     }>();
-    // The three input forms: our tensors, a typed array with dims, an onnxruntime-web tensor.
+    // Outputs are onnxruntime-web's Tensor type (onnxruntime-common's, which onnxruntime-web re-exports).
+    expectTypeOf<Tensor>().toEqualTypeOf<ortWeb.Tensor>();
+    expectTypeOf<RunResult['outputs']>().toEqualTypeOf<Record<string, ortWeb.Tensor>>();
+    expectTypeOf<RunResult['outputs'][string]['data']>().toEqualTypeOf<ortWeb.Tensor.DataType>();
+    // The input forms: onnxruntime-web's Tensor (instance, or plain), our tensors, a typed array with dims.
+    expectTypeOf(new OrtTensor('float32', new Float32Array(256), [1, 256])).toExtend<sdk.TensorInput>();
+    expectTypeOf({ x: new OrtTensor('int64', new BigInt64Array(1), [1]) }).toExtend<InputMap>();
     expectTypeOf({ x: { data: new Float32Array(256), dims: [1, 256] } }).toExtend<InputMap>();
     expectTypeOf({ x: { dtype: 'int64' as const, dims: [1], data: new BigInt64Array(1) } }).toExtend<InputMap>();
     expectTypeOf({ x: { type: 'float32', dims: [1, 256] as readonly number[], data: new Float32Array(256) as unknown } }).toExtend<InputMap>();
@@ -155,5 +192,8 @@ describe('the public API', () => {
     expectTypeOf<PlacementOptions>().toEqualTypeOf<{ variant?: string }>();
     expectTypeOf<TandemDeps['clientIdStore']>().toEqualTypeOf<KeyValueStore<string> | undefined>();
     expectTypeOf<TandemDeps['trustStore']>().toEqualTypeOf<KeyValueStore<unknown> | undefined>();
+    // The app's own onnxruntime-web Tensor class, for `instanceof ort.Tensor`.
+    expectTypeOf<TandemDeps['Tensor']>().toEqualTypeOf<TensorConstructor | undefined>();
+    expectTypeOf<typeof ortWeb.Tensor>().toExtend<TensorConstructor>();
   });
 });

@@ -123,7 +123,7 @@ describe('createTandem', () => {
     const leaving = tandem.load('mlp-classifier', { signal: quitter.signal });
     const staying = tandem.load('mlp-classifier', { signal: new AbortController().signal });
     quitter.abort();
-    await expect(leaving).rejects.toMatchObject({ code: 'aborted' });
+    await expect(leaving).rejects.toMatchObject({ name: 'AbortError' });
     expect((await staying).placement.target).toBe('device');
 
     const other = profile().page();
@@ -131,7 +131,7 @@ describe('createTandem', () => {
     const loads = [other.load('mlp-classifier', { signal: first.signal }), other.load('mlp-classifier', { signal: second.signal })];
     first.abort();
     second.abort();
-    for (const load of loads) await expect(load).rejects.toMatchObject({ code: 'aborted' });
+    for (const load of loads) await expect(load).rejects.toMatchObject({ name: 'AbortError' });
     // The shared load was cancelled and forgotten, so a new caller starts afresh and succeeds.
     expect((await other.load('mlp-classifier')).placement.target).toBe('device');
   });
@@ -352,6 +352,30 @@ describe('createTandem', () => {
       message: expect.stringMatching(/no device variant "fp32" \(its device variants: int8\)/),
     });
     await expect(page.load('mlp-classifier', { variant: '' })).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it('loads a version by name (?version= of the manifest route) and refuses a manifest of another version', async () => {
+    const urls: string[] = [];
+    const page = profile().page({}, { fetch: (input, init) => (urls.push(String(input)), edge.fetch(input, init)) });
+    const { version } = manifests.get('mlp-classifier')!;
+    const model = await page.load('mlp-classifier', { version });
+    expect(model.version).toBe(version);
+    expect(urls.some((u) => u.endsWith(`/v1/models/mlp-classifier/manifest?version=${encodeURIComponent(version)}`))).toBe(true);
+    // This fake edge always sends the current version: asked for another, the SDK refuses it.
+    await expect(page.load('mlp-classifier', { version: '0.0.1' })).rejects.toMatchObject({ code: 'manifest_invalid' });
+    await expect(page.load('mlp-classifier', { version: '' })).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it("takes onnxruntime-web's executionProviders as the backend preference", async () => {
+    const page = profile().page();
+    const model = await page.load('mlp-classifier', { executionProviders: [{ name: 'wasm' }] });
+    expect([model.placement.target, model.placement.backends, model.device?.backend]).toEqual(['device', ['wasm'], 'wasm']);
+    // This device has no WebGPU: WebGPU only is the origin, or device_unsupported under device-only.
+    expect((await page.load('mlp-classifier', { executionProviders: ['webgpu'] })).placement.target).toBe('origin');
+    await expect(page.load('mlp-classifier', { executionProviders: ['webgpu'], placement: 'device-only' })).rejects.toMatchObject({
+      code: 'device_unsupported',
+    });
+    await expect(page.load('mlp-classifier', { executionProviders: ['cpu' as 'wasm'] })).rejects.toMatchObject({ code: 'bad_request' });
   });
 
   it("sends one x-client-id per install: kept across page loads, another in another profile, the app's own when configured", async () => {

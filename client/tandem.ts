@@ -15,11 +15,13 @@ import { loadTrustedKeys } from '../protocol/keys.ts';
 import { idbStore } from './adapters/idb-store.ts';
 import { probeCapabilities } from './adapters/probe-capabilities.ts';
 import { startWorkerRuntime } from './adapters/worker-runtime.ts';
+import { webAbort } from './core/abort.ts';
+import { orderBackends, parseExecutionProviders, withBackendPreference, type ExecutionProvider } from './core/backend-preference.ts';
 import type { DeviceCapabilities } from './core/capabilities.ts';
 import { createCircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { countingFetch, emptyCounts, type NetworkCounts } from './core/counters.ts';
 import { canFallBack, errorFromDevice, isOriginFailure } from './core/error-mapping.ts';
-import { decidePlacement, parsePlacementMode, type PlacementMode } from './core/placement.ts';
+import { decidePlacement, parsePlacementMode, type DeviceBackend, type PlacementMode } from './core/placement.ts';
 import { manifestCacheKey } from './core/cache-keys.ts';
 import { createResultCache, type ResultEntry } from './core/result-cache.ts';
 import { throwIfAborted, type RetryDeps } from './core/retry.ts';
@@ -30,6 +32,7 @@ import { createDevice, type DeviceSession } from './device.ts';
 import { createManifests } from './manifests.ts';
 import { createModel, type ResultCounts, type TandemModel } from './model.ts';
 import { createOriginClient, loadOipCodec } from './origin-client.ts';
+import { loadTensorClass, type TensorConstructor } from './ort-tensor.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
 import { createTrust } from './trust.ts';
@@ -54,12 +57,27 @@ export interface TandemDeps {
   warn?: Warn;
   now?: () => number;
   retryDeps?: RetryDeps;
+  /**
+   * The class of `run`'s outputs. Default: onnxruntime-common's `Tensor` (onnxruntime-web's), imported
+   * as its own chunk on the first load. Pass `ort.Tensor` to get your onnxruntime-web's own class
+   * (its browser build inlines a copy, so `instanceof ort.Tensor` needs this).
+   */
+  Tensor?: TensorConstructor;
 }
 
 export interface LoadOptions {
   /** Default: the config's `placement`. */
   placement?: PlacementMode;
+  /** Aborts this caller's load: it rejects with a DOMException `AbortError`, as `fetch` does. */
   signal?: AbortSignal;
+  /** A version of the model by name (`1.2.0`), instead of the current one. Default: the current one. */
+  version?: string;
+  /**
+   * The device backends to use, best first, as onnxruntime-web's `InferenceSession` option names them
+   * (`['wasm']`, `['webgpu', 'wasm']`, or `{ name }` objects). Backends left out are never tried, and
+   * placement picks a device variant for the ones left. Default: the manifest's order (WebGPU first).
+   */
+  executionProviders?: readonly ExecutionProvider[];
   /** Download progress in bytes (`phase: 'download'`), then `verify` and `session`. */
   onProgress?: (progress: LoadProgress) => void;
   /**
@@ -82,7 +100,7 @@ export interface TandemStats {
 export interface Tandem {
   /**
    * @throws TandemError `manifest_signature_invalid`, `artifact_hash_mismatch`, `device_unsupported`,
-   *   `offline`, `aborted`, … (see the README's Errors).
+   *   `offline`, … (see the README's Errors); an aborted load rejects with a DOMException `AbortError`.
    */
   load(id: string, options?: LoadOptions): Promise<TandemModel>;
   capabilities(): Promise<DeviceCapabilities>;
@@ -202,18 +220,25 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const telemetry = cfg.telemetry && lazyTelemetry(cfg.telemetry, { edge: cfg.edge, fetch: fetcher, headers });
   const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
 
-  async function load(
-    id: string,
-    mode: PlacementMode,
-    variant: string | undefined,
-    key: string,
-    signal: AbortSignal,
-    onProgress: LoadOptions['onProgress'],
-  ): Promise<TandemModel> {
+  const tensorClass = deps.Tensor ? async () => deps.Tensor! : loadTensorClass;
+
+  interface LoadChoice {
+    mode: PlacementMode;
+    variant: string | undefined;
+    version: string | undefined;
+    backends: DeviceBackend[] | undefined;
+  }
+
+  async function load(id: string, choice: LoadChoice, key: string, signal: AbortSignal, onProgress: LoadOptions['onProgress']): Promise<TandemModel> {
+    const { mode, variant, version, backends } = choice;
     throwIfAborted(signal);
-    const { manifest, source } = await manifests.get(id, signal);
-    void results.invalidateOtherVersions(manifest.id, manifest.version);
-    const decision = decidePlacement(manifest, await device.capabilities(), mode, variant === undefined ? {} : { variant });
+    // The outputs' Tensor class is its own chunk: fetched now, while the model loads.
+    tensorClass().catch(() => {});
+    const { manifest, source } = await manifests.get(id, signal, version);
+    // A pinned older version must not evict the current one's results.
+    if (version === undefined) void results.invalidateOtherVersions(manifest.id, manifest.version);
+    const caps = withBackendPreference(await device.capabilities(), backends);
+    const decision = orderBackends(decidePlacement(manifest, caps, mode, variant === undefined ? {} : { variant }), backends);
     // The origin's codec is its own chunk: fetched now, while the model loads, if the origin may answer.
     if (decision.target === 'origin' || decision.fallback?.target === 'origin') loadOipCodec().catch(() => {});
     let session: DeviceSession | undefined;
@@ -237,6 +262,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         now,
         wallClock,
         onDispose: () => loads.delete(key),
+        tensorClass,
         ...(trust ? { revoked: trust.revoked } : {}),
         ...(telemetry ? { telemetry: telemetry.record } : {}),
       },
@@ -245,18 +271,23 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
 
   return {
     load(id, options = {}) {
-      let mode: PlacementMode;
-      const { variant } = options;
+      let choice: LoadChoice;
+      const { variant, version } = options;
       try {
-        mode = parsePlacementMode(options.placement ?? cfg.placement);
-        if (variant !== undefined && (typeof variant !== 'string' || variant === ''))
-          throw new TandemError('bad_request', `variant must be a variant's name, got ${JSON.stringify(variant)}`);
+        const mode = parsePlacementMode(options.placement ?? cfg.placement);
+        for (const [name, value] of [
+          ['variant', variant],
+          ['version', version],
+        ] as const)
+          if (value !== undefined && (typeof value !== 'string' || value === ''))
+            throw new TandemError('bad_request', `${name} must be a ${name}'s name, got ${JSON.stringify(value)}`);
+        choice = { mode, variant, version, backends: parseExecutionProviders(options.executionProviders) };
       } catch (err) {
         return Promise.reject(toTandemError(err));
       }
-      // One shared load per model, placement and variant asked for.
-      const key = variant === undefined ? `${id}|${mode}` : `${id}|${mode}|${variant}`;
-      return loads.get(key, (signal) => load(id, mode, variant, key, signal, options.onProgress), options.signal);
+      // One shared load per model, placement, variant, version and backends asked for.
+      const key = JSON.stringify([id, choice.mode, variant ?? null, version ?? null, choice.backends ?? null]);
+      return webAbort(options.signal, () => loads.get(key, (signal) => load(id, choice, key, signal, options.onProgress), options.signal));
     },
     capabilities: () => device.capabilities(),
     async clearCaches() {

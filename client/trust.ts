@@ -72,7 +72,7 @@ export interface Trust {
    * payload's digest, and the record's current version unless the edge picked a newer one on purpose.
    * @throws TandemError `metadata_expired`, `version_revoked`, `rollback_detected` or `manifest_signature_invalid`.
    */
-  check(view: TrustView, manifest: Manifest, payload: Uint8Array): Promise<void>;
+  check(view: TrustView, manifest: Manifest, payload: Uint8Array, requested?: string): Promise<void>;
   /** Whether the freshest record this SDK holds revokes `id@version`. */
   revoked(id: string, version: string): boolean;
 }
@@ -185,8 +185,9 @@ export function createTrust(deps: TrustDeps): Trust {
 
   return {
     contact: () => (inFlight ??= contact().finally(() => (inFlight = undefined))),
-    async check(view, manifest, payload) {
-      const requested = requestedVersion(view.record, manifest);
+    async check(view, manifest, payload, asked) {
+      // A version the app asked for by name is checked as asked for (live, this digest, not revoked).
+      const requested = asked ?? requestedVersion(view.record, manifest);
       checkManifest(view.state, view.record, { manifest, payloadSha256: await sha256Hex(payload), ...(requested ? { requested } : {}) }, deps.now());
     },
     revoked: (id, version) => latest?.models[id]?.revoked.includes(version) ?? false,

@@ -134,11 +134,12 @@ export class SdkPage {
           for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
           return { dtype: t.dtype, dims: t.dims, data: t.dtype === 'float32' ? new Float32Array(bytes.buffer) : new BigInt64Array(bytes.buffer) };
         };
-        const encode = (t: { dtype: string; dims: readonly number[]; data: ArrayBufferView }) => {
+        // Outputs are onnxruntime Tensors (`type`, `dims`, `data`).
+        const encode = (t: { type: string; dims: readonly number[]; data: ArrayBufferView }) => {
           const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
           let raw = '';
           for (let i = 0; i < bytes.length; i += 0x8000) raw += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-          return { dtype: t.dtype, dims: [...t.dims], base64: btoa(raw) };
+          return { dtype: t.type, dims: [...t.dims], base64: btoa(raw) };
         };
         try {
           const model = byom.models[key]!;
@@ -181,7 +182,7 @@ interface PageModel {
   run(
     inputs: Record<string, unknown>,
     options: { cache: string },
-  ): Promise<{ outputs: Record<string, { dtype: string; dims: readonly number[]; data: ArrayBufferView }>; ranOn: string; backend: string | undefined }>;
+  ): Promise<{ outputs: Record<string, { type: string; dims: readonly number[]; data: ArrayBufferView }>; ranOn: string; backend: string | undefined }>;
   dispose(): Promise<void>;
 }
 

@@ -1,0 +1,218 @@
+/**
+ * A model's run with the tiers faked: aborts as the web does them (at once, even while the device
+ * computes, nothing stored or leaked), onnxruntime Tensors in and out on every path (device, origin,
+ * cache), and the signature read from the manifest.
+ */
+import { Tensor as OrtTensor } from 'onnxruntime-common';
+import { describe, expect, it } from 'vitest';
+import { TandemError } from '../protocol/errors.ts';
+import type { Manifest, ManifestVariant } from '../protocol/manifest.ts';
+import type { NamedTensors } from '../protocol/tensor.ts';
+import { CAPABLE_DEVICE } from './core/capabilities.ts';
+import { decidePlacement, type PlacementMode } from './core/placement.ts';
+import { createResultCache, type ResultEntry } from './core/result-cache.ts';
+import { memoryStore } from './core/store.ts';
+import type { Device, DeviceSession } from './device.ts';
+import { createModel, type ModelDeps } from './model.ts';
+import type { OriginClient } from './origin-client.ts';
+import { loadTensorClass } from './ort-tensor.ts';
+import type { RestartableRuntime, RunResult as RuntimeRunResult } from './runtime/contract.ts';
+
+const variant = (tier: 'device' | 'origin'): ManifestVariant => ({
+  name: tier === 'device' ? 'int8' : 'fp32',
+  tier,
+  artifact: { path: `${tier}.onnx`, sha256: 'a'.repeat(64), bytes: 100, mediaType: 'application/vnd.onnx' },
+  opset: 17,
+  inputs: [
+    { name: 'x', dtype: 'float32', shape: ['batch', 4] },
+    { name: 'mask', dtype: 'int64', shape: ['batch', 4] },
+  ],
+  outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }],
+  quantization: { method: 'none' },
+  requirements: { minMemoryMiB: 1, minStorageMiB: 1, backends: tier === 'device' ? ['wasm'] : ['cpu'] },
+});
+const manifest: Manifest = {
+  schemaVersion: 1,
+  id: 'm',
+  version: '1.0.0',
+  createdAt: '2026-01-01T00:00:00Z',
+  task: 'classification',
+  variants: [variant('device'), variant('origin')],
+};
+const Y: NamedTensors = { y: { dtype: 'float32', dims: [1, 2], data: new Float32Array([0.25, 0.75]) } };
+const inputs = () => ({ x: new OrtTensor('float32', new Float32Array(4), [1, 4]), mask: new OrtTensor('int64', new BigInt64Array(4), [1, 4]) });
+
+/** A device runtime whose run answers after `runMs` (a long compute that cannot be interrupted). */
+function fakeRuntime(runMs: number) {
+  const calls = { runs: 0, answered: 0, lastInputs: undefined as NamedTensors | undefined };
+  const runtime: RestartableRuntime = {
+    init: async () => {},
+    load: async () => {
+      throw new Error('not used');
+    },
+    run: (_id, given) => {
+      calls.runs++;
+      calls.lastInputs = given;
+      return new Promise<RuntimeRunResult>((resolve) =>
+        setTimeout(() => {
+          calls.answered++;
+          resolve({ outputs: structuredClone(Y), backend: 'wasm', computeMs: runMs });
+        }, runMs),
+      );
+    },
+    release: async () => {},
+    cancel: async () => {},
+    clearModelCache: async () => {},
+    stats: async () => ({ network: { manifest: 0, artifact: 0, infer: 0, other: 0 }, modelCacheHits: 0, modelCacheMisses: 0, sessions: 1 }),
+  };
+  const session: DeviceSession = {
+    sessionId: 's1',
+    backend: 'wasm',
+    attempts: [],
+    fromCache: false,
+    cached: true,
+    timings: { downloadMs: 0, verifyMs: 0, sessionMs: 0 },
+    inputNames: ['x', 'mask'],
+    outputNames: ['y'],
+    runtime,
+  };
+  return { runtime, session, calls };
+}
+
+function setup(mode: PlacementMode, options: { runMs?: number; origin?: OriginClient['infer'] } = {}) {
+  const { session, calls } = fakeRuntime(options.runMs ?? 0);
+  const results = createResultCache(memoryStore<ResultEntry>(), { ttlMs: 60_000 });
+  const puts: string[] = [];
+  const put = results.put.bind(results);
+  results.put = (key, entry) => (puts.push(key), put(key, entry));
+  const decision = decidePlacement(manifest, CAPABLE_DEVICE, mode);
+  const deps: ModelDeps = {
+    device: {} as Device,
+    origin: { infer: options.origin ?? (async () => ({ outputs: structuredClone(Y), version: '1.0.0', computeMs: 1 })) },
+    results,
+    counts: { hits: 0, staleHits: 0, misses: 0 },
+    now: () => performance.now(),
+    wallClock: Date.now,
+    onDispose: () => {},
+    tensorClass: loadTensorClass,
+  };
+  const model = createModel({ manifest, decision, source: 'network', session: decision.target === 'device' ? session : undefined, openError: undefined }, deps);
+  return { model, calls, puts };
+}
+
+describe('model.run aborts as fetch does', () => {
+  it('a device run aborted while the worker computes rejects with AbortError at once; the late answer is dropped, nothing cached', async () => {
+    const { model, calls, puts } = setup('device-only', { runMs: 400 });
+    const controller = new AbortController();
+    const running = model.run(inputs(), { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.runs).toBe(1);
+    const t0 = performance.now();
+    controller.abort();
+    const err = await running.catch((e: unknown) => e);
+    const waitedMs = performance.now() - t0;
+    expect(err).toBeInstanceOf(DOMException);
+    expect(err).toBe(controller.signal.reason);
+    expect((err as DOMException).name).toBe('AbortError');
+    expect(waitedMs).toBeLessThan(50);
+    expect(calls.answered).toBe(0);
+    await new Promise((r) => setTimeout(r, 450));
+    expect(calls.answered).toBe(1); // the worker finished; its answer went nowhere
+    expect(puts).toEqual([]);
+  });
+
+  it('an already-aborted signal rejects with AbortError before any tier is asked', async () => {
+    const { model, calls } = setup('device-only');
+    await expect(model.run(inputs(), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(calls.runs).toBe(0);
+  });
+
+  it("keeps the signal's own reason when it is a DOMException (TimeoutError from AbortSignal.timeout)", async () => {
+    const { model } = setup('device-only', { runMs: 300 });
+    await expect(model.run(inputs(), { signal: AbortSignal.timeout(10) })).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+
+  it('an aborted device run does not fall back to the origin', async () => {
+    let originCalls = 0;
+    const { model } = setup('prefer-device', {
+      runMs: 200,
+      origin: async () => {
+        originCalls++;
+        return { outputs: structuredClone(Y), version: '1.0.0', computeMs: 1 };
+      },
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 10);
+    await expect(model.run(inputs(), { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(originCalls).toBe(0);
+  });
+
+  it("an origin run passes the signal to the origin's request and rejects with AbortError", async () => {
+    let seen: AbortSignal | undefined;
+    const { model } = setup('origin-only', {
+      origin: (_m, _i, _o, signal) =>
+        new Promise((_, reject) => {
+          seen = signal;
+          signal?.addEventListener('abort', () => reject(new TandemError('aborted', 'infer on the origin: aborted')));
+        }),
+    });
+    const controller = new AbortController();
+    const running = model.run(inputs(), { signal: controller.signal, cache: 'no-store' });
+    await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen?.aborted).toBe(true);
+  });
+});
+
+describe('onnxruntime tensors', () => {
+  it('takes Tensor instances in and gives Tensor instances out, from the device, then from the cache', async () => {
+    const { model, calls } = setup('device-only');
+    const first = await model.run(inputs());
+    expect(first.ranOn).toBe('device');
+    expect(calls.lastInputs?.x).toMatchObject({ dtype: 'float32', dims: [1, 4] });
+    expect(calls.lastInputs?.mask?.data).toBeInstanceOf(BigInt64Array);
+    expect(first.outputs.y).toBeInstanceOf(OrtTensor);
+    expect(first.outputs.y).toMatchObject({ type: 'float32', dims: [1, 2], size: 2 });
+    expect([...(first.outputs.y!.data as Float32Array)]).toEqual([0.25, 0.75]);
+    const again = await model.run(inputs());
+    expect(again.ranOn).toBe('cache');
+    expect(again.outputs.y).toBeInstanceOf(OrtTensor);
+    expect([...(again.outputs.y!.data as Float32Array)]).toEqual([0.25, 0.75]);
+  });
+
+  it('from the origin too, and plain { type, dims, data } objects are inputs as well', async () => {
+    const { model } = setup('origin-only');
+    const r = await model.run({
+      x: { type: 'float32', dims: [1, 4], data: new Float32Array(4) },
+      mask: { type: 'int64', dims: [1, 4], data: new BigInt64Array(4) },
+    });
+    expect(r.ranOn).toBe('origin');
+    expect(r.outputs.y).toBeInstanceOf(OrtTensor);
+    expect(await r.outputs.y!.getData()).toEqual(new Float32Array([0.25, 0.75]));
+  });
+
+  it("refuses a tensor that is not on the CPU (a GPU tensor's data cannot be read) with tensor_invalid", async () => {
+    const { model } = setup('device-only');
+    const gpu = {
+      type: 'float32',
+      dims: [1, 4],
+      location: 'gpu-buffer',
+      get data(): never {
+        throw new Error('The data is not on CPU.');
+      },
+    };
+    await expect(model.run({ x: gpu, mask: inputs().mask })).rejects.toMatchObject({ code: 'tensor_invalid', message: expect.stringMatching(/getData/) });
+  });
+
+  it('reads the signature from the manifest as an InferenceSession has it', () => {
+    const { model } = setup('device-only');
+    expect(model.inputNames).toEqual(['x', 'mask']);
+    expect(model.outputNames).toEqual(['y']);
+    expect(model.inputMetadata).toEqual([
+      { name: 'x', isTensor: true, type: 'float32', shape: ['batch', 4] },
+      { name: 'mask', isTensor: true, type: 'int64', shape: ['batch', 4] },
+    ]);
+    expect(model.outputMetadata).toEqual([{ name: 'y', isTensor: true, type: 'float32', shape: ['batch', 2] }]);
+  });
+});
