@@ -57,6 +57,9 @@ describe('the public API', () => {
       capabilities?: Partial<DeviceCapabilities>;
       persistStorage?: boolean;
       maxLoadedModels?: number;
+      memoryBudgetBytes?: number;
+      resultCacheMaxEntries?: number;
+      resultCacheMaxBytes?: number;
     }>();
     // What the README's snippet passes.
     expectTypeOf({ edge: 'https://ml.example.com', publicKeys: [] as unknown[], apiKey: 'k' }).toExtend<TandemConfig>();

@@ -48,6 +48,11 @@ export interface ModelCache {
   /** Stores verified bytes, evicting LRU entries first when the quota is short. Returns what was evicted. */
   put(meta: Omit<ArtifactMeta, 'lastUsed'>, bytes: Uint8Array): Promise<{ stored: boolean; evicted: string[] }>;
   delete(sha256: string): Promise<void>;
+  /**
+   * After a version change: deletes the entries of `modelId` stored for another version than `version`,
+   * except `keep` (the bytes just used, which a new version may share with an old one). Returns their hashes.
+   */
+  deleteOtherVersions(modelId: string, version: string, keep?: string): Promise<string[]>;
   list(): Promise<ArtifactMeta[]>;
   clear(): Promise<void>;
 }
@@ -84,6 +89,11 @@ export function createModelCache(bytesStore: KeyValueStore<Uint8Array>, metaStor
       return { stored: true, evicted };
     },
     delete: remove,
+    async deleteOtherVersions(modelId, version, keep) {
+      const doomed = (await list()).filter((m) => m.modelId === modelId && m.version !== version && m.sha256 !== keep).map((m) => m.sha256);
+      for (const sha of doomed) await remove(sha);
+      return doomed;
+    },
     list,
     async clear() {
       await bytesStore.clear();
