@@ -65,7 +65,16 @@ export interface TandemModel {
    * const { outputs, ranOn, backend } = await model.run({ x: { data: new Float32Array(256), dims: [1, 256] } });
    */
   run(inputs: InputMap, options?: RunOptions): Promise<RunResult>;
+  /**
+   * Releases the model's device session in the Web Worker and forgets its load; later runs of this
+   * handle reject with `model_not_ready`, and `tandem.load` opens it afresh. Idempotent.
+   */
   dispose(): Promise<void>;
+}
+
+/** A model as the SDK holds it: `releaseDevice` frees its device session (the load memo dropped it); it reopens on the next device run. */
+export interface LoadedModel extends TandemModel {
+  releaseDevice(): Promise<void>;
 }
 
 /** Result cache hits and misses, counted by every model of one `createTandem`. */
@@ -113,9 +122,10 @@ export interface ModelState {
  * @example
  * const model = createModel({ manifest, decision, source: 'network', session, openError: undefined }, deps);
  */
-export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
+export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
   const { manifest, decision, source } = state;
   let session = state.session;
+  let disposed = false;
   let deviceBroken = state.openError;
   let lazyDevice: Promise<DeviceSession> | undefined;
   const deviceChoice = decision.target === 'device' ? decision : decision.fallback?.target === 'device' ? decision.fallback : undefined;
@@ -162,6 +172,7 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       const cacheMode = options.cache ?? 'default';
       if (!CACHE_MODES.includes(cacheMode)) throw new TandemError('bad_request', `cache must be default, no-store or only-if-cached`);
       throwIfAborted(options.signal);
+      if (disposed) throw new TandemError('model_not_ready', `${manifest.id} was disposed: load it again`);
       if (deps.revoked?.(manifest.id, manifest.version))
         throw new TandemError('version_revoked', `${manifest.id}@${manifest.version} was revoked since it was loaded: load the model again`);
       const inputs = normalizeInputs(rawInputs);
@@ -244,7 +255,15 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
         ? lastError!
         : new TandemError(lastError.code, `${lastError.message} (after ${order[0]}: ${firstError.message})`, { cause: firstError });
     },
+    async releaseDevice() {
+      const s = session;
+      session = undefined;
+      lazyDevice = undefined;
+      if (s && !s.runtime.crashed) await s.runtime.release(s.sessionId);
+    },
     async dispose() {
+      if (disposed) return;
+      disposed = true;
       deps.onDispose();
       const s = session;
       session = undefined;

@@ -174,7 +174,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     onProgress?: (progress: LoadProgress) => void,
   ): Promise<{ bytes: Uint8Array; fromCache: boolean; cached: boolean }> {
     const { sha256, bytes: size } = request.artifact;
-    const cachedBytes = await deps.modelCache.get(sha256).catch((err: unknown) => {
+    const cachedBytes = await deps.modelCache.get(sha256, { modelId: request.modelId, version: request.version }).catch((err: unknown) => {
       warn('model cache read failed; downloading', err);
       return undefined;
     });

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RESULT_CACHE_MAX_BYTES, DEFAULT_RESULT_CACHE_MAX_ENTRIES, resolveConfig } from './config.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES } from './runtime/contract.ts';
+
+const base = { edge: 'https://ml.example.com', publicKeys: [] };
+
+describe('config: memory bounds', () => {
+  it('defaults: 256 MiB of weights, 1000 results, 32 MiB of results', () => {
+    expect(resolveConfig(base)).toMatchObject({
+      memoryBudgetBytes: DEFAULT_MEMORY_BUDGET_BYTES,
+      resultCacheMaxEntries: DEFAULT_RESULT_CACHE_MAX_ENTRIES,
+      resultCacheMaxBytes: DEFAULT_RESULT_CACHE_MAX_BYTES,
+    });
+    expect([DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_RESULT_CACHE_MAX_ENTRIES, DEFAULT_RESULT_CACHE_MAX_BYTES]).toEqual([268435456, 1000, 33554432]);
+  });
+
+  it('takes values, and rejects bad ones at createTandem with bad_request naming the field', () => {
+    expect(resolveConfig({ ...base, memoryBudgetBytes: 1, resultCacheMaxEntries: 0, resultCacheMaxBytes: 0 })).toMatchObject({
+      memoryBudgetBytes: 1,
+      resultCacheMaxEntries: 0,
+      resultCacheMaxBytes: 0,
+    });
+    for (const [field, value] of [
+      ['memoryBudgetBytes', 0],
+      ['memoryBudgetBytes', 1.5],
+      ['resultCacheMaxEntries', -1],
+      ['resultCacheMaxBytes', Number.NaN],
+    ] as const) {
+      expect(() => resolveConfig({ ...base, [field]: value }), field).toThrow(
+        expect.objectContaining({ code: 'bad_request', message: expect.stringContaining(field) }),
+      );
+    }
+  });
+});
