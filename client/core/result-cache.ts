@@ -129,6 +129,8 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
     async put(key, entry) {
       const bytes = resultEntryBytes(key, entry);
       if (bytes > maxBytes || maxEntries < 1) return;
+      // Written first, at once: the bookkeeping below may have to read the store.
+      await store.set(key, entry);
       const map = await index();
       map.delete(key);
       map.set(key, bytes);
@@ -138,7 +140,6 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
         maxBytes,
       );
       for (const k of victims) map.delete(k);
-      await store.set(key, entry);
       await Promise.all(victims.map((k) => store.delete(k)));
     },
     async invalidateOtherVersions(modelId, version) {

@@ -241,10 +241,10 @@ describe('the memory budget (fake onnxruntime)', () => {
     await runtime.load(as('m', '1.1.0'));
     const listed = async () => (await cache.list()).map((m) => `${m.modelId}@${m.version}`).sort();
     expect(await listed()).toEqual(['m@1.1.0', 'other@1.0.0']);
-    // 1.2.0 with the same bytes as 1.1.0 (a republished version): the bytes it runs from stay.
+    // 1.2.0 with the same bytes as 1.1.0 (a republished version): the bytes it runs from stay, now 1.2.0's.
     await runtime.load(as('m', '1.2.0'));
-    expect(await listed()).toEqual(['m@1.1.0', 'other@1.0.0']);
-    expect(await runtime.cachedArtifacts!('m')).toEqual([{ sha256: as('m').artifact.sha256, bytes: int8Bytes(), version: '1.1.0' }]);
+    expect(await listed()).toEqual(['m@1.2.0', 'other@1.0.0']);
+    expect(await runtime.cachedArtifacts!('m')).toEqual([{ sha256: as('m').artifact.sha256, bytes: int8Bytes(), version: '1.2.0' }]);
     expect(await runtime.evictModel!('m')).toBe(1);
     expect(await listed()).toEqual(['other@1.0.0']);
   });
