@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TELEMETRY, resolveConfig } from './config.ts';
+import { DEFAULT_RESULT_CACHE_MAX_BYTES, DEFAULT_RESULT_CACHE_MAX_ENTRIES, DEFAULT_TELEMETRY, resolveConfig } from './config.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES } from './runtime/contract.ts';
 
 const base = { edge: 'https://ml.example.com', publicKeys: [] };
 
@@ -14,6 +15,35 @@ describe('resolveConfig: telemetry', () => {
   it('refuses bad values at creation', () => {
     for (const telemetry of ['yes', null, { maxBatch: 0 }, { maxBatch: 101 }, { maxQueue: 1.5 }, { flushIntervalMs: -1 }]) {
       expect(() => resolveConfig({ ...base, telemetry: telemetry as never }), JSON.stringify(telemetry)).toThrow(/telemetry/);
+    }
+  });
+});
+
+describe('config: memory bounds', () => {
+  it('defaults: 256 MiB of weights, 1000 results, 32 MiB of results', () => {
+    expect(resolveConfig(base)).toMatchObject({
+      memoryBudgetBytes: DEFAULT_MEMORY_BUDGET_BYTES,
+      resultCacheMaxEntries: DEFAULT_RESULT_CACHE_MAX_ENTRIES,
+      resultCacheMaxBytes: DEFAULT_RESULT_CACHE_MAX_BYTES,
+    });
+    expect([DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_RESULT_CACHE_MAX_ENTRIES, DEFAULT_RESULT_CACHE_MAX_BYTES]).toEqual([268435456, 1000, 33554432]);
+  });
+
+  it('takes values, and rejects bad ones at createTandem with bad_request naming the field', () => {
+    expect(resolveConfig({ ...base, memoryBudgetBytes: 1, resultCacheMaxEntries: 0, resultCacheMaxBytes: 0 })).toMatchObject({
+      memoryBudgetBytes: 1,
+      resultCacheMaxEntries: 0,
+      resultCacheMaxBytes: 0,
+    });
+    for (const [field, value] of [
+      ['memoryBudgetBytes', 0],
+      ['memoryBudgetBytes', 1.5],
+      ['resultCacheMaxEntries', -1],
+      ['resultCacheMaxBytes', Number.NaN],
+    ] as const) {
+      expect(() => resolveConfig({ ...base, [field]: value }), field).toThrow(
+        expect.objectContaining({ code: 'bad_request', message: expect.stringContaining(field) }),
+      );
     }
   });
 });

@@ -5,10 +5,11 @@
 import { TandemError } from '../protocol/errors.ts';
 import type { DeviceCapabilities } from './core/capabilities.ts';
 import { DEFAULT_BREAKER, type BreakerOptions } from '../protocol/resilience/breaker.ts';
-import { DEFAULT_OFFLINE_MAX_AGE_MS } from '../protocol/trust/trust-state.ts';
+import { DEFAULT_OFFLINE_MAX_AGE_MS } from '../protocol/trust/bounds.ts';
 import { parsePlacementMode, type PlacementMode } from './core/placement.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
 import type { TelemetryOptions } from './core/telemetry.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES } from './runtime/contract.ts';
 
 /** Everything configurable, in one object. Each field states its default; bad values throw at `createTandem`. */
 export interface TandemConfig {
@@ -65,7 +66,10 @@ export interface TandemConfig {
   capabilities?: Partial<DeviceCapabilities>;
   /** Ask the browser for persistent storage on the first device load. Default true. */
   persistStorage?: boolean;
-  /** Loaded models kept by the in-flight/loaded memo. Default 8. */
+  /**
+   * Loaded models kept by the in-flight/loaded memo, so a second `load` of one returns the same model. A
+   * model the memo drops has its device session released (it reopens on its next run). Default 8.
+   */
   maxLoadedModels?: number;
   /**
    * Device-run telemetry to the edge (client/core/telemetry.ts: model, version, variant, backend, latency,
@@ -73,7 +77,23 @@ export interface TandemConfig {
    * the batching. Default on: batches of 50, at most 500 waiting, sent within 30 s and on page hide.
    */
   telemetry?: boolean | Partial<TelemetryOptions>;
+  /**
+   * The bytes of model weights (each device variant's artifact size, as its manifest states) that the Web
+   * Worker's open sessions may hold together. Opening one more releases the least recently used sessions
+   * first; a released model reopens from the model cache on its next run. A single model larger than the
+   * budget still opens, alone. Default 268435456 (256 MiB).
+   */
+  memoryBudgetBytes?: number;
+  /** Results the result cache keeps at most; least recently used out. Default 1000. */
+  resultCacheMaxEntries?: number;
+  /** Bytes of outputs the result cache keeps at most; least recently used out. Default 33554432 (32 MiB). */
+  resultCacheMaxBytes?: number;
 }
+
+/** `resultCacheMaxEntries`' default. */
+export const DEFAULT_RESULT_CACHE_MAX_ENTRIES = 1000;
+/** `resultCacheMaxBytes`' default: 32 MiB. */
+export const DEFAULT_RESULT_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 /** A configuration with every default filled in and every value checked. */
 export interface ResolvedConfig {
@@ -87,6 +107,9 @@ export interface ResolvedConfig {
   requestTimeoutMs: number;
   offlineMaxAgeMs: number;
   maxLoadedModels: number;
+  memoryBudgetBytes: number;
+  resultCacheMaxEntries: number;
+  resultCacheMaxBytes: number;
   wasmPaths: string | undefined;
   persistStorage: boolean;
   retry: RetryPolicy;
@@ -146,6 +169,9 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     requestTimeoutMs: positive('requestTimeoutMs', config.requestTimeoutMs, 30_000, 1),
     offlineMaxAgeMs: positive('offlineMaxAgeMs', config.offlineMaxAgeMs, DEFAULT_OFFLINE_MAX_AGE_MS),
     maxLoadedModels: integer('maxLoadedModels', positive('maxLoadedModels', config.maxLoadedModels, 8, 1)),
+    memoryBudgetBytes: integer('memoryBudgetBytes', positive('memoryBudgetBytes', config.memoryBudgetBytes, DEFAULT_MEMORY_BUDGET_BYTES, 1)),
+    resultCacheMaxEntries: integer('resultCacheMaxEntries', positive('resultCacheMaxEntries', config.resultCacheMaxEntries, DEFAULT_RESULT_CACHE_MAX_ENTRIES)),
+    resultCacheMaxBytes: integer('resultCacheMaxBytes', positive('resultCacheMaxBytes', config.resultCacheMaxBytes, DEFAULT_RESULT_CACHE_MAX_BYTES)),
     wasmPaths,
     persistStorage: config.persistStorage ?? true,
     retry: {

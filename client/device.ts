@@ -9,7 +9,7 @@ import { withOverrides, type DeviceCapabilities } from './core/capabilities.ts';
 import type { PlacementChoice } from './core/placement.ts';
 import type { RetryPolicy } from './core/retry.ts';
 import type { Warn } from './core/store.ts';
-import type { LoadProgress, LoadResult, RestartableRuntime, RuntimeStats } from './runtime/contract.ts';
+import type { CachedArtifact, LoadProgress, LoadResult, RestartableRuntime, RuntimeStats } from './runtime/contract.ts';
 
 /** A device session and the runtime that holds it (gone if that runtime crashed). */
 export interface DeviceSession extends LoadResult {
@@ -32,6 +32,8 @@ export interface DeviceDeps {
   retry: RetryPolicy;
   /** How long an artifact read may stall, and the fixed part of its deadline, ms. */
   timeoutMs: number;
+  /** The bytes of weights the runtime's open sessions may hold together (`RuntimeInit.memoryBudgetBytes`). */
+  memoryBudgetBytes?: number;
   /** Asks for persistent storage (once, on the first device load); undefined: never. */
   persist: (() => Promise<boolean>) | undefined;
   warn: Warn;
@@ -51,6 +53,10 @@ export interface Device {
   clearModelCache(): Promise<void>;
   /** Deletes the cached bytes of these versions of a model (revoked), starting the runtime if need be. */
   evictVersions(modelId: string, versions: string[]): Promise<void>;
+  /** The cached artifacts of a model, starting the runtime if need be ([] for a runtime that cannot tell). */
+  cachedArtifacts(modelId: string): Promise<CachedArtifact[]>;
+  /** Deletes every cached artifact of a model, starting the runtime if need be. */
+  evictModel(modelId: string): Promise<void>;
   /** Whether the browser granted persistent storage; undefined until asked. */
   readonly persisted: boolean | undefined;
   dispose(): Promise<void>;
@@ -87,6 +93,7 @@ export function createDevice(deps: DeviceDeps): Device {
         numThreads: caps.crossOriginIsolated ? Math.min(4, caps.cores ?? 1) : 1,
         retry: deps.retry,
         timeoutMs: deps.timeoutMs,
+        ...(deps.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: deps.memoryBudgetBytes } : {}),
       });
       return rt;
     })());
@@ -136,6 +143,12 @@ export function createDevice(deps: DeviceDeps): Device {
     },
     async evictVersions(modelId, versions) {
       await (await getRuntime()).evictVersions?.(modelId, versions);
+    },
+    async cachedArtifacts(modelId) {
+      return (await (await getRuntime()).cachedArtifacts?.(modelId)) ?? [];
+    },
+    async evictModel(modelId) {
+      await (await getRuntime()).evictModel?.(modelId);
     },
     get persisted() {
       return persisted;

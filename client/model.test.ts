@@ -4,7 +4,7 @@
  * cache), and the signature read from the manifest.
  */
 import { Tensor as OrtTensor } from 'onnxruntime-common';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TandemError } from '../protocol/errors.ts';
 import type { Manifest, ManifestVariant } from '../protocol/manifest.ts';
 import type { NamedTensors } from '../protocol/tensor.ts';
@@ -102,22 +102,18 @@ function setup(mode: PlacementMode, options: { runMs?: number; origin?: OriginCl
 
 describe('model.run aborts as fetch does', () => {
   it('a device run aborted while the worker computes rejects with AbortError at once; the late answer is dropped, nothing cached', async () => {
-    const { model, calls, puts } = setup('device-only', { runMs: 400 });
+    const { model, calls, puts } = setup('device-only', { runMs: 1500 });
     const controller = new AbortController();
     const running = model.run(inputs(), { signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(calls.runs).toBe(1);
-    const t0 = performance.now();
+    await vi.waitFor(() => expect(calls.runs).toBe(1));
     controller.abort();
     const err = await running.catch((e: unknown) => e);
-    const waitedMs = performance.now() - t0;
     expect(err).toBeInstanceOf(DOMException);
     expect(err).toBe(controller.signal.reason);
     expect((err as DOMException).name).toBe('AbortError');
-    expect(waitedMs).toBeLessThan(50);
+    // Rejected while the worker still computes (how soon is the e2e's figure, e2e/abort.test.ts).
     expect(calls.answered).toBe(0);
-    await new Promise((r) => setTimeout(r, 450));
-    expect(calls.answered).toBe(1); // the worker finished; its answer went nowhere
+    await vi.waitFor(() => expect(calls.answered).toBe(1), { timeout: 10_000 }); // the worker finished; its answer went nowhere
     expect(puts).toEqual([]);
   });
 

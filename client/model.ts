@@ -87,7 +87,16 @@ export interface TandemModel {
    * outputs.probabilities.data; // Float32Array
    */
   run(inputs: InputMap, options?: RunOptions): Promise<RunResult>;
+  /**
+   * Releases the model's device session in the Web Worker and forgets its load; later runs of this
+   * handle reject with `model_not_ready`, and `tandem.load` opens it afresh. Idempotent.
+   */
   dispose(): Promise<void>;
+}
+
+/** A model as the SDK holds it: `releaseDevice` frees its device session (the load memo dropped it); it reopens on the next device run. */
+export interface LoadedModel extends TandemModel {
+  releaseDevice(): Promise<void>;
 }
 
 /** Result cache hits and misses, counted by every model of one `createTandem`. */
@@ -139,9 +148,10 @@ export interface ModelState {
  * @example
  * const model = createModel({ manifest, decision, source: 'network', session, openError: undefined }, deps);
  */
-export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
+export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
   const { manifest, decision, source } = state;
   let session = state.session;
+  let disposed = false;
   let deviceBroken = state.openError;
   let lazyDevice: Promise<DeviceSession> | undefined;
   const deviceChoice = decision.target === 'device' ? decision : decision.fallback?.target === 'device' ? decision.fallback : undefined;
@@ -181,7 +191,7 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
   /** The answer with its outputs as onnxruntime Tensors. */
   const answer = async (meta: RunMeta, outputs: NamedTensors): Promise<RunResult> => ({ outputs: toOrtTensors(outputs, await deps.tensorClass()), ...meta });
 
-  const model: TandemModel = {
+  const model: LoadedModel = {
     id: manifest.id,
     version: manifest.version,
     manifest,
@@ -200,6 +210,7 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
       const cacheMode = options.cache ?? 'default';
       if (!CACHE_MODES.includes(cacheMode)) throw new TandemError('bad_request', `cache must be default, no-store or only-if-cached`);
       throwIfAborted(options.signal);
+      if (disposed) throw new TandemError('model_not_ready', `${manifest.id} was disposed: load it again`);
       if (deps.revoked?.(manifest.id, manifest.version))
         throw new TandemError('version_revoked', `${manifest.id}@${manifest.version} was revoked since it was loaded: load the model again`);
       const inputs = normalizeInputs(rawInputs);
@@ -305,7 +316,15 @@ export function createModel(state: ModelState, deps: ModelDeps): TandemModel {
         ? lastError!
         : new TandemError(lastError.code, `${lastError.message} (after ${order[0]}: ${firstError.message})`, { cause: firstError });
     },
+    async releaseDevice() {
+      const s = session;
+      session = undefined;
+      lazyDevice = undefined;
+      if (s && !s.runtime.crashed) await s.runtime.release(s.sessionId);
+    },
     async dispose() {
+      if (disposed) return;
+      disposed = true;
       deps.onDispose();
       const s = session;
       session = undefined;

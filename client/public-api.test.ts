@@ -63,14 +63,19 @@ describe('the public API', () => {
       persistStorage?: boolean;
       maxLoadedModels?: number;
       telemetry?: boolean | Partial<{ maxBatch: number; maxQueue: number; flushIntervalMs: number }>;
+      memoryBudgetBytes?: number;
+      resultCacheMaxEntries?: number;
+      resultCacheMaxBytes?: number;
     }>();
     // What the README's snippet passes.
     expectTypeOf({ edge: 'https://ml.example.com', publicKeys: [] as unknown[], apiKey: 'k' }).toExtend<TandemConfig>();
     expectTypeOf({ edge: 'https://ml.example.com', rootKeys: { keys: [] as unknown[], threshold: 1 }, apiKey: 'k' }).toExtend<TandemConfig>();
   });
 
-  it('Tandem: load, capabilities, clearCaches, stats, dispose', () => {
-    expectTypeOf<keyof Tandem>().toEqualTypeOf<'load' | 'capabilities' | 'clearCaches' | 'stats' | 'dispose'>();
+  it('Tandem: load, capabilities, clearCaches, stats, isCached, delete, dispose', () => {
+    expectTypeOf<keyof Tandem>().toEqualTypeOf<'load' | 'capabilities' | 'clearCaches' | 'stats' | 'isCached' | 'delete' | 'dispose'>();
+    expectTypeOf<Tandem['isCached']>().toEqualTypeOf<(id: string, options?: { version?: string }) => Promise<boolean>>();
+    expectTypeOf<Tandem['delete']>().toEqualTypeOf<(id: string, options?: { version?: string }) => Promise<void>>();
     expectTypeOf<Tandem['load']>().toEqualTypeOf<(id: string, options?: LoadOptions) => Promise<TandemModel>>();
     expectTypeOf<Tandem['capabilities']>().toEqualTypeOf<() => Promise<DeviceCapabilities>>();
     expectTypeOf<Tandem['clearCaches']>().toEqualTypeOf<() => Promise<void>>();
@@ -94,6 +99,7 @@ describe('the public API', () => {
       results: { hits: number; staleHits: number; misses: number };
       modelCache: { hits: number; misses: number };
       persisted: boolean | undefined;
+      memory: { sessions: number; sessionBytes: number; budgetBytes: number; peakSessions: number; resultEntries: number; resultBytes: number };
     }>();
   });
 

@@ -30,12 +30,12 @@ import { persistentClientId } from './client-id.ts';
 import { resolveConfig, type TandemConfig } from './config.ts';
 import { createDevice, type DeviceSession } from './device.ts';
 import { createManifests } from './manifests.ts';
-import { createModel, type ResultCounts, type TandemModel } from './model.ts';
+import { createModel, type LoadedModel, type ResultCounts, type TandemModel } from './model.ts';
 import { createOriginClient, loadOipCodec } from './origin-client.ts';
 import { loadTensorClass, type TensorConstructor } from './ort-tensor.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
-import { createTrust } from './trust.ts';
+import { lazyTrust } from './adapters/lazy-trust.ts';
 import { lazyTelemetry } from './adapters/lazy-telemetry.ts';
 
 /** Optional dependencies, each with a lazy browser default (tests pass fakes). */
@@ -95,6 +95,16 @@ export interface TandemStats {
   results: ResultCounts;
   modelCache: { hits: number; misses: number };
   persisted: boolean | undefined;
+  /**
+   * Memory held: the Web Worker's open sessions and the bytes of weights they hold against the budget
+   * (0 before the worker started), and what the result cache holds.
+   */
+  memory: { sessions: number; sessionBytes: number; budgetBytes: number; peakSessions: number; resultEntries: number; resultBytes: number };
+}
+
+/** Which cached bytes `isCached` and `delete` mean: one version of the model, or (default) all. */
+export interface CacheEntryOptions {
+  version?: string;
 }
 
 export interface Tandem {
@@ -110,6 +120,19 @@ export interface Tandem {
    */
   clearCaches(): Promise<void>;
   stats(): Promise<TandemStats>;
+  /**
+   * Whether the model cache holds a device artifact of model `id` (of `options.version` when given), so
+   * that a device load needs no download. Starts the Web Worker if it was not running.
+   * @example
+   * if (!(await tandem.isCached('mlp-classifier'))) showDownloadSize();
+   */
+  isCached(id: string, options?: CacheEntryOptions): Promise<boolean>;
+  /**
+   * Deletes what this install stores of model `id` (only `options.version` when given): its cached
+   * artifacts and results, and, for all versions, its stored manifest. A loaded model keeps its open
+   * session (dispose it to free that); its next load downloads again.
+   */
+  delete(id: string, options?: CacheEntryOptions): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -149,6 +172,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
 
   const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), {
     ttlMs: cfg.resultTtlMs,
+    maxEntries: cfg.resultCacheMaxEntries,
+    maxBytes: cfg.resultCacheMaxBytes,
     ...(deps.now ? { now: deps.now } : {}),
   });
   const manifestStore = store(deps.manifestStore, 'tandem-manifests', 'manifests', 'manifest store');
@@ -164,7 +189,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   const trust =
     config.rootKeys === undefined
       ? undefined
-      : createTrust({
+      : lazyTrust({
           edge: cfg.edge,
           fetch: fetcher,
           headers,
@@ -213,12 +238,17 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     wasmPaths: cfg.wasmPaths,
     retry: cfg.retry,
     timeoutMs: cfg.requestTimeoutMs,
+    memoryBudgetBytes: cfg.memoryBudgetBytes,
     persist: cfg.persistStorage ? (deps.persist ?? (() => navigator.storage?.persist?.() ?? Promise.resolve(false))) : undefined,
     warn,
   });
   const resultCounts: ResultCounts = { hits: 0, staleHits: 0, misses: 0 };
   const telemetry = cfg.telemetry && lazyTelemetry(cfg.telemetry, { edge: cfg.edge, fetch: fetcher, headers });
-  const loads = sharedLoads<TandemModel>(cfg.maxLoadedModels);
+  // A model the memo drops releases its device session (its handle reopens one if it runs again).
+  const loads = sharedLoads<LoadedModel>(
+    cfg.maxLoadedModels,
+    (model) => void model.releaseDevice().catch((err: unknown) => warn('releasing a session failed', err)),
+  );
 
   const tensorClass = deps.Tensor ? async () => deps.Tensor! : loadTensorClass;
 
@@ -229,7 +259,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     backends: DeviceBackend[] | undefined;
   }
 
-  async function load(id: string, choice: LoadChoice, key: string, signal: AbortSignal, onProgress: LoadOptions['onProgress']): Promise<TandemModel> {
+  async function load(id: string, choice: LoadChoice, key: string, signal: AbortSignal, onProgress: LoadOptions['onProgress']): Promise<LoadedModel> {
     const { mode, variant, version, backends } = choice;
     throwIfAborted(signal);
     // The outputs' Tensor class is its own chunk: fetched now, while the model loads.
@@ -252,7 +282,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         warn(`${id}: the device could not open ${decision.variant.name} (${openError.message}); using the origin`);
       }
     }
-    return createModel(
+    const model: LoadedModel = createModel(
       { manifest, decision, source, session, openError },
       {
         device,
@@ -261,12 +291,13 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         counts: resultCounts,
         now,
         wallClock,
-        onDispose: () => loads.delete(key),
+        onDispose: () => loads.delete(key, model),
         tensorClass,
         ...(trust ? { revoked: trust.revoked } : {}),
         ...(telemetry ? { telemetry: telemetry.record } : {}),
       },
     );
+    return model;
   }
 
   return {
@@ -294,7 +325,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
       await Promise.all([results.clear(), manifests.clear(), device.clearModelCache()]);
     },
     async stats() {
-      const runtime = await device.stats();
+      const [runtime, size] = await Promise.all([device.stats(), results.size()]);
       const network = { ...counts };
       if (runtime) for (const k of Object.keys(network) as (keyof NetworkCounts)[]) network[k] += runtime.network[k];
       return {
@@ -302,7 +333,24 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         results: { ...resultCounts },
         modelCache: { hits: runtime?.modelCacheHits ?? 0, misses: runtime?.modelCacheMisses ?? 0 },
         persisted: device.persisted,
+        memory: {
+          sessions: runtime?.sessions ?? 0,
+          sessionBytes: runtime?.memory?.sessionBytes ?? 0,
+          budgetBytes: cfg.memoryBudgetBytes,
+          peakSessions: runtime?.memory?.peakSessions ?? 0,
+          resultEntries: size.entries,
+          resultBytes: size.bytes,
+        },
       };
+    },
+    async isCached(id, options = {}) {
+      const { version } = options;
+      return (await device.cachedArtifacts(id)).some((a) => version === undefined || a.version === version);
+    },
+    async delete(id, options = {}) {
+      const { version } = options;
+      if (version === undefined) await Promise.all([results.deleteModel(id), device.evictModel(id), manifestStore.delete(manifestCacheKey(id))]);
+      else await Promise.all([results.deleteVersions(id, [version]), device.evictVersions(id, [version])]);
     },
     async dispose() {
       telemetry?.close();

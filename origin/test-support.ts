@@ -61,6 +61,15 @@ export async function copyVersion(repo: TestRepository, id: string, from: string
   return manifest;
 }
 
+/** Version `version` of `from` stored again as model `to` (the manifest's id changed) and re-signed: another model with the same weights. */
+export async function copyModel(repo: TestRepository, from: string, to: string, version = '1.0.0'): Promise<Manifest> {
+  const manifest = { ...(await readVerifiedManifest(repo, from, version)), id: to };
+  const dir = join(repo.repository, to, version);
+  await cp(join(repo.repository, from, version), dir, { recursive: true });
+  await writeFile(join(dir, ENVELOPE_FILE), JSON.stringify(await signManifest(manifest, [repo.key]), null, 2));
+  return manifest;
+}
+
 export function testConfig(repo: TestRepository, overrides: Partial<OriginConfig> = {}): OriginConfig {
   return loadOriginConfig(
     {

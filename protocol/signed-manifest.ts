@@ -7,7 +7,7 @@ import { signEnvelope, verifyEnvelope, type DsseEnvelope } from './dsse.ts';
 import { TandemError } from './errors.ts';
 import type { SigningKey, TrustedKeySet } from './keys.ts';
 import { MANIFEST_PAYLOAD_TYPE, modelRef, parseManifest, type Manifest } from './manifest.ts';
-import { assertNotExpired } from './trust/root.ts';
+import { assertNotExpired } from './trust/bounds.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });

@@ -41,4 +41,22 @@ describe('model cache', () => {
     expect(await cache.get('a')).toBeUndefined();
     expect(await cache.list()).toEqual([]);
   });
+
+  it("deleteOtherVersions removes a model's other versions (and unversioned entries), never another model's nor the kept hash", async () => {
+    const cache = createModelCache(memoryStore(), memoryStore());
+    await cache.put({ sha256: 'a', bytes: 1, modelId: 'm', version: '1.0.0' }, new Uint8Array(1));
+    await cache.put({ sha256: 'b', bytes: 1, modelId: 'm' }, new Uint8Array(1));
+    await cache.put({ sha256: 'c', bytes: 1, modelId: 'm', version: '1.0.1' }, new Uint8Array(1));
+    await cache.put({ sha256: 'd', bytes: 1, modelId: 'n', version: '1.0.0' }, new Uint8Array(1));
+    await cache.put({ sha256: 'e', bytes: 1, modelId: 'm', version: '2.0.0' }, new Uint8Array(1));
+    expect((await cache.deleteOtherVersions('m', '2.0.0', 'c')).sort()).toEqual(['a', 'b']);
+    expect((await cache.list()).map((m) => m.sha256).sort()).toEqual(['c', 'd', 'e']);
+  });
+
+  it('get with a user records the entry as that model version (bytes a new version shares with the old)', async () => {
+    const cache = createModelCache(memoryStore(), memoryStore());
+    await cache.put({ sha256: 'a', bytes: 1, modelId: 'm', version: '1.0.0' }, new Uint8Array(1));
+    await cache.get('a', { modelId: 'm', version: '1.1.0' });
+    expect((await cache.list()).map((m) => `${m.modelId}@${m.version}`)).toEqual(['m@1.1.0']);
+  });
 });

@@ -44,10 +44,19 @@ export interface ModelCacheDeps {
 }
 
 export interface ModelCache {
-  get(sha256: string): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes under `sha256`, marked used. With `user`, the entry is recorded as that model version's
+   * from now on (bytes one version shares with the next, or one model with another, belong to the last user).
+   */
+  get(sha256: string, user?: { modelId: string; version: string }): Promise<Uint8Array | undefined>;
   /** Stores verified bytes, evicting LRU entries first when the quota is short. Returns what was evicted. */
   put(meta: Omit<ArtifactMeta, 'lastUsed'>, bytes: Uint8Array): Promise<{ stored: boolean; evicted: string[] }>;
   delete(sha256: string): Promise<void>;
+  /**
+   * After a version change: deletes the entries of `modelId` stored for another version than `version`,
+   * except `keep` (the bytes just used, which a new version may share with an old one). Returns their hashes.
+   */
+  deleteOtherVersions(modelId: string, version: string, keep?: string): Promise<string[]>;
   list(): Promise<ArtifactMeta[]>;
   clear(): Promise<void>;
 }
@@ -60,14 +69,14 @@ export function createModelCache(bytesStore: KeyValueStore<Uint8Array>, metaStor
     await metaStore.delete(sha256);
   };
   return {
-    async get(sha256) {
+    async get(sha256, user) {
       const [meta, bytes] = await Promise.all([metaStore.get(sha256), bytesStore.get(sha256)]);
       if (!meta || !bytes) return undefined;
       if (bytes.byteLength !== meta.bytes) {
         await remove(sha256); // A torn write: treat as a miss and let the download repair it.
         return undefined;
       }
-      await metaStore.set(sha256, { ...meta, lastUsed: now() });
+      await metaStore.set(sha256, { ...meta, ...user, lastUsed: now() });
       return bytes;
     },
     async put(meta, bytes) {
@@ -84,6 +93,11 @@ export function createModelCache(bytesStore: KeyValueStore<Uint8Array>, metaStor
       return { stored: true, evicted };
     },
     delete: remove,
+    async deleteOtherVersions(modelId, version, keep) {
+      const doomed = (await list()).filter((m) => m.modelId === modelId && m.version !== version && m.sha256 !== keep).map((m) => m.sha256);
+      for (const sha of doomed) await remove(sha);
+      return doomed;
+    },
     list,
     async clear() {
       await bytesStore.clear();

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createResultCache, isFresh, type ResultEntry } from './result-cache.ts';
+import { createResultCache, isFresh, resultEntryBytes, resultsToEvict, type ResultEntry } from './result-cache.ts';
 import { forgivingStore, memoryStore, type KeyValueStore } from './store.ts';
 
 const entry = (version: string, storedAt: number): ResultEntry => ({
@@ -61,5 +61,76 @@ describe('result cache', () => {
     await expect(cache.lookup('k', '1')).resolves.toBeUndefined();
     await expect(cache.invalidateOtherVersions('m', '1')).resolves.toBe(0);
     expect(warn).toHaveBeenCalledWith('results: get failed; continuing without the cache', expect.any(Error));
+  });
+});
+
+describe('result cache bounds', () => {
+  const sized = (floats: number, storedAt = 0): ResultEntry => ({
+    modelId: 'm',
+    version: '1',
+    storedAt,
+    computedOn: 'origin',
+    outputs: { y: { dtype: 'float32', dims: [floats], data: new Float32Array(floats) } },
+  });
+
+  it('resultsToEvict: oldest first, until both bounds hold', () => {
+    const rows = [
+      { key: 'a', bytes: 50 },
+      { key: 'b', bytes: 10 },
+      { key: 'c', bytes: 10 },
+    ];
+    expect(resultsToEvict(rows, 3, 70)).toEqual([]);
+    expect(resultsToEvict(rows, 2, 1000)).toEqual(['a']);
+    expect(resultsToEvict(rows, 3, 15)).toEqual(['a', 'b']);
+  });
+
+  it('counts outputs, strings and keys', () => {
+    expect(resultEntryBytes('k', sized(4))).toBe(256 + 2 + 2 + 16);
+    const text: ResultEntry = { ...sized(0), outputs: { s: { dtype: 'string', dims: [2], data: ['ab', 'c'] } } };
+    expect(resultEntryBytes('k', text)).toBe(256 + 2 + 2 + 6);
+  });
+
+  it('keeps at most maxEntries, evicting the least recently used (a hit counts as a use)', async () => {
+    const store = memoryStore<ResultEntry>();
+    let now = 0;
+    const cache = createResultCache(store, { ttlMs: 1e9, maxEntries: 3, now: () => ++now });
+    for (const k of ['a', 'b', 'c']) await cache.put(k, sized(1, ++now));
+    expect(await cache.lookup('a', '1')).toBeDefined();
+    await new Promise((r) => setTimeout(r, 0)); // The hit's bookkeeping is not awaited by lookup.
+    await cache.put('d', sized(1, ++now));
+    expect([...store.map.keys()].sort()).toEqual(['a', 'c', 'd']);
+    expect(store.map.get('a')!.usedAt).toBeGreaterThan(0);
+    expect(await cache.size()).toMatchObject({ entries: 3 });
+  });
+
+  it('keeps at most maxBytes, and never stores a single answer larger than that', async () => {
+    const store = memoryStore<ResultEntry>();
+    const one = resultEntryBytes('a', sized(100));
+    const cache = createResultCache(store, { ttlMs: 1e9, maxBytes: 2 * one + 10 });
+    for (const k of ['a', 'b', 'c']) await cache.put(k, sized(100));
+    expect([...store.map.keys()].sort()).toEqual(['b', 'c']);
+    expect((await cache.size()).bytes).toBeLessThanOrEqual(2 * one + 10);
+    await cache.put('huge', sized(10_000));
+    expect([...store.map.keys()].sort()).toEqual(['b', 'c']);
+  });
+
+  it('after a reload, the order comes from the store: usedAt, else storedAt', async () => {
+    const store = memoryStore<ResultEntry>();
+    store.map.set('old-but-used', { ...sized(1, 1), usedAt: 50 });
+    store.map.set('stored-10', sized(1, 10));
+    store.map.set('stored-20', sized(1, 20));
+    const cache = createResultCache(store, { ttlMs: 1e9, maxEntries: 2 });
+    await cache.put('new', sized(1, 60));
+    expect([...store.map.keys()].sort()).toEqual(['new', 'old-but-used']);
+  });
+
+  it('deletions keep the count right, and deleteModel removes every version of one model only', async () => {
+    const store = memoryStore<ResultEntry>();
+    const cache = createResultCache(store, { ttlMs: 1e9, maxEntries: 3 });
+    for (const k of ['result:m@1:a', 'result:m@2:b', 'result:mm@1:c']) await cache.put(k, sized(1));
+    expect(await cache.deleteModel('m')).toBe(2);
+    expect(await cache.size()).toMatchObject({ entries: 1 });
+    for (const k of ['x', 'y']) await cache.put(k, sized(1));
+    expect([...store.map.keys()].sort()).toEqual(['result:mm@1:c', 'x', 'y']);
   });
 });

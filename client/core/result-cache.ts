@@ -5,8 +5,12 @@
  * last resort (device and origin both failed), marked `stale`. Entries are only ever looked up under the
  * current manifest version's key, so an older version's answer is never returned; `invalidateOtherVersions`
  * also deletes them when a new version is seen, so they stop taking space.
+ *
+ * It is bounded by entries and by bytes, least recently used out. The recency order lives in memory,
+ * read once from the store (each entry carries when it was last used) on the first `put` or hit, and kept
+ * from then on; another tab's writes are not seen until a reload, which at worst evicts a little early.
  */
-import type { NamedTensors } from '../../protocol/tensor.ts';
+import type { NamedTensors, Tensor } from '../../protocol/tensor.ts';
 import { resultKeyPrefix } from './cache-keys.ts';
 import type { KeyValueStore } from './store.ts';
 
@@ -16,6 +20,8 @@ export interface ResultEntry {
   outputs: NamedTensors;
   /** Epoch ms. */
   storedAt: number;
+  /** Epoch ms of the last hit; absent until the first one (then `storedAt` stands for it). */
+  usedAt?: number;
   /** Where the answer was computed. */
   computedOn: 'device' | 'origin';
   /** The device backend that computed it, when it was the device. */
@@ -33,27 +39,76 @@ export function isFresh(entry: ResultEntry, version: string, now: number, ttlMs:
   return entry.version === version && now - entry.storedAt < ttlMs;
 }
 
+/** What an entry is counted as against `maxBytes`: its outputs' data, its key, and a fixed 256 for the rest. */
+export function resultEntryBytes(key: string, entry: ResultEntry): number {
+  const tensorBytes = (t: Tensor) => (Array.isArray(t.data) ? t.data.reduce((sum, s) => sum + 2 * s.length, 0) : (t.data as ArrayBufferView).byteLength);
+  return 256 + 2 * key.length + Object.entries(entry.outputs).reduce((sum, [name, t]) => sum + 2 * name.length + tensorBytes(t), 0);
+}
+
+/**
+ * Which keys to evict, oldest first, so that at most `maxEntries` entries of at most `maxBytes` together
+ * remain. `byRecency` lists every entry, least recently used first.
+ * @example
+ * resultsToEvict([{ key: 'a', bytes: 10 }, { key: 'b', bytes: 10 }], 1, 100); // ['a']
+ */
+export function resultsToEvict(byRecency: readonly { key: string; bytes: number }[], maxEntries: number, maxBytes: number): string[] {
+  let count = byRecency.length;
+  let bytes = byRecency.reduce((sum, e) => sum + e.bytes, 0);
+  const victims: string[] = [];
+  for (const e of byRecency) {
+    if (count <= maxEntries && bytes <= maxBytes) break;
+    victims.push(e.key);
+    count--;
+    bytes -= e.bytes;
+  }
+  return victims;
+}
+
 export interface ResultCacheOptions {
   /** How long a result stays fresh. */
   ttlMs: number;
+  /** Entries kept at most. Default: no bound. */
+  maxEntries?: number;
+  /** Bytes kept at most (`resultEntryBytes`); a single larger answer is not kept. Default: no bound. */
+  maxBytes?: number;
   now?: () => number;
 }
 
 export interface ResultCache {
   /** The entry under `key`, fresh or stale, or undefined. Never an entry of another version. */
   lookup(key: string, version: string): Promise<CachedResult | undefined>;
+  /** Stores an entry, evicting the least recently used ones beyond the bounds. */
   put(key: string, entry: ResultEntry): Promise<void>;
   /** Deletes every entry of `modelId` whose version is not `version`; returns how many. */
   invalidateOtherVersions(modelId: string, version: string): Promise<number>;
   /** Deletes every entry of these versions of `modelId` (revoked ones); returns how many. */
   deleteVersions(modelId: string, versions: readonly string[]): Promise<number>;
+  /** Deletes every entry of `modelId`, all versions; returns how many. */
+  deleteModel(modelId: string): Promise<number>;
+  /** Entries and bytes held (as this page knows them). */
+  size(): Promise<{ entries: number; bytes: number }>;
   clear(): Promise<void>;
 }
 
 export function createResultCache(store: KeyValueStore<ResultEntry>, options: ResultCacheOptions): ResultCache {
   const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  /** Key → bytes, least recently used first (a Map keeps insertion order: a use re-inserts). */
+  let recency: Promise<Map<string, number>> | undefined;
+  const index = () =>
+    (recency ??= (async () => {
+      const rows = await Promise.all((await store.keys()).map(async (key) => ({ key, entry: await store.get(key) })));
+      const known = rows.filter((r): r is { key: string; entry: ResultEntry } => r.entry !== undefined);
+      known.sort((a, b) => (a.entry.usedAt ?? a.entry.storedAt) - (b.entry.usedAt ?? b.entry.storedAt));
+      return new Map(known.map((r) => [r.key, resultEntryBytes(r.key, r.entry)]));
+    })());
   const deleteWhere = async (doomed: (key: string) => boolean) => {
     const keys = (await store.keys()).filter(doomed);
+    if (recency) {
+      const map = await recency;
+      for (const k of keys) map.delete(k);
+    }
     await Promise.all(keys.map((k) => store.delete(k)));
     return keys.length;
   };
@@ -62,14 +117,44 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
       const entry = await store.get(key);
       if (!entry || entry.version !== version) return undefined;
       const t = now();
+      void index().then((map) => {
+        const bytes = map.get(key);
+        if (bytes === undefined) return; // Deleted meanwhile: not written back.
+        map.delete(key);
+        map.set(key, bytes);
+        return store.set(key, { ...entry, usedAt: t });
+      });
       return { entry, fresh: isFresh(entry, version, t, options.ttlMs), ageMs: t - entry.storedAt };
     },
-    put: (key, entry) => store.set(key, entry),
+    async put(key, entry) {
+      const bytes = resultEntryBytes(key, entry);
+      if (bytes > maxBytes || maxEntries < 1) return;
+      // Written first, at once: the bookkeeping below may have to read the store.
+      await store.set(key, entry);
+      const map = await index();
+      map.delete(key);
+      map.set(key, bytes);
+      const victims = resultsToEvict(
+        [...map].map(([k, b]) => ({ key: k, bytes: b })),
+        maxEntries,
+        maxBytes,
+      );
+      for (const k of victims) map.delete(k);
+      await Promise.all(victims.map((k) => store.delete(k)));
+    },
     async invalidateOtherVersions(modelId, version) {
       const keep = resultKeyPrefix(modelId, version);
       return deleteWhere((k) => k.startsWith(`result:${modelId}@`) && !k.startsWith(keep));
     },
     deleteVersions: (modelId, versions) => deleteWhere((k) => versions.some((v) => k.startsWith(resultKeyPrefix(modelId, v)))),
-    clear: () => store.clear(),
+    deleteModel: (modelId) => deleteWhere((k) => k.startsWith(`result:${modelId}@`)),
+    async size() {
+      const map = await index();
+      return { entries: map.size, bytes: [...map.values()].reduce((a, b) => a + b, 0) };
+    },
+    async clear() {
+      recency = Promise.resolve(new Map());
+      await store.clear();
+    },
   };
 }

@@ -13,6 +13,9 @@ import type { DeviceBackend } from '../core/placement.ts';
 import type { NetworkCounts } from '../core/counters.ts';
 import type { RetryPolicy } from '../core/retry.ts';
 
+/** `RuntimeInit.memoryBudgetBytes`' default: 256 MiB of weights (onnxruntime-web's WASM heap tops out at 4 GiB, and phones have less). */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
+
 export interface RuntimeInit {
   /**
    * Where the app serves onnxruntime-web's `.wasm`/`.mjs` files (a folder URL ending in `/`). Absent:
@@ -24,6 +27,11 @@ export interface RuntimeInit {
   retry: RetryPolicy;
   /** How long an artifact read may stall, and the fixed part of its deadline, ms (core/download.ts). Default 30000. */
   timeoutMs?: number;
+  /**
+   * The bytes of model weights (artifact sizes) the open sessions may hold together; least recently used
+   * sessions are released to make room. Default `DEFAULT_MEMORY_BUDGET_BYTES`.
+   */
+  memoryBudgetBytes?: number;
 }
 
 export interface LoadRequest {
@@ -77,7 +85,33 @@ export interface RuntimeStats {
   network: NetworkCounts;
   modelCacheHits: number;
   modelCacheMisses: number;
+  /** Open onnxruntime sessions in the worker now. */
   sessions: number;
+  /** The memory budget and what it did. Optional for runtimes an app brings. */
+  memory?: MemoryStats;
+}
+
+export interface MemoryStats {
+  budgetBytes: number;
+  /** Bytes of model weights the open sessions hold. */
+  sessionBytes: number;
+  /** Sessions handed out and not released by the page (open, or released by the budget and reopened on use). */
+  handles: number;
+  /** Sessions the budget released (least recently used out). */
+  released: number;
+  /** Sessions opened again on a run after the budget released them. */
+  reopened: number;
+  /** The most sessions open at once, and the most bytes they held. */
+  peakSessions: number;
+  peakSessionBytes: number;
+}
+
+/** An artifact in the model cache, as `cachedArtifacts` lists it. */
+export interface CachedArtifact {
+  sha256: string;
+  bytes: number;
+  /** Absent for entries stored before versions were kept. */
+  version?: string;
 }
 
 /** What the Web Worker exposes. Methods only take and return structured-cloneable values (and one callback). */
@@ -95,6 +129,10 @@ export interface DeviceRuntime {
    * again). Returns how many entries went. Optional for runtimes an app brings.
    */
   evictVersions?(modelId: string, versions: string[]): Promise<number>;
+  /** The model cache's artifacts of a model (for `tandem.isCached`). Optional for runtimes an app brings. */
+  cachedArtifacts?(modelId: string): Promise<CachedArtifact[]>;
+  /** Deletes every cached artifact of a model (for `tandem.delete`); returns how many. Optional for runtimes an app brings. */
+  evictModel?(modelId: string): Promise<number>;
   stats(): Promise<RuntimeStats>;
 }
 

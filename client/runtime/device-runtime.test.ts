@@ -24,7 +24,7 @@ import { DEFAULT_RETRY } from '../core/retry.ts';
 import { memoryStore } from '../core/store.ts';
 import { createFakeEdge, EDGE, type FakeEdge } from '../test-support/fake-edge.ts';
 import type { DeviceRuntime, LoadRequest } from './contract.ts';
-import { createDeviceRuntime, type OrtLike, type OrtSession } from './device-runtime.ts';
+import { createDeviceRuntime, sessionsToRelease, type OrtLike, type OrtSession } from './device-runtime.ts';
 
 const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
 const quiet = () => {};
@@ -114,6 +114,139 @@ describe('trust and the model cache', () => {
     const runtime = createDeviceRuntime({ ort, fetch: corrupting.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
     await expect(runtime.load(request(manifest, 'int8'))).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
     expect([bytes.map.size, sessions]).toEqual([0, 0]);
+  });
+});
+
+describe('sessionsToRelease', () => {
+  const open = [
+    { id: 'a', bytes: 60, lastUsed: 1 },
+    { id: 'c', bytes: 20, lastUsed: 3 },
+    { id: 'b', bytes: 30, lastUsed: 2 },
+  ];
+  it('releases nothing when the new session fits', () => expect(sessionsToRelease(open, 10, 120)).toEqual([]));
+  it('releases least recently used first, only as many as needed', () => {
+    expect(sessionsToRelease(open, 40, 110)).toEqual(['a']);
+    expect(sessionsToRelease(open, 70, 110)).toEqual(['a', 'b']);
+  });
+  it('counts pinned bytes, and releases everything for a model larger than the budget', () => {
+    expect(sessionsToRelease(open, 10, 110, 30)).toEqual(['a']);
+    expect(sessionsToRelease(open, 500, 110)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('the memory budget (fake onnxruntime)', () => {
+  /** A fake onnxruntime that counts open sessions; `gate` holds runs until it resolves. */
+  function countingOrt() {
+    const state = { created: 0, released: 0, gate: undefined as Promise<void> | undefined };
+    const ort: OrtLike = {
+      env: { wasm: {} },
+      Tensor: class {
+        constructor(
+          readonly type: string,
+          readonly data: unknown,
+          readonly dims: readonly number[],
+        ) {}
+      } as unknown as OrtLike['Tensor'],
+      InferenceSession: {
+        async create() {
+          state.created++;
+          let released = false;
+          return {
+            inputNames: ['x'],
+            outputNames: ['y'],
+            async run() {
+              if (released) throw new Error('session already released');
+              await state.gate;
+              return { y: { type: 'float32', dims: [1], data: new Float32Array([1]) } };
+            },
+            async release() {
+              if (released) throw new Error('released twice');
+              released = true;
+              state.released++;
+            },
+          };
+        },
+      },
+    };
+    return { ort, state, open: () => state.created - state.released };
+  }
+  const manifest = () => shared.manifests.get('mlp-classifier')!;
+  const int8Bytes = () => manifest().variants.find((v) => v.name === 'int8')!.artifact.bytes;
+  /** The MLP's int8 variant under another model id (same bytes, so one download for all). */
+  const as = (id: string, version = '1.0.0'): LoadRequest => ({ ...request(manifest(), 'int8', ['wasm']), requestId: id, modelId: id, version });
+  const x = { x: { dtype: 'float32' as const, dims: [1, 256], data: new Float32Array(256) } };
+
+  async function runtimeWithBudget(models: number) {
+    const fake = countingOrt();
+    const artifacts = () => edge.requests.filter((r) => r.includes('/v1/artifacts/')).length;
+    const runtime = createDeviceRuntime({ ort: fake.ort, fetch: edge.fetch, modelCache: createModelCache(memoryStore(), memoryStore()), warn: quiet });
+    await runtime.init({ numThreads: 1, retry: DEFAULT_RETRY, memoryBudgetBytes: Math.floor((models + 0.5) * int8Bytes()) });
+    return { runtime, fake, artifacts };
+  }
+
+  it('keeps the open sessions within the budget, releasing the least recently used, and reopens a released one on its next run', async () => {
+    const { runtime, fake, artifacts } = await runtimeWithBudget(2);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await runtime.load(as(`m${i}`))).sessionId);
+      expect(fake.open()).toBeLessThanOrEqual(2);
+      expect((await runtime.stats()).sessions).toBe(fake.open());
+    }
+    expect(fake.state.released).toBe(4);
+    const downloads = artifacts();
+    await runtime.run(ids[4]!, x); // m4 is now more recent than m5.
+    expect((await runtime.run(ids[0]!, x)).outputs.y!.dims).toEqual([1]); // Reopened, from the model cache: m5 went.
+    expect(artifacts()).toBe(downloads);
+    const stats = await runtime.stats();
+    expect(stats.sessions).toBe(2);
+    expect(stats.memory).toMatchObject({ released: 5, reopened: 1, handles: 6, peakSessions: 2, sessionBytes: 2 * int8Bytes() });
+    expect(stats.memory!.peakSessionBytes).toBeLessThanOrEqual(stats.memory!.budgetBytes);
+    await runtime.run(ids[4]!, x); // Still open.
+    expect(fake.state.created).toBe(7);
+    for (const id of ids) await runtime.release(id);
+    expect([fake.open(), (await runtime.stats()).memory!.handles]).toEqual([0, 0]);
+  });
+
+  it('never releases a session under a running run: it goes when the run ends, and a page release waits for it too', async () => {
+    const { runtime, fake } = await runtimeWithBudget(1);
+    const a = await runtime.load(as('a'));
+    let open!: () => void;
+    fake.state.gate = new Promise((resolve) => (open = resolve));
+    const running = runtime.run(a.sessionId, x);
+    await new Promise((r) => setTimeout(r, 10));
+    const b = await runtime.load(as('b'));
+    expect(fake.open()).toBe(2); // Over the budget while a's run lasts.
+    open();
+    await running;
+    expect(fake.open()).toBe(1); // a's session went when its run ended.
+    fake.state.gate = new Promise((resolve) => (open = resolve));
+    const again = runtime.run(b.sessionId, x);
+    await new Promise((r) => setTimeout(r, 10));
+    await runtime.release(b.sessionId);
+    expect(fake.open()).toBe(1);
+    open();
+    await again;
+    expect(fake.open()).toBe(0);
+    await expect(runtime.run(b.sessionId, x)).rejects.toMatchObject({ code: 'model_not_ready' });
+  });
+
+  it("a version change deletes the model's superseded artifacts from the model cache, not another model's, nor shared bytes", async () => {
+    const fake = countingOrt();
+    const cache = createModelCache(memoryStore(), memoryStore());
+    const runtime = createDeviceRuntime({ ort: fake.ort, fetch: edge.fetch, modelCache: cache, warn: quiet });
+    const fp32 = (id: string, version: string): LoadRequest => ({ ...request(manifest(), 'fp32', ['wasm']), modelId: id, version });
+    await runtime.load(fp32('m', '1.0.0'));
+    const cnn = shared.manifests.get('shapes-cnn')!;
+    await runtime.load({ ...request(cnn, 'int8', ['wasm']), modelId: 'other' });
+    await runtime.load(as('m', '1.1.0'));
+    const listed = async () => (await cache.list()).map((m) => `${m.modelId}@${m.version}`).sort();
+    expect(await listed()).toEqual(['m@1.1.0', 'other@1.0.0']);
+    // 1.2.0 with the same bytes as 1.1.0 (a republished version): the bytes it runs from stay, now 1.2.0's.
+    await runtime.load(as('m', '1.2.0'));
+    expect(await listed()).toEqual(['m@1.2.0', 'other@1.0.0']);
+    expect(await runtime.cachedArtifacts!('m')).toEqual([{ sha256: as('m').artifact.sha256, bytes: int8Bytes(), version: '1.2.0' }]);
+    expect(await runtime.evictModel!('m')).toBe(1);
+    expect(await listed()).toEqual(['other@1.0.0']);
   });
 });
 

@@ -7,6 +7,13 @@
  * backend really runs; one at a time, each failure is recorded with its reason and the error that ends
  * the attempts lists every cause.
  *
+ * Memory: every session counts the bytes of its model's weights (the artifact's size, as the manifest
+ * states it) against a budget (`RuntimeInit.memoryBudgetBytes`). Before a session opens, the least
+ * recently used ones are released (`session.release()`) until it fits; a model larger than the whole
+ * budget still opens, alone. A released session's handle stays valid: its next run reopens it from the
+ * model cache (or downloads again), evicting others in turn. A session released while a run is using it
+ * is released when that run ends.
+ *
  * Everything environmental is injected (onnxruntime itself, fetch, the caches), so the same code runs in
  * the worker, and in Node tests on onnxruntime-web's real WASM backend.
  */
@@ -19,7 +26,17 @@ import type { ModelCache } from '../core/model-cache.ts';
 import type { DeviceBackend } from '../core/placement.ts';
 import { DEFAULT_RETRY, type RetryDeps } from '../core/retry.ts';
 import type { Warn } from '../core/store.ts';
-import type { BackendAttempt, DeviceRuntime, LoadProgress, LoadRequest, LoadResult, RunResult, RuntimeInit, RuntimeStats } from './contract.ts';
+import {
+  DEFAULT_MEMORY_BUDGET_BYTES,
+  type BackendAttempt,
+  type DeviceRuntime,
+  type LoadProgress,
+  type LoadRequest,
+  type LoadResult,
+  type RunResult,
+  type RuntimeInit,
+  type RuntimeStats,
+} from './contract.ts';
 
 /** The slice of onnxruntime-web this runtime uses (so tests can stand in a fake backend). */
 export interface OrtSession {
@@ -53,18 +70,140 @@ export interface DeviceRuntimeDeps {
   now?: () => number;
 }
 
+/** An open session as the memory budget sees it. */
+export interface BudgetedSession {
+  id: string;
+  /** The bytes of its model's weights (the artifact's size). */
+  bytes: number;
+  /** Grows with each use: the smallest is the least recently used. */
+  lastUsed: number;
+}
+
+/**
+ * Which open sessions to release, least recently used first, so that one more of `needBytes` fits in
+ * `budgetBytes` beside `pinnedBytes` (sessions that cannot go now: being created, or running). When even
+ * releasing all of them is not enough, all go and the new session opens alone.
+ * @example
+ * sessionsToRelease([{ id: 'a', bytes: 60, lastUsed: 1 }, { id: 'b', bytes: 30, lastUsed: 2 }], 40, 100); // ['a']
+ */
+export function sessionsToRelease(open: readonly BudgetedSession[], needBytes: number, budgetBytes: number, pinnedBytes = 0): string[] {
+  let used = pinnedBytes + open.reduce((sum, s) => sum + s.bytes, 0);
+  const victims: string[] = [];
+  for (const s of [...open].sort((a, b) => a.lastUsed - b.lastUsed)) {
+    if (used + needBytes <= budgetBytes) break;
+    victims.push(s.id);
+    used -= s.bytes;
+  }
+  return victims;
+}
+
+/** A session handed to the page: open, or released by the budget and reopened on its next run. */
+interface Entry {
+  readonly id: string;
+  /** What opened it, to open it again (its headers too, should the bytes have to be downloaded again). */
+  readonly request: LoadRequest;
+  readonly bytes: number;
+  backend: DeviceBackend;
+  session: OrtSession | undefined;
+  reopening: Promise<OrtSession> | undefined;
+  lastUsed: number;
+}
+
+/** Tries before a run gives up on a session that the budget keeps taking back (models racing for too small a budget). */
+const REOPEN_TRIES = 3;
+
 export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   const now = deps.now ?? (() => performance.now());
   const warn = deps.warn ?? ((message: string, cause?: unknown) => console.warn(`[tandem] ${message}`, cause));
   const counts = emptyCounts();
   const fetcher = countingFetch(deps.fetch, counts);
-  const sessions = new Map<string, { session: OrtSession; backend: DeviceBackend }>();
+  const entries = new Map<string, Entry>();
+  /** Runs in progress per session: a running session is never released under it. */
+  const running = new Map<OrtSession, number>();
+  /** Sessions the page released while a run used them: released when that run ends. */
+  const releaseAfterRun = new Set<OrtSession>();
   const inFlight = new Map<string, AbortController>();
   let retryPolicy = DEFAULT_RETRY;
   let timeoutMs: number | undefined;
+  let budgetBytes = DEFAULT_MEMORY_BUDGET_BYTES;
+  /** Bytes of sessions being created (counted against the budget before they exist). */
+  let reserved = 0;
+  let tick = 0;
   let modelCacheHits = 0;
   let modelCacheMisses = 0;
   let nextSession = 0;
+  const memory = { released: 0, reopened: 0, peakSessions: 0, peakBytes: 0 };
+
+  const openEntries = () => [...entries.values()].filter((e) => e.session !== undefined);
+  const openBytes = () => openEntries().reduce((sum, e) => sum + e.bytes, 0);
+  const openCount = () => openEntries().length + releaseAfterRun.size;
+
+  async function releaseNow(session: OrtSession): Promise<void> {
+    try {
+      await session.release();
+    } catch (err) {
+      warn('releasing a session failed', err);
+    }
+  }
+
+  /**
+   * Releases the least recently used idle sessions so that `needBytes` more fit, and reserves them. Runs
+   * synchronously up to the releases, so two loads at once cannot both count the same room.
+   */
+  function makeRoom(needBytes: number): Promise<void> {
+    const idle: BudgetedSession[] = [];
+    let pinned = reserved;
+    for (const e of openEntries()) {
+      if (running.has(e.session!)) pinned += e.bytes;
+      else idle.push({ id: e.id, bytes: e.bytes, lastUsed: e.lastUsed });
+    }
+    const victims = sessionsToRelease(idle, needBytes, budgetBytes, pinned).map((id) => {
+      const e = entries.get(id)!;
+      const session = e.session!;
+      e.session = undefined;
+      memory.released++;
+      return session;
+    });
+    reserved += needBytes;
+    return Promise.all(victims.map(releaseNow)).then(() => undefined);
+  }
+
+  async function readBytes(
+    request: LoadRequest,
+    signal: AbortSignal | undefined,
+    onProgress?: (progress: LoadProgress) => void,
+  ): Promise<{ bytes: Uint8Array; fromCache: boolean; cached: boolean }> {
+    const { sha256, bytes: size } = request.artifact;
+    const cachedBytes = await deps.modelCache.get(sha256, { modelId: request.modelId, version: request.version }).catch((err: unknown) => {
+      warn('model cache read failed; downloading', err);
+      return undefined;
+    });
+    if (cachedBytes) {
+      modelCacheHits++;
+      return { bytes: cachedBytes, fromCache: true, cached: true };
+    }
+    modelCacheMisses++;
+    const bytes = await downloadArtifact(request.artifact, {
+      fetch: fetcher,
+      headers: request.headers,
+      ...(signal ? { signal } : {}),
+      onProgress: (p) => onProgress?.({ phase: 'download', loaded: p.loaded, total: p.total }),
+      retry: retryPolicy,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
+      ...(deps.online ? { online: deps.online } : {}),
+    });
+    onProgress?.({ phase: 'verify', loaded: size, total: size });
+    // downloadArtifact returned only after the hash matched; now it is safe to keep.
+    let cached = false;
+    try {
+      cached = (await deps.modelCache.put({ sha256, bytes: size, modelId: request.modelId, version: request.version }, bytes)).stored;
+      if (!cached) warn(`not caching ${request.modelId}: storage quota too short even after eviction`);
+    } catch (err) {
+      warn('model cache write failed; the model will download again next time', err);
+    }
+    return { bytes, fromCache: false, cached };
+  }
 
   async function createSession(
     bytes: Uint8Array,
@@ -89,12 +228,56 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     throw new TandemError('device_unsupported', `no backend could create a session (${causes || 'no backend to try'})`);
   }
 
+  /** Opens `entry`'s session within the budget; the entry holds it before the room reserved for it is given back. */
+  async function open(entry: Entry, bytes: Uint8Array, backends: readonly DeviceBackend[]): Promise<BackendAttempt[]> {
+    const room = makeRoom(entry.bytes);
+    try {
+      await room;
+      const created = await createSession(bytes, backends);
+      if (entries.get(entry.id) !== entry) {
+        // Released by the page while it opened.
+        await releaseNow(created.session);
+        throw new TandemError('model_not_ready', `session ${entry.id} was released while it opened`);
+      }
+      entry.session = created.session;
+      entry.backend = created.backend;
+      return created.attempts;
+    } finally {
+      reserved -= entry.bytes;
+      memory.peakSessions = Math.max(memory.peakSessions, openCount());
+      memory.peakBytes = Math.max(memory.peakBytes, openBytes());
+    }
+  }
+
+  /** Opens again a session the budget released, from the model cache (or the network), on the backend it had. */
+  const reopen = (entry: Entry): Promise<OrtSession> =>
+    (entry.reopening ??= (async () => {
+      try {
+        const { bytes } = await readBytes(entry.request, undefined);
+        await open(entry, bytes, [entry.backend]);
+        memory.reopened++;
+        return entry.session!;
+      } finally {
+        entry.reopening = undefined;
+      }
+    })());
+
+  /** After a run: a session the page released goes now; and sessions over the budget (left running) go too. */
+  async function afterRun(session: OrtSession): Promise<void> {
+    const left = (running.get(session) ?? 1) - 1;
+    if (left > 0) return void running.set(session, left);
+    running.delete(session);
+    if (releaseAfterRun.delete(session)) await releaseNow(session);
+    if (openBytes() > budgetBytes) await makeRoom(0);
+  }
+
   return {
     async init(options: RuntimeInit) {
       if (options.wasmPaths !== undefined) deps.ort.env.wasm.wasmPaths = options.wasmPaths;
       deps.ort.env.wasm.numThreads = options.numThreads;
       retryPolicy = options.retry;
       timeoutMs = options.timeoutMs;
+      if (options.memoryBudgetBytes !== undefined) budgetBytes = options.memoryBudgetBytes;
     },
 
     async load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
@@ -103,46 +286,40 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       try {
         const { sha256, bytes: size } = request.artifact;
         const t0 = now();
-        let bytes = await deps.modelCache.get(sha256).catch((err: unknown) => {
-          warn('model cache read failed; downloading', err);
-          return undefined;
-        });
-        const fromCache = bytes !== undefined;
-        let cached = fromCache;
-        if (bytes) modelCacheHits++;
-        else {
-          modelCacheMisses++;
-          bytes = await downloadArtifact(request.artifact, {
-            fetch: fetcher,
-            headers: request.headers,
-            signal: controller.signal,
-            onProgress: (p) => onProgress?.({ phase: 'download', loaded: p.loaded, total: p.total }),
-            retry: retryPolicy,
-            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-            ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
-            ...(deps.online ? { online: deps.online } : {}),
-          });
-        }
+        const { bytes, fromCache, cached } = await readBytes(request, controller.signal, onProgress);
         const t1 = now();
-        onProgress?.({ phase: 'verify', loaded: size, total: size });
-        if (!fromCache) {
-          // downloadArtifact returned only after the hash matched; now it is safe to keep.
-          try {
-            cached = (await deps.modelCache.put({ sha256, bytes: size, modelId: request.modelId, version: request.version }, bytes)).stored;
-            if (!cached) warn(`not caching ${request.modelId}: storage quota too short even after eviction`);
-          } catch (err) {
-            warn('model cache write failed; the model will download again next time', err);
-          }
-        }
+        if (fromCache) onProgress?.({ phase: 'verify', loaded: size, total: size });
         const t2 = now();
         onProgress?.({ phase: 'session', loaded: size, total: size });
         if (controller.signal.aborted) throw new TandemError('aborted', 'the load was cancelled');
-        const { session, backend, attempts } = await createSession(bytes, request.backends);
-        const sessionId = `s${++nextSession}`;
-        sessions.set(sessionId, { session, backend });
+        const entry: Entry = {
+          id: `s${++nextSession}`,
+          request: { ...request, requestId: '' },
+          bytes: size,
+          backend: request.backends[0] ?? 'wasm',
+          session: undefined,
+          reopening: undefined,
+          lastUsed: ++tick,
+        };
+        entries.set(entry.id, entry);
+        let attempts: BackendAttempt[];
+        try {
+          attempts = await open(entry, bytes, request.backends);
+        } catch (err) {
+          entries.delete(entry.id);
+          throw err;
+        }
+        // A version change: the bytes of this model's other versions will not run again; they go.
+        try {
+          const superseded = await deps.modelCache.deleteOtherVersions(request.modelId, request.version, sha256);
+          if (superseded.length > 0) warn(`deleted ${superseded.length} cached artifact(s) of ${request.modelId} superseded by ${request.version}`);
+        } catch (err) {
+          warn('deleting superseded artifacts failed', err);
+        }
+        const session = entry.session!;
         return {
-          sessionId,
-          backend,
+          sessionId: entry.id,
+          backend: entry.backend,
           attempts,
           fromCache,
           cached,
@@ -156,27 +333,45 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     },
 
     async run(sessionId, inputs, outputNames): Promise<RunResult> {
-      const entry = sessions.get(sessionId);
+      const entry = entries.get(sessionId);
       if (!entry) throw new TandemError('model_not_ready', `session ${sessionId} is not loaded (released, or the worker restarted)`);
-      const feeds: Record<string, OrtTensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = new deps.ort.Tensor(t.dtype, t.data, t.dims);
-      const start = now();
-      let results: Record<string, OrtTensor>;
-      try {
-        results = await entry.session.run(feeds, outputNames);
-      } catch (err) {
-        throw errorFromDevice(err);
+      entry.lastUsed = ++tick;
+      let session: OrtSession | undefined;
+      for (let tries = 0; session === undefined; tries++) {
+        if (tries === REOPEN_TRIES)
+          throw new TandemError('model_not_ready', `session ${sessionId} keeps being released: the memory budget is too small for the models running at once`);
+        const candidate = entry.session ?? (await reopen(entry));
+        // Still this entry's after the await: another load may have taken it back meanwhile.
+        if (entry.session === candidate) session = candidate;
       }
-      const computeMs = now() - start;
-      const outputs: NamedTensors = {};
-      for (const [name, t] of Object.entries(results)) outputs[name] = fromOrtTensor(t);
-      return { outputs, backend: entry.backend, computeMs };
+      running.set(session, (running.get(session) ?? 0) + 1);
+      try {
+        const feeds: Record<string, OrtTensor> = {};
+        for (const [name, t] of Object.entries(inputs)) feeds[name] = new deps.ort.Tensor(t.dtype, t.data, t.dims);
+        const start = now();
+        let results: Record<string, OrtTensor>;
+        try {
+          results = await session.run(feeds, outputNames);
+        } catch (err) {
+          throw errorFromDevice(err);
+        }
+        const computeMs = now() - start;
+        const outputs: NamedTensors = {};
+        for (const [name, t] of Object.entries(results)) outputs[name] = fromOrtTensor(t);
+        return { outputs, backend: entry.backend, computeMs };
+      } finally {
+        await afterRun(session);
+      }
     },
 
     async release(sessionId) {
-      const entry = sessions.get(sessionId);
-      sessions.delete(sessionId);
-      await entry?.session.release();
+      const entry = entries.get(sessionId);
+      entries.delete(sessionId);
+      const session = entry?.session;
+      if (!entry || !session) return; // Never opened, released by the budget, or still opening (it releases itself).
+      entry.session = undefined;
+      if (running.has(session)) releaseAfterRun.add(session);
+      else await releaseNow(session);
     },
 
     async cancel(requestId) {
@@ -191,8 +386,34 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       return doomed.length;
     },
 
+    async cachedArtifacts(modelId) {
+      return (await deps.modelCache.list())
+        .filter((m) => m.modelId === modelId)
+        .map((m) => ({ sha256: m.sha256, bytes: m.bytes, ...(m.version !== undefined ? { version: m.version } : {}) }));
+    },
+
+    async evictModel(modelId) {
+      const doomed = (await deps.modelCache.list()).filter((m) => m.modelId === modelId);
+      for (const m of doomed) await deps.modelCache.delete(m.sha256);
+      return doomed.length;
+    },
+
     async stats(): Promise<RuntimeStats> {
-      return { network: { ...counts }, modelCacheHits, modelCacheMisses, sessions: sessions.size };
+      return {
+        network: { ...counts },
+        modelCacheHits,
+        modelCacheMisses,
+        sessions: openCount(),
+        memory: {
+          budgetBytes,
+          sessionBytes: openBytes(),
+          handles: entries.size,
+          released: memory.released,
+          reopened: memory.reopened,
+          peakSessions: memory.peakSessions,
+          peakSessionBytes: memory.peakBytes,
+        },
+      };
     },
   };
 }

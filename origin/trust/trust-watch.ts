@@ -10,7 +10,7 @@ import { listModelVersions, readEnvelope } from '../repository.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { TandemError, toTandemError } from '../../protocol/errors.ts';
 import { modelRef } from '../../protocol/manifest.ts';
-import { assertNotExpired } from '../../protocol/trust/root.ts';
+import { assertNotExpired } from '../../protocol/trust/bounds.ts';
 import { verifyManifest } from '../../protocol/signed-manifest.ts';
 import type { Admission, ModelRegistry } from '../model-registry.ts';
 import { TRUST_CODES, type RepositoryTrust } from './repository-trust.ts';

@@ -33,6 +33,18 @@ describe('memoizePromises', () => {
     void pending;
   });
 
+  it('tells onEvict of each entry the bound drops, and not of delete or clear', async () => {
+    const dropped: string[] = [];
+    const memo = memoizePromises<string>(1, (key, value) => void value.then((v) => dropped.push(`${key}=${v}`)));
+    await memo.get('a', async () => 'A');
+    await memo.get('b', async () => 'B');
+    memo.delete('b');
+    await memo.get('c', async () => 'C');
+    memo.clear();
+    await tick();
+    expect(dropped).toEqual(['a=A']);
+  });
+
   it('rejects a silly bound at construction', () => {
     expect(() => memoizePromises(0)).toThrow(RangeError);
   });

@@ -13,11 +13,13 @@ export interface PromiseMemo<T> {
 }
 
 /**
+ * `onEvict` hears of each settled entry the bound drops (not of `delete` or `clear`), so what it holds can be
+ * released.
  * @example
- * const loads = memoizePromises<LoadedModel>(16);
+ * const loads = memoizePromises<LoadedModel>(16, (key, model) => void model.then((m) => m.release()));
  * const model = await loads.get(`${id}:${placement}`, () => loadModel(id));
  */
-export function memoizePromises<T>(maxEntries: number): PromiseMemo<T> {
+export function memoizePromises<T>(maxEntries: number, onEvict?: (key: string, value: Promise<T>) => void): PromiseMemo<T> {
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
   const entries = new Map<string, Promise<T>>();
   const settled = new Set<string>();
@@ -46,8 +48,10 @@ export function memoizePromises<T>(maxEntries: number): PromiseMemo<T> {
       while (entries.size > maxEntries) {
         const oldest = [...entries.keys()].find((k) => settled.has(k) && k !== key);
         if (oldest === undefined) break; // Everything else is still in flight: never drop a pending load.
+        const dropped = entries.get(oldest)!;
         entries.delete(oldest);
         settled.delete(oldest);
+        onEvict?.(oldest, dropped);
       }
       return promise;
     },

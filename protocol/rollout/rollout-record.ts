@@ -13,7 +13,7 @@ import { signEnvelope, verifyEnvelope, type DsseEnvelope } from '../dsse.ts';
 import { TandemError } from '../errors.ts';
 import type { SigningKey, TrustedKeySet } from '../keys.ts';
 import { MODEL_ID_PATTERN, VERSION_PATTERN } from '../manifest.ts';
-import { assertNotExpired } from '../trust/root.ts';
+import { assertNotExpired } from '../trust/bounds.ts';
 
 export const ROLLOUT_PAYLOAD_TYPE = 'application/vnd.tandem.rollout+json';
 

@@ -10,6 +10,7 @@
 import * as z from 'zod/mini';
 import { signEnvelope, verifyEnvelope, type DsseEnvelope } from '../dsse.ts';
 import { TandemError } from '../errors.ts';
+import { assertNotExpired } from './bounds.ts';
 import { importPublicKey, type PublicKeyRecord, type SigningKey, type TrustedKey, type TrustedKeySet } from '../keys.ts';
 
 export const ROOT_PAYLOAD_TYPE = 'application/vnd.tandem.root+json';
@@ -137,11 +138,6 @@ export async function updateRoot(
   }
   assertNotExpired('root', current.document.version, current.document.expires, now);
   return current;
-}
-
-/** @throws TandemError `metadata_expired` once `expires` is reached. */
-export function assertNotExpired(what: string, version: number | string, expires: string, now: number): void {
-  if (Date.parse(expires) <= now) throw new TandemError('metadata_expired', `${what} ${version} expired at ${expires}`);
 }
 
 async function rootFrom(envelope: DsseEnvelope, payload: Uint8Array): Promise<VerifiedRoot> {

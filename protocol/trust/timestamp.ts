@@ -10,7 +10,8 @@ import * as z from 'zod/mini';
 import { signEnvelope, verifyEnvelope, type DsseEnvelope } from '../dsse.ts';
 import { TandemError } from '../errors.ts';
 import type { SigningKey } from '../keys.ts';
-import { assertNotExpired, type VerifiedRoot } from './root.ts';
+import { assertNotExpired } from './bounds.ts';
+import type { VerifiedRoot } from './root.ts';
 
 export const TIMESTAMP_PAYLOAD_TYPE = 'application/vnd.tandem.timestamp+json';
 

@@ -7,7 +7,7 @@
 import { TandemError } from '../errors.ts';
 import type { Manifest } from '../manifest.ts';
 import { compareVersions } from '../versions.ts';
-import { assertNotExpired } from './root.ts';
+import { assertNotExpired } from './bounds.ts';
 import type { TimestampRecord } from './timestamp.ts';
 
 export interface TrustState {
@@ -22,9 +22,6 @@ export interface TrustState {
 }
 
 export const INITIAL_TRUST_STATE: TrustState = { rootVersion: 0, timestampVersion: 0, freshAt: 0, floors: {} };
-
-/** A week: how long a device may keep running cached models without a fresh timestamp record. */
-export const DEFAULT_OFFLINE_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** @throws TandemError `rollback_detected` for a root older than one already trusted. */
 export function acceptRoot(state: TrustState, rootVersion: number): TrustState {

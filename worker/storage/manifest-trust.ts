@@ -10,7 +10,7 @@ import { decodeBase64 } from '../../protocol/base64.ts';
 import type { TrustedKeySet } from '../../protocol/keys.ts';
 import { modelRef } from '../../protocol/manifest.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
-import { assertNotExpired } from '../../protocol/trust/root.ts';
+import { assertNotExpired } from '../../protocol/trust/bounds.ts';
 import { checkManifest } from '../../protocol/trust/trust-state.ts';
 import type { EdgeEnv } from '../context.ts';
 import type { VersionChoice } from '../version-choice/stored-version.ts';

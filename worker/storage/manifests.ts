@@ -7,7 +7,7 @@
 import { TandemError, type ErrorCode } from '../../protocol/errors.ts';
 import type { TrustedKeySet } from '../../protocol/keys.ts';
 import { modelRef, type Manifest } from '../../protocol/manifest.ts';
-import { assertNotExpired } from '../../protocol/trust/root.ts';
+import { assertNotExpired } from '../../protocol/trust/bounds.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { verifyManifest } from '../../protocol/signed-manifest.ts';
