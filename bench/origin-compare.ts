@@ -42,6 +42,10 @@ interface Sample {
   rowsPerRun: number;
   /** Share of the window a batch was running (summed over lanes). */
   busy: number;
+  /** Mean wait in the batching queue, mean compute time of one batch, mean server-side request time (ms). */
+  queueMs: number;
+  computeMs: number;
+  serverMs: number;
   /** CPU microseconds per request: the main thread (HTTP, codec, batching) and every other thread (onnxruntime). */
   mainUs: number;
   otherUs: number;
@@ -154,13 +158,16 @@ async function main(): Promise<void> {
             genCores: gen / seconds,
             rowsPerRun: breakdown(start!.m, end!.m).mean_batch_rows ?? 0,
             busy: breakdown(start!.m, end!.m).compute_busy ?? 0,
+            queueMs: breakdown(start!.m, end!.m).queue_ms_mean ?? Number.NaN,
+            computeMs: breakdown(start!.m, end!.m).compute_ms_per_batch ?? Number.NaN,
+            serverMs: breakdown(start!.m, end!.m).server_ms_mean ?? Number.NaN,
             mainUs: ((end!.main - start!.main) / load.requests) * 1e6,
             otherUs: ((cpu - (end!.main - start!.main)) / load.requests) * 1e6,
             rowsPerCpuS: cpu > 0 ? load.requests / cpu : 0,
           };
           samples.get(name)!.push(sample);
           progress(
-            `round ${r + 1} ${name}: ${sample.rps} req/s, p95 ${sample.p95} ms, server ${sample.serverCores.toFixed(2)} cores, gen ${sample.genCores.toFixed(2)}, ${sample.rowsPerRun} rows/run, busy ${sample.busy}, cpu µs/req main ${sample.mainUs.toFixed(0)} other ${sample.otherUs.toFixed(0)}, ${sample.rowsPerCpuS.toFixed(0)} rows/cpu-s, errors ${load.errors}, non2xx ${load.non2xx}`,
+            `round ${r + 1} ${name}: ${sample.rps} req/s, p95 ${sample.p95} ms, server ${sample.serverCores.toFixed(2)} cores, gen ${sample.genCores.toFixed(2)}, ${sample.rowsPerRun} rows/run, busy ${sample.busy}, queue ${sample.queueMs} ms, batch ${sample.computeMs} ms, server ${sample.serverMs} ms, cpu µs/req main ${sample.mainUs.toFixed(0)} other ${sample.otherUs.toFixed(0)}, ${sample.rowsPerCpuS.toFixed(0)} rows/cpu-s, errors ${load.errors}, non2xx ${load.non2xx}`,
           );
         }
       }
@@ -178,6 +185,9 @@ async function main(): Promise<void> {
           med((s) => s.genCores),
           med((s) => s.rowsPerRun),
           med((s) => s.busy),
+          med((s) => s.queueMs),
+          med((s) => s.computeMs),
+          med((s) => s.serverMs),
           med((s) => s.mainUs),
           med((s) => s.otherUs),
           med((s) => s.rowsPerCpuS),
@@ -189,7 +199,7 @@ async function main(): Promise<void> {
           .join(' ')}\n`,
       );
       process.stdout.write(
-        `${formatTable(['config', 'min req/s', 'median req/s', `/ ${configs[0]!.name}`, 'p95 ms', 'srv cores', 'gen cores', 'rows/run', 'busy', 'main µs/req', 'other µs/req', 'rows/cpu-s'], rows)}\n`,
+        `${formatTable(['config', 'min req/s', 'median req/s', `/ ${configs[0]!.name}`, 'p95 ms', 'srv cores', 'gen cores', 'rows/run', 'busy', 'q ms', 'batch ms', 'srv ms', 'main µs/req', 'other µs/req', 'rows/cpu-s'], rows)}\n`,
       );
     } finally {
       await Promise.all(servers.map((s) => s.origin.stop()));
