@@ -36,10 +36,10 @@ describe('session thread boundary', () => {
   it("moves the inputs' buffers to the thread only when the caller hands them over, and answers the same either way", async () => {
     const kept = x();
     const copied = await session.run({ x: kept });
-    expect(kept.data.byteLength).toBe(256 * 4); // Copied: still the caller's.
+    expect((kept.data as Float32Array).byteLength).toBe(256 * 4); // Copied: still the caller's.
     const moved = x();
     const transferred = await session.run({ x: moved }, undefined, { transfer: true });
-    expect(moved.data.byteLength).toBe(0); // Moved: detached here.
+    expect((moved.data as Float32Array).byteLength).toBe(0); // Moved: detached here.
     expect(Array.from(Object.values(transferred)[0]!.data as Float32Array)).toEqual(Array.from(Object.values(copied)[0]!.data as Float32Array));
   });
 
