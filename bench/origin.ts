@@ -33,7 +33,9 @@ import { renderReport } from './lib/report.ts';
 import {
   RESULTS_SCHEMA,
   SERVER_LABELS,
+  findCell,
   goal,
+  rowsPerCpuSecond,
   ratiosC64,
   type BenchResults,
   type Cell,
@@ -42,7 +44,7 @@ import {
   type PeakRun,
   type ThreadsVsSessions,
 } from './lib/results.ts';
-import { round } from './lib/stats.ts';
+import { ratio, round } from './lib/stats.ts';
 import { GOALS } from './lib/goals.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -298,6 +300,7 @@ function assemble(
       : null;
   const p95At80 = peak?.p95_ms ?? null;
   const largeBinary64 = ratios.large!;
+  const largeC64 = findCell(cells, large, 'binary', 64, 'c');
   return {
     schema: RESULTS_SCHEMA,
     generated_at: new Date().toISOString(),
@@ -335,6 +338,10 @@ function assemble(
     goals: [
       goal(`large binary c=64: c/a`, largeBinary64.c_over_a_c64, { atLeast: GOALS.originCOverA.bound }),
       goal(`large binary c=64: c/b`, largeBinary64.c_over_b_c64, { atLeast: GOALS.originCOverB.bound }),
+      goal(`large binary c=64: server CPU, cores`, largeC64?.server_cpu_cores ?? null, { atLeast: GOALS.originServerCores.bound }),
+      goal(`large binary c=64: rows per CPU-second, c/a`, ratio(rowsPerCpuSecond(largeC64), raw[large]?.best.rows_per_cpu_s), {
+        atLeast: GOALS.originRowsPerCpuRatio.bound,
+      }),
       goal(`large binary: p95 ms at 80% of peak`, p95At80, { below: GOALS.originP95At80Ms.bound }),
     ],
   };

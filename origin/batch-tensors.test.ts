@@ -17,6 +17,13 @@ describe('concatRows / splitRows', () => {
     expect(splitRows(whole, [1, 3, 2])).toEqual(parts);
   });
 
+  it("gives each caller a view into the batch's output, not a copy", () => {
+    const whole = rowsOf(3, 0);
+    const [first, rest] = splitRows(whole, [1, 2]);
+    expect((first!.data as Float32Array).buffer).toBe((whole.data as Float32Array).buffer);
+    expect(Array.from(rest!.data as Float32Array)).toEqual([3, 4, 5, 6, 7, 8]);
+  });
+
   it('handles int64 and string tensors', () => {
     const a: Tensor = { dtype: 'int64', dims: [1, 2], data: new BigInt64Array([1n, 2n]) };
     const b: Tensor = { dtype: 'int64', dims: [1, 2], data: new BigInt64Array([3n, 4n]) };

@@ -28,7 +28,10 @@ export function concatRows(parts: readonly Tensor[]): Tensor {
   return { dtype: first.dtype, dims, data } as Tensor;
 }
 
-/** Splits a tensor along dimension 0 into consecutive pieces of the given row counts. */
+/**
+ * Splits a tensor along dimension 0 into consecutive pieces of the given row counts. Numeric pieces are
+ * views into `whole` (no copy: each answer is encoded straight from the batch's output).
+ */
 export function splitRows(whole: Tensor, rows: readonly number[]): Tensor[] {
   const total = rows.reduce((a, b) => a + b, 0);
   if (whole.dims[0] !== total) {
@@ -39,7 +42,7 @@ export function splitRows(whole: Tensor, rows: readonly number[]): Tensor[] {
   let start = 0;
   return rows.map((count) => {
     const end = start + count * perRow;
-    const data = whole.data.slice(start, end) as TensorData;
+    const data = (Array.isArray(whole.data) ? whole.data.slice(start, end) : whole.data.subarray(start, end)) as TensorData;
     start = end;
     return { dtype: whole.dtype, dims: [count, ...whole.dims.slice(1)], data } as Tensor;
   });

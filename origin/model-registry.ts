@@ -296,7 +296,9 @@ export class ModelRegistry {
     const inputs: Record<string, Tensor> = {};
     for (const spec of model.variant.inputs) inputs[spec.name] = concatRows(items.map((i) => i.input.inputs[spec.name]!));
     const wanted = [...new Set(items.flatMap((i) => i.input.outputs))];
-    const outputs = await model.session.run(inputs, wanted);
+    // With more than one request the batch's inputs are fresh copies (concatRows): they move to the session
+    // thread. A lone request's tensors are views into its body, and are copied.
+    const outputs = await model.session.run(inputs, wanted, { transfer: items.length > 1 });
     const computeMs = performance.now() - started;
     const rows = items.map((i) => i.rows);
     const totalRows = rows.reduce((a, b) => a + b, 0);

@@ -33,6 +33,16 @@ describe('session thread boundary', () => {
     expect(Object.values(outputs)[0]!.dims).toEqual([1, 10]);
   });
 
+  it("moves the inputs' buffers to the thread only when the caller hands them over, and answers the same either way", async () => {
+    const kept = x();
+    const copied = await session.run({ x: kept });
+    expect((kept.data as Float32Array).byteLength).toBe(256 * 4); // Copied: still the caller's.
+    const moved = x();
+    const transferred = await session.run({ x: moved }, undefined, { transfer: true });
+    expect((moved.data as Float32Array).byteLength).toBe(0); // Moved: detached here.
+    expect(Array.from(Object.values(transferred)[0]!.data as Float32Array)).toEqual(Array.from(Object.values(copied)[0]!.data as Float32Array));
+  });
+
   it('fails a run whose inputs cannot be posted with a typed error, and keeps serving', async () => {
     const unpostable = { dtype: 'float32', dims: [1, 256], data: deep() } as unknown as Tensor;
     for (let i = 0; i < 3; i++) {

@@ -5,13 +5,14 @@
  * onnxruntime-node's `run` blocks the thread that calls it (its promise only defers a synchronous native
  * call), so each session lives in a worker thread (`session-thread.mjs`): while a batch computes there, the
  * main thread keeps parsing requests, filling the next batch, answering health checks and honouring
- * deadlines. Tensors cross by structured clone; the copies cost microseconds beside the compute.
+ * deadlines. Outputs cross back by transfer (the run's own buffers move, no copy); inputs cross by
+ * structured clone unless the caller hands their buffers over (`RunOptions.transfer`).
  */
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { TandemError } from '../protocol/errors.ts';
 import type { TensorSpec } from '../protocol/manifest.ts';
-import type { Tensor } from '../protocol/tensor.ts';
+import { transferablesOf, type Tensor } from '../protocol/tensor.ts';
 
 export interface SessionOptions {
   /** Threads per run; 0 lets onnxruntime use every core. */
@@ -32,10 +33,19 @@ export interface DeclaredSignature {
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
 }
 
+export interface RunOptions {
+  /**
+   * Move the inputs' buffers to the session thread instead of copying them: they are detached (empty) in
+   * the caller afterwards. Only for buffers the caller owns outright (a batch it assembled), never views
+   * into a request body or Node's shared Buffer pool.
+   */
+  transfer?: boolean;
+}
+
 export interface ModelSession extends DeclaredSignature {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(inputs: Record<string, Tensor>, outputs?: readonly string[]): Promise<Record<string, Tensor>>;
+  run(inputs: Record<string, Tensor>, outputs?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
@@ -76,7 +86,7 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
     outputNames: ready.outputNames,
     inputMetadata: ready.inputMetadata,
     outputMetadata: ready.outputMetadata,
-    run(inputs, outputs) {
+    run(inputs, outputs, runOptions) {
       const lane = lanes.reduce((best, l) => (l.pending.size < best.pending.size ? l : best));
       if (lane.dead) return Promise.reject(lane.dead);
       const id = nextId++;
@@ -87,7 +97,9 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
       return new Promise((resolve, reject) => {
         lane.pending.set(id, { resolve, reject });
         try {
-          lane.worker.postMessage({ type: 'run', id, inputs: feeds, ...(outputs ? { outputs: [...outputs] } : {}) });
+          const message = { type: 'run', id, inputs: feeds, ...(outputs ? { outputs: [...outputs] } : {}) };
+          if (runOptions?.transfer) lane.worker.postMessage(message, transferablesOf(Object.values(feeds)));
+          else lane.worker.postMessage(message);
         } catch (err) {
           lane.pending.delete(id); // A failed post must not leave its entry (and the inputs it holds) behind.
           reject(

@@ -36,8 +36,18 @@ try {
         const results = message.outputs ? await session.run(feeds, message.outputs) : await session.run(feeds);
         /** @type {Record<string, { dtype: string, dims: readonly number[], data: unknown }>} */
         const outputs = {};
-        for (const [name, value] of Object.entries(results)) outputs[name] = { dtype: value.type, dims: value.dims, data: value.data };
-        port.postMessage({ type: 'result', id: message.id, outputs });
+        /** @type {Set<ArrayBuffer>} */
+        const buffers = new Set();
+        for (const [name, value] of Object.entries(results)) {
+          outputs[name] = { dtype: value.type, dims: value.dims, data: value.data };
+          if (!Array.isArray(value.data) && value.data.buffer instanceof ArrayBuffer) buffers.add(value.data.buffer);
+        }
+        // The outputs' buffers are this run's own: moved to the main thread, not copied twice by a clone.
+        try {
+          port.postMessage({ type: 'result', id: message.id, outputs }, [...buffers]);
+        } catch {
+          port.postMessage({ type: 'result', id: message.id, outputs }); // A buffer that cannot move is copied.
+        }
       } catch (err) {
         port.postMessage({ type: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
       }

@@ -26,6 +26,10 @@ export interface RawPoint {
   rows_per_s: number | null;
   /** Mean wall time of one run. */
   run_ms: number | null;
+  /** CPU seconds this process used per second while measuring (every thread: onnxruntime's and the session thread's), in cores. */
+  cpu_cores?: number | null;
+  /** Rows per CPU-second of this process: the figure that holds when other work shares the cores. */
+  rows_per_cpu_s?: number | null;
 }
 
 export interface RawSweep {
@@ -37,6 +41,8 @@ export interface RawConfig {
   intraOpThreads: number;
   parallel: number;
   spinning: boolean;
+  /** Sessions (each in its own thread) the runs are spread over. Default 1. */
+  lanes?: number;
 }
 
 /**
@@ -63,7 +69,7 @@ export async function sweepRaw(
 }
 
 async function withSession<T>(bytes: Uint8Array, config: RawConfig, body: (session: ModelSession) => Promise<T>): Promise<T> {
-  const session = await openSession(bytes, { intraOpThreads: config.intraOpThreads, spinning: config.spinning });
+  const session = await openSession(bytes, { intraOpThreads: config.intraOpThreads, spinning: config.spinning, lanes: config.lanes ?? 1 });
   try {
     return await body(session);
   } finally {
@@ -87,6 +93,7 @@ async function measure(session: ModelSession, specs: readonly TensorSpec[], batc
   }
   for (let i = 0; i < 2; i++) await session.run(inputs);
   let runs = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   const lane = async () => {
@@ -97,6 +104,8 @@ async function measure(session: ModelSession, specs: readonly TensorSpec[], batc
   };
   await Promise.all(Array.from({ length: config.parallel }, lane));
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   return {
     batch,
     intra_op_threads: config.intraOpThreads,
@@ -105,6 +114,8 @@ async function measure(session: ModelSession, specs: readonly TensorSpec[], batc
     runs,
     rows_per_s: round((runs * batch) / elapsed, 1),
     run_ms: round(((elapsed * 1000) / runs) * config.parallel, 3),
+    cpu_cores: round(cpuSeconds / elapsed, 2),
+    rows_per_cpu_s: cpuSeconds > 0 ? round((runs * batch) / cpuSeconds, 1) : null,
   };
 }
 

@@ -2,7 +2,7 @@
  * The text report of an origin benchmark, rendered from the results object alone (so an aggregator can
  * print it again from `bench/results/origin.json`).
  */
-import { SERVER_LABELS, ratiosAt, type BenchResults, type Figures, type Mode } from './results.ts';
+import { SERVER_LABELS, ratiosAt, rowsPerCpuSecond, type BenchResults, type Figures, type Mode } from './results.ts';
 import { formatTable, show, type CellValue } from './table.ts';
 
 export function renderReport(r: BenchResults, describeModel: (id: string) => string = (id) => id): string {
@@ -18,7 +18,8 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
     ...(['a', 'b', 'c', 'd'] as const).map((k) => `  ${k}: ${SERVER_LABELS[k]}`),
     `Columns: rows/run = mean rows per onnxruntime run; busy = the origin's compute seconds per wall second (its timer`,
     `also counts event-loop time before onnxruntime's run starts, so it overstates); q ms = mean wait in the batching queue;`,
-    `srv cpu / gen cpu = cores used by the server process (every thread) and by this process (the load generator).`,
+    `srv cpu / gen cpu = cores used by the server process (every thread) and by this process (the load generator);`,
+    `rows/cpu-s = rows answered per CPU-second of the server process (raw: of this process while it ran).`,
     '',
   );
   if (r.machine.load_before[0]! > r.machine.cores / 2 || r.machine.load_after[0]! > r.machine.cores * 1.5) {
@@ -40,10 +41,21 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
   const rawRows: CellValue[][] = [];
   for (const [model, sweep] of Object.entries(r.raw_ort)) {
     for (const p of sweep.points) {
-      rawRows.push([model, p.batch, p.intra_op_threads, p.parallel, p.rows_per_s, p.run_ms, same(p, sweep.best) ? '<- best' : '']);
+      rawRows.push([
+        model,
+        p.batch,
+        p.intra_op_threads,
+        p.parallel,
+        p.spinning ? 'yes' : 'no',
+        p.rows_per_s,
+        p.run_ms,
+        p.cpu_cores,
+        p.rows_per_cpu_s,
+        same(p, sweep.best) ? '<- best' : '',
+      ]);
     }
   }
-  out.push(formatTable(['model', 'batch', 'threads', 'parallel', 'rows/s', 'ms/run', ''], rawRows), '');
+  out.push(formatTable(['model', 'batch', 'threads', 'parallel', 'spin', 'rows/s', 'ms/run', 'cores', 'rows/cpu-s', ''], rawRows), '');
 
   const models = [...new Set(r.cells.map((c) => c.model))];
   for (const model of models) {
@@ -102,7 +114,7 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
   return `${out.join('\n')}\n`;
 }
 
-const FIGURE_HEADERS = ['req/s', 'rows/s', 'p50 ms', 'p95 ms', 'p99 ms', 'err', 'non2xx', 'rows/run', 'busy', 'q ms', 'srv cpu', 'gen cpu'];
+const FIGURE_HEADERS = ['req/s', 'rows/s', 'p50 ms', 'p95 ms', 'p99 ms', 'err', 'non2xx', 'rows/run', 'busy', 'q ms', 'srv cpu', 'gen cpu', 'rows/cpu-s'];
 
 function figureColumns(f: Figures): CellValue[] {
   return [
@@ -118,6 +130,7 @@ function figureColumns(f: Figures): CellValue[] {
     f.server_side?.queue_ms_mean,
     f.server_cpu_cores,
     f.loadgen_cpu_cores,
+    rowsPerCpuSecond(f),
   ];
 }
 

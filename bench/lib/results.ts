@@ -140,6 +140,26 @@ export interface BenchResults {
   goals: Goal[];
 }
 
+/**
+ * The raw point measured with the threading the origin (c) uses for `model` (its intra-op threads, no
+ * spin-waiting, one run in flight per session), at the sweep's best batch size: (a) as the origin's own
+ * settings would give it. Undefined in results that did not measure it.
+ */
+export function rawWithOriginThreading(results: Pick<BenchResults, 'raw_ort' | 'settings'>, model: string): RawSweep['points'][number] | undefined {
+  const sweep = results.raw_ort?.[model];
+  const settings = results.settings?.origin.c.models[model];
+  if (!sweep || !settings) return undefined;
+  return sweep.points.find(
+    (p) => p.batch === sweep.best.batch && p.intra_op_threads === settings.intra_op_threads && !p.spinning && p.parallel === settings.concurrency,
+  );
+}
+
+/** Rows answered per CPU-second of the server process in a cell (rows/s over cores used), or null. */
+export function rowsPerCpuSecond(cell: Pick<Figures, 'rows_per_s' | 'server_cpu_cores'> | undefined): number | null {
+  if (!cell || cell.rows_per_s === null || !cell.server_cpu_cores) return null;
+  return Math.round((cell.rows_per_s / cell.server_cpu_cores) * 10) / 10;
+}
+
 /** The cell for one model, mode, concurrency and server, if measured. */
 export function findCell(cells: readonly Cell[], model: string, mode: Mode, concurrency: number, server: Cell['server']): Cell | undefined {
   return cells.find((c) => c.model === model && c.mode === mode && c.concurrency === concurrency && c.server === server);

@@ -29,9 +29,12 @@ function cell(server: Cell['server'], rps: number, p50: number, concurrency = 64
 
 /** The slice of an origin results file the summary reads: a 3000 rows/s ceiling, b 200 req/s, c 2700 req/s at c=64. */
 function originResults(peakP95: number): Partial<BenchResults> {
-  const best = { batch: 64, intra_op_threads: 0, parallel: 1, spinning: true, runs: 100, rows_per_s: 3000, run_ms: 21 };
+  const best = { batch: 64, intra_op_threads: 0, parallel: 1, spinning: true, runs: 100, rows_per_s: 3000, run_ms: 21, cpu_cores: 2, rows_per_cpu_s: 1500 };
+  const originThreading = { ...best, spinning: false, rows_per_s: 2500, rows_per_cpu_s: 1400 };
+  const models = { 'large-classifier': { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueRows: 1024, concurrency: 1, intra_op_threads: 0 } };
   return {
-    raw_ort: { 'large-classifier': { points: [best], best } },
+    raw_ort: { 'large-classifier': { points: [best, originThreading], best } },
+    settings: { origin: { b: { env: {}, models }, c: { env: {}, models }, sessions: { env: {}, models } } } as unknown as BenchResults['settings'],
     cells: [cell('b', 100, 9, 1), cell('b', 200, 300), cell('c', 2700, 20), cell('c', 50, 1, 64, 'mlp-classifier'), { ...cell('c', 999, 1), mode: 'json' }],
     peak_80pct: { ...cell('c', 2100, 30), model: 'large-classifier', mode: 'binary', peak_rps: 2700, target_rps: 2160, p95_ms: peakP95 },
   };
@@ -52,20 +55,30 @@ describe('check', () => {
 });
 
 describe('tierRows: origin', () => {
-  it('shows the large model, binary, c=64 cells and checks c/a, c/b and the open-loop p95', () => {
+  it('shows the large model, binary, c=64 cells and checks c/a, CPU, rows per CPU-second, c/b and the open-loop p95', () => {
     const rows = tierRows(ok('origin', originResults(80)));
     expect(rows.map((r) => r.measure)).toEqual([
-      '(a) raw onnxruntime-node, best batch 64 (rows/s)',
+      "(a) raw onnxruntime-node, batch 64, the origin's threading (intra-op all, 1 in flight) (rows/s)",
+      '(a) raw onnxruntime-node, best: batch 64, intra-op all, 1 in flight, spinning (rows/s)',
       '(b) naive, no batching, c=64',
       '(c) dynamic batching, c=64',
+      "(c) over (a) with the origin's threading, c=64",
+      '(c) server CPU, c=64 (load generator 1 cores beside it)',
+      "(c) rows per CPU-second, c=64: 2700 against raw's 1500",
       '(c) over (b), c=64',
       '(c) open loop at 80 % of peak (2160 req/s offered)',
+      '(c) mlp-classifier over the HTTP floor (d), c=64',
     ]);
-    expect(rows[0]).toMatchObject({ throughput_rps: 3000, p50_ms: null, goal: null, met: null });
-    expect(rows[1]).toMatchObject({ throughput_rps: 200, p50_ms: 300, p95_ms: 600, p99_ms: 900, met: null });
-    expect(rows[2]).toMatchObject({ throughput_rps: 2700, p50_ms: 20, p95_ms: 40, p99_ms: 60, versus: 'c/a', value: 0.9, goal: GOALS.originCOverA, met: true });
-    expect(rows[3]).toMatchObject({ versus: 'c/b', value: 13.5, goal: GOALS.originCOverB, met: true });
-    expect(rows[4]).toMatchObject({ throughput_rps: 2100, p50_ms: 30, p95_ms: 80, versus: 'p95 ms', value: 80, met: true });
+    expect(rows[0]).toMatchObject({ throughput_rps: 2500, versus: 'rows/cpu-s', value: 1400, goal: null, met: null });
+    expect(rows[1]).toMatchObject({ throughput_rps: 3000, p50_ms: null, value: 1500, goal: null, met: null });
+    expect(rows[2]).toMatchObject({ throughput_rps: 200, p50_ms: 300, p95_ms: 600, p99_ms: 900, met: null });
+    expect(rows[3]).toMatchObject({ throughput_rps: 2700, p50_ms: 20, p95_ms: 40, p99_ms: 60, versus: 'c/a', value: 0.9, goal: GOALS.originCOverA, met: true });
+    expect(rows[4]).toMatchObject({ value: 1.08, goal: null });
+    expect(rows[5]).toMatchObject({ versus: 'cores', value: 1, goal: GOALS.originServerCores, met: false });
+    expect(rows[6]).toMatchObject({ value: 1.8, goal: GOALS.originRowsPerCpuRatio, met: true });
+    expect(rows[7]).toMatchObject({ versus: 'c/b', value: 13.5, goal: GOALS.originCOverB, met: true });
+    expect(rows[8]).toMatchObject({ throughput_rps: 2100, p50_ms: 30, p95_ms: 80, versus: 'p95 ms', value: 80, met: true });
+    expect(rows[9]).toMatchObject({ throughput_rps: 50, versus: 'c/d', value: null, goal: null });
   });
 
   it('misses the goals it does not reach', () => {
@@ -74,6 +87,7 @@ describe('tierRows: origin', () => {
     const rows = tierRows(ok('origin', results));
     expect(byMeasure(rows, '(c) dynamic')).toMatchObject({ value: 0.233, met: false });
     expect(byMeasure(rows, '(c) over (b)')).toMatchObject({ value: 3.5, met: false });
+    expect(byMeasure(rows, '(c) rows per CPU-second')).toMatchObject({ value: 0.467, met: false });
     expect(byMeasure(rows, '(c) open loop')).toMatchObject({ value: 457, met: false });
   });
 

@@ -20,7 +20,7 @@
  * A figure a tier did not measure (or could not) is `null`, shown as '-'.
  */
 import { GOALS, type Goal } from './goals.ts';
-import { findCell, ratiosAt, type BenchResults } from './results.ts';
+import { findCell, ratiosAt, rawWithOriginThreading, rowsPerCpuSecond, type BenchResults } from './results.ts';
 import { ratio } from './stats.ts';
 import { formatTable, show } from './table.ts';
 
@@ -161,15 +161,42 @@ function originRows(r: Partial<BenchResults>): SummaryRow[] {
   const { model, mode, concurrency } = ORIGIN_FOCUS;
   const cells = r.cells ?? [];
   const raw = r.raw_ort?.[model];
+  const rawOrigin = r.raw_ort && r.settings ? rawWithOriginThreading({ raw_ort: r.raw_ort, settings: r.settings }, model) : undefined;
   const naive = findCell(cells, model, mode, concurrency, 'b');
   const batching = findCell(cells, model, mode, concurrency, 'c');
   const ratios = ratiosAt(cells, raw, model, mode, concurrency);
   const peak = r.peak_80pct ?? null;
   const at = `c=${concurrency}`;
+  const rawPerCpu = num(raw?.best.rows_per_cpu_s);
+  const originPerCpu = rowsPerCpuSecond(batching);
+  const threads = (p: { intra_op_threads: number; parallel: number; spinning: boolean } | undefined) =>
+    p ? `intra-op ${p.intra_op_threads === 0 ? 'all' : p.intra_op_threads}, ${p.parallel} in flight${p.spinning ? ', spinning' : ''}` : '-';
+  const mlp = ratiosAt(cells, r.raw_ort?.['mlp-classifier'], 'mlp-classifier', mode, concurrency);
+  const mlpCell = findCell(cells, 'mlp-classifier', mode, concurrency, 'c');
   return [
-    row('origin', `(a) raw onnxruntime-node, best batch ${raw?.best.batch ?? '-'} (rows/s)`, { throughput_rps: num(raw?.best.rows_per_s) }),
+    row('origin', `(a) raw onnxruntime-node, batch ${rawOrigin?.batch ?? '-'}, the origin's threading (${threads(rawOrigin)}) (rows/s)`, {
+      throughput_rps: num(rawOrigin?.rows_per_s),
+      versus: 'rows/cpu-s',
+      value: num(rawOrigin?.rows_per_cpu_s),
+    }),
+    row('origin', `(a) raw onnxruntime-node, best: batch ${raw?.best.batch ?? '-'}, ${threads(raw?.best)} (rows/s)`, {
+      throughput_rps: num(raw?.best.rows_per_s),
+      versus: 'rows/cpu-s',
+      value: rawPerCpu,
+    }),
     row('origin', `(b) naive, no batching, ${at}`, figures(naive)),
     row('origin', `(c) dynamic batching, ${at}`, { ...figures(batching), versus: 'c/a', value: ratios.c_over_a, goal: GOALS.originCOverA }),
+    row('origin', `(c) over (a) with the origin's threading, ${at}`, { versus: 'c/a', value: ratio(num(batching?.rows_per_s), num(rawOrigin?.rows_per_s)) }),
+    row('origin', `(c) server CPU, ${at} (load generator ${show(num(batching?.loadgen_cpu_cores))} cores beside it)`, {
+      versus: 'cores',
+      value: num(batching?.server_cpu_cores),
+      goal: GOALS.originServerCores,
+    }),
+    row('origin', `(c) rows per CPU-second, ${at}: ${show(originPerCpu)} against raw's ${show(rawPerCpu)}`, {
+      versus: 'c/a per cpu-s',
+      value: ratio(originPerCpu, rawPerCpu),
+      goal: GOALS.originRowsPerCpuRatio,
+    }),
     row('origin', `(c) over (b), ${at}`, { versus: 'c/b', value: ratios.c_over_b, goal: GOALS.originCOverB }),
     row('origin', `(c) open loop at 80 % of peak (${show(num(peak?.target_rps))} req/s offered)`, {
       ...figures(peak ?? undefined),
@@ -177,6 +204,7 @@ function originRows(r: Partial<BenchResults>): SummaryRow[] {
       value: num(peak?.p95_ms),
       goal: GOALS.originP95At80Ms,
     }),
+    row('origin', `(c) mlp-classifier over the HTTP floor (d), ${at}`, { ...figures(mlpCell), versus: 'c/d', value: mlp.c_over_d }),
   ];
 }
 
