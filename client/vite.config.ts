@@ -19,6 +19,8 @@ const pkg = JSON.parse(readFileSync(resolve(HERE, 'package.json'), 'utf8')) as {
 const dependencies = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies });
 /** A dependency or one of its subpaths (`zod/mini`). */
 const isDependency = (id: string) => dependencies.some((name) => id === name || id.startsWith(`${name}/`));
+/** Node's own modules, which the offline shell's Vite plugin (a build tool, run by Node) imports. */
+const isExternal = (id: string) => isDependency(id) || id.startsWith('node:');
 
 /**
  * Keeps the worker's URL in the form app bundlers (Vite, webpack, Parcel) recognise: `new Worker(new
@@ -63,12 +65,18 @@ export default defineConfig({
     // A library build inlines every asset as base64; there are none (onnxruntime-web's stay external).
     assetsInlineLimit: 0,
     lib: {
-      entry: { index: resolve(HERE, 'index.ts'), worker: resolve(HERE, 'runtime/worker.ts') },
+      // `offline/*`: the offline app shell (offline/), subpaths of their own, never in the main entry's graph.
+      entry: {
+        index: resolve(HERE, 'index.ts'),
+        worker: resolve(HERE, 'runtime/worker.ts'),
+        'offline/index': resolve(HERE, 'offline/index.ts'),
+        'offline/vite': resolve(HERE, 'offline/vite-plugin.ts'),
+      },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },
     rolldownOptions: {
-      external: isDependency,
+      external: isExternal,
       output: { chunkFileNames: 'chunks/shared-[hash].js' },
     },
   },
