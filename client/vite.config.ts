@@ -19,8 +19,6 @@ const pkg = JSON.parse(readFileSync(resolve(HERE, 'package.json'), 'utf8')) as {
 const dependencies = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies });
 /** A dependency or one of its subpaths (`zod/mini`). */
 const isDependency = (id: string) => dependencies.some((name) => id === name || id.startsWith(`${name}/`));
-/** Node's own modules, which the offline shell's Vite plugin (a build tool, run by Node) imports. */
-const isExternal = (id: string) => isDependency(id) || id.startsWith('node:');
 
 /**
  * Keeps the worker's URL in the form app bundlers (Vite, webpack, Parcel) recognise: `new Worker(new
@@ -65,18 +63,13 @@ export default defineConfig({
     // A library build inlines every asset as base64; there are none (onnxruntime-web's stay external).
     assetsInlineLimit: 0,
     lib: {
-      // `offline/*`: the offline app shell (offline/), subpaths of their own, never in the main entry's graph.
-      entry: {
-        index: resolve(HERE, 'index.ts'),
-        worker: resolve(HERE, 'runtime/worker.ts'),
-        'offline/index': resolve(HERE, 'offline/index.ts'),
-        'offline/vite': resolve(HERE, 'offline/vite-plugin.ts'),
-      },
+      // The offline app shell (dist/offline/) is built on its own: offline/vite.config.ts.
+      entry: { index: resolve(HERE, 'index.ts'), worker: resolve(HERE, 'runtime/worker.ts') },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },
     rolldownOptions: {
-      external: isExternal,
+      external: isDependency,
       output: { chunkFileNames: 'chunks/shared-[hash].js' },
     },
   },
