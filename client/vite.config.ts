@@ -63,6 +63,7 @@ export default defineConfig({
     // A library build inlines every asset as base64; there are none (onnxruntime-web's stay external).
     assetsInlineLimit: 0,
     lib: {
+      // The offline app shell (dist/offline/) is built on its own: offline/vite.config.ts.
       entry: { index: resolve(HERE, 'index.ts'), worker: resolve(HERE, 'runtime/worker.ts') },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
