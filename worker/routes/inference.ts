@@ -7,13 +7,16 @@
  * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
  * 4xx) comes back as the origin gave it. The model name and version are checked first
  * (protocol/hono/model-path.ts): an odd one is 404 `model_not_found`, never forwarded or echoed.
+ * Each origin answer is counted for the version it served, for automatic rollback (version-choice/canary-watch.ts).
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { chooseVersion } from '../version-choice/canary.ts';
-import { rolloutCanary } from '../version-choice/rollout-weights.ts';
+import { judgeRollout, recordOriginRun } from '../version-choice/canary-watch.ts';
+import { rolloutView } from '../version-choice/rollout-weights.ts';
+import { deviceTelemetry } from '../telemetry/aggregate.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
@@ -41,7 +44,9 @@ for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infe
 async function infer(c: Context<EdgeEnv>): Promise<Response> {
   const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
   const name = c.req.param('name') ?? '';
-  const version = c.req.param('version') ?? chooseVersion(await rolloutCanary(c, name), name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
+  const view = c.req.param('version') === undefined ? await rolloutView(c, name) : undefined;
+  const version =
+    c.req.param('version') ?? chooseVersion(view?.effective ? { [name]: view.effective } : {}, name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
   const path =
     version === undefined
       ? `/v2/models/${encodeURIComponent(name)}/infer`
@@ -83,6 +88,12 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
     }
     if (!headers.has('x-model-version') && version !== undefined) headers.set('x-model-version', version);
     log.version = headers.get('x-model-version') ?? log.version;
+    // Automatic rollback (version-choice/canary-watch.ts): the origin's answer counts for the version it
+    // served, and the canary is judged when the edge chose the version (it holds the record then).
+    if (log.version !== undefined) {
+      recordOriginRun(name, String(log.version), result.status, result.headers.get('x-tandem-error-code'));
+      if (view?.record) judgeRollout(view.record, deviceTelemetry.snapshot());
+    }
     headers.set('x-tandem-origin', result.origin);
     headers.set('x-tandem-attempts', String(result.attempts));
     return new Response(result.body, { status: result.status, headers });
