@@ -20,7 +20,7 @@ import { deviceTelemetry } from '../telemetry/aggregate.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
-import { probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
+import { defaultProxyDeps, probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 import { formatTraceparent } from '../../protocol/traceparent.ts';
 
@@ -77,6 +77,7 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
       },
       config.tuning,
       config.originToken,
+      { ...defaultProxyDeps, fetch: countingRuns(name, version) },
     );
     log.origin = result.origin;
     log.attempts = result.attempts;
@@ -88,16 +89,25 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
     }
     if (!headers.has('x-model-version') && version !== undefined) headers.set('x-model-version', version);
     log.version = headers.get('x-model-version') ?? log.version;
-    // Automatic rollback (version-choice/canary-watch.ts): the origin's answer counts for the version it
-    // served, and the canary is judged when the edge chose the version (it holds the record then).
-    if (log.version !== undefined) {
-      recordOriginRun(name, String(log.version), result.status, result.headers.get('x-tandem-error-code'));
-      if (view?.record) judgeRollout(view.record, deviceTelemetry.snapshot());
-    }
     headers.set('x-tandem-origin', result.origin);
     headers.set('x-tandem-attempts', String(result.attempts));
     return new Response(result.body, { status: result.status, headers });
   } finally {
+    // Automatic rollback: judged when the edge chose the version (it holds the record then).
+    if (view?.record) judgeRollout(view.record, deviceTelemetry.snapshot());
     log.upstream_ms = Math.round((performance.now() - started) * 100) / 100;
   }
+}
+
+/**
+ * The pool's fetch, counting each origin's answer for the version it ran (version-choice/canary-watch.ts):
+ * every attempt, so a canary that fails on one origin and is retried on another still counts its failure.
+ */
+function countingRuns(model: string, version: string | undefined): typeof defaultProxyDeps.fetch {
+  return async (url, init) => {
+    const res = await defaultProxyDeps.fetch(url, init);
+    const ran = version ?? res.headers.get('x-model-version');
+    if (ran) recordOriginRun(model, ran, res.status, res.headers.get('x-tandem-error-code'));
+    return res;
+  };
 }

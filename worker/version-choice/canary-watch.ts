@@ -28,6 +28,8 @@ interface ModelWatch {
   recordVersion: number;
   /** Per canary version, the counts when this record version was first seen. */
   baselines: Map<string, { device: RunOutcomes; origin: RunOutcomes }>;
+  /** Per canary version, the counts at the last judgment: the next record's baselines. */
+  last: Map<string, { device: RunOutcomes; origin: RunOutcomes }>;
   verdicts: Map<string, CanaryVerdict & { at: number }>;
 }
 
@@ -83,17 +85,19 @@ export function judgeRollout(record: RolloutRecord, snapshot: TelemetrySnapshot,
   });
   let watch = watches.get(record.model);
   if (!watch || watch.recordVersion !== record.version) {
-    // First sight in this isolate: everything counted so far is this record's. A newer record: start afresh.
-    const baselines = new Map<string, { device: RunOutcomes; origin: RunOutcomes }>();
-    if (watch) for (const v of canaryVersions(record)) baselines.set(v, structuredClone(counts(v)));
-    watch = { recordVersion: record.version, baselines, verdicts: new Map() };
+    // First sight in this isolate: everything counted so far is this record's. A newer record: the runs
+    // counted up to the last judgment under the old one are the old one's (those since, such as the batch
+    // that brought this call, are the new one's).
+    const baselines = new Map(watch?.last ?? []);
+    watch = { recordVersion: record.version, baselines, last: new Map(), verdicts: new Map() };
     watches.set(record.model, watch);
   }
   const zeroed = new Set(overridesFor(record.model, record.version).map((o) => o.version));
   const rolledBack: string[] = [];
   for (const version of canaryVersions(record)) {
-    if (zeroed.has(version)) continue;
     const now_ = counts(version);
+    watch.last.set(version, structuredClone(now_));
+    if (zeroed.has(version)) continue;
     const base = watch.baselines.get(version) ?? { device: noOutcomes(), origin: noOutcomes() };
     const verdict = judgeCanary({ device: outcomesSince(now_.device, base.device), origin: outcomesSince(now_.origin, base.origin) }, record.rollback);
     watch.verdicts.set(version, { ...verdict, at: now });
