@@ -156,6 +156,8 @@ describe('automatic rollback', () => {
 
     // The installs that were on the canary move on their next load: manifests and inference alike.
     expect(await manifestVersions(model, 40)).toEqual(new Set(['1.0.0']));
+    const catalog = (await (await fetchApp(app, '/v1/models', {}, vars)).json()) as { models: { id: string; canary?: Record<string, number> }[] };
+    expect(catalog.models.find((m) => m.id === model)?.canary).toEqual({ '1.0.0': 100, '1.1.0': 0 });
     for (let i = 0; i < 10; i++) expect((await infer(model, `install-${i}`)).headers.get('x-model-version')).toBe('1.0.0');
     // More bad news does not count a second rollback.
     await telemetry(Array.from({ length: 10 }, () => run(model, { outcome: 'internal' })));
