@@ -3,6 +3,8 @@
  * repository's `_rollout/`) in front of two real origins, one of which lacks the canary version. The edge
  * gives the canary no share until every origin is ready for it; once the second origin holds it too, installs
  * split by the record's weights, each keeps its version, and inference runs the version its manifest named.
+ * When the canary's device runs then fail past the record's error threshold, the edge rolls it back by
+ * itself and the installs that were on it get the stable version on their next load.
  */
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -118,5 +120,39 @@ describe('signed rollout at the real edge', () => {
       return res.headers.get('x-model-version');
     });
     expect(served).toEqual(first.slice(0, 40));
+  });
+
+  it('rolls the canary back by itself when its device runs fail, and its installs move to stable', async () => {
+    const before = await manifestVersions();
+    const onCanary = before.flatMap((v, i) => (v === '1.1.0' ? [i] : []));
+    expect(onCanary.length).toBeGreaterThan(0);
+    // 100 failed device runs of the canary, beside the ~20 good origin runs above: far past maxErrorRate 0.05.
+    const records = Array.from({ length: 100 }, () => ({
+      model: MODEL,
+      version: '1.1.0',
+      variant: 'fp32',
+      backend: 'wasm',
+      latency_ms: 3,
+      outcome: 'inference_failed',
+      fallback: false,
+    }));
+    const res = await fetch(`${edge.url}/v1/telemetry`, {
+      method: 'POST',
+      body: JSON.stringify({ records, dropped: 0 }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.infer}` },
+    });
+    expect(res.status).toBe(204);
+    const status = await rolloutStatus();
+    expect(status.effective).toEqual({ '1.0.0': 100, '1.1.0': 0 });
+    expect(status.zeroed).toEqual([
+      expect.objectContaining({
+        version: '1.1.0',
+        cause: 'rolled_back',
+        reason: expect.stringMatching(/^error rate 0\.\d+ > maxErrorRate 0\.05 over \d+ runs \(device 100, origin \d+\)$/),
+      }),
+    ]);
+    const metrics = await (await fetch(`${edge.url}/v1/edge/metrics`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).text();
+    expect(metrics).toContain(`tandem_edge_rollout_rollbacks_total{model="${MODEL}",version="1.1.0"} 1`);
+    expect(new Set(await manifestVersions())).toEqual(new Set(['1.0.0']));
   });
 });

@@ -7,17 +7,20 @@
  * what the edge already retried). An origin's answer about the model (404, 503 `model_not_ready`, any
  * 4xx) comes back as the origin gave it. The model name and version are checked first
  * (protocol/hono/model-path.ts): an odd one is 404 `model_not_found`, never forwarded or echoed.
+ * Each origin answer is counted for the version it served, for automatic rollback (version-choice/canary-watch.ts).
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { chooseVersion } from '../version-choice/canary.ts';
-import { rolloutCanary } from '../version-choice/rollout-weights.ts';
+import { judgeRollout, recordOriginRun } from '../version-choice/canary-watch.ts';
+import { rolloutView } from '../version-choice/rollout-weights.ts';
+import { deviceTelemetry } from '../telemetry/aggregate.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import type { EdgeEnv } from '../context.ts';
-import { probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
+import { defaultProxyDeps, probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 import { formatTraceparent } from '../../protocol/traceparent.ts';
 
@@ -41,7 +44,9 @@ for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infe
 async function infer(c: Context<EdgeEnv>): Promise<Response> {
   const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
   const name = c.req.param('name') ?? '';
-  const version = c.req.param('version') ?? chooseVersion(await rolloutCanary(c, name), name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
+  const view = c.req.param('version') === undefined ? await rolloutView(c, name) : undefined;
+  const version =
+    c.req.param('version') ?? chooseVersion(view?.effective ? { [name]: view.effective } : {}, name, clientIdOf(c.req.raw.headers, c.get('apiKey')));
   const path =
     version === undefined
       ? `/v2/models/${encodeURIComponent(name)}/infer`
@@ -72,6 +77,7 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
       },
       config.tuning,
       config.originToken,
+      { ...defaultProxyDeps, fetch: countingRuns(name, version) },
     );
     log.origin = result.origin;
     log.attempts = result.attempts;
@@ -87,6 +93,21 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
     headers.set('x-tandem-attempts', String(result.attempts));
     return new Response(result.body, { status: result.status, headers });
   } finally {
+    // Automatic rollback: judged when the edge chose the version (it holds the record then).
+    if (view?.record) judgeRollout(view.record, deviceTelemetry.snapshot());
     log.upstream_ms = Math.round((performance.now() - started) * 100) / 100;
   }
+}
+
+/**
+ * The pool's fetch, counting each origin's answer for the version it ran (version-choice/canary-watch.ts):
+ * every attempt, so a canary that fails on one origin and is retried on another still counts its failure.
+ */
+function countingRuns(model: string, version: string | undefined): typeof defaultProxyDeps.fetch {
+  return async (url, init) => {
+    const res = await defaultProxyDeps.fetch(url, init);
+    const ran = version ?? res.headers.get('x-model-version');
+    if (ran) recordOriginRun(model, ran, res.status, res.headers.get('x-tandem-error-code'));
+    return res;
+  };
 }

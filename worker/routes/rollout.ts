@@ -9,13 +9,17 @@
  * force, the shares it states and those in use, each share taken away and why (an origin not ready for
  * the version, or an automatic rollback), the pool's readiness per canary version and for the stable
  * version (`stable_readiness`: its share has nowhere else to go, so an origin without it is an operator's
- * problem to see here), and the last refused read of the record.
+ * problem to see here), the last refused read of the record, and `canary_verdicts`: per canary version,
+ * this isolate's last automatic-rollback verdict (version-choice/canary-watch.ts: runs from devices and
+ * origins, error rate, median confidence, state, and the reasons when it failed).
  */
 import { type Context, Hono } from 'hono';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import { ROLLOUT_PREFIX } from '../../protocol/repository-layout.ts';
 import { requireKey } from '../auth/require-key.ts';
 import type { EdgeEnv } from '../context.ts';
+import type { CanaryVerdict } from '../version-choice/canary-judge.ts';
+import { canaryVerdicts } from '../version-choice/canary-watch.ts';
 import { type PoolReadiness, poolReadyFor } from '../version-choice/origin-version-readiness.ts';
 import { rolloutView, type RolloutView } from '../version-choice/rollout-weights.ts';
 
@@ -44,9 +48,15 @@ rolloutRoutes.get('/edge/rollout/:model', modelPath({ idParam: 'model' }), requi
   c.json(await withStableReadiness(c, rolloutView(c, c.req.param('model'))), 200, NO_STORE),
 );
 
-async function withStableReadiness(c: Context<EdgeEnv>, pending: Promise<RolloutView>): Promise<RolloutView & { stable_readiness: PoolReadiness | null }> {
+type StatusEntry = RolloutView & { stable_readiness: PoolReadiness | null; canary_verdicts: Record<string, CanaryVerdict & { at: number }> };
+
+async function withStableReadiness(c: Context<EdgeEnv>, pending: Promise<RolloutView>): Promise<StatusEntry> {
   const view = await pending;
-  if (!view.record) return { ...view, stable_readiness: null };
+  if (!view.record) return { ...view, stable_readiness: null, canary_verdicts: {} };
   const { tuning, originToken } = c.get('config');
-  return { ...view, stable_readiness: await poolReadyFor(c.get('pool'), view.model, view.record.stable, tuning, originToken) };
+  return {
+    ...view,
+    stable_readiness: await poolReadyFor(c.get('pool'), view.model, view.record.stable, tuning, originToken),
+    canary_verdicts: canaryVerdicts(view.model, view.record.version),
+  };
 }

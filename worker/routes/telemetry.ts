@@ -6,8 +6,9 @@
  *   rate-limited with the key's bucket (one token per batch), at most `TELEMETRY_LIMITS.maxBodyBytes` of
  *   JSON, read strictly (400 `bad_request` naming the field; 413; 415). Counted in this isolate
  *   (telemetry/aggregate.ts) and written to Analytics Engine when bound (telemetry/analytics-engine.ts).
- *   204, no body.
- * - `GET /v1/edge/metrics` (the `admin` scope): this isolate's counts as Prometheus text.
+ *   204, no body. Then the canary of each model in the batch is judged (version-choice/canary-watch.ts).
+ * - `GET /v1/edge/metrics` (the `admin` scope): this isolate's counts as Prometheus text, with
+ *   `tandem_edge_rollout_rollbacks_total` (automatic rollbacks, per model and version).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -19,6 +20,8 @@ import { requireKey } from '../auth/require-key.ts';
 import type { EdgeEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 import { deviceTelemetry } from '../telemetry/aggregate.ts';
+import { judgeRollout, rollbackMetricsText } from '../version-choice/canary-watch.ts';
+import { rolloutView } from '../version-choice/rollout-weights.ts';
 import { writeDataPoints, type TelemetryBindings } from '../telemetry/analytics-engine.ts';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus-text.ts';
 
@@ -47,9 +50,20 @@ telemetryRoutes.post('/telemetry', requireKey({ scope: 'infer' }), rateLimit(), 
   const counted = deviceTelemetry.add(batch);
   writeDataPoints(c.env as TelemetryBindings, batch);
   Object.assign(c.get('log'), { records: batch.records.length, counted, dropped: batch.dropped });
+  // Automatic rollback: each model's canary is judged on the runs just counted (version-choice/canary-watch.ts).
+  const snapshot = deviceTelemetry.snapshot();
+  for (const model of new Set(batch.records.map((r) => r.model))) {
+    try {
+      const { record } = await rolloutView(c, model);
+      if (record) judgeRollout(record, snapshot);
+    } catch (err) {
+      // Judging must never cost the SDK its batch: the next batch or proxied answer judges again.
+      console.log(JSON.stringify({ event: 'canary_judge_failed', model, reason: String(err) }));
+    }
+  }
   return c.body(null, 204);
 });
 
 telemetryRoutes.get('/edge/metrics', requireKey({ scope: 'admin' }), (c) =>
-  c.text(prometheusText(deviceTelemetry.snapshot()), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }),
+  c.text(prometheusText(deviceTelemetry.snapshot()) + rollbackMetricsText(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }),
 );
