@@ -8,6 +8,7 @@
  * a fresh R2 seeded the same way (seed-r2.ts) under the same persist layout (`<state>/v3`). Runs in this
  * process (workerd is Miniflare's child); the temp folder is removed on stop and at exit.
  */
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
-import { runWrangler } from '../deploy/deploy-edge.ts';
 import { edgeVars, freePort, type StartEdgeOptions } from './edge-process.ts';
-import { WRANGLER_CONFIG, seed } from './seed-r2.ts';
+import { ROOT, WRANGLER_CONFIG, seed } from './seed-r2.ts';
 
 /** startEdge's options that apply here (no wrangler log level, no inspector: neither exists in this path). */
 export type WorkerdEdgeOptions = Omit<StartEdgeOptions, 'logLevel' | 'inspector'>;
@@ -86,10 +86,18 @@ export async function startEdgeInWorkerd(options: WorkerdEdgeOptions): Promise<W
   }
 }
 
-/** `wrangler deploy --dry-run --outdir`: the bundle a deploy uploads; resolves with its entry module. */
+/**
+ * `wrangler deploy --dry-run --outdir` (as deploy/deploy-edge.ts bundles for its size check): the bundle a
+ * deploy uploads; resolves with its entry module.
+ */
 async function bundleWorker(outdir: string): Promise<string> {
-  const { code, output } = await runWrangler(['deploy', '--config', WRANGLER_CONFIG, '--dry-run', '--outdir', outdir]);
-  if (code !== 0) throw new Error(`wrangler deploy --dry-run exited with ${code}:\n${output}`);
+  const args = ['deploy', '--config', WRANGLER_CONFIG, '--dry-run', '--outdir', outdir];
+  await new Promise<void>((done, fail) => {
+    const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
+    execFile(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? fail(new Error(`wrangler deploy --dry-run failed: ${err.message}\n${stdout}${stderr}`)) : done(),
+    );
+  });
   const files = (await readdir(outdir)).filter((f) => /\.m?js$/.test(f));
   const entry = files.find((f) => /^main\.m?js$/.test(f)) ?? (files.length === 1 ? files[0] : undefined);
   if (!entry) throw new Error(`no Worker entry module in ${outdir} (found ${files.join(', ') || 'nothing'})`);
