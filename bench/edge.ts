@@ -1,9 +1,12 @@
 /**
- * `npm run bench:edge`: what the edge adds to an inference. Starts one origin and the edge in front of it
- * (without wrangler dev's inspector), both on the built-in repository with dev credentials, then drives
- * the same mlp-classifier request straight at the origin and through the edge, alternating, with
- * autocannon: one connection for latency (no queueing), then several for throughput. Prints p50/p95/p99 and
- * requests/s side by side and the added latency; writes bench/results/edge.json.
+ * `npm run bench:edge`: what the edge adds to an inference. Starts one origin and two edges in front of it,
+ * all on the built-in repository with dev credentials: the Worker straight in workerd through Miniflare
+ * (stack/edge-miniflare.ts, what production runs: the row the goals judge) and the Worker under wrangler's
+ * dev engine (stack/edge-runtime.ts: its local proxy worker in front of workerd, no inspector; the second
+ * row). Then drives the same mlp-classifier request straight at the origin and through each edge, in turn,
+ * with autocannon: one connection for latency (no queueing), then several for throughput. Prints
+ * p50/p95/p99 and requests/s side by side, the added latency and the throughput ratio; writes
+ * bench/results/edge.json (the `*_edge` fields are the workerd path, the `*_wrangler` fields the dev engine).
  *
  *   npm run bench:edge -- [--duration 5] [--connections 8]
  */
@@ -13,11 +16,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_REPOSITORY } from '../models/build.ts';
 import { DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../stack/dev-credentials.ts';
+import { startEdgeInWorkerd } from '../stack/edge-miniflare.ts';
 import { startEdge } from '../stack/edge-process.ts';
 import { spawnOrigin } from '../stack/origin-process.ts';
+import { GOALS } from './lib/goals.ts';
 import { measure, type Measurement } from './lib/edge-measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
+
+type Path = 'direct' | 'workerd' | 'wrangler';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' } } });
@@ -31,90 +38,103 @@ async function main(): Promise<void> {
     env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: DEV_ORIGIN_TOKEN },
     scrubTandemEnv: true,
   });
-  // Without the DevTools inspector that `wrangler dev` always starts (stack/edge-runtime.ts): it taxes every
-  // subrequest and console line, and the deployed Worker has none. Same Worker code, bindings and dev proxy.
-  const edge = await startEdge({
-    origins: [origin.url],
-    repository: DEFAULT_REPOSITORY,
-    trustedKeys,
-    originToken: DEV_ORIGIN_TOKEN,
-    apiKeys: [...DEV_API_KEYS],
-    logLevel: 'warn',
-    inspector: false,
-  }).catch(async (err: unknown) => {
-    await origin.stop();
-    throw err;
-  });
+  const edgeOptions = { origins: [origin.url], repository: DEFAULT_REPOSITORY, trustedKeys, originToken: DEV_ORIGIN_TOKEN, apiKeys: [...DEV_API_KEYS] };
+  // Both edges start together (each bundles or seeds its own copy); if one fails, the other is stopped too.
+  const started = await Promise.allSettled([
+    startEdgeInWorkerd(edgeOptions),
+    // The dev engine without the DevTools inspector that `wrangler dev` always starts: it taxes every
+    // subrequest and console line, and the deployed Worker has none.
+    startEdge({ ...edgeOptions, logLevel: 'warn', inspector: false }),
+  ]);
+  const [workerdStart, wranglerStart] = started;
+  if (workerdStart.status === 'rejected' || wranglerStart.status === 'rejected') {
+    await Promise.all([...started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])), origin.stop()]);
+    throw started.find((s) => s.status === 'rejected')?.reason;
+  }
+  const workerd = workerdStart.value;
+  const wrangler = wranglerStart.value;
   try {
     const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }] });
     const path = '/v2/models/mlp-classifier/infer';
-    const direct = { url: `${origin.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_ORIGIN_TOKEN}` } };
-    const viaEdge = {
-      url: `${edge.url}${path}`,
+    const viaEdge = (url: string) => ({
+      url: `${url}${path}`,
       body,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_API_KEY}`, 'x-client-id': 'bench' },
-    };
+    });
+    const targets = {
+      direct: { url: `${origin.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_ORIGIN_TOKEN}` } },
+      workerd: viaEdge(workerd.url),
+      wrangler: viaEdge(wrangler.url),
+    } satisfies Record<Path, unknown>;
+    const paths: Path[] = ['direct', 'workerd', 'wrangler'];
 
-    // Warm both paths (JIT, connection pools, the edge's readiness checks), then alternate.
-    await measure(direct, 1, 2);
-    await measure(viaEdge, 1, 2);
-    const latencyDirect = await measure(direct, 1, duration);
-    const latencyEdge = await measure(viaEdge, 1, duration);
-    const throughputDirect = await measure(direct, connections, duration);
-    const throughputEdge = await measure(viaEdge, connections, duration);
+    // Warm every path (JIT, connection pools, the edge's readiness checks), then take them in turn.
+    for (const p of paths) await measure(targets[p], 1, 2);
+    const latency = {} as Record<Path, Measurement>;
+    for (const p of paths) latency[p] = await measure(targets[p], 1, duration);
+    const loaded = {} as Record<Path, Measurement>;
+    for (const p of paths) loaded[p] = await measure(targets[p], connections, duration);
 
     const round = (n: number) => Math.round(n * 1000) / 1000;
+    const figures = (suffix: string, p: Path) => ({
+      [`p50_ms_${suffix}`]: round(latency[p].p50),
+      [`p95_ms_${suffix}`]: round(latency[p].p95),
+      [`p99_ms_${suffix}`]: round(latency[p].p99),
+      [`rps_${suffix}_1conn`]: round(latency[p].rps),
+      [`rps_${suffix}`]: round(loaded[p].rps),
+      [`p50_ms_${suffix}_loaded`]: round(loaded[p].p50),
+      [`p95_ms_${suffix}_loaded`]: round(loaded[p].p95),
+      [`p99_ms_${suffix}_loaded`]: round(loaded[p].p99),
+    });
+    const added = (p: Path, q: 'p50' | 'p95' | 'p99') => round(latency[p][q] - latency.direct[q]);
     const results = {
       model: 'mlp-classifier',
       duration_s: duration,
-      p50_ms_direct: round(latencyDirect.p50),
-      p50_ms_edge: round(latencyEdge.p50),
-      added_p50_ms: round(latencyEdge.p50 - latencyDirect.p50),
-      p95_ms_direct: round(latencyDirect.p95),
-      p95_ms_edge: round(latencyEdge.p95),
-      added_p95_ms: round(latencyEdge.p95 - latencyDirect.p95),
-      p99_ms_direct: round(latencyDirect.p99),
-      p99_ms_edge: round(latencyEdge.p99),
-      added_p99_ms: round(latencyEdge.p99 - latencyDirect.p99),
-      rps_direct_1conn: round(latencyDirect.rps),
-      rps_edge_1conn: round(latencyEdge.rps),
       connections,
-      rps_direct: round(throughputDirect.rps),
-      rps_edge: round(throughputEdge.rps),
-      p50_ms_direct_loaded: round(throughputDirect.p50),
-      p50_ms_edge_loaded: round(throughputEdge.p50),
-      p95_ms_direct_loaded: round(throughputDirect.p95),
-      p95_ms_edge_loaded: round(throughputEdge.p95),
-      p99_ms_direct_loaded: round(throughputDirect.p99),
-      p99_ms_edge_loaded: round(throughputEdge.p99),
-      errors: latencyDirect.errors + latencyEdge.errors + throughputDirect.errors + throughputEdge.errors,
+      ...figures('direct', 'direct'),
+      ...figures('edge', 'workerd'),
+      added_p50_ms: added('workerd', 'p50'),
+      added_p95_ms: added('workerd', 'p95'),
+      added_p99_ms: added('workerd', 'p99'),
+      throughput_ratio: round(loaded.workerd.rps / loaded.direct.rps),
+      ...figures('wrangler', 'wrangler'),
+      added_p50_ms_wrangler: added('wrangler', 'p50'),
+      added_p95_ms_wrangler: added('wrangler', 'p95'),
+      added_p99_ms_wrangler: added('wrangler', 'p99'),
+      throughput_ratio_wrangler: round(loaded.wrangler.rps / loaded.direct.rps),
+      errors: paths.reduce((n, p) => n + latency[p].errors + loaded[p].errors, 0),
       node: process.version,
-      note: 'edge = wrangler dev engine (workerd behind its local proxy, no DevTools inspector) on loopback; origin = origin/main.ts under tsx; same machine, runs alternate',
+      note: 'edge = the Worker bundle in workerd through Miniflare (no proxy, no inspector); wrangler = wrangler dev engine (workerd behind its local proxy, no inspector); origin = origin/main.ts under tsx; all on loopback on the same machine, paths taken in turn',
     };
     printTable([
-      ['1 connection', latencyDirect, latencyEdge],
-      [`${connections} connections`, throughputDirect, throughputEdge],
+      ['1 connection', latency],
+      [`${connections} connections`, loaded],
     ]);
-    process.stdout.write(`\nthe edge adds ${results.added_p50_ms.toFixed(2)} ms at p50, ${results.added_p95_ms.toFixed(2)} ms at p95 (1 connection)\n`);
+    const goalP50 = GOALS.edgeAddedP50Ms.bound;
+    const goalRatio = GOALS.edgeThroughputRatio.bound;
+    process.stdout.write(
+      `\nin workerd the edge adds ${results.added_p50_ms.toFixed(2)} ms at p50 (goal <= ${goalP50}), ${results.added_p95_ms.toFixed(2)} ms at p95 (1 connection); ` +
+        `${connections} connections: ${results.throughput_ratio.toFixed(2)} x direct req/s (goal >= ${goalRatio})\n` +
+        `under wrangler's dev engine it adds ${results.added_p50_ms_wrangler.toFixed(2)} ms at p50; ${results.throughput_ratio_wrangler.toFixed(2)} x direct req/s\n`,
+    );
     await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
     await writeFile(join(ROOT, 'bench', 'results', 'edge.json'), `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write('wrote bench/results/edge.json\n');
   } finally {
-    await Promise.all([edge.stop(), origin.stop()]);
+    await Promise.all([workerd.stop(), wrangler.stop(), origin.stop()]);
   }
 }
 
-function printTable(rows: [string, Measurement, Measurement][]): void {
+function printTable(rows: [string, Record<Path, Measurement>][]): void {
   const f = (n: number) => n.toFixed(2).padStart(9);
+  const names: Record<Path, string> = { direct: 'direct', workerd: 'edge (workerd)', wrangler: 'edge (wrangler dev)' };
   process.stdout.write(
-    `\n${'load'.padEnd(15)} ${'path'.padEnd(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`,
+    `\n${'load'.padEnd(15)} ${'path'.padEnd(20)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`,
   );
-  for (const [label, direct, edge] of rows) {
-    for (const [name, m] of [
-      ['direct', direct],
-      ['edge', edge],
-    ] as const) {
-      process.stdout.write(`${label.padEnd(15)} ${name.padEnd(7)} ${f(m.p50)} ${f(m.p95)} ${f(m.p99)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
+  for (const [label, byPath] of rows) {
+    for (const p of ['direct', 'workerd', 'wrangler'] as const) {
+      const m = byPath[p];
+      process.stdout.write(`${label.padEnd(15)} ${names[p].padEnd(20)} ${f(m.p50)} ${f(m.p95)} ${f(m.p99)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
     }
   }
 }

@@ -61,22 +61,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The Worker's vars and secrets for these options, as wrangler.toml names them (worker/config.ts parses them). */
+export async function edgeVars(options: Omit<StartEdgeOptions, 'repository'>): Promise<Record<string, string>> {
+  return {
+    ORIGINS: JSON.stringify(options.origins),
+    ORIGIN_TOKEN: options.originToken ?? DEV_ORIGIN_TOKEN,
+    TRUSTED_KEYS: options.trustedKeys,
+    ROOT_KEYS: options.rootKeys ?? '[]',
+    API_KEYS: await apiKeysVar(options.apiKeys ?? []),
+    CANARY: JSON.stringify(options.canary ?? {}),
+    TUNING: JSON.stringify(options.tuning ?? {}),
+    REQUIRE_KEY_FOR_CATALOG: String(options.requireKeyForCatalog ?? false),
+  };
+}
+
 /** Seeds a fresh local R2 and starts `wrangler dev`; resolves once the edge answers. */
 export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
   const state = await mkdtemp(join(tmpdir(), 'tandem-edge-'));
   const removeState = () => rmSync(state, { recursive: true, force: true });
   try {
     await seed({ repository: options.repository, persistTo: state, ...(options.extraObjects ? { extra: options.extraObjects } : {}) });
-    const vars: Record<string, string> = {
-      ORIGINS: JSON.stringify(options.origins),
-      ORIGIN_TOKEN: options.originToken ?? DEV_ORIGIN_TOKEN,
-      TRUSTED_KEYS: options.trustedKeys,
-      ROOT_KEYS: options.rootKeys ?? '[]',
-      API_KEYS: await apiKeysVar(options.apiKeys ?? []),
-      CANARY: JSON.stringify(options.canary ?? {}),
-      TUNING: JSON.stringify(options.tuning ?? {}),
-      REQUIRE_KEY_FOR_CATALOG: String(options.requireKeyForCatalog ?? false),
-    };
+    const vars = await edgeVars(options);
     const envFile = join(state, 'edge.env');
     // dotenv: single quotes keep JSON as it is.
     await writeFile(

@@ -47,8 +47,10 @@ describe('check', () => {
   it('meets a bound exactly, misses past it, and has no verdict without a value or a goal', () => {
     expect(check(0.85, GOALS.originCOverA)).toBe(true);
     expect(check(0.849, GOALS.originCOverA)).toBe(false);
-    expect(check(2, GOALS.edgeAddedP50Ms)).toBe(true);
-    expect(check(2.01, GOALS.edgeAddedP50Ms)).toBe(false);
+    expect(check(1, GOALS.edgeAddedP50Ms)).toBe(true);
+    expect(check(1.01, GOALS.edgeAddedP50Ms)).toBe(false);
+    expect(check(0.5, GOALS.edgeThroughputRatio)).toBe(true);
+    expect(check(0.499, GOALS.edgeThroughputRatio)).toBe(false);
     expect(check(null, GOALS.edgeAddedP50Ms)).toBeNull();
     expect(check(1, null)).toBeNull();
   });
@@ -108,51 +110,57 @@ describe('tierRows: edge', () => {
     p50_ms_direct: 1.43,
     p95_ms_direct: 2.1,
     p99_ms_direct: 3,
-    p50_ms_edge: 8.76,
-    p95_ms_edge: 11,
-    p99_ms_edge: 15,
-    added_p50_ms: 7.33,
+    p50_ms_edge: 2.2,
+    p95_ms_edge: 3,
+    p99_ms_edge: 4,
+    added_p50_ms: 0.77,
     rps_direct_1conn: 650,
-    rps_edge_1conn: 110,
+    rps_edge_1conn: 420,
     rps_direct: 2000,
-    rps_edge: 500,
+    rps_edge: 1200,
     p50_ms_direct_loaded: 3.5,
     p95_ms_direct_loaded: 6,
     p99_ms_direct_loaded: 9,
-    p50_ms_edge_loaded: 15,
-    p95_ms_edge_loaded: 20,
-    p99_ms_edge_loaded: 30,
+    p50_ms_edge_loaded: 6,
+    p95_ms_edge_loaded: 9,
+    p99_ms_edge_loaded: 12,
+    p50_ms_wrangler: 8.76,
+    p95_ms_wrangler: 11,
+    p99_ms_wrangler: 15,
+    added_p50_ms_wrangler: 7.33,
+    rps_wrangler_1conn: 110,
+    rps_wrangler: 500,
+    p50_ms_wrangler_loaded: 15,
+    p95_ms_wrangler_loaded: 20,
+    p99_ms_wrangler_loaded: 30,
   };
 
-  it('puts direct and through-the-edge side by side and checks the added p50', () => {
+  it('puts direct, the edge in workerd and under wrangler side by side; the goals judge the workerd rows only', () => {
     const rows = tierRows(ok('edge', edge));
-    expect(rows).toHaveLength(4);
-    expect(rows[0]).toMatchObject({ measure: 'direct to origin, 1 connection', throughput_rps: 650, p50_ms: 1.43, p99_ms: 3, goal: null });
-    expect(rows[1]).toMatchObject({
-      throughput_rps: 110,
-      p50_ms: 8.76,
-      p99_ms: 15,
-      versus: 'added p50 ms',
-      value: 7.33,
-      goal: GOALS.edgeAddedP50Ms,
-      met: false,
-    });
-    expect(rows[3]).toMatchObject({
-      measure: 'through the edge, 8 connections',
-      throughput_rps: 500,
-      p95_ms: 20,
-      versus: 'edge/direct req/s',
-      value: 0.25,
-      met: null,
-    });
-    expect(tierRows(ok('edge', { ...edge, added_p50_ms: 1.2 }))[1]!.met).toBe(true);
+    expect(rows.map((r) => r.measure)).toEqual([
+      'direct to origin, 1 connection',
+      'through the edge in workerd, 1 connection',
+      "through the edge under wrangler's dev engine, 1 connection",
+      'direct to origin, 8 connections',
+      'through the edge in workerd, 8 connections',
+      "through the edge under wrangler's dev engine, 8 connections",
+    ]);
+    expect(rows[0]).toMatchObject({ throughput_rps: 650, p50_ms: 1.43, p99_ms: 3, goal: null });
+    expect(rows[1]).toMatchObject({ throughput_rps: 420, p50_ms: 2.2, p99_ms: 4, versus: 'added p50 ms', value: 0.77, goal: GOALS.edgeAddedP50Ms, met: true });
+    expect(rows[2]).toMatchObject({ throughput_rps: 110, p50_ms: 8.76, versus: 'added p50 ms', value: 7.33, goal: null, met: null });
+    expect(rows[4]).toMatchObject({ throughput_rps: 1200, p95_ms: 9, versus: 'edge/direct req/s', value: 0.6, goal: GOALS.edgeThroughputRatio, met: true });
+    expect(rows[5]).toMatchObject({ throughput_rps: 500, p95_ms: 20, versus: 'edge/direct req/s', value: 0.25, goal: null, met: null });
+    const slow = tierRows(ok('edge', { ...edge, added_p50_ms: 1.2, rps_edge: 900 }));
+    expect([slow[1]!.met, slow[4]!.met]).toEqual([false, false]);
   });
 
-  it('shows a p99 an older results file lacks as missing, not as zero', () => {
-    const { p99_ms_direct: _a, p99_ms_edge: _b, ...older } = edge;
+  it('shows what an older results file lacks (p99, the wrangler row) as missing, not as zero', () => {
+    const { p99_ms_direct: _a, p99_ms_edge: _b, p50_ms_wrangler: _c, added_p50_ms_wrangler: _d, rps_wrangler: _e, ...older } = edge;
     const rows = tierRows(ok('edge', { ...older, p95_ms_edge: null }));
     expect(rows[0]!.p99_ms).toBeNull();
-    expect(rows[1]).toMatchObject({ p95_ms: null, p99_ms: null, met: false });
+    expect(rows[1]).toMatchObject({ p95_ms: null, p99_ms: null, met: true });
+    expect(rows[2]).toMatchObject({ p50_ms: null, value: null });
+    expect(rows[5]).toMatchObject({ throughput_rps: null, value: null });
   });
 });
 
