@@ -4,13 +4,12 @@
  * parsing a single byte of the payload, so untrusted JSON never reaches the schema.
  */
 import { signEnvelope, verifyEnvelope, type DsseEnvelope } from './dsse.ts';
-import { TandemError } from './errors.ts';
 import type { SigningKey, TrustedKeySet } from './keys.ts';
 import { MANIFEST_PAYLOAD_TYPE, modelRef, parseManifest, type Manifest } from './manifest.ts';
 import { assertNotExpired } from './trust/bounds.ts';
+import { payloadJson } from './signed-json.ts';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
  * @example
@@ -38,12 +37,7 @@ export interface VerifiedManifest {
  */
 export async function verifyManifest(envelope: unknown, trusted: TrustedKeySet, now: number = Date.now()): Promise<VerifiedManifest> {
   const { payload, keyids } = await verifyEnvelope(envelope, trusted, MANIFEST_PAYLOAD_TYPE);
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(payload));
-  } catch (cause) {
-    throw new TandemError('manifest_invalid', 'signed manifest payload is not UTF-8 JSON', { cause });
-  }
+  const json = payloadJson(payload, 'manifest');
   const manifest = parseManifest(json);
   if (manifest.expires !== undefined) assertNotExpired('manifest', modelRef(manifest), manifest.expires, now);
   return { manifest, keyids, payload };

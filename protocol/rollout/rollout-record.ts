@@ -14,6 +14,7 @@ import { TandemError } from '../errors.ts';
 import type { SigningKey, TrustedKeySet } from '../keys.ts';
 import { MODEL_ID_PATTERN, VERSION_PATTERN } from '../manifest.ts';
 import { assertNotExpired } from '../trust/bounds.ts';
+import { parseDocument, payloadJson } from '../signed-json.ts';
 
 export const ROLLOUT_PAYLOAD_TYPE = 'application/vnd.tandem.rollout+json';
 
@@ -71,19 +72,13 @@ export type RolloutRecord = z.infer<typeof rolloutSchema>;
 export type RollbackThresholds = RolloutRecord['rollback'];
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
  * @throws TandemError `manifest_invalid` naming every problem (weights that do not sum to 100 or 1, a
  * negative weight, a stable version without a weight, a bad version or model id, unknown fields).
  */
 export function parseRollout(value: unknown): RolloutRecord {
-  const result = rolloutSchema.safeParse(value);
-  if (result.success) return result.data;
-  throw new TandemError(
-    'manifest_invalid',
-    `invalid rollout record: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-  );
+  return parseDocument(rolloutSchema, value, 'rollout record');
 }
 
 /**
@@ -128,12 +123,7 @@ export interface VerifiedRollout {
  */
 export async function verifyRollout(envelope: unknown, keys: TrustedKeySet, now: number, model?: string): Promise<VerifiedRollout> {
   const { payload, keyids } = await verifyEnvelope(envelope, keys, ROLLOUT_PAYLOAD_TYPE);
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(payload));
-  } catch (cause) {
-    throw new TandemError('manifest_invalid', 'signed rollout payload is not UTF-8 JSON', { cause });
-  }
+  const json = payloadJson(payload, 'rollout');
   const record = parseRollout(json);
   if (model !== undefined && record.model !== model) {
     throw new TandemError('manifest_signature_invalid', `the rollout record of ${record.model} was found where ${model}'s belongs`);

@@ -12,6 +12,7 @@ import { signEnvelope, verifyEnvelope, type DsseEnvelope } from '../dsse.ts';
 import { TandemError } from '../errors.ts';
 import { assertNotExpired } from './bounds.ts';
 import { importPublicKey, type PublicKeyRecord, type SigningKey, type TrustedKey, type TrustedKeySet } from '../keys.ts';
+import { parseDocument, payloadJson } from '../signed-json.ts';
 
 export const ROOT_PAYLOAD_TYPE = 'application/vnd.tandem.root+json';
 
@@ -74,16 +75,10 @@ export interface VerifiedRoot {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** @throws TandemError `manifest_invalid` naming what is wrong. */
 export function parseRoot(value: unknown): RootDocument {
-  const result = rootSchema.safeParse(value);
-  if (result.success) return result.data;
-  throw new TandemError(
-    'manifest_invalid',
-    `invalid root document: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-  );
+  return parseDocument(rootSchema, value, 'root document');
 }
 
 /** Signs a root document; `keys` must include a threshold of its root role (and, on rotation, of the previous one's). */
@@ -141,12 +136,7 @@ export async function updateRoot(
 }
 
 async function rootFrom(envelope: DsseEnvelope, payload: Uint8Array): Promise<VerifiedRoot> {
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(payload));
-  } catch (cause) {
-    throw new TandemError('manifest_invalid', 'signed root payload is not UTF-8 JSON', { cause });
-  }
+  const json = payloadJson(payload, 'root');
   const document = parseRoot(json);
   const imported = new Map<string, TrustedKey>();
   for (const [id, record] of Object.entries(document.keys)) imported.set(id, await importPublicKey(record satisfies PublicKeyRecord));

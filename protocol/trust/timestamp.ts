@@ -8,10 +8,10 @@
  */
 import * as z from 'zod/mini';
 import { signEnvelope, verifyEnvelope, type DsseEnvelope } from '../dsse.ts';
-import { TandemError } from '../errors.ts';
 import type { SigningKey } from '../keys.ts';
 import { assertNotExpired } from './bounds.ts';
 import type { VerifiedRoot } from './root.ts';
+import { parseDocument, payloadJson } from '../signed-json.ts';
 
 export const TIMESTAMP_PAYLOAD_TYPE = 'application/vnd.tandem.timestamp+json';
 
@@ -52,16 +52,10 @@ export type TimestampRecord = z.infer<typeof timestampSchema>;
 export type ModelEntry = TimestampRecord['models'][string];
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** @throws TandemError `manifest_invalid` naming what is wrong. */
 export function parseTimestamp(value: unknown): TimestampRecord {
-  const result = timestampSchema.safeParse(value);
-  if (result.success) return result.data;
-  throw new TandemError(
-    'manifest_invalid',
-    `invalid timestamp record: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-  );
+  return parseDocument(timestampSchema, value, 'timestamp record');
 }
 
 export async function signTimestamp(record: TimestampRecord, keys: readonly SigningKey[]): Promise<DsseEnvelope> {
@@ -80,12 +74,7 @@ export interface VerifiedTimestamp {
  */
 export async function verifyTimestamp(envelope: unknown, root: VerifiedRoot, now: number): Promise<VerifiedTimestamp> {
   const { payload } = await verifyEnvelope(envelope, root.keysFor('timestamp'), TIMESTAMP_PAYLOAD_TYPE);
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(payload));
-  } catch (cause) {
-    throw new TandemError('manifest_invalid', 'signed timestamp payload is not UTF-8 JSON', { cause });
-  }
+  const json = payloadJson(payload, 'timestamp');
   const record = parseTimestamp(json);
   assertNotExpired('timestamp record', record.version, record.expires, now);
   return { record, envelope: envelope as DsseEnvelope };

@@ -17,6 +17,7 @@ import { MAX_ROLLOUT_BYTES, verifyRollout, type RolloutRecord } from '../../prot
 import { assertWithinBound } from '../../protocol/trust/bounds.ts';
 import type { Tuning } from '../config.ts';
 import type { MetadataStore } from './trust-metadata.ts';
+import { withR2Deadline } from './r2-deadline.ts';
 
 export interface RolloutInForce {
   /** The verified record in force; undefined when none was ever verified, or the last one expired. */
@@ -75,19 +76,19 @@ async function refresh(store: MetadataStore, model: string, keys: TrustedKeySet,
   entry.checkedAt = now;
   const key = rolloutKey(model);
   try {
-    const head = await withDeadline(store.head(key), tuning.trustReadTimeoutMs, key);
+    const head = await withR2Deadline(store.head(key), tuning.trustReadTimeoutMs, key);
     entry.stored = head !== null;
     if (!head) {
       if (entry.record) throw new TandemError('metadata_expired', `the bucket no longer holds ${key}: the last record stays in force until it expires`);
     } else if (head.etag !== entry.etag) {
       assertWithinBound(`rollout record of ${model}`, head.size, MAX_ROLLOUT_BYTES);
-      const object = await withDeadline(store.get(key), tuning.trustReadTimeoutMs, key);
+      const object = await withR2Deadline(store.get(key), tuning.trustReadTimeoutMs, key);
       if (object) {
         if (object.size > MAX_ROLLOUT_BYTES) {
           await object.body.cancel().catch(() => undefined);
           assertWithinBound(`rollout record of ${model}`, object.size, MAX_ROLLOUT_BYTES);
         }
-        const text = await withDeadline(object.text(), tuning.trustReadTimeoutMs, key);
+        const text = await withR2Deadline(object.text(), tuning.trustReadTimeoutMs, key);
         let json: unknown;
         try {
           json = JSON.parse(text);
@@ -122,14 +123,4 @@ async function refresh(store: MetadataStore, model: string, keys: TrustedKeySet,
 export function resetRolloutRecords(): void {
   entries.clear();
   floors = {};
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number, key: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TandemError('deadline_exceeded', `reading ${key} from R2 took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
 }

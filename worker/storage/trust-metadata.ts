@@ -18,6 +18,7 @@ import { verifyInitialRoot, verifyNextRoot, type VerifiedRoot } from '../../prot
 import { verifyTimestamp, type TimestampRecord } from '../../protocol/trust/timestamp.ts';
 import { acceptRoot, acceptTimestamp, INITIAL_TRUST_STATE, type TrustState } from '../../protocol/trust/trust-state.ts';
 import type { Tuning } from '../config.ts';
+import { withR2Deadline } from './r2-deadline.ts';
 
 /** A verified timestamp record as stored: what `/v1/trust/timestamp.json` serves, byte for byte. */
 export interface StoredRecord {
@@ -155,7 +156,7 @@ async function refresh(store: MetadataStore, trust: IsolateTrust, tuning: Tuning
       trust.root = root;
       (trust.roots as Map<number, string>).set(version, next.text);
     }
-    const head = await withDeadline(store.head(TIMESTAMP_KEY), tuning.trustReadTimeoutMs, TIMESTAMP_KEY);
+    const head = await withR2Deadline(store.head(TIMESTAMP_KEY), tuning.trustReadTimeoutMs, TIMESTAMP_KEY);
     if (!head) {
       // A record deleted is not a record revoked: the last good one stays until it expires.
       if (trust.timestamp) throw new TandemError('metadata_expired', `the bucket no longer holds ${TIMESTAMP_KEY}`);
@@ -194,17 +195,17 @@ async function readDocument(
   timeoutMs: number,
   head?: { size: number } | null,
 ): Promise<{ text: string; uploaded: number; etag: string } | undefined> {
-  const size = (head ?? (await withDeadline(store.head(key), timeoutMs, key)))?.size;
+  const size = (head ?? (await withR2Deadline(store.head(key), timeoutMs, key)))?.size;
   if (size === undefined) return undefined;
   assertWithinBound(what, size, bound);
-  const object = await withDeadline(store.get(key), timeoutMs, key);
+  const object = await withR2Deadline(store.get(key), timeoutMs, key);
   if (!object) return undefined;
   if (object.size > bound) {
     // Replaced between the head and the get: refused all the same, its body never read.
     await object.body.cancel().catch(() => undefined);
     assertWithinBound(what, object.size, bound);
   }
-  const text = await withDeadline(object.text(), timeoutMs, key);
+  const text = await withR2Deadline(object.text(), timeoutMs, key);
   assertWithinBound(what, new TextEncoder().encode(text).byteLength, bound);
   return { text, uploaded: object.uploaded.getTime(), etag: object.etag };
 }
@@ -215,15 +216,4 @@ function parseJson(text: string, what: string): unknown {
   } catch (cause) {
     throw new TandemError('manifest_invalid', `${what} is not JSON`, { cause });
   }
-}
-
-/** @throws TandemError `deadline_exceeded` when `promise` takes longer than `ms` (R2 answering slowly). */
-function withDeadline<T>(promise: Promise<T>, ms: number, key: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TandemError('deadline_exceeded', `reading ${key} from R2 took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
 }
