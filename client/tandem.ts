@@ -273,6 +273,9 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     throwIfAborted(signal);
     // The outputs' Tensor class is its own chunk: fetched now, while the model loads.
     tensorClass().catch(() => {});
+    // Under prefer-device, whether the model cache holds the model is asked now: the Web Worker starts
+    // while the manifest is fetched and verified, not after.
+    const cachedHere = mode === 'prefer-device' ? device.cachedArtifacts(id).catch(() => []) : undefined;
     const { manifest, source } = await manifests.get(id, signal, version);
     // A pinned older version must not evict the current one's results.
     if (version === undefined) void results.invalidateOtherVersions(manifest.id, manifest.version);
@@ -285,13 +288,10 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     // Under prefer-device, a variant the model cache lacks downloads in the background while the origin
     // answers (a cached one opens in about a session's time: that is waited for).
     const background =
-      mode === 'prefer-device' &&
+      cachedHere !== undefined &&
       decision.target === 'device' &&
       decision.fallback?.target === 'origin' &&
-      !(await device.cachedArtifacts(manifest.id).then(
-        (cached) => cached.some((a) => a.sha256 === decision.variant.artifact.sha256),
-        () => false,
-      ));
+      !(await cachedHere).some((a) => a.sha256 === decision.variant.artifact.sha256);
     throwIfAborted(signal);
     if (decision.target === 'device' && !background) {
       try {

@@ -26,6 +26,18 @@ describe('background download', () => {
   it('a first visit answers from the origin while the artifact downloads, then from the device', async () => {
     const sdk = await SdkPage.open(session.context, session.env.stack.demoUrl);
     await sdk.createInstance('bg', { capabilities: WASM_ONLY });
+    await sdk.createInstance('origin');
+    // The reference: an origin-only load and first answer in the same page (it also has the dev server
+    // transform the chunks both use, the OIP codec and the Tensor class, so they do not count against bg).
+    const originOnlyMs = await sdk.page.evaluate(async () => {
+      const tandem = (
+        window as unknown as { byom: { tandems: Record<string, { load(id: string, o: object): Promise<{ run(i: object, o: object): Promise<unknown> }> }> } }
+      ).byom.tandems.origin!;
+      const t0 = performance.now();
+      const model = await tandem.load('mlp-classifier', { placement: 'origin-only' });
+      await model.run({ x: { type: 'float32', dims: [1, 256], data: new Float32Array(256).fill(0.25) } }, { cache: 'no-store' });
+      return performance.now() - t0;
+    });
 
     // Every artifact request waits until the test lets it through.
     let release = () => {};
@@ -62,13 +74,15 @@ describe('background download', () => {
     })) as FirstVisit;
     const heldMs = heldSince ? Date.now() - heldSince : 0;
     console.log(
-      `first visit: load resolved in ${first.loadMs.toFixed(0)} ms, first answer (${first.ranOn}) at ${first.firstAnswerMs.toFixed(0)} ms; the artifact had been held ${heldMs} ms`,
+      `first visit: load resolved in ${first.loadMs.toFixed(0)} ms, first answer (${first.ranOn}) at ${first.firstAnswerMs.toFixed(0)} ms ` +
+        `(origin-only load and answer: ${originOnlyMs.toFixed(0)} ms); the artifact had been held ${heldMs} ms`,
     );
     // The download was asked for (by the Web Worker) and is still held: the answer cannot be the device's.
     expect(heldUrls.length).toBeGreaterThanOrEqual(1);
     expect(first).toMatchObject({ ranOn: 'origin', fallback: null, deviceAtFirstAnswer: null });
-    // About one origin round trip on loopback, not a download: well under a second.
-    expect(first.firstAnswerMs).toBeLessThan(1000);
+    // About an origin-only load and round trip, not a download (which is still held): the Web Worker's
+    // start (asked whether the model cache has the model) overlaps the manifest's fetch.
+    expect(first.firstAnswerMs).toBeLessThan(originOnlyMs + 1500);
 
     release();
     const later = await sdk.page.evaluate(async () => {
