@@ -4,6 +4,7 @@
  * worker takes its sessions with it; the model notices (`session.runtime.crashed`) and reopens from the
  * model cache in the new one.
  */
+import { TandemError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { withOverrides, type DeviceCapabilities } from './core/capabilities.ts';
 import type { PlacementChoice } from './core/placement.ts';
@@ -112,6 +113,8 @@ export function createDevice(deps: DeviceDeps): Device {
     capabilities: getCapabilities,
     async open(manifest, choice, options = {}) {
       const rt = await getRuntime();
+      // Aborted while the runtime started (a model disposed at once): no download, no session.
+      if (options.signal?.aborted) throw new TandemError('aborted', `${manifest.id}: the device load was aborted`);
       askPersistence();
       const { sha256, bytes } = choice.variant.artifact;
       const requestId = `load-${++nextRequest}`;

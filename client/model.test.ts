@@ -212,3 +212,129 @@ describe('onnxruntime tensors', () => {
     expect(model.outputMetadata).toEqual([{ name: 'y', isTensor: true, type: 'float32', shape: ['batch', 2] }]);
   });
 });
+
+/** A device whose opens wait for the test: each one's settle functions, signal and progress callback. */
+function deferredDevice() {
+  const opens: { resolve: (s: DeviceSession) => void; reject: (e: unknown) => void; signal: AbortSignal | undefined; onProgress: unknown }[] = [];
+  const device = {
+    open: (_m: Manifest, _c: unknown, options: { signal?: AbortSignal; onProgress?: unknown } = {}) =>
+      new Promise<DeviceSession>((resolve, reject) => opens.push({ resolve, reject, signal: options.signal, onProgress: options.onProgress })),
+  } as unknown as Device;
+  return { device, opens };
+}
+
+function backgroundSetup(options: { origin?: OriginClient['infer'] } = {}) {
+  const { session, calls, runtime } = fakeRuntime(0);
+  const released: string[] = [];
+  runtime.release = async (id) => void released.push(id);
+  const { device, opens } = deferredDevice();
+  const warnings: string[] = [];
+  const decision = decidePlacement(manifest, CAPABLE_DEVICE, 'prefer-device');
+  const onProgress = () => {};
+  const model = createModel(
+    { manifest, decision, source: 'network', session: undefined, openError: undefined, background: { onProgress } },
+    {
+      device,
+      origin: { infer: options.origin ?? (async () => ({ outputs: structuredClone(Y), version: '1.0.0', computeMs: 1 })) },
+      results: createResultCache(memoryStore<ResultEntry>(), { ttlMs: 60_000 }),
+      counts: { hits: 0, staleHits: 0, misses: 0 },
+      now: () => performance.now(),
+      wallClock: Date.now,
+      onDispose: () => {},
+      tensorClass: loadTensorClass,
+      warn: (message) => warnings.push(message),
+    },
+  );
+  return { model, opens, session, calls, released, warnings, onProgress };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe('background open under prefer-device', () => {
+  it('runs go to the origin while the device variant opens, then to the device once its session is ready', async () => {
+    const { model, opens, session, calls, onProgress } = backgroundSetup();
+    expect(opens).toHaveLength(1);
+    expect(opens[0]!.onProgress).toBe(onProgress); // the load's progress hears the background download
+    expect(model.device).toBeUndefined();
+    const early = await model.run(inputs(), { cache: 'no-store' });
+    expect(early).toMatchObject({ ranOn: 'origin', backend: undefined });
+    expect(early.fallback).toBeUndefined();
+    expect(calls.runs).toBe(0);
+
+    let ready = false;
+    const waiting = model.deviceReady().then(() => (ready = true));
+    await settle();
+    expect(ready).toBe(false);
+    opens[0]!.resolve(session);
+    await waiting;
+    expect(model.device).toMatchObject({ backend: 'wasm' });
+    expect(await model.run(inputs(), { cache: 'no-store' })).toMatchObject({ ranOn: 'device', backend: 'wasm' });
+    expect(calls.runs).toBe(1);
+    expect(opens).toHaveLength(1);
+  });
+
+  it('when the origin fails meanwhile, the run waits for the device instead', async () => {
+    const { model, opens, session } = backgroundSetup({
+      origin: async () => {
+        throw new TandemError('origin_unavailable', 'the edge is down');
+      },
+    });
+    const running = model.run(inputs(), { cache: 'no-store' });
+    await settle();
+    opens[0]!.resolve(session);
+    expect(await running).toMatchObject({ ranOn: 'device', fallback: { from: 'origin', code: 'origin_unavailable' } });
+  });
+
+  it('a download that failed worth retrying is warned about; the next run goes to the origin and opens it again', async () => {
+    const { model, opens, session, warnings } = backgroundSetup();
+    opens[0]!.reject(new TandemError('origin_unavailable', 'artifact download: fetch failed'));
+    await model.deviceReady();
+    expect(model.device).toBeUndefined();
+    expect(warnings).toEqual([expect.stringMatching(/could not open int8 in the background \(artifact download: fetch failed\)/)]);
+    const during = await model.run(inputs(), { cache: 'no-store' });
+    expect(during).toMatchObject({ ranOn: 'origin' });
+    expect(during.fallback).toBeUndefined();
+    expect(opens).toHaveLength(2);
+    opens[1]!.resolve(session);
+    await model.deviceReady();
+    expect(await model.run(inputs(), { cache: 'no-store' })).toMatchObject({ ranOn: 'device' });
+  });
+
+  it('a failure not worth retrying (bytes that do not hash right) leaves the model on the origin, and says why in each run', async () => {
+    const { model, opens, warnings } = backgroundSetup();
+    opens[0]!.reject(new TandemError('artifact_hash_mismatch', 'sha256 differs'));
+    await model.deviceReady();
+    expect(warnings).toHaveLength(1);
+    for (let i = 0; i < 2; i++)
+      expect(await model.run(inputs(), { cache: 'no-store' })).toMatchObject({
+        ranOn: 'origin',
+        fallback: { from: 'device', code: 'artifact_hash_mismatch' },
+      });
+    expect(opens).toHaveLength(1);
+  });
+
+  it('dispose stops the background open; a session that still arrives is released at once', async () => {
+    const { model, opens, session, released } = backgroundSetup();
+    await model.dispose();
+    expect(opens[0]!.signal?.aborted).toBe(true);
+    opens[0]!.resolve(session);
+    await settle();
+    expect(released).toEqual(['s1']);
+    expect(model.device).toBeUndefined();
+    await expect(model.run(inputs())).rejects.toMatchObject({ code: 'model_not_ready' });
+  });
+
+  it('the memo dropping the model stops its background open too; the next device run opens it itself', async () => {
+    const { model, opens, session, released } = backgroundSetup();
+    await model.releaseDevice();
+    expect(opens[0]!.signal?.aborted).toBe(true);
+    opens[0]!.resolve(session);
+    await settle();
+    expect(released).toEqual(['s1']);
+    const running = model.run(inputs(), { cache: 'no-store' });
+    await settle();
+    expect(opens).toHaveLength(2);
+    opens[1]!.resolve({ ...session, sessionId: 's2' });
+    expect(await running).toMatchObject({ ranOn: 'device' });
+  });
+});

@@ -2,10 +2,12 @@
  * A loaded model and its `run`: a fresh cached answer if there is one; else the placement's first choice,
  * then its fallback (device ↔ origin), then a stale cached answer marked as such, then a typed error that
  * names both failures. The device session opens lazily when the device is only the fallback, and again in
- * a new worker after a crash. Outputs are onnxruntime `Tensor`s (./ort-tensor.ts); an aborted run rejects
+ * a new worker after a crash. Under `prefer-device` the load may hand over a model whose device variant
+ * still downloads (a background open): its runs go to the origin until the session is ready, as Firebase's
+ * hybrid inference does; an open that fails is reported and, when worth it, tried again by a later run. Outputs are onnxruntime `Tensor`s (./ort-tensor.ts); an aborted run rejects
  * with an `AbortError` at once, even while the Web Worker computes (./core/abort.ts).
  */
-import { TandemError, toTandemError } from '../protocol/errors.ts';
+import { isRetryable, TandemError, toTandemError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import type { NamedTensors } from '../protocol/tensor.ts';
 import { untilAborted, webAbort } from './core/abort.ts';
@@ -14,7 +16,8 @@ import { canFallBack, errorFromDevice } from './core/error-mapping.ts';
 import type { DeviceBackend, PlacementDecision, Target } from './core/placement.ts';
 import type { ResultCache } from './core/result-cache.ts';
 import { throwIfAborted } from './core/retry.ts';
-import type { Device, DeviceSession } from './device.ts';
+import type { Device, DeviceSession, OpenOptions } from './device.ts';
+import type { Warn } from './core/store.ts';
 import { validateInputs } from '../protocol/validate-inputs.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
@@ -67,7 +70,7 @@ export interface TandemModel {
   readonly placement: PlacementDecision;
   /** Where the manifest came from: the edge, or the manifest store when the edge was unreachable. */
   readonly manifestSource: ManifestSource;
-  /** The device session, when the model was opened on the device. */
+  /** The device session, when the model was opened on the device (undefined while it opens in the background). */
   readonly device: { backend: DeviceBackend; attempts: BackendAttempt[]; fromCache: boolean } | undefined;
   /** The inputs' names, in the manifest's order (as `InferenceSession.inputNames`). */
   readonly inputNames: readonly string[];
@@ -97,6 +100,8 @@ export interface TandemModel {
 /** A model as the SDK holds it: `releaseDevice` frees its device session (the load memo dropped it); it reopens on the next device run. */
 export interface LoadedModel extends TandemModel {
   releaseDevice(): Promise<void>;
+  /** Settles once a background open has (its session ready, or its failure reported); at once when none runs. */
+  deviceReady(): Promise<void>;
 }
 
 /** Result cache hits and misses, counted by every model of one `createTandem`. */
@@ -123,6 +128,8 @@ export interface ModelDeps {
   telemetry?: (run: DeviceRun) => void;
   /** onnxruntime's `Tensor` class, the outputs' (./ort-tensor.ts `loadTensorClass`, or the app's). */
   tensorClass: () => Promise<TensorConstructor>;
+  /** Hears of a background open that failed (the origin keeps answering). Default: silent. */
+  warn?: Warn;
 }
 
 /** What the device or the origin answered. */
@@ -142,6 +149,11 @@ export interface ModelState {
   session: DeviceSession | undefined;
   /** Why the device could not open at load, when it could not (the origin then answers). */
   openError: TandemError | undefined;
+  /**
+   * Open the device variant in the background now (no `session` yet): runs go to the origin until it is
+   * ready. Its `onProgress` hears the download. Only for a device first choice with an origin fallback.
+   */
+  background?: Pick<OpenOptions, 'onProgress'>;
 }
 
 /**
@@ -153,18 +165,49 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
   let session = state.session;
   let disposed = false;
   let deviceBroken = state.openError;
-  let lazyDevice: Promise<DeviceSession> | undefined;
   const deviceChoice = decision.target === 'device' ? decision : decision.fallback?.target === 'device' ? decision.fallback : undefined;
   const originAllowed = decision.target === 'origin' || decision.fallback?.target === 'origin';
+  /** The open in flight, if any; `inBackground`: runs go to the origin meanwhile (else they wait for it). */
+  let opening: { promise: Promise<DeviceSession>; inBackground: boolean; stop: AbortController } | undefined;
+  /** A background open failed in a way worth trying again: the next run starts another. */
+  let retryOpen = false;
+  const background = state.background && deviceChoice === decision && originAllowed && !session ? state.background : undefined;
+
+  /** Opens the device variant; a session that arrives after dispose (or after a newer open) is released at once. */
+  const open = (inBackground: boolean, options: Pick<OpenOptions, 'onProgress'> = {}): Promise<DeviceSession> => {
+    const stop = new AbortController();
+    const promise = deps.device.open(manifest, deviceChoice!, { ...options, signal: stop.signal });
+    const current = { promise, inBackground, stop };
+    opening = current;
+    promise.then(
+      (s) => {
+        if (opening === current && !disposed) {
+          opening = undefined;
+          session = s;
+        } else if (!s.runtime.crashed) void s.runtime.release(s.sessionId).catch(() => {});
+      },
+      (err: unknown) => {
+        if (opening !== current) return;
+        opening = undefined;
+        if (!inBackground) return; // The run that waited on it handles it.
+        const e = errorFromDevice(err);
+        if (isRetryable(e)) retryOpen = true;
+        else deviceBroken = e;
+        deps.warn?.(`${manifest.id}: the device could not open ${deviceChoice!.variant.name} in the background (${e.message}); the origin answers`, e);
+      },
+    );
+    return promise;
+  };
+  if (background) open(true, background);
 
   const deviceSession = async (): Promise<DeviceSession> => {
     if (session) return session;
     if (deviceBroken) throw deviceBroken;
     if (!deviceChoice) throw new TandemError('device_unsupported', `${manifest.id}: ${decision.reason}`);
-    lazyDevice ??= deps.device.open(manifest, deviceChoice);
-    lazyDevice.catch(() => (lazyDevice = undefined));
-    session = await lazyDevice;
-    return session;
+    const opened = await (opening?.promise ?? open(false));
+    if (disposed) throw new TandemError('model_not_ready', `${manifest.id} was disposed`);
+    session = opened;
+    return opened;
   };
 
   async function runDevice(inputs: NamedTensors, outputs: string[] | undefined, signal: AbortSignal | undefined): Promise<TierAnswer> {
@@ -255,8 +298,14 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
       }
       deps.counts.misses++;
 
-      const order: Target[] = [decision.target];
-      if (decision.fallback) order.push(decision.fallback.target);
+      // While the device variant opens in the background, the origin answers first (the device, once
+      // ready, is its fallback); a background open that failed worth retrying is started again here.
+      if (background && !session && !opening && retryOpen && !deviceBroken) {
+        retryOpen = false;
+        open(true);
+      }
+      const order: Target[] =
+        background && !session && opening?.inBackground ? ['origin', 'device'] : [decision.target, ...(decision.fallback ? [decision.fallback.target] : [])];
       let firstError: TandemError | undefined;
       let lastError: TandemError | undefined;
       for (const target of order) {
@@ -316,10 +365,17 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
         ? lastError!
         : new TandemError(lastError.code, `${lastError.message} (after ${order[0]}: ${firstError.message})`, { cause: firstError });
     },
+    async deviceReady() {
+      while (opening?.inBackground) await opening.promise.catch(() => {});
+    },
     async releaseDevice() {
       const s = session;
       session = undefined;
-      lazyDevice = undefined;
+      // A background open stops (its session, should it still arrive, is released); a run's own open is left to it.
+      if (opening?.inBackground) {
+        opening.stop.abort();
+        opening = undefined;
+      }
       if (s && !s.runtime.crashed) await s.runtime.release(s.sessionId);
     },
     async dispose() {
@@ -328,6 +384,8 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
       deps.onDispose();
       const s = session;
       session = undefined;
+      opening?.stop.abort();
+      opening = undefined;
       deviceBroken = new TandemError('model_not_ready', `${manifest.id} was disposed`);
       if (s && !s.runtime.crashed) await s.runtime.release(s.sessionId);
     },

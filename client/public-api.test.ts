@@ -88,6 +88,7 @@ describe('the public API', () => {
       variant?: string;
       version?: string;
       executionProviders?: readonly ExecutionProvider[];
+      waitForDevice?: boolean;
     }>();
     expectTypeOf<ExecutionProvider>().toEqualTypeOf<'webgpu' | 'wasm' | { readonly name: 'webgpu' | 'wasm' }>();
     // What onnxruntime-web's session options take, unchanged.

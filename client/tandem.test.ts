@@ -93,7 +93,7 @@ describe('createTandem', () => {
     edge.down = false;
     const tandem = profile().page();
     const progress: number[] = [];
-    const model = await tandem.load('mlp-classifier', { onProgress: (p) => p.phase === 'download' && progress.push(p.loaded) });
+    const model = await tandem.load('mlp-classifier', { waitForDevice: true, onProgress: (p) => p.phase === 'download' && progress.push(p.loaded) });
     expect(model.placement).toMatchObject({ target: 'device', mode: 'prefer-device' });
     expect(model.device).toMatchObject({ backend: 'wasm', fromCache: false });
     expect(progress.at(-1)).toBe(model.placement.variant.artifact.bytes);
@@ -110,9 +110,105 @@ describe('createTandem', () => {
     expect(stats).toMatchObject({ network: { manifest: 1, artifact: 1, infer: 0 }, results: { hits: 1, misses: 2 }, persisted: true });
   });
 
+  it('prefer-device on a first visit: load resolves before the download, the origin answers until the device session is ready', async () => {
+    const p = profile();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let artifactAsked = false;
+    // The runtime's artifact download waits for the test: the first runs cannot be the device's.
+    const slowFetch: typeof fetch = async (input, init) => {
+      if (new Request(input, init).url.includes('/v1/artifacts/')) {
+        artifactAsked = true;
+        await held;
+      }
+      return edge.fetch(input, init);
+    };
+    const runtime = createDeviceRuntime({
+      ort: ortWeb as unknown as OrtLike,
+      fetch: slowFetch,
+      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
+      warn: quiet,
+    });
+    const tandem = p.page({}, { runtime });
+    const progress: string[] = [];
+    const model = await tandem.load('mlp-classifier', { onProgress: (e) => progress.push(e.phase) });
+    expect(model.placement.target).toBe('device');
+    expect(model.device).toBeUndefined();
+    const early = await model.run(x(31), { cache: 'no-store' });
+    expect(early).toMatchObject({ ranOn: 'origin', backend: undefined });
+    expect(early.fallback).toBeUndefined();
+    await vi.waitFor(() => expect(artifactAsked).toBe(true));
+    expect(model.device).toBeUndefined();
+
+    release();
+    // A second caller that asks to wait shares the load and resolves once the session is open.
+    const waited = await tandem.load('mlp-classifier', { waitForDevice: true });
+    expect(waited).toBe(model);
+    expect(model.device).toMatchObject({ backend: 'wasm', fromCache: false });
+    expect(progress).toContain('download');
+    expect(progress).toContain('session');
+    const late = await model.run(x(31), { cache: 'no-store' });
+    expect(late).toMatchObject({ ranOn: 'device', backend: 'wasm' });
+    expect(top1(late.outputs.probabilities!)).toBe(top1(early.outputs.probabilities!));
+
+    // The next page load finds the bytes in the model cache: that open is waited for, no origin run.
+    const again = p.page();
+    const cached = await again.load('mlp-classifier');
+    expect(cached.device?.fromCache).toBe(true);
+    expect((await cached.run(x(32), { cache: 'no-store' })).ranOn).toBe('device');
+  });
+
+  it('a background download that fails is warned about; the origin keeps answering, a later run tries again', async () => {
+    const p = profile();
+    const warnings: string[] = [];
+    let failing = true;
+    const flakyFetch: typeof fetch = async (input, init) =>
+      failing && new Request(input, init).url.includes('/v1/artifacts/') ? Promise.reject(new TypeError('fetch failed')) : edge.fetch(input, init);
+    const runtime = createDeviceRuntime({
+      ort: ortWeb as unknown as OrtLike,
+      fetch: flakyFetch,
+      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
+      warn: quiet,
+    });
+    const tandem = p.page({}, { runtime, warn: (message, cause) => warnings.push(`${message} ${String(cause)}`) });
+    const model = await tandem.load('mlp-classifier');
+    await vi.waitFor(() => expect(warnings.some((w) => w.includes('in the background'))).toBe(true));
+    expect(model.device).toBeUndefined();
+    failing = false;
+    // This run goes to the origin and starts the download again, in the background.
+    const during = await model.run(x(33), { cache: 'no-store' });
+    expect(during).toMatchObject({ ranOn: 'origin' });
+    expect(during.fallback).toBeUndefined();
+    await vi.waitFor(() => expect(model.device).toMatchObject({ backend: 'wasm' }), { timeout: 10_000 });
+    expect(await model.run(x(33), { cache: 'no-store' })).toMatchObject({ ranOn: 'device' });
+  });
+
+  it('a model disposed while it downloads in the background opens no session', async () => {
+    const p = profile();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slowFetch: typeof fetch = async (input, init) => {
+      if (new Request(input, init).url.includes('/v1/artifacts/')) await held;
+      return edge.fetch(input, init);
+    };
+    const runtime = createDeviceRuntime({
+      ort: ortWeb as unknown as OrtLike,
+      fetch: slowFetch,
+      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
+      warn: quiet,
+    });
+    const tandem = p.page({}, { runtime });
+    const model = await tandem.load('mlp-classifier');
+    await model.dispose();
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await tandem.stats()).memory.sessions).toBe(0);
+    expect(model.device).toBeUndefined();
+  });
+
   it('concurrent loads of one model share one manifest request and one download', async () => {
     const tandem = profile().page();
-    const [a, b] = await Promise.all([tandem.load('mlp-classifier'), tandem.load('mlp-classifier')]);
+    const [a, b] = await Promise.all([tandem.load('mlp-classifier', { waitForDevice: true }), tandem.load('mlp-classifier', { waitForDevice: true })]);
     expect(a).toBe(b);
     expect((await tandem.stats()).network).toMatchObject({ manifest: 1, artifact: 1 });
   });
@@ -138,7 +234,7 @@ describe('createTandem', () => {
 
   it('a second page load makes no artifact request; offline, the stored manifest and model bytes are enough', async () => {
     const p = profile();
-    await (await p.page().load('mlp-classifier')).run(x(2));
+    await (await p.page().load('mlp-classifier', { waitForDevice: true })).run(x(2));
     const again = p.page();
     const model = await again.load('mlp-classifier');
     expect(model.device?.fromCache).toBe(true);
@@ -182,7 +278,7 @@ describe('createTandem', () => {
       return runtime;
     };
     const tandem = p.page({}, { startRuntime });
-    const model = await tandem.load('mlp-classifier');
+    const model = await tandem.load('mlp-classifier', { waitForDevice: true });
     expect(model.placement.target).toBe('device');
 
     const during = await model.run(x(4), { cache: 'no-store' });
@@ -269,7 +365,7 @@ describe('createTandem', () => {
       modelCache: createModelCache(memoryStore(), memoryStore()),
       warn: quiet,
     });
-    const model = await p.page({}, { runtime: failingRun(inner) }).load('mlp-classifier');
+    const model = await p.page({}, { runtime: failingRun(inner) }).load('mlp-classifier', { waitForDevice: true });
     const r = await model.run(x(7));
     expect(r).toMatchObject({ ranOn: 'origin', fallback: { from: 'device', code: 'inference_failed', message: 'Out of memory' } });
   });
@@ -368,7 +464,7 @@ describe('createTandem', () => {
 
   it("takes onnxruntime-web's executionProviders as the backend preference", async () => {
     const page = profile().page();
-    const model = await page.load('mlp-classifier', { executionProviders: [{ name: 'wasm' }] });
+    const model = await page.load('mlp-classifier', { executionProviders: [{ name: 'wasm' }], waitForDevice: true });
     expect([model.placement.target, model.placement.backends, model.device?.backend]).toEqual(['device', ['wasm'], 'wasm']);
     // This device has no WebGPU: WebGPU only is the origin, or device_unsupported under device-only.
     expect((await page.load('mlp-classifier', { executionProviders: ['webgpu'] })).placement.target).toBe('origin');

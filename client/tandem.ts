@@ -8,14 +8,15 @@
  *
  * load: the verified manifest, the placement decided from the probed capabilities, and for the device the
  * variant opened in the Web Worker (downloaded or read from IndexedDB, hash-checked); a device that cannot
- * open it hands over to the origin when the placement allows.
+ * open it hands over to the origin when the placement allows. Under `prefer-device`, a variant not yet in
+ * the model cache downloads in the background and the origin answers meanwhile (unless `waitForDevice`).
  */
 import { TandemError, toTandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import { idbStore } from './adapters/idb-store.ts';
 import { probeCapabilities } from './adapters/probe-capabilities.ts';
 import { startWorkerRuntime } from './adapters/worker-runtime.ts';
-import { webAbort } from './core/abort.ts';
+import { untilAborted, webAbort } from './core/abort.ts';
 import { orderBackends, parseExecutionProviders, withBackendPreference, type ExecutionProvider } from './core/backend-preference.ts';
 import type { DeviceCapabilities } from './core/capabilities.ts';
 import { createCircuitBreaker } from '../protocol/resilience/breaker.ts';
@@ -88,6 +89,14 @@ export interface LoadOptions {
    * variant of the manifest is `bad_request`.
    */
   variant?: string;
+  /**
+   * Under `prefer-device`, wait for the device session before resolving, as a download-first app wants.
+   * Default `false`: when the device variant is not in the model cache yet, `load` resolves once the
+   * manifest is verified, runs go to the origin while the variant downloads in the background (reported
+   * by `onProgress`), and switch to the device (`ranOn: 'device'`) once its session is ready. A failed
+   * background download is warned about; the origin keeps answering and a later run tries again.
+   */
+  waitForDevice?: boolean;
 }
 
 export interface TandemStats {
@@ -264,6 +273,9 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     throwIfAborted(signal);
     // The outputs' Tensor class is its own chunk: fetched now, while the model loads.
     tensorClass().catch(() => {});
+    // Under prefer-device, whether the model cache holds the model is asked now: the Web Worker starts
+    // while the manifest is fetched and verified, not after.
+    const cachedHere = mode === 'prefer-device' ? device.cachedArtifacts(id).catch(() => []) : undefined;
     const { manifest, source } = await manifests.get(id, signal, version);
     // A pinned older version must not evict the current one's results.
     if (version === undefined) void results.invalidateOtherVersions(manifest.id, manifest.version);
@@ -273,7 +285,15 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     if (decision.target === 'origin' || decision.fallback?.target === 'origin') loadOipCodec().catch(() => {});
     let session: DeviceSession | undefined;
     let openError: TandemError | undefined;
-    if (decision.target === 'device') {
+    // Under prefer-device, a variant the model cache lacks downloads in the background while the origin
+    // answers (a cached one opens in about a session's time: that is waited for).
+    const background =
+      cachedHere !== undefined &&
+      decision.target === 'device' &&
+      decision.fallback?.target === 'origin' &&
+      !(await cachedHere).some((a) => a.sha256 === decision.variant.artifact.sha256);
+    throwIfAborted(signal);
+    if (decision.target === 'device' && !background) {
       try {
         session = await device.open(manifest, decision, { signal, ...(onProgress ? { onProgress } : {}) });
       } catch (err) {
@@ -283,7 +303,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
       }
     }
     const model: LoadedModel = createModel(
-      { manifest, decision, source, session, openError },
+      { manifest, decision, source, session, openError, ...(background ? { background: onProgress ? { onProgress } : {} } : {}) },
       {
         device,
         origin,
@@ -293,6 +313,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         wallClock,
         onDispose: () => loads.delete(key, model),
         tensorClass,
+        warn,
         ...(trust ? { revoked: trust.revoked } : {}),
         ...(telemetry ? { telemetry: telemetry.record } : {}),
       },
@@ -312,13 +333,20 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
         ] as const)
           if (value !== undefined && (typeof value !== 'string' || value === ''))
             throw new TandemError('bad_request', `${name} must be a ${name}'s name, got ${JSON.stringify(value)}`);
+        if (options.waitForDevice !== undefined && typeof options.waitForDevice !== 'boolean')
+          throw new TandemError('bad_request', `waitForDevice must be a boolean, got ${JSON.stringify(options.waitForDevice)}`);
         choice = { mode, variant, version, backends: parseExecutionProviders(options.executionProviders) };
       } catch (err) {
         return Promise.reject(toTandemError(err));
       }
       // One shared load per model, placement, variant, version and backends asked for.
       const key = JSON.stringify([id, choice.mode, variant ?? null, version ?? null, choice.backends ?? null]);
-      return webAbort(options.signal, () => loads.get(key, (signal) => load(id, choice, key, signal, options.onProgress), options.signal));
+      return webAbort(options.signal, async () => {
+        const model = await loads.get(key, (signal) => load(id, choice, key, signal, options.onProgress), options.signal);
+        // Shared with callers that did not wait: this one waits for the background open, as it asked.
+        if (options.waitForDevice) await untilAborted(model.deviceReady(), options.signal);
+        return model;
+      });
     },
     capabilities: () => device.capabilities(),
     async clearCaches() {

@@ -105,6 +105,8 @@ $('load').addEventListener('click', async () => {
     model = undefined;
     model = await tandem.load($<HTMLSelectElement>('model').value, {
       placement: $<HTMLSelectElement>('placement').value as PlacementMode,
+      // Unchecked: under prefer-device the origin answers while the device variant downloads in the background.
+      waitForDevice: $<HTMLInputElement>('wait-for-device').checked,
       onProgress: (p) => (progress.value = p.total ? p.loaded / p.total : 0),
     });
     $('placement-reason').textContent = `${model.placement.target} (${model.placement.variant.name}): ${model.placement.reason}`;

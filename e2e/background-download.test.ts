@@ -1,0 +1,120 @@
+/**
+ * The background download of issue 16, in Chromium against the real stack: on a first visit under
+ * `prefer-device`, with the artifact download held back (Playwright's `route` on `/v1/artifacts/`, which
+ * sees the Web Worker's requests too), `load` resolves and the first answer comes from the origin, in about
+ * one round trip, while the download still waits; once it is let through, the device session opens in the
+ * background and later runs say `ranOn: 'device'`.
+ */
+import type { Route } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { WASM_ONLY } from './support/browser.ts';
+import { useE2eSession } from './support/hooks.ts';
+import { SdkPage } from './support/sdk-page.ts';
+
+const session = useE2eSession();
+
+/** What the page saw (types local: e2e does not compile client/). */
+interface FirstVisit {
+  loadMs: number;
+  firstAnswerMs: number;
+  ranOn: string;
+  fallback: unknown;
+  deviceAtFirstAnswer: unknown;
+}
+
+describe('background download', () => {
+  it('a first visit answers from the origin while the artifact downloads, then from the device', async () => {
+    const sdk = await SdkPage.open(session.context, session.env.stack.demoUrl);
+    await sdk.createInstance('bg', { capabilities: WASM_ONLY });
+    await sdk.createInstance('origin');
+    // The reference: an origin-only load and first answer in the same page (it also has the dev server
+    // transform the chunks both use, the OIP codec and the Tensor class, so they do not count against bg).
+    const originOnlyMs = await sdk.page.evaluate(async () => {
+      const tandem = (
+        window as unknown as { byom: { tandems: Record<string, { load(id: string, o: object): Promise<{ run(i: object, o: object): Promise<unknown> }> }> } }
+      ).byom.tandems.origin!;
+      const t0 = performance.now();
+      const model = await tandem.load('mlp-classifier', { placement: 'origin-only' });
+      await model.run({ x: { type: 'float32', dims: [1, 256], data: new Float32Array(256).fill(0.25) } }, { cache: 'no-store' });
+      return performance.now() - t0;
+    });
+
+    // Every artifact request waits until the test lets it through.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const heldUrls: string[] = [];
+    let heldSince = 0;
+    const hold = async (route: Route) => {
+      heldUrls.push(route.request().url());
+      heldSince ||= Date.now();
+      await held;
+      await route.continue();
+    };
+    await session.context.route('**/v1/artifacts/**', hold);
+
+    const first = (await sdk.page.evaluate(async () => {
+      const byom = (window as unknown as { byom: PageGlobals }).byom;
+      const phases: string[] = [];
+      (window as unknown as { phases: string[] }).phases = phases;
+      const t0 = performance.now();
+      const model = await byom.tandems.bg!.load('mlp-classifier', { placement: 'prefer-device', onProgress: (p: { phase: string }) => phases.push(p.phase) });
+      const loadMs = performance.now() - t0;
+      byom.models.bg = model;
+      const r = await model.run({ x: { type: 'float32', dims: [1, 256], data: new Float32Array(256).fill(0.5) } }, { cache: 'no-store' });
+      return { loadMs, firstAnswerMs: performance.now() - t0, ranOn: r.ranOn, fallback: r.fallback ?? null, deviceAtFirstAnswer: model.device ?? null };
+
+      interface PageGlobals {
+        tandems: Record<string, { load(id: string, options: Record<string, unknown>): Promise<PageModel> }>;
+        models: Record<string, PageModel>;
+      }
+      interface PageModel {
+        device: unknown;
+        run(inputs: Record<string, unknown>, options: Record<string, unknown>): Promise<{ ranOn: string; fallback?: unknown }>;
+      }
+    })) as FirstVisit;
+    const heldMs = heldSince ? Date.now() - heldSince : 0;
+    console.log(
+      `first visit: load resolved in ${first.loadMs.toFixed(0)} ms, first answer (${first.ranOn}) at ${first.firstAnswerMs.toFixed(0)} ms ` +
+        `(origin-only load and answer: ${originOnlyMs.toFixed(0)} ms); the artifact had been held ${heldMs} ms`,
+    );
+    // The download was asked for (by the Web Worker) and is still held: the answer cannot be the device's.
+    expect(heldUrls.length).toBeGreaterThanOrEqual(1);
+    expect(first).toMatchObject({ ranOn: 'origin', fallback: null, deviceAtFirstAnswer: null });
+    // About an origin-only load and round trip, not a download (which is still held): the Web Worker's
+    // start (asked whether the model cache has the model) overlaps the manifest's fetch.
+    expect(first.firstAnswerMs).toBeLessThan(originOnlyMs + 1500);
+
+    release();
+    const later = await sdk.page.evaluate(async () => {
+      const byom = (window as unknown as { byom: PageGlobals }).byom;
+      // Shared with the first load: resolves once the background open is done.
+      const waited = await byom.tandems.bg!.load('mlp-classifier', { placement: 'prefer-device', waitForDevice: true });
+      const x = { x: { type: 'float32', dims: [1, 256], data: new Float32Array(256).fill(0.5) } };
+      const runs = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await waited.run(x, { cache: 'no-store' });
+        runs.push({ ranOn: r.ranOn, backend: r.backend ?? null });
+      }
+      return { same: waited === byom.models.bg, device: waited.device, runs, phases: (window as unknown as { phases: string[] }).phases };
+
+      interface PageGlobals {
+        tandems: Record<string, { load(id: string, options: Record<string, unknown>): Promise<PageModel> }>;
+        models: Record<string, PageModel>;
+      }
+      interface PageModel {
+        device: { backend: string; fromCache: boolean } | undefined;
+        run(inputs: Record<string, unknown>, options: Record<string, unknown>): Promise<{ ranOn: string; backend?: string }>;
+      }
+    });
+    expect(later.same).toBe(true);
+    expect(later.device).toMatchObject({ backend: 'wasm', fromCache: false });
+    expect(later.runs).toEqual([
+      { ranOn: 'device', backend: 'wasm' },
+      { ranOn: 'device', backend: 'wasm' },
+    ]);
+    // The load's progress heard the background download and the session.
+    expect(later.phases).toContain('download');
+    expect(later.phases).toContain('session');
+    await session.context.unroute('**/v1/artifacts/**', hold);
+  });
+});
