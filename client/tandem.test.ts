@@ -60,8 +60,9 @@ function profile() {
     meta: memoryStore<never>(),
   };
   let online = true;
-  const newRuntime = () =>
-    createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: edge.fetch, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
+  /** A device runtime on this profile's model cache, fetching through `fetchVia` (the edge by default). */
+  const newRuntime = (fetchVia: typeof fetch = edge.fetch) =>
+    createDeviceRuntime({ ort: ortWeb as unknown as OrtLike, fetch: fetchVia, modelCache: createModelCache(stores.bytes, stores.meta), warn: quiet });
   const page = (config: Partial<TandemConfig> = {}, deps: Partial<TandemDeps> = {}) => {
     return createTandem(
       { edge: EDGE, publicKeys: JSON.parse(repo.trustedKeys), apiKey: 'app-key', wasmPaths: WASM_PATHS, retry: { baseDelayMs: 1, maxDelayMs: 2 }, ...config },
@@ -88,6 +89,21 @@ const top1 = (t: { data: unknown }) => {
   return d.indexOf(Math.max(...d));
 };
 
+/** The edge's fetch, with every artifact request first awaiting `beforeArtifact` (to hold it, or to fail it). */
+const artifactsAfter =
+  (beforeArtifact: () => Promise<void>): typeof fetch =>
+  async (input, init) => {
+    if (new Request(input, init).url.includes('/v1/artifacts/')) await beforeArtifact();
+    return edge.fetch(input, init);
+  };
+
+/** A promise the test settles: `held` waits until `release()`. */
+function gate() {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  return { held, release };
+}
+
 describe('createTandem', () => {
   it('prefer-device: verifies, downloads with progress, runs on wasm, then answers from the result cache', async () => {
     edge.down = false;
@@ -112,23 +128,15 @@ describe('createTandem', () => {
 
   it('prefer-device on a first visit: load resolves before the download, the origin answers until the device session is ready', async () => {
     const p = profile();
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
+    const { held, release } = gate();
     let artifactAsked = false;
     // The runtime's artifact download waits for the test: the first runs cannot be the device's.
-    const slowFetch: typeof fetch = async (input, init) => {
-      if (new Request(input, init).url.includes('/v1/artifacts/')) {
+    const runtime = p.newRuntime(
+      artifactsAfter(() => {
         artifactAsked = true;
-        await held;
-      }
-      return edge.fetch(input, init);
-    };
-    const runtime = createDeviceRuntime({
-      ort: ortWeb as unknown as OrtLike,
-      fetch: slowFetch,
-      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
-      warn: quiet,
-    });
+        return held;
+      }),
+    );
     const tandem = p.page({}, { runtime });
     const progress: string[] = [];
     const model = await tandem.load('mlp-classifier', { onProgress: (e) => progress.push(e.phase) });
@@ -162,14 +170,7 @@ describe('createTandem', () => {
     const p = profile();
     const warnings: string[] = [];
     let failing = true;
-    const flakyFetch: typeof fetch = async (input, init) =>
-      failing && new Request(input, init).url.includes('/v1/artifacts/') ? Promise.reject(new TypeError('fetch failed')) : edge.fetch(input, init);
-    const runtime = createDeviceRuntime({
-      ort: ortWeb as unknown as OrtLike,
-      fetch: flakyFetch,
-      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
-      warn: quiet,
-    });
+    const runtime = p.newRuntime(artifactsAfter(async () => (failing ? Promise.reject(new TypeError('fetch failed')) : undefined)));
     const tandem = p.page({}, { runtime, warn: (message, cause) => warnings.push(`${message} ${String(cause)}`) });
     const model = await tandem.load('mlp-classifier');
     await vi.waitFor(() => expect(warnings.some((w) => w.includes('in the background'))).toBe(true));
@@ -185,19 +186,8 @@ describe('createTandem', () => {
 
   it('a model disposed while it downloads in the background opens no session', async () => {
     const p = profile();
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const slowFetch: typeof fetch = async (input, init) => {
-      if (new Request(input, init).url.includes('/v1/artifacts/')) await held;
-      return edge.fetch(input, init);
-    };
-    const runtime = createDeviceRuntime({
-      ort: ortWeb as unknown as OrtLike,
-      fetch: slowFetch,
-      modelCache: createModelCache(p.stores.bytes, p.stores.meta),
-      warn: quiet,
-    });
-    const tandem = p.page({}, { runtime });
+    const { held, release } = gate();
+    const tandem = p.page({}, { runtime: p.newRuntime(artifactsAfter(() => held)) });
     const model = await tandem.load('mlp-classifier');
     await model.dispose();
     release();

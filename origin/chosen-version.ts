@@ -6,9 +6,10 @@
  * file, then a rename); read when the registry first loads a version of the model. A file that names no
  * semantic version is ignored, never followed: it is only ever a version, not a path.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_ID_PATTERN, VERSION_PATTERN } from '../protocol/manifest.ts';
+import { readTextIfPresent } from './read-if-present.ts';
 
 /** The file in `<repository>/<id>/` (beside the version folders; model code lists only folders). */
 export const CHOSEN_VERSION_FILE = 'current';
@@ -23,13 +24,8 @@ function fileFor(repository: string, id: string): string {
  * @throws Error when the file exists but names no version (the caller reports it and ignores it).
  */
 export async function readChosenVersion(repository: string, id: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(fileFor(repository, id), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfPresent(fileFor(repository, id));
+  if (text === undefined) return undefined;
   const version = text.trim();
   if (!VERSION_PATTERN.test(version)) throw new Error(`${id}/${CHOSEN_VERSION_FILE} does not hold a semantic version`);
   return version;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TandemError } from '../protocol/errors.ts';
 import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';
 import { compareVersions } from '../protocol/versions.ts';
+import { isNotFound } from './read-if-present.ts';
 
 /** One model version present in a repository. */
 export interface RepositoryEntry {
@@ -102,10 +103,6 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function isNotFound(cause: unknown): boolean {
-  return (cause as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
 
 /** Reads a JSON file; malformed JSON is the user's `bad_request`, naming the file. */

@@ -24,6 +24,7 @@ import { ModelRegistry, type BatchInput, type ServedModel } from './model-regist
 import type { Tensor } from '../protocol/tensor.ts';
 import { RepositoryTrust } from './trust/repository-trust.ts';
 import { admission, TrustWatch } from './trust/trust-watch.ts';
+import { readTextIfPresent } from './read-if-present.ts';
 
 export interface RunningOrigin {
   url: string;
@@ -180,10 +181,7 @@ async function openTrust(config: OriginConfig, logger: Logger): Promise<Reposito
 async function readRootKeys(config: OriginConfig): Promise<{ keys: TrustedKeySet; from: string } | undefined> {
   if (config.rootKeys !== undefined) return { keys: await loadTrustedKeys(config.rootKeys), from: 'TANDEM_ROOT_KEYS' };
   if (config.rootKeysFile === undefined) return undefined;
-  const text = await readFile(config.rootKeysFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  const text = await readTextIfPresent(config.rootKeysFile);
   return text === undefined ? undefined : { keys: await loadTrustedKeys(text), from: config.rootKeysFile };
 }
 

@@ -3,8 +3,9 @@
  * versions and the timestamp record, read back verified. Writes go through a temporary file and a rename,
  * so a reader never sees half a document.
  */
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isNotFound, readTextIfPresent } from '../../origin/read-if-present.ts';
 import type { DsseEnvelope } from '../../protocol/dsse.ts';
 import { TandemError } from '../../protocol/errors.ts';
 import type { TrustedKeySet } from '../../protocol/keys.ts';
@@ -13,12 +14,8 @@ import { verifyInitialRoot, verifyNextRoot, type VerifiedRoot } from '../../prot
 import { verifyTimestamp, type VerifiedTimestamp } from '../../protocol/trust/timestamp.ts';
 
 async function readJsonIfPresent(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfPresent(path);
+  return text === undefined ? undefined : JSON.parse(text);
 }
 
 export async function writeDocument(repository: string, key: string, envelope: DsseEnvelope): Promise<string> {
@@ -32,8 +29,8 @@ export async function writeDocument(repository: string, key: string, envelope: D
 
 /** Root versions present, ascending. */
 export async function rootVersions(repository: string): Promise<number[]> {
-  const names = await readdir(join(repository, TRUST_PREFIX, 'root')).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
+  const names = await readdir(join(repository, TRUST_PREFIX, 'root')).catch((err: unknown) => {
+    if (isNotFound(err)) return [] as string[];
     throw err;
   });
   return names

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { TandemError } from '../../protocol/errors.ts';
 import { rootKey, TIMESTAMP_KEY, TRUST_PREFIX } from '../../protocol/repository-layout.ts';
 import { assertWithinBound, MAX_ROOT_BYTES, MAX_TIMESTAMP_BYTES } from '../../protocol/trust/bounds.ts';
+import { isNotFound } from '../read-if-present.ts';
 
 const pathOf = (repository: string, key: string) => join(repository, ...key.split('/'));
 
@@ -21,7 +22,7 @@ export async function readBoundedJson(path: string, bound: number, what: string)
   try {
     handle = await open(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   try {

@@ -4,7 +4,6 @@
  * root's release role when the repository has a root, else the trusted-keys file), and the origins' word
  * on whether they hold a version (protocol/rollout/version-readiness.ts).
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TandemError } from '../../protocol/errors.ts';
 import type { TrustedKeySet } from '../../protocol/keys.ts';
@@ -15,6 +14,7 @@ import { verifyManifest } from '../../protocol/signed-manifest.ts';
 import { readTrustedKeysFile } from '../../models/keys-store.ts';
 import { readRootEnvelope, readTrustedRoot } from '../../models/trust/metadata-store.ts';
 import { readEnvelope } from '../../origin/repository.ts';
+import { readTextIfPresent } from '../../origin/read-if-present.ts';
 
 /** The keys rollout records are signed with: the root's release role, or `trustedFile` without a root. */
 export async function releaseKeys(repository: string, trustedFile: string): Promise<{ keys: TrustedKeySet; from: string }> {
@@ -34,13 +34,8 @@ export function rolloutPath(repository: string, model: string): string {
  * command does), or undefined when there is none.
  */
 export async function readRollout(repository: string, model: string, keys: TrustedKeySet): Promise<RolloutRecord | undefined> {
-  let text: string;
-  try {
-    text = await readFile(rolloutPath(repository, model), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfPresent(rolloutPath(repository, model));
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
