@@ -155,9 +155,9 @@ export interface RuntimeStats {
 }
 
 export interface BatchingStats {
-  /** `session.run` calls made for runs offered for coalescing. */
+  /** `session.run` calls made for runs offered for coalescing (a failed coalesced run too: its callers then ran alone). */
   runs: number;
-  /** The callers' runs those calls answered (runs = callers: nothing was coalesced). */
+  /** The callers' runs answered, each counted once, by the run that answered it (runs = callers: nothing was coalesced). */
   callers: number;
 }
 

@@ -171,7 +171,8 @@ describe('createMicroBatcher (fake execute)', () => {
 
   it('a failed batch runs again one caller at a time: only the caller whose input fails gets the error', async () => {
     const fake = fakeExecute({ fail: (x) => x.some(Number.isNaN) });
-    const batcher = batcherWith(fake.execute);
+    const stats = { runs: 0, callers: 0 };
+    const batcher = createMicroBatcher({ execute: fake.execute, options: { maxBatch: 32, maxDelayMs: 0 }, stats });
     const bad: Tensor = { dtype: 'float32', dims: [1, 3], data: new Float32Array([1, Number.NaN, 3]) };
     const settled = await Promise.allSettled([
       batcher.run({ x: rowsOf(1, 0) }, undefined),
@@ -182,6 +183,7 @@ describe('createMicroBatcher (fake execute)', () => {
     expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'inference_failed' });
     expect(ys([(settled[2] as PromiseFulfilledResult<RunResult>).value])).toEqual([doubled(rowsOf(2, 7))]);
     expect(fake.calls).toEqual([4, 1, 1, 2]);
+    expect(stats).toEqual({ runs: 4, callers: 3 }); // The failed run counts; each caller once.
   });
 
   it('stops coalescing when an output does not follow the batch, answering each caller from its lone run', async () => {

@@ -205,11 +205,10 @@ export function createMicroBatcher(deps: MicroBatcherDeps): MicroBatcher {
 
   async function alone(p: Pending): Promise<void> {
     if (p.signal?.aborted) return p.reject(aborted());
+    stats.runs++;
+    stats.callers++;
     try {
-      const result = await deps.execute(p.inputs, p.outputNames);
-      stats.runs++;
-      stats.callers++;
-      p.resolve({ ...result, batchCallers: 1 });
+      p.resolve({ ...(await deps.execute(p.inputs, p.outputNames)), batchCallers: 1 });
     } catch (err) {
       p.reject(err);
     }
@@ -225,6 +224,7 @@ export function createMicroBatcher(deps: MicroBatcherDeps): MicroBatcher {
     const inputs: NamedTensors = {};
     for (const name of Object.keys(members[0]!.inputs)) inputs[name] = concatRows(members.map((p) => p.inputs[name]!));
     let result: RunResult;
+    stats.runs++;
     try {
       result = await deps.execute(inputs, members[0]!.outputNames);
     } catch {
@@ -237,7 +237,6 @@ export function createMicroBatcher(deps: MicroBatcherDeps): MicroBatcher {
       deps.warn?.(`micro-batching stopped for this session: ${stopped}`);
       return oneByOne(members);
     }
-    stats.runs++;
     stats.callers += members.length;
     const pieces: Record<string, Tensor[]> = {};
     for (const [name, t] of Object.entries(result.outputs)) pieces[name] = splitRows(t, rows).map(ownBuffer);
