@@ -200,7 +200,7 @@ describe('createMicroBatcher (fake execute)', () => {
 
   it('with maxDelayMs the oldest caller waits for companions, and a full batch goes without waiting', async () => {
     const fake = fakeExecute();
-    const waiting = batcherWith(fake.execute, { maxDelayMs: 200 });
+    const waiting = batcherWith(fake.execute, { maxDelayMs: 500 });
     const early = waiting.run({ x: rowsOf(1, 0) }, undefined);
     await new Promise((r) => setTimeout(r, 10));
     await Promise.all([early, waiting.run({ x: rowsOf(1, 1) }, undefined)]);
