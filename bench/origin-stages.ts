@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { concatRows, splitRows } from '../origin/batch-tensors.ts';
+import { concatRows, splitRows } from '../protocol/batch-rows.ts';
 import { topClassConfidences } from '../origin/metrics.ts';
 import { openSession } from '../origin/ort-session.ts';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, INFERENCE_HEADER_CONTENT_LENGTH } from '../protocol/oip-codec.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RESULT_CACHE_MAX_BYTES, DEFAULT_RESULT_CACHE_MAX_ENTRIES, DEFAULT_TELEMETRY, resolveConfig } from './config.ts';
-import { DEFAULT_MEMORY_BUDGET_BYTES } from './runtime/contract.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_MICRO_BATCH } from './runtime/contract.ts';
 
 const base = { edge: 'https://ml.example.com', publicKeys: [] };
 
@@ -15,6 +15,34 @@ describe('resolveConfig: telemetry', () => {
   it('refuses bad values at creation', () => {
     for (const telemetry of ['yes', null, { maxBatch: 0 }, { maxBatch: 101 }, { maxQueue: 1.5 }, { flushIntervalMs: -1 }]) {
       expect(() => resolveConfig({ ...base, telemetry: telemetry as never }), JSON.stringify(telemetry)).toThrow(/telemetry/);
+    }
+  });
+});
+
+describe('resolveConfig: microBatch', () => {
+  it('is on by default (32 rows, no wait), off with false, and tunable', () => {
+    expect(DEFAULT_MICRO_BATCH).toEqual({ maxBatch: 32, maxDelayMs: 0 });
+    expect(resolveConfig(base).microBatch).toEqual(DEFAULT_MICRO_BATCH);
+    expect(resolveConfig({ ...base, microBatch: true }).microBatch).toEqual(DEFAULT_MICRO_BATCH);
+    expect(resolveConfig({ ...base, microBatch: false }).microBatch).toBeUndefined();
+    expect(resolveConfig({ ...base, microBatch: { maxDelayMs: 2.5 } }).microBatch).toEqual({ maxBatch: 32, maxDelayMs: 2.5 });
+    expect(resolveConfig({ ...base, microBatch: { maxBatch: 2 } }).microBatch).toEqual({ maxBatch: 2, maxDelayMs: 0 });
+  });
+
+  it('refuses bad values at creation with bad_request naming the field', () => {
+    for (const [microBatch, field] of [
+      ['yes', 'microBatch must be'],
+      [null, 'microBatch must be'],
+      [{ maxBatch: 1 }, 'microBatch.maxBatch'],
+      [{ maxBatch: 8.5 }, 'microBatch.maxBatch'],
+      [{ maxBatch: 5000 }, 'microBatch.maxBatch'],
+      [{ maxDelayMs: -1 }, 'microBatch.maxDelayMs'],
+      [{ maxDelayMs: Number.NaN }, 'microBatch.maxDelayMs'],
+      [{ maxDelayMs: 1001 }, 'microBatch.maxDelayMs'],
+    ] as const) {
+      expect(() => resolveConfig({ ...base, microBatch: microBatch as never }), JSON.stringify(microBatch)).toThrow(
+        expect.objectContaining({ code: 'bad_request', message: expect.stringContaining(field) }),
+      );
     }
   });
 });

@@ -9,7 +9,7 @@ import { DEFAULT_OFFLINE_MAX_AGE_MS } from '../protocol/trust/bounds.ts';
 import { parsePlacementMode, type PlacementMode } from './core/placement.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
 import type { TelemetryOptions } from './core/telemetry.ts';
-import { DEFAULT_MEMORY_BUDGET_BYTES } from './runtime/contract.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_MICRO_BATCH, type MicroBatchOptions } from './runtime/contract.ts';
 
 /** Everything configurable, in one object. Each field states its default; bad values throw at `createTandem`. */
 export interface TandemConfig {
@@ -84,6 +84,16 @@ export interface TandemConfig {
    * budget still opens, alone. Default 268435456 (256 MiB).
    */
   memoryBudgetBytes?: number;
+  /**
+   * Micro-batching in the Web Worker: concurrent `run`s of one device model are coalesced into one
+   * onnxruntime run (each caller's rows concatenated, the outputs split back), when the variant allows it
+   * exactly: every input and output with a dynamic leading dimension, and no dynamic int8 quantization
+   * (its activation ranges span the batch). `maxBatch`: the most rows per run (and at most the variant's
+   * `requirements.maxBatch`), a whole number from 2 to 4096; `maxDelayMs`: how long the oldest waiting
+   * run may wait for others, 0 to 1000. `false` runs each alone. Default `{ maxBatch: 32, maxDelayMs: 0 }`:
+   * a lone run waits for nothing, and runs that arrive while the model computes go together next.
+   */
+  microBatch?: boolean | Partial<MicroBatchOptions>;
   /** Results the result cache keeps at most; least recently used out. Default 1000. */
   resultCacheMaxEntries?: number;
   /** Bytes of outputs the result cache keeps at most; least recently used out. Default 33554432 (32 MiB). */
@@ -116,6 +126,8 @@ export interface ResolvedConfig {
   breaker: BreakerOptions;
   /** Undefined when the app turned telemetry off. */
   telemetry: TelemetryOptions | undefined;
+  /** Undefined when the app turned micro-batching off. */
+  microBatch: MicroBatchOptions | undefined;
 }
 
 /** What a header value may hold: printable ASCII, no line breaks. */
@@ -184,7 +196,32 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
       cooldownMs: positive('breaker.cooldownMs', config.breaker?.cooldownMs, DEFAULT_BREAKER.cooldownMs),
     },
     telemetry: resolveTelemetry(config.telemetry, (name, value, fallback, min) => integer(name, positive(name, value, fallback, min))),
+    microBatch: resolveMicroBatch(config.microBatch, positive, integer),
   };
+}
+
+/** Micro-batching's settings. A batch past 4096 rows or a wait past a second is a mistake, not a tuning. */
+function resolveMicroBatch(
+  given: TandemConfig['microBatch'],
+  positive: (name: string, value: number | undefined, fallback: number, min: number) => number,
+  integer: (name: string, value: number) => number,
+): MicroBatchOptions | undefined {
+  if (given === false) return undefined;
+  if (given !== undefined && given !== true && (typeof given !== 'object' || given === null)) {
+    throw new TandemError('bad_request', `createTandem: microBatch must be true, false or an object, got ${JSON.stringify(given)}`);
+  }
+  const m = typeof given === 'object' ? given : {};
+  const resolved = {
+    maxBatch: integer('microBatch.maxBatch', positive('microBatch.maxBatch', m.maxBatch, DEFAULT_MICRO_BATCH.maxBatch, 2)),
+    maxDelayMs: positive('microBatch.maxDelayMs', m.maxDelayMs, DEFAULT_MICRO_BATCH.maxDelayMs, 0),
+  };
+  if (resolved.maxBatch > 4096 || resolved.maxDelayMs > 1000) {
+    throw new TandemError(
+      'bad_request',
+      `createTandem: microBatch.maxBatch must be at most 4096 and microBatch.maxDelayMs at most 1000, got ${JSON.stringify(resolved)}`,
+    );
+  }
+  return resolved;
 }
 
 /** Telemetry's defaults (client/core/telemetry.ts), kept here so a page that never records loads none of its code. */

@@ -10,7 +10,15 @@ import { withOverrides, type DeviceCapabilities } from './core/capabilities.ts';
 import type { PlacementChoice } from './core/placement.ts';
 import type { RetryPolicy } from './core/retry.ts';
 import type { Warn } from './core/store.ts';
-import type { CachedArtifact, LoadProgress, LoadResult, RestartableRuntime, RuntimeStats } from './runtime/contract.ts';
+import {
+  variantSignature,
+  type CachedArtifact,
+  type LoadProgress,
+  type LoadResult,
+  type MicroBatchOptions,
+  type RestartableRuntime,
+  type RuntimeStats,
+} from './runtime/contract.ts';
 
 /** A device session and the runtime that holds it (gone if that runtime crashed). */
 export interface DeviceSession extends LoadResult {
@@ -35,6 +43,8 @@ export interface DeviceDeps {
   timeoutMs: number;
   /** The bytes of weights the runtime's open sessions may hold together (`RuntimeInit.memoryBudgetBytes`). */
   memoryBudgetBytes?: number;
+  /** How the runtime coalesces concurrent runs (`RuntimeInit.microBatch`); `false`: never. Default: the runtime's. */
+  microBatch?: MicroBatchOptions | false;
   /** Asks for persistent storage (once, on the first device load); undefined: never. */
   persist: (() => Promise<boolean>) | undefined;
   warn: Warn;
@@ -95,6 +105,7 @@ export function createDevice(deps: DeviceDeps): Device {
         retry: deps.retry,
         timeoutMs: deps.timeoutMs,
         ...(deps.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: deps.memoryBudgetBytes } : {}),
+        ...(deps.microBatch !== undefined ? { microBatch: deps.microBatch } : {}),
       });
       return rt;
     })());
@@ -130,6 +141,7 @@ export function createDevice(deps: DeviceDeps): Device {
             artifact: { url: `${deps.edge}/v1/artifacts/${sha256}`, sha256, bytes },
             headers: await deps.headers(),
             backends: choice.backends,
+            signature: variantSignature(choice.variant),
           },
           options.onProgress,
         );

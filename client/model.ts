@@ -32,6 +32,9 @@ export type CacheMode = 'default' | 'no-store' | 'only-if-cached';
 
 const CACHE_MODES: readonly CacheMode[] = ['default', 'no-store', 'only-if-cached'];
 
+/** Device runs' request ids (for the worker's `cancel`), unique in the page. */
+let nextRun = 0;
+
 export interface RunOptions {
   /** Aborts the run: it rejects with a DOMException `AbortError` (the signal's reason, if a DOMException), as `fetch` does. */
   signal?: AbortSignal;
@@ -216,10 +219,16 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
     if (session?.runtime.crashed) session = undefined;
     const s = await untilAborted(deviceSession(), signal);
     // The worker gets its own copies (transferred); the caller's arrays stay intact for a fallback. Once
-    // it computes, the worker cannot be interrupted: an abort ends the wait, and its answer is dropped.
-    const result = await untilAborted(s.runtime.run(s.sessionId, cloneTensors(inputs), outputs), signal).catch((err: unknown) => {
-      throw errorFromDevice(err);
-    });
+    // it computes, the worker cannot be interrupted: an abort ends the wait, and its answer is dropped;
+    // a run still queued for a micro-batch leaves the queue (`cancel`).
+    const requestId = signal ? `run-${++nextRun}` : undefined;
+    const cancel = () => void s.runtime.cancel(requestId!).catch(() => {});
+    signal?.addEventListener('abort', cancel, { once: true });
+    const result = await untilAborted(s.runtime.run(s.sessionId, cloneTensors(inputs), outputs, requestId ? { requestId } : undefined), signal)
+      .catch((err: unknown) => {
+        throw errorFromDevice(err);
+      })
+      .finally(() => signal?.removeEventListener('abort', cancel));
     return { outputs: result.outputs, backend: result.backend, version: manifest.version, computeMs: result.computeMs };
   }
 

@@ -64,6 +64,7 @@ describe('the public API', () => {
       maxLoadedModels?: number;
       telemetry?: boolean | Partial<{ maxBatch: number; maxQueue: number; flushIntervalMs: number }>;
       memoryBudgetBytes?: number;
+      microBatch?: boolean | Partial<{ maxBatch: number; maxDelayMs: number }>;
       resultCacheMaxEntries?: number;
       resultCacheMaxBytes?: number;
     }>();
@@ -101,6 +102,7 @@ describe('the public API', () => {
       modelCache: { hits: number; misses: number };
       persisted: boolean | undefined;
       memory: { sessions: number; sessionBytes: number; budgetBytes: number; peakSessions: number; resultEntries: number; resultBytes: number };
+      batching: { runs: number; callers: number };
     }>();
   });
 

@@ -109,6 +109,11 @@ export interface TandemStats {
    * (0 before the worker started), and what the result cache holds.
    */
   memory: { sessions: number; sessionBytes: number; budgetBytes: number; peakSessions: number; resultEntries: number; resultBytes: number };
+  /**
+   * Micro-batching in the Web Worker (`microBatch`): onnxruntime runs made for models that can batch, and
+   * the device runs they answered (`callers` > `runs`: runs were coalesced). 0 before the worker started.
+   */
+  batching: { runs: number; callers: number };
 }
 
 /** Which cached bytes `isCached` and `delete` mean: one version of the model, or (default) all. */
@@ -248,6 +253,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     retry: cfg.retry,
     timeoutMs: cfg.requestTimeoutMs,
     memoryBudgetBytes: cfg.memoryBudgetBytes,
+    microBatch: cfg.microBatch ?? false,
     persist: cfg.persistStorage ? (deps.persist ?? (() => navigator.storage?.persist?.() ?? Promise.resolve(false))) : undefined,
     warn,
   });
@@ -369,6 +375,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
           resultEntries: size.entries,
           resultBytes: size.bytes,
         },
+        batching: { runs: runtime?.batching?.runs ?? 0, callers: runtime?.batching?.callers ?? 0 },
       };
     },
     async isCached(id, options = {}) {

@@ -21,7 +21,7 @@ import type { Tensor } from '../protocol/tensor.ts';
 import { compareVersions } from '../protocol/versions.ts';
 import { readChosenVersion, writeChosenVersion } from './chosen-version.ts';
 import { verifyArtifactFile, verifyModelDirectory } from './verify-version.ts';
-import { concatRows, splitRows } from './batch-tensors.ts';
+import { concatRows, splitRows } from '../protocol/batch-rows.ts';
 import { DynamicBatcher, type BatchItem } from './batcher.ts';
 import type { BatchingConfig } from './config.ts';
 import { checkSignature, openSession, type ModelSession } from './ort-session.ts';

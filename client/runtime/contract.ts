@@ -8,6 +8,7 @@
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { TandemError, isErrorCode } from '../../protocol/errors.ts';
+import type { ManifestVariant, TensorSpec } from '../../protocol/manifest.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
 import type { DeviceBackend } from '../core/placement.ts';
 import type { NetworkCounts } from '../core/counters.ts';
@@ -15,6 +16,52 @@ import type { RetryPolicy } from '../core/retry.ts';
 
 /** `RuntimeInit.memoryBudgetBytes`' default: 256 MiB of weights (onnxruntime-web's WASM heap tops out at 4 GiB, and phones have less). */
 export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/**
+ * `RuntimeInit.microBatch`'s defaults. `maxDelayMs` 0: a caller never waits for companions that have
+ * not arrived; it is coalesced only with the runs already waiting (those that came while the session
+ * computed, or that reached the worker in the same burst of messages). A device serves one user, so
+ * most runs are alone, and a fixed wait would add its whole length to each of them for the sake of the
+ * rare burst; a burst needs no wait anyway, since its runs queue while the first one computes.
+ * `maxBatch` 32 rows: past a few dozen rows a small model's run time grows with the rows (the fixed
+ * cost per run, which coalescing saves, is already amortized), and the variant's own
+ * `requirements.maxBatch` lowers it further.
+ */
+export const DEFAULT_MICRO_BATCH: MicroBatchOptions = { maxBatch: 32, maxDelayMs: 0 };
+
+/** How the Web Worker coalesces concurrent runs of one session (runtime/micro-batch.ts). */
+export interface MicroBatchOptions {
+  /** The most rows one coalesced run takes (and at most the variant's `requirements.maxBatch`). A caller with more runs alone. */
+  maxBatch: number;
+  /**
+   * How long the oldest waiting caller may wait for others to join it, ms. 0: no wait; only callers
+   * already queued (behind a running batch, or delivered in the same burst) are coalesced.
+   */
+  maxDelayMs: number;
+}
+
+/**
+ * What the worker needs of the variant's manifest to tell whether its runs may be coalesced: every
+ * input's and output's leading dimension dynamic, and rows computed independently of each other.
+ */
+export interface VariantSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** The variant's `quantization.method`: `dynamic-int8` quantizes activations with ranges over the whole batch. */
+  quantization: ManifestVariant['quantization']['method'];
+  /** The variant's `requirements.maxBatch`, when it states one. */
+  maxBatch?: number;
+}
+
+/** The signature a load sends for a manifest variant. */
+export function variantSignature(variant: ManifestVariant): VariantSignature {
+  return {
+    inputs: variant.inputs,
+    outputs: variant.outputs,
+    quantization: variant.quantization.method,
+    ...(variant.requirements.maxBatch !== undefined ? { maxBatch: variant.requirements.maxBatch } : {}),
+  };
+}
 
 export interface RuntimeInit {
   /**
@@ -31,7 +78,8 @@ export interface RuntimeInit {
    * The bytes of model weights (artifact sizes) the open sessions may hold together; least recently used
    * sessions are released to make room. Default `DEFAULT_MEMORY_BUDGET_BYTES`.
    */
-  memoryBudgetBytes?: number;
+  memoryBudgetBytes?: number /** Coalescing of concurrent runs of one session; `false` runs each alone. Default `DEFAULT_MICRO_BATCH`. */;
+  microBatch?: MicroBatchOptions | false;
 }
 
 export interface LoadRequest {
@@ -45,6 +93,14 @@ export interface LoadRequest {
   headers: Record<string, string>;
   /** Backends to try in order; the first that creates a session wins. */
   backends: DeviceBackend[];
+  /** The variant's signature; without it the session's runs are never coalesced. */
+  signature?: VariantSignature;
+}
+
+/** Options of one device run. */
+export interface DeviceRunOptions {
+  /** Identifies this run for `cancel`: a run still queued for a coalesced batch leaves it and rejects with `aborted`. */
+  requestId?: string;
 }
 
 export interface LoadProgress {
@@ -79,6 +135,11 @@ export interface RunResult {
   outputs: NamedTensors;
   backend: DeviceBackend;
   computeMs: number;
+  /**
+   * How many callers' runs the one `session.run` that computed this answer served (1: it ran alone).
+   * Absent when the run was not offered for coalescing (micro-batching off, or a model that cannot batch).
+   */
+  batchCallers?: number;
 }
 
 export interface RuntimeStats {
@@ -89,6 +150,15 @@ export interface RuntimeStats {
   sessions: number;
   /** The memory budget and what it did. Optional for runtimes an app brings. */
   memory?: MemoryStats;
+  /** Micro-batching: the `session.run` calls made for coalescable sessions and the runs they answered. Optional for runtimes an app brings. */
+  batching?: BatchingStats;
+}
+
+export interface BatchingStats {
+  /** `session.run` calls made for runs offered for coalescing (a failed coalesced run too: its callers then ran alone). */
+  runs: number;
+  /** The callers' runs answered, each counted once, by the run that answered it (runs = callers: nothing was coalesced). */
+  callers: number;
 }
 
 export interface MemoryStats {
@@ -119,9 +189,10 @@ export interface DeviceRuntime {
   init(options: RuntimeInit): Promise<void>;
   /** Reads the model cache or downloads (resuming), verifies the SHA-256, caches, creates the session. */
   load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult>;
-  run(sessionId: string, inputs: NamedTensors, outputNames?: string[]): Promise<RunResult>;
+  /** Runs the session, coalesced with concurrent runs of it when it can batch (`RuntimeInit.microBatch`). */
+  run(sessionId: string, inputs: NamedTensors, outputNames?: string[], options?: DeviceRunOptions): Promise<RunResult>;
   release(sessionId: string): Promise<void>;
-  /** Aborts an in-flight `load`. */
+  /** Aborts an in-flight `load`, or takes a queued `run` out of its batch. */
   cancel(requestId: string): Promise<void>;
   clearModelCache(): Promise<void>;
   /**

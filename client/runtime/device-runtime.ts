@@ -14,6 +14,9 @@
  * model cache (or downloads again), evicting others in turn. A session released while a run is using it
  * is released when that run ends.
  *
+ * Concurrent runs of a session whose variant can batch are coalesced into one `session.run`
+ * (`micro-batch.ts`, `RuntimeInit.microBatch`); the others run as they come.
+ *
  * Everything environmental is injected (onnxruntime itself, fetch, the caches), so the same code runs in
  * the worker, and in Node tests on onnxruntime-web's real WASM backend.
  */
@@ -28,7 +31,9 @@ import { DEFAULT_RETRY, type RetryDeps } from '../core/retry.ts';
 import type { Warn } from '../core/store.ts';
 import {
   DEFAULT_MEMORY_BUDGET_BYTES,
+  DEFAULT_MICRO_BATCH,
   type BackendAttempt,
+  type MicroBatchOptions,
   type DeviceRuntime,
   type LoadProgress,
   type LoadRequest,
@@ -37,6 +42,7 @@ import {
   type RuntimeInit,
   type RuntimeStats,
 } from './contract.ts';
+import { batchingRefusal, createMicroBatcher, type MicroBatcher } from './micro-batch.ts';
 
 /** The slice of onnxruntime-web this runtime uses (so tests can stand in a fake backend). */
 export interface OrtSession {
@@ -68,6 +74,8 @@ export interface DeviceRuntimeDeps {
   retryDeps?: RetryDeps;
   warn?: Warn;
   now?: () => number;
+  /** Schedules a micro-batch dispatch on the next task (micro-batch.ts `nextTask`). */
+  nextTask?: (fn: () => void) => void;
 }
 
 /** An open session as the memory budget sees it. */
@@ -107,6 +115,8 @@ interface Entry {
   session: OrtSession | undefined;
   reopening: Promise<OrtSession> | undefined;
   lastUsed: number;
+  /** Coalesces its concurrent runs; absent when micro-batching is off or the variant cannot batch. */
+  batcher: MicroBatcher | undefined;
 }
 
 /** Tries before a run gives up on a session that the budget keeps taking back (models racing for too small a budget). */
@@ -122,7 +132,10 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   const running = new Map<OrtSession, number>();
   /** Sessions the page released while a run used them: released when that run ends. */
   const releaseAfterRun = new Set<OrtSession>();
+  /** Loads and queued runs that `cancel` can abort, by request id. */
   const inFlight = new Map<string, AbortController>();
+  let microBatch: MicroBatchOptions | false = DEFAULT_MICRO_BATCH;
+  const batching = { runs: 0, callers: 0 };
   let retryPolicy = DEFAULT_RETRY;
   let timeoutMs: number | undefined;
   let budgetBytes = DEFAULT_MEMORY_BUDGET_BYTES;
@@ -271,6 +284,56 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     if (openBytes() > budgetBytes) await makeRoom(0);
   }
 
+  /** One `session.run` of the entry's session (reopened if the budget released it). */
+  async function runOnce(entry: Entry, inputs: NamedTensors, outputNames: readonly string[] | undefined): Promise<RunResult> {
+    // A run that waited in a micro-batch queue may find its session released by the page meanwhile.
+    if (entries.get(entry.id) !== entry) throw new TandemError('model_not_ready', `session ${entry.id} was released`);
+    entry.lastUsed = ++tick;
+    let session: OrtSession | undefined;
+    for (let tries = 0; session === undefined; tries++) {
+      if (tries === REOPEN_TRIES)
+        throw new TandemError('model_not_ready', `session ${entry.id} keeps being released: the memory budget is too small for the models running at once`);
+      const candidate = entry.session ?? (await reopen(entry));
+      // Still this entry's after the await: another load may have taken it back meanwhile.
+      if (entry.session === candidate) session = candidate;
+    }
+    running.set(session, (running.get(session) ?? 0) + 1);
+    try {
+      const feeds: Record<string, OrtTensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = new deps.ort.Tensor(t.dtype, t.data, t.dims);
+      const start = now();
+      let results: Record<string, OrtTensor>;
+      try {
+        results = await session.run(feeds, outputNames);
+      } catch (err) {
+        throw errorFromDevice(err);
+      }
+      const computeMs = now() - start;
+      const outputs: NamedTensors = {};
+      for (const [name, t] of Object.entries(results)) outputs[name] = fromOrtTensor(t);
+      return { outputs, backend: entry.backend, computeMs };
+    } finally {
+      await afterRun(session);
+    }
+  }
+
+  /** A micro-batcher for the entry's session, when micro-batching is on and its variant can batch. */
+  function batcherFor(entry: Entry): MicroBatcher | undefined {
+    if (microBatch === false) return undefined;
+    const signature = entry.request.signature;
+    if (batchingRefusal(signature) !== undefined) return undefined;
+    const maxBatch = Math.min(microBatch.maxBatch, signature?.maxBatch ?? Number.POSITIVE_INFINITY);
+    if (maxBatch < 2) return undefined;
+    return createMicroBatcher({
+      execute: (inputs, outputNames) => runOnce(entry, inputs, outputNames),
+      options: { maxBatch, maxDelayMs: microBatch.maxDelayMs },
+      stats: batching,
+      now,
+      warn,
+      ...(deps.nextTask ? { nextTask: deps.nextTask } : {}),
+    });
+  }
+
   return {
     async init(options: RuntimeInit) {
       if (options.wasmPaths !== undefined) deps.ort.env.wasm.wasmPaths = options.wasmPaths;
@@ -278,6 +341,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       retryPolicy = options.retry;
       timeoutMs = options.timeoutMs;
       if (options.memoryBudgetBytes !== undefined) budgetBytes = options.memoryBudgetBytes;
+      if (options.microBatch !== undefined) microBatch = options.microBatch;
     },
 
     async load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
@@ -300,7 +364,9 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
           session: undefined,
           reopening: undefined,
           lastUsed: ++tick,
+          batcher: undefined,
         };
+        entry.batcher = batcherFor(entry);
         entries.set(entry.id, entry);
         let attempts: BackendAttempt[];
         try {
@@ -332,35 +398,17 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       }
     },
 
-    async run(sessionId, inputs, outputNames): Promise<RunResult> {
+    async run(sessionId, inputs, outputNames, options): Promise<RunResult> {
       const entry = entries.get(sessionId);
       if (!entry) throw new TandemError('model_not_ready', `session ${sessionId} is not loaded (released, or the worker restarted)`);
-      entry.lastUsed = ++tick;
-      let session: OrtSession | undefined;
-      for (let tries = 0; session === undefined; tries++) {
-        if (tries === REOPEN_TRIES)
-          throw new TandemError('model_not_ready', `session ${sessionId} keeps being released: the memory budget is too small for the models running at once`);
-        const candidate = entry.session ?? (await reopen(entry));
-        // Still this entry's after the await: another load may have taken it back meanwhile.
-        if (entry.session === candidate) session = candidate;
-      }
-      running.set(session, (running.get(session) ?? 0) + 1);
+      if (!entry.batcher) return runOnce(entry, inputs, outputNames);
+      const requestId = options?.requestId;
+      const controller = requestId === undefined ? undefined : new AbortController();
+      if (requestId !== undefined) inFlight.set(requestId, controller!);
       try {
-        const feeds: Record<string, OrtTensor> = {};
-        for (const [name, t] of Object.entries(inputs)) feeds[name] = new deps.ort.Tensor(t.dtype, t.data, t.dims);
-        const start = now();
-        let results: Record<string, OrtTensor>;
-        try {
-          results = await session.run(feeds, outputNames);
-        } catch (err) {
-          throw errorFromDevice(err);
-        }
-        const computeMs = now() - start;
-        const outputs: NamedTensors = {};
-        for (const [name, t] of Object.entries(results)) outputs[name] = fromOrtTensor(t);
-        return { outputs, backend: entry.backend, computeMs };
+        return await entry.batcher.run(inputs, outputNames, controller?.signal);
       } finally {
-        await afterRun(session);
+        if (requestId !== undefined && inFlight.get(requestId) === controller) inFlight.delete(requestId);
       }
     },
 
@@ -413,6 +461,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
           peakSessions: memory.peakSessions,
           peakSessionBytes: memory.peakBytes,
         },
+        batching: { ...batching },
       };
     },
   };

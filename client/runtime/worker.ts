@@ -52,8 +52,8 @@ const runtime = createDeviceRuntime({
 // Outputs go back with their buffers transferred, not copied.
 const exposed: DeviceRuntime = {
   ...runtime,
-  async run(sessionId, inputs, outputNames) {
-    const result = await runtime.run(sessionId, inputs, outputNames);
+  async run(sessionId, inputs, outputNames, options) {
+    const result = await runtime.run(sessionId, inputs, outputNames, options);
     return transfer(result, transferablesOf(Object.values(result.outputs)));
   },
 };

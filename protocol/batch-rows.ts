@@ -1,9 +1,10 @@
 /**
  * Concatenation and splitting along the leading (batch) dimension: how several requests become one
- * onnxruntime run and how its outputs go back to each caller. Pure typed-array copies, no ORT.
+ * onnxruntime run and how its outputs go back to each caller. Pure typed-array copies, no ORT. Both
+ * batchers use it: the origin's (origin/batcher.ts) and the Web Worker's (client/runtime/micro-batch.ts).
  */
-import { TandemError } from '../protocol/errors.ts';
-import { allocateTensorData, elementCount, type Tensor, type TensorData } from '../protocol/tensor.ts';
+import { TandemError } from './errors.ts';
+import { allocateTensorData, elementCount, type Tensor, type TensorData } from './tensor.ts';
 
 /** Concatenates tensors of equal dtype and trailing dims along dimension 0. */
 export function concatRows(parts: readonly Tensor[]): Tensor {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Tensor } from '../protocol/tensor.ts';
-import { concatRows, splitRows } from './batch-tensors.ts';
+import type { Tensor } from './tensor.ts';
+import { concatRows, splitRows } from './batch-rows.ts';
 
 const rowsOf = (rows: number, start: number): Tensor => ({
   dtype: 'float32',
