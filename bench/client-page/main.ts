@@ -136,7 +136,7 @@ const bench = {
     return out;
   },
 
-  /** `model.run` of an input answered before: the result cache (IndexedDB behind an in-memory front). */
+  /** `model.run` of an input answered before: the result cache (its key a SHA-256 of the input, one IndexedDB read, its last use written back). */
   async cacheHits(runs: number, warmup: number): Promise<number[]> {
     const t = setup();
     const x = inputFor(1234, t.features);
