@@ -165,7 +165,7 @@ describe('tierRows: edge', () => {
 });
 
 describe('tierRows: client', () => {
-  it('checks the overhead ratio and the cache hit, and reports the cold load without a goal', () => {
+  it('checks the overhead ratio, the cache hit and the cold-load ratio, and reports the micro-batch rows without a goal', () => {
     const rows = tierRows(
       ok('client', {
         raw_p50_ms: 0.336,
@@ -179,15 +179,38 @@ describe('tierRows: client', () => {
         cache_hit_p95_ms: 0.2,
         cache_hit_p99_ms: 0.3,
         cold_load_ms: 50.6,
+        raw_cold_load_ms: 48,
+        cold_load_ratio: 1.054,
+        microbatch_callers: 8,
+        sequential_rps: 1500,
+        sequential_p50_ms: 0.6,
+        sequential_p95_ms: 0.8,
+        sequential_p99_ms: 1.2,
+        concurrent_rps: 2400,
+        concurrent_p50_ms: 2.1,
+        concurrent_p95_ms: 3,
+        concurrent_p99_ms: 4,
+        microbatch_throughput_ratio: 1.6,
       }),
     );
     expect(rows.map((r) => [r.versus, r.value, r.met])).toEqual([
       [null, null, null],
       ['sdk/raw p50', 1.054, false],
       ['p50 ms', 0.114, true],
-      ['ms', 50.6, null],
+      ['ms', 48, null],
+      ['sdk/raw', 1.054, true],
+      [null, null, null],
+      ['concurrent/one at a time', 1.6, null],
     ]);
     expect(rows[0]).toMatchObject({ throughput_rps: null, p50_ms: 0.336, p95_ms: 0.5, p99_ms: 0.9 });
+    expect(rows[4]!.measure).toContain('50.6 ms');
+    expect(rows[6]).toMatchObject({ throughput_rps: 2400, p50_ms: 2.1, p95_ms: 3, p99_ms: 4 });
+  });
+
+  it('reads a results file from before the cold-load ratio and micro-batch rows as missing figures', () => {
+    const rows = tierRows(ok('client', { raw_p50_ms: 0.3, sdk_p50_ms: 0.31, overhead_ratio: 1.033, cold_load_ms: 50 }));
+    expect(rows[4]).toMatchObject({ value: null, met: null });
+    expect(rows[6]).toMatchObject({ throughput_rps: null, value: null, met: null });
   });
 });
 
