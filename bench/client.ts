@@ -26,7 +26,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BatchSamples, BenchApi, BenchTarget, Samples } from './client-page/main.ts';
 import { startBenchPageServer } from './client-page/server.ts';
 import { listModelVersions, readEnvelope } from '../origin/repository.ts';
-import { signedRepository } from '../origin/test-support.ts';
+import { publishFp32DeviceVariant, signedRepository } from '../origin/test-support.ts';
 import { loadTrustedKeys } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
@@ -35,6 +35,8 @@ import { percentiles, round } from './lib/stats.ts';
 import { formatTable } from './lib/table.ts';
 
 const MODEL = 'mlp-classifier';
+/** The micro-batch row's model: the MLP with its fp32 file as the device variant (dynamic int8 never batches). */
+const BATCH_MODEL = 'mlp-fp32-device';
 const RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 2000);
 const COLD_PAIRS = Number(process.env.BENCH_CLIENT_COLD ?? 3);
 const WARMUP = 50;
@@ -75,6 +77,7 @@ const perSecond = (b: BatchSamples) => (CALLERS * b.roundMs.length * 1000) / b.r
 async function main(): Promise<void> {
   const loadBefore = loadavg();
   const repo = await signedRepository([MODEL]);
+  await publishFp32DeviceVariant(repo, MODEL, BATCH_MODEL);
   let server: Awaited<ReturnType<typeof startBenchPageServer>> | undefined;
   let browser: Browser | undefined;
   try {
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     const target: BenchTarget = {
       model: MODEL,
+      batchModel: BATCH_MODEL,
       input: input.name,
       features: Number(input.shape[1]),
       artifactUrl: `${server.url}/v1/artifacts/${device.artifact.sha256}`,
@@ -183,6 +187,9 @@ async function main(): Promise<void> {
       concurrent_p95_ms: conP95,
       concurrent_p99_ms: conP99,
       microbatch_throughput_ratio: round(conRps / seqRps, 3),
+      microbatch_model: `${BATCH_MODEL} (fp32 device variant)`,
+      microbatch_onnx_runs: batch.batching.runs,
+      microbatch_calls: batch.batching.callers,
       goals: {
         overhead_ratio_max: GOALS.clientOverheadRatio.bound,
         cold_load_ratio_max: GOALS.clientColdLoadRatio.bound,
@@ -216,6 +223,7 @@ async function main(): Promise<void> {
             [`${CALLERS} calls one at a time (per call)`, result.sequential_rps, seqP50, seqP95, seqP99, '', ''],
             [`${CALLERS} concurrent callers (per call)`, result.concurrent_rps, conP50, conP95, conP99, '', ''],
             ['concurrent / one at a time (calls/s)', '', result.microbatch_throughput_ratio, '', '', '', ''],
+            [`onnxruntime runs for ${batch.batching.callers} calls (micro-batching)`, '', batch.batching.runs, '', '', '', ''],
           ],
         ) +
         `\nwrote ${out}\n`,

@@ -8,32 +8,19 @@
  *
  * Tolerance: |a − b| ≤ 1e-5·max(1, |b|) between a coalesced answer and the same rows run alone.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../protocol/manifest.ts';
-import { ENVELOPE_FILE } from '../protocol/repository-layout.ts';
-import { signManifest } from '../protocol/signed-manifest.ts';
-import { copyModel } from '../origin/test-support.ts';
+import { FP32_DEVICE_VARIANT, publishFp32DeviceVariant } from '../origin/test-support.ts';
 import { WASM_ONLY } from './support/browser.ts';
 import { useE2eSession } from './support/hooks.ts';
 import { SdkPage } from './support/sdk-page.ts';
 
 const session = useE2eSession();
 const ID = 'mlp-fp32-device';
-const VARIANT = 'fp32-device';
+const VARIANT = FP32_DEVICE_VARIANT;
 const CALLERS = 8;
 
 beforeAll(async () => {
-  const repo = session.env.repo;
-  const copied = await copyModel(repo, 'mlp-classifier', ID);
-  const fp32 = copied.variants.find((v) => v.name === 'fp32')!;
-  const int8 = copied.variants.find((v) => v.tier === 'device')!;
-  const manifest: Manifest = {
-    ...copied,
-    variants: [fp32, { ...int8, name: VARIANT, artifact: fp32.artifact, quantization: { method: 'none' } }],
-  };
-  await writeFile(join(repo.repository, ID, manifest.version, ENVELOPE_FILE), JSON.stringify(await signManifest(manifest, [repo.key]), null, 2));
+  await publishFp32DeviceVariant(session.env.repo, 'mlp-classifier', ID);
   await session.env.stack.restartEdge(); // Seeds its R2 again from the repository, this model included.
 });
 

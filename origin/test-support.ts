@@ -70,6 +70,26 @@ export async function copyModel(repo: TestRepository, from: string, to: string, 
   return manifest;
 }
 
+/** The name `publishFp32DeviceVariant` gives the device variant. */
+export const FP32_DEVICE_VARIANT = 'fp32-device';
+
+/**
+ * `from` copied as `to`, its device variant running the fp32 file: the variant that micro-batches in the
+ * Web Worker (the built-in dynamic int8 one never does: its activation ranges span the batch).
+ */
+export async function publishFp32DeviceVariant(repo: TestRepository, from: string, to: string, version = '1.0.0'): Promise<Manifest> {
+  const copied = await copyModel(repo, from, to, version);
+  const fp32 = copied.variants.find((v) => v.name === 'fp32');
+  const device = copied.variants.find((v) => v.tier === 'device');
+  if (!fp32 || !device) throw new Error(`${from} has no fp32 and device variants to combine`);
+  const manifest: Manifest = {
+    ...copied,
+    variants: [fp32, { ...device, name: FP32_DEVICE_VARIANT, artifact: fp32.artifact, quantization: { method: 'none' } }],
+  };
+  await writeFile(join(repo.repository, to, version, ENVELOPE_FILE), JSON.stringify(await signManifest(manifest, [repo.key]), null, 2));
+  return manifest;
+}
+
 export function testConfig(repo: TestRepository, overrides: Partial<OriginConfig> = {}): OriginConfig {
   return loadOriginConfig(
     {

@@ -5,12 +5,14 @@
  * figure is taken here, with the page's clock, so the Playwright hop is never in it; bench/client.ts only
  * calls these functions (`window.bench`) and reads their samples back.
  */
-import { createTandem, type TandemConfig, type TandemModel } from '../../client/index.ts';
+import { createTandem, type Tandem, type TandemConfig, type TandemModel } from '../../client/index.ts';
 import type { RawReply, RawRequest } from './raw-worker.ts';
 
 /** What the bench needs to know of the model: its id, its input, and the raw artifact's URL. */
 export interface BenchTarget {
   model: string;
+  /** The micro-batch row's model: same inputs as `model`, a device variant that can batch. */
+  batchModel: string;
   input: string;
   features: number;
   artifactUrl: string;
@@ -61,6 +63,7 @@ class RawWorker {
 }
 
 let target: BenchTarget | undefined;
+let tandem: Tandem | undefined;
 let model: TandemModel | undefined;
 let raw: RawWorker | undefined;
 
@@ -69,9 +72,9 @@ const setup = () => {
   return target;
 };
 
-const sdkRun = (data: Float32Array, cache: 'no-store' | 'default') => {
+const sdkRun = (data: Float32Array, cache: 'no-store' | 'default', on: TandemModel = model!) => {
   const t = setup();
-  return model!.run({ [t.input]: { data, dims: [1, t.features] } }, { cache });
+  return on.run({ [t.input]: { data, dims: [1, t.features] } }, { cache });
 };
 
 /** The raw worker gets the input as a structured clone (the caller's array stays intact), as the SDK's copy-then-transfer keeps it. */
@@ -95,7 +98,7 @@ const bench = {
   async coldSdk(): Promise<{ ms: number; backend: string | undefined; fromCache: boolean | undefined }> {
     const t = setup();
     const started = performance.now();
-    const tandem = createTandem(t.config);
+    tandem = createTandem(t.config);
     model = await tandem.load(t.model, { placement: 'device-only', waitForDevice: true });
     const ms = performance.now() - started;
     return { ms, backend: model.device?.backend, fromCache: model.device?.fromCache };
@@ -157,22 +160,29 @@ const bench = {
    * time (each awaited before the next starts) and all at once (`Promise.all`), which is where the
    * worker's micro-batching, if any, can merge them.
    */
-  async microbatch(rounds: number, callers: number, warmup: number): Promise<{ sequential: BatchSamples; concurrent: BatchSamples }> {
+  async microbatch(
+    rounds: number,
+    callers: number,
+    warmup: number,
+  ): Promise<{ sequential: BatchSamples; concurrent: BatchSamples; batching: { runs: number; callers: number } }> {
     const t = setup();
+    if (!tandem) throw new Error('coldSdk() first: the micro-batch model loads on its Tandem');
+    const batched = await tandem.load(t.batchModel, { placement: 'device-only', waitForDevice: true });
+    const before = (await tandem.stats()).batching;
     const inputs = Array.from({ length: callers }, (_, i) => inputFor(100 + i, t.features));
     const sequential: BatchSamples = { perCall: [], roundMs: [] };
     const concurrent: BatchSamples = { perCall: [], roundMs: [] };
     const oneAtATime = async (keep: boolean) => {
       const started = performance.now();
       for (const x of inputs) {
-        const ms = await timed(() => sdkRun(x, 'no-store'));
+        const ms = await timed(() => sdkRun(x, 'no-store', batched));
         if (keep) sequential.perCall.push(ms);
       }
       if (keep) sequential.roundMs.push(performance.now() - started);
     };
     const allAtOnce = async (keep: boolean) => {
       const started = performance.now();
-      const each = await Promise.all(inputs.map((x) => sdkRun(x, 'no-store').then(() => performance.now() - started)));
+      const each = await Promise.all(inputs.map((x) => sdkRun(x, 'no-store', batched).then(() => performance.now() - started)));
       if (keep) {
         concurrent.perCall.push(...each);
         concurrent.roundMs.push(performance.now() - started);
@@ -188,7 +198,10 @@ const bench = {
         await oneAtATime(keep);
       }
     }
-    return { sequential, concurrent };
+    const after = (await tandem.stats()).batching;
+    await batched.dispose();
+    // What the worker did with these calls: onnxruntime runs against callers (equal when nothing coalesced).
+    return { sequential, concurrent, batching: { runs: after.runs - before.runs, callers: after.callers - before.callers } };
   },
 
   async dispose(): Promise<void> {

@@ -39,7 +39,8 @@ export function startWorkerRuntime(): RestartableRuntime {
     },
     init: (options) => guarded(() => remote.init(options)),
     load: (request, onProgress) => guarded(() => remote.load(request, onProgress ? proxy(onProgress) : undefined)),
-    run: (sessionId, inputs, outputNames) => guarded(() => remote.run(sessionId, transfer(inputs, transferablesOf(Object.values(inputs))), outputNames)),
+    run: (sessionId, inputs, outputNames, options) =>
+      guarded(() => remote.run(sessionId, transfer(inputs, transferablesOf(Object.values(inputs))), outputNames, options)),
     release: (sessionId) => guarded(() => remote.release(sessionId)),
     cancel: (requestId) => guarded(() => remote.cancel(requestId)),
     clearModelCache: () => guarded(() => remote.clearModelCache()),
