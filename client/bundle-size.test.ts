@@ -52,12 +52,16 @@ it(`the main-thread SDK is at most ${BUDGET_BYTES / 1024} KiB gzip, onnxruntime-
     'the OIP codec is a lazy chunk',
   ).toBe(true);
   expect(page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/oip-codec.ts'))).toBe(false);
-  // The update framework loads only for apps that pin rootKeys (adapters/lazy-trust.ts).
+  // The update framework, with its rollout record check, loads only for apps that pin rootKeys (adapters/lazy-trust.ts).
   expect(
     lazyModules.some((id) => id.endsWith('/protocol/trust/root.ts')),
     'the update framework is a lazy chunk',
   ).toBe(true);
-  expect(page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/trust/root.ts') || id.endsWith('/client/trust.ts'))).toBe(false);
+  expect(
+    page
+      .flatMap((c) => Object.keys(c.modules))
+      .some((id) => id.endsWith('/protocol/trust/root.ts') || id.endsWith('/client/trust.ts') || id.endsWith('/client/rollout-check.ts')),
+  ).toBe(false);
   // A version the origins lack: its stand-in search loads on the first such answer (adapters/lazy-version-fallback.ts).
   expect(
     lazyModules.some((id) => id.endsWith('/client/stand-in-version.ts')),
