@@ -5,7 +5,9 @@
  * the page does not wait for. Nor is the OIP codec of origin inference (client/origin-client.ts): a chunk
  * imported when a placement first includes the origin, which a page running its models on the device
  * never loads; its size is printed beside the budget, and the test checks it stays out of the page's code.
- * So is the update framework (client/trust.ts), which only apps that pin `rootKeys` load.
+ * So is the update framework (client/trust.ts), which only apps that pin `rootKeys` load, and the search
+ * for a version that stands in for one the origins lack (client/version-fallback.ts), loaded on the first
+ * such answer.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,12 +52,24 @@ it(`the main-thread SDK is at most ${BUDGET_BYTES / 1024} KiB gzip, onnxruntime-
     'the OIP codec is a lazy chunk',
   ).toBe(true);
   expect(page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/oip-codec.ts'))).toBe(false);
-  // The update framework loads only for apps that pin rootKeys (adapters/lazy-trust.ts).
+  // The update framework, with its rollout record check, loads only for apps that pin rootKeys (adapters/lazy-trust.ts).
   expect(
     lazyModules.some((id) => id.endsWith('/protocol/trust/root.ts')),
     'the update framework is a lazy chunk',
   ).toBe(true);
-  expect(page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/trust/root.ts') || id.endsWith('/client/trust.ts'))).toBe(false);
+  expect(
+    page
+      .flatMap((c) => Object.keys(c.modules))
+      .some((id) => id.endsWith('/protocol/trust/root.ts') || id.endsWith('/client/trust.ts') || id.endsWith('/client/rollout-check.ts')),
+  ).toBe(false);
+  // A version the origins lack: its stand-in search loads on the first such answer (adapters/lazy-version-fallback.ts).
+  expect(
+    lazyModules.some((id) => id.endsWith('/client/stand-in-version.ts')),
+    'the stand-in version search is a lazy chunk',
+  ).toBe(true);
+  expect(
+    page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/client/version-fallback.ts') || id.endsWith('/client/stand-in-version.ts')),
+  ).toBe(false);
   const lazyGzip = lazy.reduce((n, c) => n + gzipSync(c.code).length, 0);
   const gzip = gzipSync(code).length;
   const modules = page.flatMap((c) => Object.keys(c.modules));
@@ -66,7 +80,7 @@ it(`the main-thread SDK is at most ${BUDGET_BYTES / 1024} KiB gzip, onnxruntime-
       dependency,
     ).toBe(true);
   console.log(
-    `main-thread SDK: ${code.length} bytes minified, ${gzip} bytes gzip (${(gzip / 1024).toFixed(1)} KiB of a ${BUDGET_BYTES / 1024} KiB budget); lazy chunks (OIP codec, onnxruntime Tensor class, update framework, telemetry): ${lazyGzip} bytes gzip`,
+    `main-thread SDK: ${code.length} bytes minified, ${gzip} bytes gzip (${(gzip / 1024).toFixed(1)} KiB of a ${BUDGET_BYTES / 1024} KiB budget); lazy chunks (OIP codec, onnxruntime Tensor class, update framework, telemetry, version fallback): ${lazyGzip} bytes gzip`,
   );
   expect(gzip).toBeLessThanOrEqual(BUDGET_BYTES);
 });

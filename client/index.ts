@@ -7,6 +7,7 @@ export type { LoadOptions, Tandem, TandemDeps, TandemStats } from './tandem.ts';
 export type { TandemConfig } from './config.ts';
 export type { CacheMode, RunMeta, RunOptions, RunResult, TandemModel } from './model.ts';
 export type { InputMap, TensorInput } from './inputs.ts';
+export type { VersionFallback } from './origin-client.ts';
 export type { DeviceCapabilities, WebGpuCapabilities } from './core/capabilities.ts';
 export type { DeviceBackend, PlacementDecision, PlacementMode, PlacementOptions } from './core/placement.ts';
 export { decidePlacement } from './core/placement.ts';

@@ -22,6 +22,7 @@ import { validateInputs } from '../protocol/validate-inputs.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
 import type { OriginClient } from './origin-client.ts';
+import type { VersionFallback } from './origin-client.ts';
 import { toOrtTensors, toValueMetadata, type Tensor, type TensorConstructor, type ValueMetadata } from './ort-tensor.ts';
 import type { BackendAttempt } from './runtime/contract.ts';
 import type { DeviceRunRecord } from '../protocol/device-telemetry.ts';
@@ -59,6 +60,13 @@ export interface RunMeta {
   fallback?: { from: 'device' | 'origin'; code: string; message: string };
   /** The run's W3C trace id: the edge's and the origin's log lines of its origin request name it too. */
   traceId: string;
+  /**
+   * When the origin answered with another version than the model's, because the origins no longer hold
+   * it (a cached or rolled-back version whose run fell back to the origin): the version asked for, the
+   * one that computed the outputs (`version`), and why. The nearest version the origins hold with the
+   * same signature answers (docs/rollout.md); such answers are not put in the result cache.
+   */
+  versionFallback?: VersionFallback;
 }
 
 export interface RunResult extends RunMeta {
@@ -142,6 +150,7 @@ interface TierAnswer {
   backend: DeviceBackend | undefined;
   version: string;
   computeMs: number;
+  versionFallback?: VersionFallback;
 }
 
 export interface ModelState {
@@ -354,6 +363,7 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
               timings: { totalMs: deps.now() - start, computeMs: r.computeMs },
               ...(firstError ? { fallback: { from: order[0]!, code: firstError.code, message: firstError.message } } : {}),
               traceId: trace.traceId,
+              ...(r.versionFallback ? { versionFallback: r.versionFallback } : {}),
             },
             r.outputs,
           );

@@ -28,11 +28,23 @@ export interface OriginClientDeps {
   now: () => number;
 }
 
+/** A run that another version answered because the origins lack the one loaded. */
+export interface VersionFallback {
+  /** The version the model was loaded at. */
+  requested: string;
+  /** The version that computed the outputs (also `RunResult.version`). */
+  served: string;
+  /** Why: the origins do not hold `requested` (they answered `model_not_found`). */
+  reason: 'version_not_on_origin';
+}
+
 export interface OriginAnswer {
   outputs: NamedTensors;
   /** The version that answered (the edge may route to another during a rollout). */
   version: string;
   computeMs: number;
+  /** When another version answered because the origins lack `manifest.version` (./version-fallback.ts). */
+  versionFallback?: VersionFallback;
 }
 
 type OipCodec = typeof import('../protocol/oip-codec.ts');

@@ -152,6 +152,7 @@ describe('the public API', () => {
       timings: { totalMs: number; computeMs?: number };
       fallback?: { from: 'device' | 'origin'; code: string; message: string };
       traceId: string;
+      versionFallback?: { requested: string; served: string; reason: 'version_not_on_origin' };
     }>();
     // Outputs are onnxruntime-web's Tensor type (onnxruntime-common's, which onnxruntime-web re-exports).
     expectTypeOf<Tensor>().toEqualTypeOf<ortWeb.Tensor>();

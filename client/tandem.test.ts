@@ -447,8 +447,10 @@ describe('createTandem', () => {
     const model = await page.load('mlp-classifier', { version });
     expect(model.version).toBe(version);
     expect(urls.some((u) => u.endsWith(`/v1/models/mlp-classifier/manifest?version=${encodeURIComponent(version)}`))).toBe(true);
-    // This fake edge always sends the current version: asked for another, the SDK refuses it.
-    await expect(page.load('mlp-classifier', { version: '0.0.1' })).rejects.toMatchObject({ code: 'manifest_invalid' });
+    await expect(page.load('mlp-classifier', { version: '0.0.1' })).rejects.toMatchObject({ code: 'model_not_found' });
+    // An edge that ignores ?version= and sends the current version: asked for another, the SDK refuses it.
+    const ignoring = profile().page({}, { fetch: (input, init) => edge.fetch(String(input).replace(/\?version=.*$/, ''), init) });
+    await expect(ignoring.load('mlp-classifier', { version: '0.0.1' })).rejects.toMatchObject({ code: 'manifest_invalid' });
     await expect(page.load('mlp-classifier', { version: '' })).rejects.toMatchObject({ code: 'bad_request' });
   });
 

@@ -36,6 +36,7 @@ import { createOriginClient, loadOipCodec } from './origin-client.ts';
 import { loadTensorClass, type TensorConstructor } from './ort-tensor.ts';
 import type { DeviceRuntime, LoadProgress, RestartableRuntime } from './runtime/contract.ts';
 import { sharedLoads } from './shared-loads.ts';
+import { lazyVersionFallback } from './adapters/lazy-version-fallback.ts';
 import { lazyTrust } from './adapters/lazy-trust.ts';
 import { lazyTelemetry } from './adapters/lazy-telemetry.ts';
 
@@ -231,7 +232,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     timeoutMs: cfg.requestTimeoutMs,
     now: wallClock,
   });
-  const origin = createOriginClient({
+  const originClient = createOriginClient({
     edge: cfg.edge,
     fetch: fetcher,
     headers,
@@ -242,6 +243,12 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     requestTimeoutMs: cfg.requestTimeoutMs,
     now,
   });
+  // A version the origins lack is answered by its nearest stand-in (a chunk loaded on the first such run).
+  const origin = lazyVersionFallback(
+    originClient,
+    { edge: cfg.edge, fetch: fetcher, headers, manifests, online, retry: cfg.retry, ...retryDeps, timeoutMs: cfg.requestTimeoutMs },
+    now,
+  );
   const device = createDevice({
     edge: cfg.edge,
     headers,

@@ -18,6 +18,7 @@ import type { Manifest } from '../protocol/manifest.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
 import { signManifest } from '../protocol/signed-manifest.ts';
 import { MAX_TIMESTAMP_BYTES } from '../protocol/trust/bounds.ts';
+import { signRollout, type RolloutRecord } from '../protocol/rollout/rollout-record.ts';
 import { signRoot, type RootDocument } from '../protocol/trust/root.ts';
 import { signTimestamp, type TimestampRecord } from '../protocol/trust/timestamp.ts';
 import type { TrustState } from '../protocol/trust/trust-state.ts';
@@ -28,6 +29,7 @@ import type { ResultEntry } from './core/result-cache.ts';
 import { memoryStore } from './core/store.ts';
 import { TRUST_KEY, type StoredTrust } from './core/trust-rules.ts';
 import { createDeviceRuntime, type OrtLike } from './runtime/device-runtime.ts';
+import { rolloutStoreKey } from './rollout-check.ts';
 import { createTandem, type TandemDeps } from './tandem.ts';
 import { createFakeEdge, EDGE, type FakeEdge } from './test-support/fake-edge.ts';
 
@@ -123,6 +125,7 @@ beforeEach(async () => {
   edge.down = false;
   edge.intercept = undefined;
   edge.trust = { roots: [root1], timestamp: await record(1) };
+  edge.rollout.clear();
   manifests.set(MODEL, versions['1.1.0']!.manifest);
   edge.requests.length = 0;
 });
@@ -439,6 +442,39 @@ describe('with rootKeys', () => {
     const never = profile();
     never.setOnline(false);
     await expect(never.page().load(MODEL)).rejects.toMatchObject({ code: 'offline' });
+  });
+
+  it('rollout record: the edge’s pick loads while the signed record weighs it; a version it gives no weight is version_not_in_rollout, unless asked for by name', async () => {
+    const rollout = (version: number, weights: Record<string, number>, signer = keys.release): Promise<DsseEnvelope> =>
+      signRollout(
+        {
+          _type: 'rollout',
+          model: MODEL,
+          version,
+          expires: new Date(Date.now() + DAY).toISOString(),
+          stable: '1.0.0',
+          weights,
+          rollback: { maxErrorRate: 0.05, minMedianConfidence: 0, minSamples: 100 },
+        } satisfies RolloutRecord,
+        [signer],
+      );
+    const p = profile();
+    edge.rollout.set(MODEL, await rollout(1, { '1.0.0': 90, '1.1.0': 10 }));
+    expect((await p.page().load(MODEL, { placement: 'origin-only' })).version).toBe('1.1.0');
+    expect(edge.requests).toContain(`GET /v1/rollout/${MODEL}`);
+    expect(p.stores.trustStore.map.get(rolloutStoreKey(MODEL))).toMatchObject({ version: 1 });
+    // 1.1.0 rolled back by a newer record: an edge that still hands it out is refused; nothing is run or kept of it.
+    edge.rollout.set(MODEL, await rollout(2, { '1.0.0': 100, '1.1.0': 0 }));
+    const fresh = profile();
+    await expect(fresh.page().load(MODEL)).rejects.toMatchObject({ code: 'version_not_in_rollout' });
+    expect([fresh.storedManifest(), fresh.stores.bytes.map.size]).toEqual([undefined, 0]);
+    // By name, the app's own choice: taken as the timestamp record allows.
+    expect((await fresh.page().load(MODEL, { version: '1.1.0', placement: 'origin-only' })).version).toBe('1.1.0');
+    // The old split brought back is a rollback for the install that saw record 2; a forged record is refused.
+    edge.rollout.set(MODEL, await rollout(1, { '1.0.0': 90, '1.1.0': 10 }));
+    await expect(fresh.page().load(MODEL)).rejects.toMatchObject({ code: 'rollback_detected' });
+    edge.rollout.set(MODEL, await rollout(3, { '1.0.0': 0, '1.1.0': 100 }, keys.stranger));
+    await expect(profile().page().load(MODEL)).rejects.toMatchObject({ code: 'manifest_signature_invalid' });
   });
 
   it('rejects a config without publicKeys or rootKeys, and a bad offlineMaxAgeMs, at creation', () => {

@@ -6,6 +6,8 @@
  * the root's. What was accepted is kept in IndexedDB (one value: root, record and floors together), so a
  * reload cannot be rolled back either. Revocations new in a record are evicted from the caches at once.
  *
+ * The model's signed rollout record is checked here too (./rollout-check.ts), its floor kept in the same store.
+ *
  * When the edge cannot be reached, the stored record stands in for `offlineMaxAgeMs` after the last fresh
  * one, then the SDK refuses (`metadata_expired`). Any other failure (a forged, old, expired, oversized or
  * too slow document) refuses the load with its code and changes nothing kept.
@@ -21,6 +23,7 @@ import { parseRoot, updateRoot, verifyInitialRoot, type VerifiedRoot } from '../
 import { parseTimestamp, TIMESTAMP_PAYLOAD_TYPE, verifyTimestamp, type TimestampRecord } from '../protocol/trust/timestamp.ts';
 import { acceptRoot, acceptTimestamp, assertFreshEnough, checkManifest, INITIAL_TRUST_STATE, type TrustState } from '../protocol/trust/trust-state.ts';
 import { fetchDocument } from './core/fetch-document.ts';
+import { checkRollout } from './rollout-check.ts';
 import type { RetryDeps, RetryPolicy } from './core/retry.ts';
 import type { KeyValueStore, Warn } from './core/store.ts';
 import { newlyRevoked, parseStoredTrust, pinsId, requestedVersion, TRUST_KEY, type StoredTrust } from './core/trust-rules.ts';
@@ -69,8 +72,11 @@ export interface Trust {
   contact(): Promise<TrustView>;
   /**
    * Checks a verified manifest against the view: unexpired, not revoked, named by the record with this
-   * payload's digest, and the record's current version unless the edge picked a newer one on purpose.
-   * @throws TandemError `metadata_expired`, `version_revoked`, `rollback_detected` or `manifest_signature_invalid`.
+   * payload's digest, and the record's current version unless the edge picked a newer one on purpose; and,
+   * for a version the edge chose (`requested` undefined), one the model's signed rollout record gives
+   * weight to, when it has one (./rollout-check.ts).
+   * @throws TandemError `metadata_expired`, `version_revoked`, `rollback_detected`, `manifest_signature_invalid`
+   *   or `version_not_in_rollout`.
    */
   check(view: TrustView, manifest: Manifest, payload: Uint8Array, requested?: string): Promise<void>;
   /** Whether the freshest record this SDK holds revokes `id@version`. */
@@ -189,6 +195,8 @@ export function createTrust(deps: TrustDeps): Trust {
       // A version the app asked for by name is checked as asked for (live, this digest, not revoked).
       const requested = asked ?? requestedVersion(view.record, manifest);
       checkManifest(view.state, view.record, { manifest, payloadSha256: await sha256Hex(payload), ...(requested ? { requested } : {}) }, deps.now());
+      // The version the edge chose (none asked for by name) must be one the signed rollout record rolls out.
+      if (asked === undefined) await checkRollout(deps, view.releaseKeys, pinsId(await deps.rootKeys), manifest, view.offline !== undefined);
     },
     revoked: (id, version) => latest?.models[id]?.revoked.includes(version) ?? false,
   };

@@ -60,6 +60,9 @@ export const ERRORS = {
   rollback_detected: { status: 409, retryable: false },
   metadata_expired: { status: 422, retryable: false },
   version_revoked: { status: 410, retryable: false },
+  // A manifest of a version the model's signed rollout record gives no weight to (an edge handing out a
+  // version the record does not roll out, such as a canary rolled back).
+  version_not_in_rollout: { status: 409, retryable: false },
   // Server-side conditions. A bug, a model that fails on this input, or a model refused at load answer
   // the same on a retry and say nothing about the server's health; the rest are the server's state.
   internal: { status: 500, retryable: false },

@@ -1,14 +1,17 @@
 /**
  * A stand-in for the edge in Node tests, as a `fetch`: it serves signed manifests and artifacts (with
  * Range) straight from a built model repository, the update framework's metadata as the edge's
- * `/v1/trust/` routes do (root versions, the timestamp record: whatever the test put in `trust`), and
- * forwards OIP infer requests to a real origin when one is given (swapping the app's API key for the
- * origin's token, as the edge does). It counts requests, can be switched off (every request fails like a
- * dead network), made to fail artifact bodies midway, or made to answer any path as an attacker would
- * (`intercept`: a replayed document, an endless or a stalled body).
+ * `/v1/trust/` routes do (root versions, the timestamp record: whatever the test put in `trust`), rollout
+ * records as `/v1/rollout/<model>` does (whatever the test put in `rollout`), and forwards OIP infer and
+ * model-version readiness requests to a real origin when one is given (swapping the app's API key for the
+ * origin's token, as the edge does). A manifest asked by `?version=` and the OIP model metadata's
+ * `versions` come from the repository on disk, as the edge's come from R2. It counts requests, can be
+ * switched off (every request fails like a dead network), made to fail artifact bodies midway, or made to
+ * answer any path as an attacker would (`intercept`: a replayed document, an endless or a stalled body).
  */
-import type { Manifest } from '../../protocol/manifest.ts';
-import { readArtifact, readEnvelope } from '../../origin/repository.ts';
+import { variantForTier, type Manifest } from '../../protocol/manifest.ts';
+import { modelMetadata } from '../../protocol/oip-metadata.ts';
+import { listModelVersions, readArtifact, readEnvelope } from '../../origin/repository.ts';
 
 export interface FakeEdgeOptions {
   repository: string;
@@ -29,6 +32,8 @@ export interface FakeEdge {
   corrupt: Set<string>;
   /** What `/v1/trust/` serves: root versions 1..n in order, and the record; undefined: 404, as an edge without ROOT_KEYS. */
   trust: { roots: unknown[]; timestamp: unknown } | undefined;
+  /** What `/v1/rollout/<model>` serves, by model (a signed rollout record); none: 404, as an edge without one. */
+  rollout: Map<string, unknown>;
   /** Answers a request before the routes do, when it returns a response (a man in the middle). */
   intercept: ((path: string, request: Request) => Response | Promise<Response> | undefined) | undefined;
 }
@@ -41,6 +46,7 @@ export function createFakeEdge(options: FakeEdgeOptions): FakeEdge {
     requests: [],
     corrupt: new Set(),
     trust: undefined,
+    rollout: new Map(),
     intercept: undefined,
     fetch: async (input, init) => {
       const request = new Request(input, init);
@@ -60,11 +66,31 @@ export function createFakeEdge(options: FakeEdgeOptions): FakeEdge {
       if (url.pathname === '/v1/trust/timestamp.json') {
         return edge.trust ? Response.json(edge.trust.timestamp) : Response.json({ error: { code: 'not_found', message: 'no root of trust' } }, { status: 404 });
       }
+      m = /^\/v1\/rollout\/([^/]+)$/.exec(url.pathname);
+      if (m) {
+        const record = edge.rollout.get(m[1]!);
+        return record === undefined ? Response.json({ error: { code: 'not_found', message: 'no rollout record' } }, { status: 404 }) : Response.json(record);
+      }
       m = /^\/v1\/models\/([^/]+)\/manifest$/.exec(url.pathname);
       if (m) {
         const manifest = options.manifests.get(m[1]!);
         if (!manifest) return Response.json({ error: { code: 'model_not_found', message: 'no such model' } }, { status: 404 });
-        return Response.json(await readEnvelope(options.repository, manifest.id, manifest.version));
+        const version = url.searchParams.get('version');
+        if (version !== null) {
+          const held = (await listModelVersions(options.repository)).some((v) => v.id === manifest.id && v.version === version);
+          if (!held) return Response.json({ error: { code: 'model_not_found', message: `no version ${version}` } }, { status: 404 });
+        }
+        return Response.json(await readEnvelope(options.repository, manifest.id, version ?? manifest.version));
+      }
+      m = /^\/v2\/models\/([^/]+)$/.exec(url.pathname);
+      if (m && request.method === 'GET') {
+        const manifest = options.manifests.get(m[1]!);
+        if (!manifest) return Response.json({ error: { code: 'model_not_found', message: 'no such model' } }, { status: 404 });
+        const versions = (await listModelVersions(options.repository)).filter((v) => v.id === manifest.id).map((v) => v.version);
+        return Response.json(modelMetadata(manifest.id, versions, variantForTier(manifest, 'origin')!));
+      }
+      if (/^\/v2\/models\/[^/]+\/versions\/[^/]+\/ready$/.test(url.pathname) && options.origin) {
+        return fetch(`${options.origin.url}${url.pathname}`, { headers: { authorization: `Bearer ${options.origin.token}` }, signal: request.signal });
       }
       m = /^\/v1\/artifacts\/([0-9a-f]{64})$/.exec(url.pathname);
       if (m) {

@@ -12,6 +12,8 @@
  * problem to see here), the last refused read of the record, and `canary_verdicts`: per canary version,
  * this isolate's last automatic-rollback verdict (version-choice/canary-watch.ts: runs from devices and
  * origins, error rate, median confidence, state, and the reasons when it failed).
+ *
+ * The signed record itself, for clients, is ./rollout-record.ts (`GET /v1/rollout/{model}`, mounted here).
  */
 import { type Context, Hono } from 'hono';
 import { modelPath } from '../../protocol/hono/model-path.ts';
@@ -22,8 +24,12 @@ import type { CanaryVerdict } from '../version-choice/canary-judge.ts';
 import { canaryVerdicts } from '../version-choice/canary-watch.ts';
 import { type PoolReadiness, poolReadyFor } from '../version-choice/origin-version-readiness.ts';
 import { rolloutView, type RolloutView } from '../version-choice/rollout-weights.ts';
+import { rolloutRecordRoutes } from './rollout-record.ts';
 
 export const rolloutRoutes = new Hono<EdgeEnv>();
+
+// The public face of the record: `GET /v1/rollout/{model}`, the envelope for clients to verify.
+rolloutRoutes.route('/', rolloutRecordRoutes);
 
 const NO_STORE = { 'cache-control': 'no-store' };
 const RECORD_KEY = new RegExp(`^${ROLLOUT_PREFIX}/([^/]+)\\.dsse\\.json$`);

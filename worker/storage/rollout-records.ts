@@ -22,6 +22,8 @@ import { withR2Deadline } from './r2-deadline.ts';
 export interface RolloutInForce {
   /** The verified record in force; undefined when none was ever verified, or the last one expired. */
   record: RolloutRecord | undefined;
+  /** `record`'s envelope as stored (the JSON text): what `GET /v1/rollout/<model>` serves for clients to verify. */
+  envelope?: string | undefined;
   /** Why the newest read was refused (the last good record, if any, stayed in force). */
   refusal: TandemError | undefined;
   /** Whether R2 held a record at the last read. */
@@ -30,6 +32,7 @@ export interface RolloutInForce {
 
 interface ModelEntry {
   record: RolloutRecord | undefined;
+  text: string | undefined;
   etag: string | undefined;
   refusal: TandemError | undefined;
   stored: boolean;
@@ -56,7 +59,7 @@ export async function rolloutInForce(store: MetadataStore, model: string, keys: 
     // Bounded: one entry per model the edge serves (a handful), a hostile model name never reaches here
     // (the route checks it first).
     if (entries.size >= 1024) entries.delete(entries.keys().next().value!);
-    entry = { record: undefined, etag: undefined, refusal: undefined, stored: false, checkedAt: -Infinity, refreshing: undefined };
+    entry = { record: undefined, text: undefined, etag: undefined, refusal: undefined, stored: false, checkedAt: -Infinity, refreshing: undefined };
     entries.set(id, entry);
   }
   if (now - entry.checkedAt >= tuning.trustTtlMs) {
@@ -69,7 +72,7 @@ export async function rolloutInForce(store: MetadataStore, model: string, keys: 
     entry.record && !record
       ? (entry.refusal ?? new TandemError('metadata_expired', `rollout record ${entry.record.version} of ${model} expired at ${entry.record.expires}`))
       : entry.refusal;
-  return { record, refusal, stored: entry.stored };
+  return { record, envelope: record && entry.text, refusal, stored: entry.stored };
 }
 
 async function refresh(store: MetadataStore, model: string, keys: TrustedKeySet, entry: ModelEntry, tuning: Tuning, now: number): Promise<void> {
@@ -98,6 +101,7 @@ async function refresh(store: MetadataStore, model: string, keys: TrustedKeySet,
         const { record } = await verifyRollout(json, keys, now, model);
         floors = acceptRollout(floors, record);
         entry.record = record;
+        entry.text = text;
         entry.etag = object.etag;
       }
     }

@@ -37,7 +37,7 @@ export interface RolloutView {
 }
 
 /** The release keys rollout records verify with: the root's release role with `ROOT_KEYS`, else `TRUSTED_KEYS`. */
-async function releaseKeys(c: Context<EdgeEnv>, now: number): Promise<TrustedKeySet> {
+export async function releaseKeys(c: Context<EdgeEnv>, now: number): Promise<TrustedKeySet> {
   const { rootKeys, trustedKeys, tuning } = c.get('config');
   if (rootKeys.keys.size === 0) return trustedKeys;
   return (await trustView(c.env.MODELS, rootKeys, tuning, now)).root.keysFor('release');
