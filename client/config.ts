@@ -172,6 +172,27 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     if (!Number.isInteger(value)) throw bad(`${name} must be a whole number, got ${value}`);
     return value;
   };
+  const whole = (name: string, value: number | undefined, fallback: number, min = 0) => integer(name, positive(name, value, fallback, min));
+  /**
+   * An option that is `true` (its defaults), `false` (off) or an object of numbers, each within its bound:
+   * `telemetry` and `microBatch`. A value past `max` is a mistake, not a tuning (for telemetry batches,
+   * the edge's limit).
+   */
+  const resolveSwitch = <T extends object>(name: string, given: boolean | Partial<T> | undefined, bounds: Record<keyof T, NumberBound>): T | undefined => {
+    if (given === false) return undefined;
+    if (given !== undefined && given !== true && (typeof given !== 'object' || given === null)) {
+      throw bad(`${name} must be true, false or an object, got ${JSON.stringify(given)}`);
+    }
+    const values = (typeof given === 'object' ? given : {}) as Record<string, number | undefined>;
+    const resolved: Record<string, number> = {};
+    for (const [key, b] of Object.entries(bounds) as [string, NumberBound][]) {
+      const field = `${name}.${key}`;
+      const v = (b.whole ? whole : positive)(field, values[key], b.fallback, b.min);
+      if (v > b.max) throw bad(`${field} must be at most ${b.max}, got ${v}`);
+      resolved[key] = v;
+    }
+    return resolved as T;
+  };
   return {
     edge: edge.href.replace(/\/$/, ''),
     apiKey: config.apiKey,
@@ -180,10 +201,10 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     resultTtlMs: positive('resultTtlMs', config.resultTtlMs, 300_000),
     requestTimeoutMs: positive('requestTimeoutMs', config.requestTimeoutMs, 30_000, 1),
     offlineMaxAgeMs: positive('offlineMaxAgeMs', config.offlineMaxAgeMs, DEFAULT_OFFLINE_MAX_AGE_MS),
-    maxLoadedModels: integer('maxLoadedModels', positive('maxLoadedModels', config.maxLoadedModels, 8, 1)),
-    memoryBudgetBytes: integer('memoryBudgetBytes', positive('memoryBudgetBytes', config.memoryBudgetBytes, DEFAULT_MEMORY_BUDGET_BYTES, 1)),
-    resultCacheMaxEntries: integer('resultCacheMaxEntries', positive('resultCacheMaxEntries', config.resultCacheMaxEntries, DEFAULT_RESULT_CACHE_MAX_ENTRIES)),
-    resultCacheMaxBytes: integer('resultCacheMaxBytes', positive('resultCacheMaxBytes', config.resultCacheMaxBytes, DEFAULT_RESULT_CACHE_MAX_BYTES)),
+    maxLoadedModels: whole('maxLoadedModels', config.maxLoadedModels, 8, 1),
+    memoryBudgetBytes: whole('memoryBudgetBytes', config.memoryBudgetBytes, DEFAULT_MEMORY_BUDGET_BYTES, 1),
+    resultCacheMaxEntries: whole('resultCacheMaxEntries', config.resultCacheMaxEntries, DEFAULT_RESULT_CACHE_MAX_ENTRIES),
+    resultCacheMaxBytes: whole('resultCacheMaxBytes', config.resultCacheMaxBytes, DEFAULT_RESULT_CACHE_MAX_BYTES),
     wasmPaths,
     persistStorage: config.persistStorage ?? true,
     retry: {
@@ -195,52 +216,25 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
       failureThreshold: positive('breaker.failureThreshold', config.breaker?.failureThreshold, DEFAULT_BREAKER.failureThreshold, 1),
       cooldownMs: positive('breaker.cooldownMs', config.breaker?.cooldownMs, DEFAULT_BREAKER.cooldownMs),
     },
-    telemetry: resolveTelemetry(config.telemetry, (name, value, fallback, min) => integer(name, positive(name, value, fallback, min))),
-    microBatch: resolveMicroBatch(config.microBatch, positive, integer),
+    telemetry: resolveSwitch<TelemetryOptions>('telemetry', config.telemetry, {
+      maxBatch: { fallback: DEFAULT_TELEMETRY.maxBatch, min: 1, max: 100, whole: true },
+      maxQueue: { fallback: DEFAULT_TELEMETRY.maxQueue, min: 1, max: Number.MAX_SAFE_INTEGER, whole: true },
+      flushIntervalMs: { fallback: DEFAULT_TELEMETRY.flushIntervalMs, min: 1, max: Number.MAX_SAFE_INTEGER, whole: true },
+    }),
+    microBatch: resolveSwitch<MicroBatchOptions>('microBatch', config.microBatch, {
+      maxBatch: { fallback: DEFAULT_MICRO_BATCH.maxBatch, min: 2, max: 4096, whole: true },
+      maxDelayMs: { fallback: DEFAULT_MICRO_BATCH.maxDelayMs, min: 0, max: 1000 },
+    }),
   };
-}
-
-/** Micro-batching's settings. A batch past 4096 rows or a wait past a second is a mistake, not a tuning. */
-function resolveMicroBatch(
-  given: TandemConfig['microBatch'],
-  positive: (name: string, value: number | undefined, fallback: number, min: number) => number,
-  integer: (name: string, value: number) => number,
-): MicroBatchOptions | undefined {
-  if (given === false) return undefined;
-  if (given !== undefined && given !== true && (typeof given !== 'object' || given === null)) {
-    throw new TandemError('bad_request', `createTandem: microBatch must be true, false or an object, got ${JSON.stringify(given)}`);
-  }
-  const m = typeof given === 'object' ? given : {};
-  const resolved = {
-    maxBatch: integer('microBatch.maxBatch', positive('microBatch.maxBatch', m.maxBatch, DEFAULT_MICRO_BATCH.maxBatch, 2)),
-    maxDelayMs: positive('microBatch.maxDelayMs', m.maxDelayMs, DEFAULT_MICRO_BATCH.maxDelayMs, 0),
-  };
-  if (resolved.maxBatch > 4096 || resolved.maxDelayMs > 1000) {
-    throw new TandemError(
-      'bad_request',
-      `createTandem: microBatch.maxBatch must be at most 4096 and microBatch.maxDelayMs at most 1000, got ${JSON.stringify(resolved)}`,
-    );
-  }
-  return resolved;
 }
 
 /** Telemetry's defaults (client/core/telemetry.ts), kept here so a page that never records loads none of its code. */
 export const DEFAULT_TELEMETRY: TelemetryOptions = { maxBatch: 50, maxQueue: 500, flushIntervalMs: 30_000 };
 
-function resolveTelemetry(
-  given: TandemConfig['telemetry'],
-  whole: (name: string, value: number | undefined, fallback: number, min: number) => number,
-): TelemetryOptions | undefined {
-  if (given === false) return undefined;
-  if (given !== undefined && given !== true && (typeof given !== 'object' || given === null)) {
-    throw new TandemError('bad_request', `createTandem: telemetry must be true, false or an object, got ${JSON.stringify(given)}`);
-  }
-  const t = typeof given === 'object' ? given : {};
-  const maxBatch = whole('telemetry.maxBatch', t.maxBatch, DEFAULT_TELEMETRY.maxBatch, 1);
-  if (maxBatch > 100) throw new TandemError('bad_request', `createTandem: telemetry.maxBatch must be at most 100 (the edge's limit), got ${maxBatch}`);
-  return {
-    maxBatch,
-    maxQueue: whole('telemetry.maxQueue', t.maxQueue, DEFAULT_TELEMETRY.maxQueue, 1),
-    flushIntervalMs: whole('telemetry.flushIntervalMs', t.flushIntervalMs, DEFAULT_TELEMETRY.flushIntervalMs, 1),
-  };
+/** One number of a switchable option: its default, least value, and whether it must be whole. */
+interface NumberBound {
+  fallback: number;
+  min: number;
+  max: number;
+  whole?: boolean;
 }

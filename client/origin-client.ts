@@ -12,6 +12,7 @@ import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
 import type { CircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { errorFromFetchFailure, errorFromResponse } from './core/error-mapping.ts';
 import { retry, type RetryDeps, type RetryPolicy } from './core/retry.ts';
+import { loadOnce } from './core/load-once.ts';
 
 export interface OriginClientDeps {
   /** The edge's base URL, without a trailing slash. */
@@ -48,14 +49,9 @@ export interface OriginAnswer {
 }
 
 type OipCodec = typeof import('../protocol/oip-codec.ts');
-let codec: Promise<OipCodec> | undefined;
 
 /** The OIP codec's chunk, imported once (again after a failed import: a dropped network, say). */
-export function loadOipCodec(): Promise<OipCodec> {
-  codec ??= import('../protocol/oip-codec.ts');
-  codec.catch(() => (codec = undefined));
-  return codec;
-}
+export const loadOipCodec: () => Promise<OipCodec> = loadOnce(() => import('../protocol/oip-codec.ts'));
 
 export interface OriginClient {
   /** @throws TandemError from the edge or origin (`origin_unavailable`, `offline`, `rate_limited`, …). */

@@ -13,20 +13,15 @@
 import type { InferenceSession, Tensor, TensorConstructor } from 'onnxruntime-common';
 import type { TensorSpec } from '../protocol/manifest.ts';
 import type { NamedTensors } from '../protocol/tensor.ts';
+import { loadOnce } from './core/load-once.ts';
 
 export type { Tensor, TensorConstructor };
 
 /** The description of one input or output, as `InferenceSession.inputMetadata` has it. */
 export type ValueMetadata = InferenceSession.ValueMetadata;
 
-let loaded: Promise<TensorConstructor> | undefined;
-
 /** onnxruntime-common's `Tensor` class, imported once (again after a failed import: a dropped network). */
-export function loadTensorClass(): Promise<TensorConstructor> {
-  loaded ??= import('onnxruntime-common').then((ort) => ort.Tensor);
-  loaded.catch(() => (loaded = undefined));
-  return loaded;
-}
+export const loadTensorClass: () => Promise<TensorConstructor> = loadOnce(() => import('onnxruntime-common').then((ort) => ort.Tensor));
 
 /** Constructs with the runtime's arguments; the class's overloads are per literal type. */
 type AnyTensorConstructor = new (type: string, data: unknown, dims: readonly number[]) => Tensor;

@@ -4,7 +4,8 @@
  * main-thread SDK the page waits for stays within its budget (client/bundle-size.test.ts).
  */
 import type { DeviceRun, TelemetryOptions } from '../core/telemetry.ts';
-import type { RunTelemetry, TelemetryTransportDeps } from './telemetry-transport.ts';
+import type { TelemetryTransportDeps } from './telemetry-transport.ts';
+import { loadOnce } from '../core/load-once.ts';
 
 export interface DeviceRunReporter {
   /** Reports one device run. Never throws; a chunk that fails to load loses the run (and is tried again next time). */
@@ -19,20 +20,23 @@ export interface DeviceRunReporter {
  * createModel(state, { ...deps, telemetry: telemetry.record });
  */
 export function lazyTelemetry(options: TelemetryOptions, deps: TelemetryTransportDeps): DeviceRunReporter {
-  let started: Promise<RunTelemetry> | undefined;
+  const transport = loadOnce(() => import('./telemetry-transport.ts').then((m) => m.startTelemetry(options, deps)));
+  let started = false;
   return {
     record(run) {
-      started ??= import('./telemetry-transport.ts').then((m) => m.startTelemetry(options, deps));
-      started.then(
+      started = true;
+      transport().then(
         (t) => t.record(run),
-        () => (started = undefined),
+        () => {},
       );
     },
     close() {
-      started?.then(
-        (t) => t.close(),
-        () => {},
-      );
+      // A page that never recorded loads nothing to close.
+      if (started)
+        transport().then(
+          (t) => t.close(),
+          () => {},
+        );
     },
   };
 }

@@ -4,6 +4,7 @@
  * codec is, and the main-thread SDK of every other app stays within its budget (client/bundle-size.test.ts).
  */
 import type { Trust, TrustDeps } from '../trust.ts';
+import { loadOnce } from '../core/load-once.ts';
 
 /**
  * A `Trust` whose code loads on the first `contact`. Until then no record is known, so nothing is revoked,
@@ -12,18 +13,8 @@ import type { Trust, TrustDeps } from '../trust.ts';
  * const trust = config.rootKeys === undefined ? undefined : lazyTrust({ edge, fetch, headers, rootKeys, store, ... });
  */
 export function lazyTrust(deps: TrustDeps): Trust {
-  let loading: Promise<Trust> | undefined;
   let loaded: Trust | undefined;
-  const trust = () => {
-    loading ??= import('../trust.ts').then(
-      (m) => (loaded = m.createTrust(deps)),
-      (err: unknown) => {
-        loading = undefined;
-        throw err;
-      },
-    );
-    return loading;
-  };
+  const trust = loadOnce(() => import('../trust.ts').then((m) => (loaded = m.createTrust(deps))));
   return {
     contact: async () => (await trust()).contact(),
     check: async (view, manifest, payload, requested) => (await trust()).check(view, manifest, payload, requested),

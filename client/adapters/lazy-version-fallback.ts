@@ -6,7 +6,7 @@
 import { TandemError } from '../../protocol/errors.ts';
 import type { OriginClient } from '../origin-client.ts';
 import type { StandInDeps } from '../stand-in-version.ts';
-import type { VersionFallbackClient } from '../version-fallback.ts';
+import { loadOnce } from '../core/load-once.ts';
 
 /**
  * `origin`, with runs of a version the origins lack sent to its nearest stand-in once one was missing. A
@@ -15,19 +15,17 @@ import type { VersionFallbackClient } from '../version-fallback.ts';
  * const origin = lazyVersionFallback(createOriginClient(deps), { edge, fetch, headers, manifests, online, retry, timeoutMs }, now);
  */
 export function lazyVersionFallback(origin: OriginClient, deps: StandInDeps, now: () => number): OriginClient {
-  let loading: Promise<VersionFallbackClient> | undefined;
+  const fallback = loadOnce(() => import('../version-fallback.ts').then((m) => m.createVersionFallback(origin, deps, now)));
+  let missed = false;
   return {
     async infer(...run) {
-      if (loading) return (await loading).infer(...run);
+      if (missed) return (await fallback()).infer(...run);
       try {
         return await origin.infer(...run);
       } catch (err) {
         if (!(err instanceof TandemError) || err.code !== 'model_not_found') throw err;
-        loading ??= import('../version-fallback.ts').then((m) => m.createVersionFallback(origin, deps, now));
-        const client = await loading.catch(() => {
-          loading = undefined;
-          throw err;
-        });
+        const client = await fallback().catch(() => Promise.reject(err));
+        missed = true;
         return client.afterMissing(err, ...run);
       }
     },
