@@ -77,18 +77,26 @@ export function batchKey(inputs: NamedTensors, outputNames?: readonly string[]):
   return { key: JSON.stringify([parts, outputNames ? [...outputNames].sort() : null]), rows };
 }
 
+/** The one channel `nextTask` posts through, and what waits on it: a channel per hop would cost more than the hop. */
+let hops: { port: MessagePort; waiting: (() => void)[] } | undefined;
+
 /** Runs `fn` on a next task: after the messages already delivered to this worker (a posted message queues behind them). */
 export function nextTask(fn: () => void): void {
   if (typeof MessageChannel === 'undefined') {
     setTimeout(fn, 0);
     return;
   }
-  const channel = new MessageChannel();
-  channel.port1.onmessage = () => {
-    channel.port1.close();
-    fn();
-  };
-  channel.port2.postMessage(null);
+  if (!hops) {
+    const channel = new MessageChannel();
+    const waiting: (() => void)[] = [];
+    // One message per waiting callback, so each runs on its own task, in order.
+    channel.port1.onmessage = () => waiting.shift()?.();
+    // In Node (tests, tools) a listening port would keep the process alive once nothing else does.
+    (channel.port1 as { unref?: () => void }).unref?.();
+    hops = { port: channel.port2, waiting };
+  }
+  hops.waiting.push(fn);
+  hops.port.postMessage(null);
 }
 
 /** One uncoalesced run of the session: what the device runtime does for a lone caller. */
