@@ -149,61 +149,65 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${r + 1}/${rounds} (load average ${loadavg()[0]!.toFixed(1)})\n`);
       for (const p of paths) cells.get(p.name)!.one.push(await run(p, 1, duration));
       for (const p of paths) cells.get(p.name)!.many.push(await run(p, connections, duration));
+      // The table so far after each round, so a run cut short still says something.
+      printTable(r + 1);
     }
 
-    const median = (xs: number[]) => percentile(xs.filter(Number.isFinite), 50);
-    const min = (xs: number[]) => Math.min(...xs.filter(Number.isFinite));
-    const directOf = cells.get('direct')!;
-    const rows = paths.map(({ name }) => {
-      const { one, many } = cells.get(name)!;
-      const added = one.map((c, i) => c.m.p50 - directOf.one[i]!.m.p50);
-      const ratio = many.map((c, i) => c.m.rps / directOf.many[i]!.m.rps);
-      return [
-        name,
-        round(median(one.map((c) => c.m.p50)), 3),
-        round(min(one.map((c) => c.m.p50)), 3),
-        name === 'direct' ? null : round(median(added), 3),
-        round(median(one.map((c) => c.m.p99)), 2),
-        round(median(one.map((c) => c.cpuUs)), 0),
-        name === 'direct' ? null : round(median(one.map((c) => c.totalMs ?? Number.NaN)), 3),
-        name === 'direct' ? null : round(median(one.map((c) => c.upstreamMs ?? Number.NaN)), 3),
-        round(median(many.map((c) => c.m.rps)), 0),
-        name === 'direct' ? null : round(median(ratio), 3),
-        round(median(many.map((c) => c.m.p50)), 2),
-        round(median(many.map((c) => c.cpuUs)), 0),
-        round(median(many.map((c) => c.originUs)), 0),
-        [...one, ...many].reduce((n, c) => n + c.m.errors, 0),
-      ];
-    });
-    process.stdout.write(
-      `\n${rounds} rounds of ${duration} s, interleaved; medians over the rounds (load average now ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')})\n`,
-    );
-    process.stdout.write(
-      `${formatTable(
-        [
-          'path',
-          'p50 ms',
-          'min p50',
-          'added p50',
-          'p99 ms',
-          'cpu µs/req',
-          'worker total_ms',
-          'upstream_ms',
-          `req/s c=${connections}`,
-          '/ direct',
-          `p50 c=${connections}`,
-          `cpu µs/req c=${connections}`,
-          'origin µs/req',
-          'errors',
-        ],
-        rows,
-      )}\n`,
-    );
-    process.stdout.write(
-      `(cpu µs/req: the process serving that path, every thread (workerd for an edge, the origin for direct); origin µs/req: the origin's in the c=${connections} runs)\n`,
-    );
+    function printTable(done: number): void {
+      const median = (xs: number[]) => percentile(xs.filter(Number.isFinite), 50);
+      const min = (xs: number[]) => Math.min(...xs.filter(Number.isFinite));
+      const directOf = cells.get('direct')!;
+      const rows = paths.map(({ name }) => {
+        const { one, many } = cells.get(name)!;
+        const added = one.map((c, i) => c.m.p50 - directOf.one[i]!.m.p50);
+        const ratio = many.map((c, i) => c.m.rps / directOf.many[i]!.m.rps);
+        return [
+          name,
+          round(median(one.map((c) => c.m.p50)), 3),
+          round(min(one.map((c) => c.m.p50)), 3),
+          name === 'direct' ? null : round(median(added), 3),
+          round(median(one.map((c) => c.m.p99)), 2),
+          round(median(one.map((c) => c.cpuUs)), 0),
+          name === 'direct' ? null : round(median(one.map((c) => c.totalMs ?? Number.NaN)), 3),
+          name === 'direct' ? null : round(median(one.map((c) => c.upstreamMs ?? Number.NaN)), 3),
+          round(median(many.map((c) => c.m.rps)), 0),
+          name === 'direct' ? null : round(median(ratio), 3),
+          round(median(many.map((c) => c.m.p50)), 2),
+          round(median(many.map((c) => c.cpuUs)), 0),
+          round(median(many.map((c) => c.originUs)), 0),
+          [...one, ...many].reduce((n, c) => n + c.m.errors, 0),
+        ];
+      });
+      process.stdout.write(
+        `\n${done} of ${rounds} rounds of ${duration} s, interleaved; medians over the rounds (load average now ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')})\n`,
+      );
+      process.stdout.write(
+        `${formatTable(
+          [
+            'path',
+            'p50 ms',
+            'min p50',
+            'added p50',
+            'p99 ms',
+            'cpu µs/req',
+            'worker total_ms',
+            'upstream_ms',
+            `req/s c=${connections}`,
+            '/ direct',
+            `p50 c=${connections}`,
+            `cpu µs/req c=${connections}`,
+            'origin µs/req',
+            'errors',
+          ],
+          rows,
+        )}\n`,
+      );
+      process.stdout.write(
+        `(cpu µs/req: the process serving that path, every thread (workerd for an edge, the origin for direct); origin µs/req: the origin's in the c=${connections} runs)\n`,
+      );
+    }
 
     if (values['cpu-prof']) {
       const dir = resolve(values['cpu-prof']);
