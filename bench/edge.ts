@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const edgeOptions = { origins: [origin.url], repository: DEFAULT_REPOSITORY, trustedKeys, originToken: DEV_ORIGIN_TOKEN, apiKeys: [...DEV_API_KEYS] };
   // Both edges start together (each bundles or seeds its own copy); if one fails, the other is stopped too.
   const started = await Promise.allSettled([
-    startEdgeInWorkerd(edgeOptions),
+    // On a socket of its own: Miniflare's entry worker, a second isolate in front that production lacks, is left out.
+    startEdgeInWorkerd({ ...edgeOptions, direct: true }),
     // The dev engine without the DevTools inspector that `wrangler dev` always starts: it taxes every
     // subrequest and console line, and the deployed Worker has none.
     startEdge({ ...edgeOptions, logLevel: 'warn', inspector: false }),

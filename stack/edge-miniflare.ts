@@ -20,10 +20,27 @@ import { edgeVars, freePort, type StartEdgeOptions } from './edge-process.ts';
 import { ROOT, WRANGLER_CONFIG, seed } from './seed-r2.ts';
 
 /** startEdge's options that apply here (no wrangler log level, no inspector: neither exists in this path). */
-export type WorkerdEdgeOptions = Omit<StartEdgeOptions, 'logLevel' | 'inspector'>;
+export type WorkerdEdgeOptions = Omit<StartEdgeOptions, 'logLevel' | 'inspector'> & {
+  /**
+   * For benchmarks: the wrangler.toml of another checkout whose Worker is bundled instead of this one's (a
+   * `git archive` of the commit to compare with, its node_modules linked). Bindings, vars and R2 stay this
+   * checkout's. Default this checkout's.
+   */
+  workerConfig?: string;
+  /**
+   * Serve the Worker on a socket of its own (Miniflare's `unsafeDirectSockets`) rather than behind
+   * Miniflare's entry worker, a second isolate that every request otherwise passes through first and that
+   * production does not have. Default false.
+   */
+  direct?: boolean;
+  /** For profiles: serve the DevTools protocol of the Worker's isolate on this port (`/json` lists it). Default none. */
+  inspectorPort?: number;
+};
 
 export interface WorkerdEdge {
   url: string;
+  /** The bundled entry module that workerd runs (its `// path` comments name each source module). */
+  bundle: string;
   stop(): Promise<void>;
 }
 
@@ -49,7 +66,7 @@ export async function startEdgeInWorkerd(options: WorkerdEdgeOptions): Promise<W
   try {
     const bundleDir = join(state, 'bundle');
     const [scriptPath] = await Promise.all([
-      bundleWorker(bundleDir),
+      bundleWorker(bundleDir, options.workerConfig ?? WRANGLER_CONFIG),
       seed({ repository: options.repository, persistTo: state, ...(options.extraObjects ? { extra: options.extraObjects } : {}) }),
     ]);
     const { workerOptions } = unstable_getMiniflareWorkerOptions(WRANGLER_CONFIG);
@@ -61,6 +78,7 @@ export async function startEdgeInWorkerd(options: WorkerdEdgeOptions): Promise<W
       defaultPersistRoot: join(state, 'v3'),
       // No internet here: Request.cf is Miniflare's placeholder rather than a fetch of Cloudflare's.
       cf: false,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         for (const stream of [stdout, stderr]) forwardLines(stream, options.onLine);
       },
@@ -73,13 +91,15 @@ export async function startEdgeInWorkerd(options: WorkerdEdgeOptions): Promise<W
           // Module names are paths relative to this root; the default (the working directory) would make them '../…'.
           modulesRoot: bundleDir,
           bindings: { ...(workerOptions.bindings ?? {}), ...(await edgeVars(options)) },
+          ...(options.inspectorPort ? { unsafeInspectorProxy: true } : {}),
+          ...(options.direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
         },
       ],
     });
     await mf.ready;
-    const url = `http://127.0.0.1:${port}`;
+    const url = options.direct ? (await mf.unsafeGetDirectURL('tandem-edge')).origin : `http://127.0.0.1:${port}`;
     await waitUntilAnswers(url);
-    return { url, stop };
+    return { url, bundle: scriptPath, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -90,8 +110,8 @@ export async function startEdgeInWorkerd(options: WorkerdEdgeOptions): Promise<W
  * `wrangler deploy --dry-run --outdir` (as deploy/deploy-edge.ts bundles for its size check): the bundle a
  * deploy uploads; resolves with its entry module.
  */
-async function bundleWorker(outdir: string): Promise<string> {
-  const args = ['deploy', '--config', WRANGLER_CONFIG, '--dry-run', '--outdir', outdir];
+async function bundleWorker(outdir: string, config: string): Promise<string> {
+  const args = ['deploy', '--config', config, '--dry-run', '--outdir', outdir];
   await new Promise<void>((done, fail) => {
     const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
     execFile(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>

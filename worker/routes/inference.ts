@@ -19,6 +19,7 @@ import { rolloutView } from '../version-choice/rollout-weights.ts';
 import { deviceTelemetry } from '../telemetry/aggregate.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
+import type { EdgeConfig } from '../config.ts';
 import type { EdgeEnv } from '../context.ts';
 import { defaultProxyDeps, probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
@@ -29,13 +30,24 @@ export const inferenceRoutes = new Hono<EdgeEnv>();
 /** Origin response headers relayed to the client. */
 const RELAYED = ['content-type', 'inference-header-content-length', 'x-model-version', 'x-tandem-error-code'];
 
-const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) =>
-  bodyLimit({
-    maxSize: (c as Context<EdgeEnv>).get('config').tuning.maxBodyBytes,
-    onError: () => {
-      throw new TandemError('payload_too_large', `request body is over ${(c as Context<EdgeEnv>).get('config').tuning.maxBodyBytes} bytes`);
-    },
-  })(c, next);
+/** The body limit of each config, made once per config rather than once per request. */
+const bodyLimits = new WeakMap<EdgeConfig, ReturnType<typeof bodyLimit>>();
+
+const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) => {
+  const config = (c as Context<EdgeEnv>).get('config');
+  let limit = bodyLimits.get(config);
+  if (!limit) {
+    const maxSize = config.tuning.maxBodyBytes;
+    limit = bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new TandemError('payload_too_large', `request body is over ${maxSize} bytes`);
+      },
+    });
+    bodyLimits.set(config, limit);
+  }
+  return limit(c, next);
+};
 
 for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infer']) {
   inferenceRoutes.post(path, modelPath(), requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
