@@ -63,17 +63,12 @@ function fill(bytes: Uint8Array<ArrayBuffer>): void {
   crypto.getRandomValues(bytes);
 }
 
-/** Each byte's two hex digits: the edge makes a span id (and often a trace id) per request. */
-const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
 /** `bytes` random bytes as lowercase hex, never all zeros (the spec's invalid value). */
 function randomHex(bytes: number, random: (bytes: Uint8Array<ArrayBuffer>) => void): string {
   const buffer = new Uint8Array(bytes);
   random(buffer);
-  let any = 0;
-  for (let i = 0; i < bytes; i++) any |= buffer[i]!;
-  if (any === 0) buffer[bytes - 1] = 1;
+  if (buffer.every((b) => b === 0)) buffer[bytes - 1] = 1;
   let hex = '';
-  for (let i = 0; i < bytes; i++) hex += HEX_PAIRS[buffer[i]!];
+  for (const b of buffer) hex += b.toString(16).padStart(2, '0');
   return hex;
 }
