@@ -2,7 +2,7 @@
  * The main-thread SDK's size budget, checked on every `npm test`: what an app ships to the page for the
  * SDK, built as an app builds it (Vite, minified, comlink, idb-keyval and zod/mini bundled in, every
  * export kept), gzipped. onnxruntime-web is not counted: it lives in the Web Worker, its own chunk, which
- * the page does not wait for. Nor is the OIP codec of origin inference (client/origin-client.ts): a chunk
+ * the page does not wait for. Nor is the OIP codec of origin inference, with the origin's circuit breaker (client/origin-chunk.ts): a chunk
  * imported when a placement first includes the origin, which a page running its models on the device
  * never loads; its size is printed beside the budget, and the test checks it stays out of the page's code.
  * So is the update framework (client/trust.ts), which only apps that pin `rootKeys` load, and the search
@@ -51,7 +51,9 @@ it(`the main-thread SDK is at most ${BUDGET_BYTES / 1024} KiB gzip, onnxruntime-
     lazyModules.some((id) => id.endsWith('/protocol/oip-codec.ts')),
     'the OIP codec is a lazy chunk',
   ).toBe(true);
-  expect(page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/oip-codec.ts'))).toBe(false);
+  expect(
+    page.flatMap((c) => Object.keys(c.modules)).some((id) => id.endsWith('/protocol/oip-codec.ts') || id.endsWith('/protocol/resilience/breaker.ts')),
+  ).toBe(false);
   // The update framework, with its rollout record check, loads only for apps that pin rootKeys (adapters/lazy-trust.ts).
   expect(
     lazyModules.some((id) => id.endsWith('/protocol/trust/root.ts')),

@@ -4,7 +4,7 @@
  */
 import { TandemError } from '../protocol/errors.ts';
 import type { DeviceCapabilities } from './core/capabilities.ts';
-import { DEFAULT_BREAKER, type BreakerOptions } from '../protocol/resilience/breaker.ts';
+import type { BreakerOptions } from '../protocol/resilience/breaker.ts';
 import { DEFAULT_OFFLINE_MAX_AGE_MS } from '../protocol/trust/bounds.ts';
 import { parsePlacementMode, type PlacementMode } from './core/placement.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './core/retry.ts';
@@ -227,6 +227,9 @@ export function resolveConfig(config: TandemConfig): ResolvedConfig {
     }),
   };
 }
+
+/** The origin circuit breaker's defaults: open after 5 consecutive failures, for 30 s (the edge's are in worker/config.ts). */
+export const DEFAULT_BREAKER: Readonly<BreakerOptions> = { failureThreshold: 5, cooldownMs: 30_000 };
 
 /** Telemetry's defaults (client/core/telemetry.ts), kept here so a page that never records loads none of its code. */
 export const DEFAULT_TELEMETRY: TelemetryOptions = { maxBatch: 50, maxQueue: 500, flushIntervalMs: 30_000 };

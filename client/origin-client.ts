@@ -9,8 +9,8 @@
  */
 import type { Manifest } from '../protocol/manifest.ts';
 import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
-import type { CircuitBreaker } from '../protocol/resilience/breaker.ts';
-import { errorFromFetchFailure, errorFromResponse } from './core/error-mapping.ts';
+import type { BreakerOptions, CircuitBreaker } from '../protocol/resilience/breaker.ts';
+import { errorFromFetchFailure, errorFromResponse, isOriginFailure } from './core/error-mapping.ts';
 import { retry, type RetryDeps, type RetryPolicy } from './core/retry.ts';
 import { loadOnce } from './core/load-once.ts';
 
@@ -20,7 +20,8 @@ export interface OriginClientDeps {
   fetch: typeof fetch;
   /** The headers of every edge request (API key, client id). */
   headers: () => Promise<Record<string, string>>;
-  breaker: CircuitBreaker;
+  /** The circuit breaker's settings: the breaker itself comes with the origin chunk, on the first run. */
+  breaker: BreakerOptions;
   online: () => boolean;
   retry: RetryPolicy;
   retryDeps?: RetryDeps;
@@ -48,10 +49,10 @@ export interface OriginAnswer {
   versionFallback?: VersionFallback;
 }
 
-type OipCodec = typeof import('../protocol/oip-codec.ts');
+type OriginChunk = typeof import('./origin-chunk.ts');
 
-/** The OIP codec's chunk, imported once (again after a failed import: a dropped network, say). */
-export const loadOipCodec: () => Promise<OipCodec> = loadOnce(() => import('../protocol/oip-codec.ts'));
+/** The origin chunk (OIP codec, circuit breaker), imported once (again after a failed import: a dropped network, say). */
+export const loadOipCodec: () => Promise<OriginChunk> = loadOnce(() => import('./origin-chunk.ts'));
 
 export interface OriginClient {
   /** @throws TandemError from the edge or origin (`origin_unavailable`, `offline`, `rate_limited`, …). */
@@ -60,19 +61,21 @@ export interface OriginClient {
 
 /**
  * @example
- * const origin = createOriginClient({ edge, fetch, headers, breaker, online, retry: DEFAULT_RETRY, requestTimeoutMs: 30_000, now });
+ * const origin = createOriginClient({ edge, fetch, headers, breaker: DEFAULT_BREAKER, online, retry: DEFAULT_RETRY, requestTimeoutMs: 30_000, now });
  * const { outputs, version } = await origin.infer(manifest, { x: tensor('float32', [1, 256], data) }, undefined);
  */
 export function createOriginClient(deps: OriginClientDeps): OriginClient {
+  let breaker: CircuitBreaker | undefined;
   return {
     async infer(manifest, inputs, outputs, signal, traceparent) {
-      let oip: OipCodec;
+      let oip: OriginChunk;
       try {
         oip = await loadOipCodec();
       } catch (err) {
         throw errorFromFetchFailure(err, deps.online(), "load the SDK's OIP codec");
       }
       const { INFERENCE_HEADER_CONTENT_LENGTH, decodeInferResponse, encodeInferRequest, requestBinaryOutputs } = oip;
+      breaker ??= oip.createCircuitBreaker(deps.breaker, isOriginFailure);
       const request = requestBinaryOutputs({
         inputs: Object.entries(inputs).map(([name, t]) => ({ name, ...t })),
         ...(outputs ? { outputs: outputs.map((name) => ({ name })) } : {}),
@@ -81,7 +84,7 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
       // The run's trace (protocol/traceparent.ts): the edge continues it and forwards it to the origin.
       const allHeaders = { ...headers, ...(await deps.headers()), ...(traceparent ? { traceparent } : {}) };
       const url = `${deps.edge}/v2/models/${encodeURIComponent(manifest.id)}/versions/${encodeURIComponent(manifest.version)}/infer`;
-      return deps.breaker.call(() =>
+      return breaker.call(() =>
         retry(
           async () => {
             const deadline = AbortSignal.timeout(deps.requestTimeoutMs);

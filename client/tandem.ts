@@ -19,9 +19,8 @@ import { startWorkerRuntime } from './adapters/worker-runtime.ts';
 import { untilAborted, webAbort } from './core/abort.ts';
 import { orderBackends, parseExecutionProviders, withBackendPreference, type ExecutionProvider } from './core/backend-preference.ts';
 import type { DeviceCapabilities } from './core/capabilities.ts';
-import { createCircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { countingFetch, emptyCounts, type NetworkCounts } from './core/counters.ts';
-import { canFallBack, errorFromDevice, isOriginFailure } from './core/error-mapping.ts';
+import { canFallBack, errorFromDevice } from './core/error-mapping.ts';
 import { decidePlacement, parsePlacementMode, type DeviceBackend, type PlacementMode } from './core/placement.ts';
 import { manifestCacheKey } from './core/cache-keys.ts';
 import { createResultCache, type ResultEntry } from './core/result-cache.ts';
@@ -236,7 +235,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     edge: cfg.edge,
     fetch: fetcher,
     headers,
-    breaker: createCircuitBreaker(cfg.breaker, isOriginFailure),
+    breaker: cfg.breaker,
     online,
     retry: cfg.retry,
     ...retryDeps,

@@ -8,12 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTelemetry } from '../../client/adapters/telemetry-transport.ts';
-import { isOriginFailure } from '../../client/core/error-mapping.ts';
 import { DEFAULT_RETRY } from '../../client/core/retry.ts';
 import { createOriginClient, type OriginClient } from '../../client/origin-client.ts';
 import { INFER_TOKEN, readVerifiedManifest, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
-import { createCircuitBreaker, DEFAULT_BREAKER } from '../../protocol/resilience/breaker.ts';
 import { continueTrace, formatTraceparent, parseTraceparent } from '../../protocol/traceparent.ts';
 import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
 import { spawnOrigin, type OriginProcess } from '../../stack/origin-process.ts';
@@ -61,7 +59,7 @@ beforeAll(async () => {
     edge: edge.url,
     fetch: (input, init) => fetch(input, init),
     headers: async () => ({ authorization: `Bearer ${KEYS.infer}`, 'x-client-id': 'trace-test' }),
-    breaker: createCircuitBreaker(DEFAULT_BREAKER, isOriginFailure),
+    breaker: { failureThreshold: 5, cooldownMs: 30_000 },
     online: () => true,
     retry: DEFAULT_RETRY,
     requestTimeoutMs: 30_000,

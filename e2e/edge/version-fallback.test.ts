@@ -9,7 +9,6 @@ import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManifests } from '../../client/manifests.ts';
-import { isOriginFailure } from '../../client/core/error-mapping.ts';
 import { memoryStore } from '../../client/core/store.ts';
 import { createOriginClient } from '../../client/origin-client.ts';
 import { checkRollout, rolloutInForce } from '../../client/rollout-check.ts';
@@ -18,7 +17,6 @@ import { writeDocument } from '../../models/trust/metadata-store.ts';
 import { INFER_TOKEN, type TestRepository } from '../../origin/test-support.ts';
 import { loadTrustedKeys } from '../../protocol/keys.ts';
 import { rolloutKey } from '../../protocol/repository-layout.ts';
-import { createCircuitBreaker, DEFAULT_BREAKER } from '../../protocol/resilience/breaker.ts';
 import { signRollout, verifyRollout } from '../../protocol/rollout/rollout-record.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
 import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
@@ -85,7 +83,7 @@ function sdk() {
   });
   const origin = createOriginClient({
     ...common,
-    breaker: createCircuitBreaker(DEFAULT_BREAKER, isOriginFailure),
+    breaker: { failureThreshold: 5, cooldownMs: 30_000 },
     requestTimeoutMs: 10_000,
     now: () => performance.now(),
   });

@@ -29,9 +29,6 @@ export interface BreakerOptions {
   cooldownMs: number;
 }
 
-/** The client's defaults: open after 5 consecutive failures, for 30 s (the edge's are in worker/config.ts). */
-export const DEFAULT_BREAKER: Readonly<BreakerOptions> = { failureThreshold: 5, cooldownMs: 30_000 };
-
 export function newBreaker(): Breaker {
   return { state: 'closed', consecutiveFailures: 0, openedAt: 0, probing: false };
 }
