@@ -159,6 +159,70 @@ describe('DynamicBatcher', () => {
     expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
   });
 
+  describe('fill dispatch', () => {
+    /** A batcher whose runs each wait for `finish()`, which ends the oldest run still going. */
+    function gatedBatcher(options: Partial<BatcherOptions>) {
+      const batches: number[][] = [];
+      const gates: (() => void)[] = [];
+      const batcher = new DynamicBatcher<number, number>(
+        { ...defaults, dispatch: 'fill', maxBatchSize: 8, maxQueueDelayMs: 10, ...options },
+        async (items) => {
+          batches.push(items.map((i) => i.input));
+          await new Promise<void>((resolve) => gates.push(resolve));
+          return items.map((i) => i.input * 10);
+        },
+        () => Date.now(),
+      );
+      return { batcher, batches, finish: () => gates.shift()?.() };
+    }
+
+    it('runs one caller at a time at once: a run that served one request and left none queued opens no wait', async () => {
+      const { batcher, batches, finish } = gatedBatcher({});
+      for (const i of [1, 2, 3]) {
+        const result = batcher.submit(i, { rows: 1, key: 'a' });
+        await vi.advanceTimersByTimeAsync(0);
+        expect(batches.at(-1)).toEqual([i]); // dispatched at once, no timer needed
+        finish();
+        expect(await result).toBe(i * 10);
+        await vi.advanceTimersByTimeAsync(1);
+      }
+    });
+
+    it('after a busy run, waits for as many rows as that run and the queue held, then runs them together', async () => {
+      const { batcher, batches, finish } = gatedBatcher({});
+      const first = [1, 2].map((i) => batcher.submit(i, { rows: 1, key: 'a' }));
+      await vi.advanceTimersByTimeAsync(0);
+      const queued = [3, 4].map((i) => batcher.submit(i, { rows: 1, key: 'a' }));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(batches).toEqual([[1]]); // 1 ran alone, eagerly; 2, 3 and 4 queued behind it
+      finish();
+      await vi.advanceTimersByTimeAsync(0);
+      // [2, 3, 4] queued when [1] ended (it left a queue): the next run waits for 1 + 3 = 4 rows.
+      expect(batches).toEqual([[1]]);
+      const back = batcher.submit(5, { rows: 1, key: 'a' });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(batches).toEqual([[1], [2, 3, 4, 5]]);
+      finish();
+      expect(await Promise.all([...first, ...queued, back])).toEqual([10, 20, 30, 40, 50]);
+    });
+
+    it('waits at most maxQueueDelayMs from the end of the busy run, then runs what is queued', async () => {
+      const { batcher, batches, finish } = gatedBatcher({ maxQueueDelayMs: 10 });
+      const lone = batcher.submit(0, { rows: 1, key: 'a' });
+      await vi.advanceTimersByTimeAsync(0);
+      const queued = [1, 2, 3].map((i) => batcher.submit(i, { rows: 1, key: 'a' }));
+      await vi.advanceTimersByTimeAsync(50); // a long run: the wait counts from its end, not from the queue's arrival
+      expect(batches).toEqual([[0]]);
+      finish();
+      await vi.advanceTimersByTimeAsync(9);
+      expect(batches).toEqual([[0]]); // waiting for 1 + 3 rows
+      await vi.advanceTimersByTimeAsync(1);
+      expect(batches).toEqual([[0], [1, 2, 3]]);
+      finish();
+      expect(await Promise.all([lone, ...queued])).toEqual([0, 10, 20, 30]);
+    });
+  });
+
   it('refuses more rows than maxQueueRows with payload_too_large, not retryable, whether or not the queue is empty', async () => {
     // Issue 18: such a request ran when it found the queue empty and got a retryable 503 otherwise.
     let open!: () => void;
