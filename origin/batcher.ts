@@ -2,17 +2,10 @@
  * Dynamic batching with a bounded queue, per model version.
  *
  * Requests whose `key` matches (same input dtypes, same non-batch dims, same requested outputs) are merged
- * along their leading dimension up to `maxBatchSize` rows. Three dispatch policies: `delay` waits up to
- * `maxQueueDelayMs` for a batch to fill, as Triton's dynamic batcher does; `eager` runs at once whatever
- * is queued when nothing is running, so a lone request pays no wait, and while a batch runs the next one
- * fills by itself: batches grow with load. `fill` is `eager` with one more rule for busy periods: when a
- * run ends that served more than one request, or left requests queued, the callers it just answered are
- * likely to come back, so the next batch waits (from that moment, at most `maxQueueDelayMs`) until it holds
- * as many rows as that run and the queue together (at most `maxBatchSize`). Under eager dispatch, closed-
- * loop callers split into groups that take turns (at 64 connections, runs of 20 to 30 rows); the wait
- * lets the groups merge into fuller runs, which cost less CPU per row. A lone request, or one caller at a
- * time, never waits: the run before it served one request and left nothing queued. Requests with no key
- * run alone.
+ * along their leading dimension up to `maxBatchSize` rows. Two dispatch policies: `delay` waits up to
+ * `maxQueueDelayMs` for a batch to fill, as Triton's dynamic batcher does; `eager` (the default) runs at
+ * once whatever is queued when nothing is running, so a lone request pays no wait, and while a batch
+ * runs the next one fills by itself: batches grow with load. Requests with no key run alone.
  *
  * Admission (`load-shedding.ts`): the batcher measures its batches (a moving average) and refuses at once,
  * with `overloaded`, a request whose expected wait overruns its deadline or the server's bound on
@@ -34,11 +27,8 @@ export interface BatcherOptions {
   maxQueueRows: number;
   /** Batches run at the same time. */
   concurrency: number;
-  /**
-   * `eager` (default): run at once when idle; `delay`: always wait up to maxQueueDelayMs to fill; `fill`:
-   * eager, but after a busy run wait up to maxQueueDelayMs for its callers to come back (module comment).
-   */
-  dispatch?: 'eager' | 'delay' | 'fill';
+  /** `eager` (default): run at once when idle; `delay`: always wait up to maxQueueDelayMs to fill. */
+  dispatch?: 'eager' | 'delay';
   /** Longest expected queueing delay admitted for a request without a deadline. Default 500 ms. */
   maxQueueWaitMs?: number;
 }
@@ -89,9 +79,6 @@ export class DynamicBatcher<I, O> {
   /** Start times of the batches running now. */
   private readonly runningSince = new Set<{ at: number }>();
   private batchMs: number | undefined;
-  /** `fill` dispatch: until when (clock of `now`) the next batch waits for `fillRows` rows; undefined: no wait. */
-  private fillUntil: number | undefined;
-  private fillRows = 0;
 
   constructor(
     private readonly options: BatcherOptions,
@@ -240,31 +227,15 @@ export class DynamicBatcher<I, O> {
       }
     }
     const full = head.key === null || rows >= this.options.maxBatchSize;
-    const dispatch = this.options.dispatch ?? 'eager';
-    if (dispatch === 'fill') {
-      if (!full && this.filling(rows) && !this.closed && !this.flushing) return undefined;
-    } else {
-      const waited = this.now() - head.enqueuedAt >= this.options.maxQueueDelayMs;
-      const idle = this.running === 0 && dispatch === 'eager';
-      if (!full && !waited && !idle && !this.closed && !this.flushing) return undefined;
-    }
-    this.fillUntil = undefined;
+    const waited = this.now() - head.enqueuedAt >= this.options.maxQueueDelayMs;
+    const idle = this.running === 0 && (this.options.dispatch ?? 'eager') === 'eager';
+    if (!full && !waited && !idle && !this.closed && !this.flushing) return undefined;
     for (const item of members) {
       this.queue.splice(this.queue.indexOf(item), 1);
       this.queuedRows -= item.rows;
       this.settle(item);
     }
     return members;
-  }
-
-  /** `fill` dispatch: whether a batch of `rows` should still wait for the callers of the last busy run. */
-  private filling(rows: number): boolean {
-    if (this.fillUntil === undefined) return false;
-    if (this.now() >= this.fillUntil) {
-      this.fillUntil = undefined;
-      return false;
-    }
-    return rows < this.fillRows;
   }
 
   /** Wakes the batcher when the head's wait ends (if a slot is free) or the earliest deadline passes. */
@@ -277,9 +248,7 @@ export class DynamicBatcher<I, O> {
     if (!head) return;
     let wakeAt = Number.POSITIVE_INFINITY;
     for (const item of this.queue) wakeAt = Math.min(wakeAt, item.deadline);
-    if (this.running < this.options.concurrency) {
-      wakeAt = Math.min(wakeAt, this.options.dispatch === 'fill' ? (this.fillUntil ?? wakeAt) : head.enqueuedAt + this.options.maxQueueDelayMs);
-    }
+    if (this.running < this.options.concurrency) wakeAt = Math.min(wakeAt, head.enqueuedAt + this.options.maxQueueDelayMs);
     if (wakeAt === Number.POSITIVE_INFINITY) return;
     this.timer = setTimeout(
       () => {
@@ -306,11 +275,6 @@ export class DynamicBatcher<I, O> {
     } finally {
       this.running--;
       this.runningSince.delete(started);
-      if (this.options.dispatch === 'fill' && this.options.maxQueueDelayMs > 0 && (batch.length > 1 || this.queue.length > 0)) {
-        const ran = batch.reduce((sum, item) => sum + item.rows, 0);
-        this.fillRows = Math.min(this.options.maxBatchSize, ran + this.queuedRows);
-        this.fillUntil = this.now() + this.options.maxQueueDelayMs;
-      }
       this.pump();
     }
   }

@@ -19,7 +19,7 @@
  * | TANDEM_MAX_QUEUE_DELAY_MS | batching.maxQueueDelayMs | 2 |
  * | TANDEM_MAX_QUEUE_ROWS | batching.maxQueueRows | 1024 |
  * | TANDEM_SESSION_CONCURRENCY | batching.concurrency (batches run at once per model, one session thread each) | 1 |
- * | TANDEM_BATCH_DISPATCH | batching.dispatch: `eager` runs at once when idle, `delay` always waits to fill, `fill` is eager but after a busy run waits for its callers (batcher.ts) | eager |
+ * | TANDEM_BATCH_DISPATCH | batching.dispatch: `eager` runs at once when idle, `delay` always waits to fill | eager |
  * | TANDEM_INTRA_OP_THREADS | intraOpThreads (onnxruntime threads per run; 0 = all cores) | 0 |
  * | TANDEM_ORT_SPINNING | ortSpinning: let onnxruntime threads spin-wait (starves HTTP on few cores) | false |
  * | TANDEM_DRAIN_TIMEOUT_MS | drainTimeoutMs (graceful shutdown deadline) | 10000 |
@@ -40,7 +40,7 @@ const batchingSchema = z.strictObject({
   maxQueueDelayMs: z.coerce.number().min(0),
   maxQueueRows: int(1),
   concurrency: int(1),
-  dispatch: z.enum(['eager', 'delay', 'fill']),
+  dispatch: z.enum(['eager', 'delay']),
 });
 
 export type BatchingConfig = z.infer<typeof batchingSchema>;
