@@ -1,7 +1,7 @@
 /**
  * `npm run bench:origin:stages`: what each stage of one origin request costs on its own, in this process,
  * with the bytes the benchmark sends (large-classifier, one row, binary tensors) and a batch of 64 such
- * rows. Each stage runs in a tight loop; the figure is the lowest mean over several repetitions (the
+ * rows, and the per-request bookkeeping (trace ids, the request log line, metrics). Each stage runs in a tight loop; the figure is the lowest mean over several repetitions (the
  * least disturbed by other work on a shared machine), in microseconds per call, CPU time where the stage
  * is synchronous and wall time for the thread hop and the compute. The HTTP parse and write are not here:
  * bench/floor-server.ts measures them (the floor, d).
@@ -12,7 +12,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { concatRows, splitRows } from '../protocol/batch-rows.ts';
-import { topClassConfidences } from '../origin/metrics.ts';
+import { createOriginMetrics, servedLabels, topClassConfidences } from '../origin/metrics.ts';
+import { pooledRandom } from '../origin/middleware/request-log.ts';
+import { continueTrace } from '../protocol/traceparent.ts';
+import { pino } from 'pino';
 import { openSession } from '../origin/ort-session.ts';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, INFERENCE_HEADER_CONTENT_LENGTH } from '../protocol/oip-codec.ts';
 import type { Tensor } from '../protocol/tensor.ts';
@@ -44,10 +47,63 @@ async function main(): Promise<void> {
       const pieces = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, splitRows(t, rows)]));
       const asked = binaryOutputSelector(request);
       const encoder = new TextEncoder();
+      const random = pooledRandom();
+      // The origin's logger and line, written to /dev/null (the write itself is asynchronous, off this thread).
+      const logger = pino({ base: { service: 'tandem-origin' } }, pino.destination({ dest: '/dev/null', sync: false }));
+      const metrics = createOriginMetrics({ processMetrics: false });
+      const served = { id: model.id, version: model.version, variant: model.variant };
 
       const stages: [string, 'request' | 'batch', 'cpu' | 'wall', () => unknown | Promise<unknown>][] = [
         ['auth: WebCrypto subtle.digest (before)', 'request', 'cpu', () => crypto.subtle.digest('SHA-256', encoder.encode('token-for-stages'))],
         ['auth: node:crypto createHash (now)', 'request', 'cpu', () => createHash('sha256').update('token-for-stages', 'utf8').digest()],
+        ['trace ids: getRandomValues per id (before)', 'request', 'cpu', () => continueTrace(undefined)],
+        ['trace ids: pooled random bytes (now)', 'request', 'cpu', () => continueTrace(undefined, random)],
+        [
+          'request log line (pino)',
+          'request',
+          'cpu',
+          () =>
+            logger.info({
+              request_id: 'r-0123456789',
+              trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+              span_id: '00f067aa0ba902b7',
+              method: 'POST',
+              path: `/v2/models/${model.id}/infer`,
+              status: 200,
+              total_ms: 41.27,
+              model: model.id,
+              version: model.version,
+              batch_size: 64,
+              queue_ms: 12.31,
+              compute_ms: 22.08,
+            }),
+        ],
+        [
+          'metrics per request: label objects (before)',
+          'request',
+          'cpu',
+          () => {
+            const labels = servedLabels(served);
+            metrics.inFlight.inc();
+            metrics.queueSeconds.observe(labels, 0.012);
+            metrics.inFlight.dec();
+            metrics.requests.inc({ ...labels, status: '200', code: 'ok' });
+            metrics.requestSeconds.observe(labels, 0.041);
+          },
+        ],
+        [
+          'metrics per request: bound series (now)',
+          'request',
+          'cpu',
+          () => {
+            const series = metrics.served(served);
+            metrics.inFlight.inc();
+            series.queueSeconds.observe(0.012);
+            metrics.inFlight.dec();
+            series.ok.inc();
+            series.requestSeconds.observe(0.041);
+          },
+        ],
         ['decode the binary body', 'request', 'cpu', () => decodeInferRequest(body, headerLength, { maxElements: 16 << 20, maxTotalElements: 16 << 20 })],
         ['validate inputs', 'request', 'cpu', () => validateInputs(request.inputs, model.variant.inputs, { nonFinite: 'reject' })],
         [`copy ${BATCH} rows into the batch`, 'batch', 'cpu', () => concatRows(Array.from({ length: BATCH }, () => one))],

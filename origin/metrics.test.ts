@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createOriginMetrics } from './metrics.ts';
 import { startOrigin, type RunningOrigin } from './server.ts';
 import { collectingLogger, infer, randomFloats, signedRepository, testConfig, type TestRepository } from './test-support.ts';
 
@@ -155,5 +156,22 @@ describe('metric naming', () => {
     expect(bad('tandem_origin_load_milliseconds', 'gauge', 'time to load')).toContain('tandem_origin_load_milliseconds: not in base units (seconds, bytes)');
     expect(bad('tandem_origin_queue_depth', 'gauge', 'rows waiting')).toContain('tandem_origin_queue_depth: no unit in its name');
     expect(bad('tandemOriginThing_seconds', 'gauge', 'time')).toContain('tandemOriginThing_seconds: not snake_case (colons are for recording rules)');
+  });
+});
+
+describe('served series', () => {
+  it("binds each served model's series to its labels once, and counts into the same series as label objects do", async () => {
+    const metrics = createOriginMetrics({ processMetrics: false });
+    const a = { id: 'm', version: '1.0.0', variant: { name: 'fp32' } };
+    const b = { id: 'm', version: '2.0.0', variant: { name: 'fp32' } };
+    expect(metrics.served(a)).toBe(metrics.served(a));
+    expect(metrics.served(b)).not.toBe(metrics.served(a));
+    metrics.served(a).ok.inc();
+    metrics.requests.inc({ model: 'm', version: '1.0.0', variant: 'fp32', status: '200', code: 'ok' });
+    metrics.served(b).queueSeconds.observe(0.5);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('tandem_origin_requests_total{model="m",version="1.0.0",variant="fp32",status="200",code="ok"} 2');
+    expect(text).toContain('tandem_origin_queue_wait_seconds_count{model="m",version="2.0.0",variant="fp32"} 1');
+    expect(text).not.toContain('tandem_origin_queue_wait_seconds_count{model="m",version="1.0.0",variant="fp32"} 1');
   });
 });

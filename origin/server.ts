@@ -224,14 +224,15 @@ function recordBatch(
   items: readonly BatchInput[],
   outputs: Record<string, Tensor>,
 ): void {
-  const labels = servedLabels(model);
-  metrics.computeSeconds.observe(labels, computeMs / 1000);
-  metrics.batchSize.observe(labels, rows);
+  const series = metrics.served(model);
+  const labels = series.labels;
+  series.computeSeconds.observe(computeMs / 1000);
+  series.batchSize.observe(rows);
   if (model.manifest.task === 'classification') {
     const logits = outputs[model.variant.outputs[0]!.name];
     if (logits && logits.dtype === 'float32') {
       const classes = logits.dims[logits.dims.length - 1] ?? 0;
-      for (const confidence of topClassConfidences(logits.data as Float32Array, classes)) metrics.topConfidence.observe(labels, confidence);
+      for (const confidence of topClassConfidences(logits.data as Float32Array, classes)) series.topConfidence.observe(confidence);
     }
   }
   for (const [input, reference] of Object.entries(model.manifest.dataReference?.inputs ?? {})) {

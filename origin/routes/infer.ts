@@ -18,7 +18,6 @@ import type { TensorSpec } from '../../protocol/manifest.ts';
 import type { Tensor } from '../../protocol/tensor.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
-import { servedLabels } from '../metrics.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import { roundMs } from '../middleware/request-log.ts';
 import type { ServedModel } from '../model-registry.ts';
@@ -78,8 +77,7 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
         },
       );
       Object.assign(log, { batch_size: result.batchSize, queue_ms: roundMs(result.queueMs), compute_ms: roundMs(result.computeMs) });
-      const labels = servedLabels(model);
-      metrics.queueSeconds.observe(labels, result.queueMs / 1000);
+      metrics.served(model).queueSeconds.observe(result.queueMs / 1000);
       const asked = binaryOutputSelector(request);
       const encoded = encodeInferResponse(
         {
@@ -99,9 +97,14 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       throw error;
     } finally {
       metrics.inFlight.dec();
-      const labels = model ? servedLabels(model) : { model: 'unknown', version: '', variant: '' }; // Never a caller's string: labels must stay few.
-      metrics.requests.inc({ ...labels, status: String(outcome.status), code: outcome.code });
-      if (model && outcome.status === 200) metrics.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+      if (model && outcome.status === 200) {
+        const series = metrics.served(model);
+        series.ok.inc();
+        series.requestSeconds.observe((performance.now() - started) / 1000);
+      } else {
+        const labels = model ? metrics.served(model).labels : { model: 'unknown', version: '', variant: '' }; // Never a caller's string: labels must stay few.
+        metrics.requests.inc({ ...labels, status: String(outcome.status), code: outcome.code });
+      }
     }
   };
   routes.post('/models/:name/infer', access.inference, modelPath(), infer);
