@@ -117,9 +117,9 @@ async function originRuns(): Promise<Record<string, number>> {
 
 /**
  * The app's SDK instance: WASM only on the device, and each device run's telemetry record sent as soon as
- * it is made (`maxBatch: 1`), so an install that leaves right after its one device run has sent it. (By
- * default records wait for a batch, the timer or page hide; and the telemetry code is a chunk loaded at
- * the first device run, so a page left before that chunk arrives loses its record: see the report.)
+ * it is made (`maxBatch: 1`), and the install waits for the edge to take it before it leaves. By default
+ * records wait for a batch, the timer or page hide, and the telemetry code is a chunk the SDK loads at
+ * the first device run: a page left before that chunk arrives loses the record (a loaded machine showed it).
  */
 const APP = { capabilities: WASM_ONLY, telemetry: { maxBatch: 1 } };
 
@@ -130,11 +130,19 @@ async function visit(context: BrowserContext): Promise<SdkPage> {
   return sdk;
 }
 
-/** Resolves when the page's SDK has posted a telemetry batch and the edge accepted it. */
-function telemetrySent(sdk: SdkPage): Promise<unknown> {
-  return sdk.page.waitForResponse((res) => new URL(res.url()).pathname === '/v1/telemetry' && res.request().method() === 'POST' && res.status() === 204, {
-    timeout: 60_000,
-  });
+/**
+ * Resolves once the page's SDK has posted a telemetry batch and the edge accepted it (204), as the page's
+ * own resource timing saw it.
+ */
+async function telemetrySent(sdk: SdkPage): Promise<void> {
+  await sdk.page.waitForFunction(
+    () =>
+      performance
+        .getEntriesByType('resource')
+        .some((e) => new URL(e.name).pathname === '/v1/telemetry' && (e as PerformanceResourceTiming).responseStatus === 204),
+    undefined,
+    { timeout: 60_000, polling: 100 },
+  );
 }
 
 /** Loads the model where asked and runs it once; returns the version loaded, after checking the run agrees. */
@@ -174,9 +182,8 @@ describe(`a ${100 - CANARY_PERCENT}/${CANARY_PERCENT} rollout across ${INSTALLS}
       await sdk.createInstance('app', APP);
       const ranOn: Install['ranOn'] = (onDevice[version] ?? 0) < DEVICE_INSTALLS_PER_VERSION ? 'device' : 'origin';
       if (ranOn === 'device') onDevice[version] = (onDevice[version] ?? 0) + 1;
-      const sent = ranOn === 'device' ? telemetrySent(sdk) : undefined;
       expect(await loadAndRun(sdk, ranOn, index * 2 + 2), `install ${index} on its second visit`).toBe(version);
-      await sent;
+      if (ranOn === 'device') await telemetrySent(sdk);
       await leave(sdk, ranOn);
       const install = { index, context, version, ranOn };
       // Only the canary's installs come back later; the others' profiles go.
