@@ -37,6 +37,12 @@ const CONCURRENCY = 4;
 /** The first installs of each version to run on the device on their second visit; the others stay on the origin. */
 const DEVICE_INSTALLS_PER_VERSION = 3;
 const ROLLBACK = { maxErrorRate: 0.05, minMedianConfidence: 0.5, minSamples: 100 };
+/**
+ * Time allowed for the installs, and for the rollback: generous, because a machine shared with other work
+ * took 4 to 8 s per install (4 at once) where an idle one takes far less. Durations are printed.
+ */
+const INSTALLS_TIMEOUT_MS = 1_800_000;
+const ROLLBACK_TIMEOUT_MS = 600_000;
 
 const session = useE2eSession({
   models: [MODEL],
@@ -168,109 +174,117 @@ async function leave(sdk: SdkPage, ranOn: 'device' | 'origin'): Promise<void> {
 const installs: Install[] = [];
 
 describe(`a ${100 - CANARY_PERCENT}/${CANARY_PERCENT} rollout across ${INSTALLS} installs in Chromium`, () => {
-  it('splits fresh installs within binomial tolerance; each keeps its version on reload; both versions run on device and origin', async () => {
-    await expect.poll(async () => (await rolloutStatus()).effective, { timeout: 30_000, interval: 250 }).toEqual({ [STABLE]: 90, [CANARY]: 10 });
-    const onDevice: Record<string, number> = {};
-    const started = performance.now();
-    const served = await pool(INSTALLS, CONCURRENCY, async (index): Promise<Install> => {
-      const context = await session.browser.newContext();
-      // First visit: the manifest the edge chose for this install's fresh id, and a run on the origin.
-      const sdk = await visit(context);
-      const version = await loadAndRun(sdk, 'origin', index * 2 + 1);
-      // Second visit, same profile: the same version, on the device for the first few installs of each.
-      await sdk.reload();
-      await sdk.createInstance('app', APP);
-      const ranOn: Install['ranOn'] = (onDevice[version] ?? 0) < DEVICE_INSTALLS_PER_VERSION ? 'device' : 'origin';
-      if (ranOn === 'device') onDevice[version] = (onDevice[version] ?? 0) + 1;
-      expect(await loadAndRun(sdk, ranOn, index * 2 + 2), `install ${index} on its second visit`).toBe(version);
-      if (ranOn === 'device') await telemetrySent(sdk);
-      await leave(sdk, ranOn);
-      const install = { index, context, version, ranOn };
-      // Only the canary's installs come back later; the others' profiles go.
-      if (version !== CANARY) await context.close();
-      return install;
-    });
-    installs.push(...served);
-    const seconds = (performance.now() - started) / 1000;
-    const canaries = installs.filter((i) => i.version === CANARY).length;
-    console.log(
-      `${INSTALLS} installs (2 visits each, ${CONCURRENCY} at once) in ${seconds.toFixed(1)} s (${((seconds * 1000) / INSTALLS).toFixed(0)} ms each); ` +
-        `${canaries} on ${CANARY}, device installs ${JSON.stringify(onDevice)}`,
-    );
+  it(
+    'splits fresh installs within binomial tolerance; each keeps its version on reload; both versions run on device and origin',
+    async () => {
+      await expect.poll(async () => (await rolloutStatus()).effective, { timeout: 30_000, interval: 250 }).toEqual({ [STABLE]: 90, [CANARY]: 10 });
+      const onDevice: Record<string, number> = {};
+      const started = performance.now();
+      const served = await pool(INSTALLS, CONCURRENCY, async (index): Promise<Install> => {
+        const context = await session.browser.newContext();
+        // First visit: the manifest the edge chose for this install's fresh id, and a run on the origin.
+        const sdk = await visit(context);
+        const version = await loadAndRun(sdk, 'origin', index * 2 + 1);
+        // Second visit, same profile: the same version, on the device for the first few installs of each.
+        await sdk.reload();
+        await sdk.createInstance('app', APP);
+        const ranOn: Install['ranOn'] = (onDevice[version] ?? 0) < DEVICE_INSTALLS_PER_VERSION ? 'device' : 'origin';
+        if (ranOn === 'device') onDevice[version] = (onDevice[version] ?? 0) + 1;
+        expect(await loadAndRun(sdk, ranOn, index * 2 + 2), `install ${index} on its second visit`).toBe(version);
+        if (ranOn === 'device') await telemetrySent(sdk);
+        await leave(sdk, ranOn);
+        const install = { index, context, version, ranOn };
+        // Only the canary's installs come back later; the others' profiles go.
+        if (version !== CANARY) await context.close();
+        return install;
+      });
+      installs.push(...served);
+      const seconds = (performance.now() - started) / 1000;
+      const canaries = installs.filter((i) => i.version === CANARY).length;
+      console.log(
+        `${INSTALLS} installs (2 visits each, ${CONCURRENCY} at once) in ${seconds.toFixed(1)} s (${((seconds * 1000) / INSTALLS).toFixed(0)} ms each); ` +
+          `${canaries} on ${CANARY}, device installs ${JSON.stringify(onDevice)}`,
+      );
 
-    // Each install's version is a fair draw (its id is a random UUID, hashed into 10,000 buckets), so the
-    // canary count is Binomial(n, p): accept the mean ± 3 standard deviations (about 20 ± 12.7 here; a
-    // correct edge falls outside with probability about 0.3 %).
-    const p = CANARY_PERCENT / 100;
-    const mean = INSTALLS * p;
-    const sigma = Math.sqrt(INSTALLS * p * (1 - p));
-    expect(canaries).toBeGreaterThanOrEqual(Math.ceil(mean - 3 * sigma));
-    expect(canaries).toBeLessThanOrEqual(Math.floor(mean + 3 * sigma));
-    expect(onDevice).toEqual({ [STABLE]: DEVICE_INSTALLS_PER_VERSION, [CANARY]: DEVICE_INSTALLS_PER_VERSION });
+      // Each install's version is a fair draw (its id is a random UUID, hashed into 10,000 buckets), so the
+      // canary count is Binomial(n, p): accept the mean ± 3 standard deviations (about 20 ± 12.7 here; a
+      // correct edge falls outside with probability about 0.3 %).
+      const p = CANARY_PERCENT / 100;
+      const mean = INSTALLS * p;
+      const sigma = Math.sqrt(INSTALLS * p * (1 - p));
+      expect(canaries).toBeGreaterThanOrEqual(Math.ceil(mean - 3 * sigma));
+      expect(canaries).toBeLessThanOrEqual(Math.floor(mean + 3 * sigma));
+      expect(onDevice).toEqual({ [STABLE]: DEVICE_INSTALLS_PER_VERSION, [CANARY]: DEVICE_INSTALLS_PER_VERSION });
 
-    // Both versions' runs in the metrics: device runs from telemetry at the edge, origin runs at the origin.
-    // Every install ran once on the origin; the canary's device runs stay under minSamples, so no verdict yet.
-    await expect
-      .poll(edgeDeviceRuns, { timeout: 30_000, interval: 500 })
-      .toEqual({ [STABLE]: DEVICE_INSTALLS_PER_VERSION, [CANARY]: DEVICE_INSTALLS_PER_VERSION });
-    const origin = await originRuns();
-    expect(origin[STABLE]).toBeGreaterThanOrEqual(INSTALLS - canaries);
-    expect(origin[CANARY]).toBeGreaterThanOrEqual(canaries);
-    const status = await rolloutStatus();
-    expect(status.effective).toEqual({ [STABLE]: 90, [CANARY]: 10 });
-    expect(status.zeroed).toEqual([]);
-  }, 900_000);
+      // Both versions' runs in the metrics: device runs from telemetry at the edge, origin runs at the origin.
+      // Every install ran once on the origin; the canary's device runs stay under minSamples, so no verdict yet.
+      await expect
+        .poll(edgeDeviceRuns, { timeout: 30_000, interval: 500 })
+        .toEqual({ [STABLE]: DEVICE_INSTALLS_PER_VERSION, [CANARY]: DEVICE_INSTALLS_PER_VERSION });
+      const origin = await originRuns();
+      expect(origin[STABLE]).toBeGreaterThanOrEqual(INSTALLS - canaries);
+      expect(origin[CANARY]).toBeGreaterThanOrEqual(canaries);
+      const status = await rolloutStatus();
+      expect(status.effective).toEqual({ [STABLE]: 90, [CANARY]: 10 });
+      expect(status.zeroed).toEqual([]);
+    },
+    INSTALLS_TIMEOUT_MS,
+  );
 
-  it('rolls the canary back by itself once its answers are judged bad, and its installs get the stable version on their next load', async () => {
-    const canaryInstalls = installs.filter((i) => i.version === CANARY);
-    const canaryDevices = canaryInstalls.filter((i) => i.ranOn === 'device');
-    expect(canaryDevices).toHaveLength(DEVICE_INSTALLS_PER_VERSION);
-    // The canary's device installs keep using it until its device runs reach minSamples.
-    const runsEach = Math.ceil(ROLLBACK.minSamples / canaryDevices.length);
-    const started = performance.now();
-    const confidences: number[] = [];
-    for (const install of canaryDevices) {
-      const sdk = await visit(install.context);
-      expect(await loadAndRun(sdk, 'device', 1_000 + install.index)).toBe(CANARY);
-      for (let r = 0; r < runsEach; r++) {
-        const run = await sdk.run('app', MODEL, 'int8', input(10_000 * install.index + r));
-        if (!run.ok) throw new Error(`run failed: ${run.code}: ${run.message}`);
-        expect(run.value.version).toBe(CANARY);
-        confidences.push(Math.max(...(fromWire(run.value.outputs.probabilities!).data as Float32Array)));
+  it(
+    'rolls the canary back by itself once its answers are judged bad, and its installs get the stable version on their next load',
+    async () => {
+      const canaryInstalls = installs.filter((i) => i.version === CANARY);
+      const canaryDevices = canaryInstalls.filter((i) => i.ranOn === 'device');
+      expect(canaryDevices).toHaveLength(DEVICE_INSTALLS_PER_VERSION);
+      // The canary's device installs keep using it until its device runs reach minSamples.
+      const runsEach = Math.ceil(ROLLBACK.minSamples / canaryDevices.length);
+      const started = performance.now();
+      const confidences: number[] = [];
+      for (const install of canaryDevices) {
+        const sdk = await visit(install.context);
+        expect(await loadAndRun(sdk, 'device', 1_000 + install.index)).toBe(CANARY);
+        for (let r = 0; r < runsEach; r++) {
+          const run = await sdk.run('app', MODEL, 'int8', input(10_000 * install.index + r));
+          if (!run.ok) throw new Error(`run failed: ${run.code}: ${run.message}`);
+          expect(run.value.version).toBe(CANARY);
+          confidences.push(Math.max(...(fromWire(run.value.outputs.probabilities!).data as Float32Array)));
+        }
+        await leave(sdk, 'device');
       }
-      await leave(sdk, 'device');
-    }
-    // The canary's answers: near-uniform over 10 classes, every one below the threshold.
-    expect(Math.max(...confidences)).toBeLessThan(ROLLBACK.minMedianConfidence);
+      // The canary's answers: near-uniform over 10 classes, every one below the threshold.
+      expect(Math.max(...confidences)).toBeLessThan(ROLLBACK.minMedianConfidence);
 
-    await expect
-      .poll(async () => (await rolloutStatus()).zeroed, { timeout: 30_000, interval: 250 })
-      .toEqual([
-        expect.objectContaining({
-          version: CANARY,
-          cause: 'rolled_back',
-          reason: expect.stringMatching(/^median top-class confidence 0\.\d+ < minMedianConfidence 0\.5 over \d+ runs/),
-        }),
-      ]);
-    const status = await rolloutStatus();
-    expect(status.effective).toEqual({ [STABLE]: 100, [CANARY]: 0 });
-    const metrics = await (await fetch(`${session.env.stack.edge.url}/v1/edge/metrics`, { headers: admin })).text();
-    expect(metrics).toContain(`tandem_edge_rollout_rollbacks_total{model="${MODEL}",version="${CANARY}"} 1`);
-    const judged = (performance.now() - started) / 1000;
+      await expect
+        .poll(async () => (await rolloutStatus()).zeroed, { timeout: 30_000, interval: 250 })
+        .toEqual([
+          expect.objectContaining({
+            version: CANARY,
+            cause: 'rolled_back',
+            reason: expect.stringMatching(/^median top-class confidence 0\.\d+ < minMedianConfidence 0\.5 over \d+ runs/),
+          }),
+        ]);
+      const status = await rolloutStatus();
+      expect(status.effective).toEqual({ [STABLE]: 100, [CANARY]: 0 });
+      const metrics = await (await fetch(`${session.env.stack.edge.url}/v1/edge/metrics`, { headers: admin })).text();
+      expect(metrics).toContain(`tandem_edge_rollout_rollbacks_total{model="${MODEL}",version="${CANARY}"} 1`);
+      const judged = (performance.now() - started) / 1000;
 
-    // Every install that was on the canary, on its next load (a new page in its own profile): the stable version.
-    const moved = await pool(canaryInstalls.length, CONCURRENCY, async (i) => {
-      const install = canaryInstalls[i]!;
-      const sdk = await visit(install.context);
-      const version = await loadAndRun(sdk, install.ranOn, 20_000 + install.index);
-      await leave(sdk, install.ranOn);
-      await install.context.close();
-      return version;
-    });
-    expect(moved).toEqual(canaryInstalls.map(() => STABLE));
-    console.log(
-      `rollback: ${canaryDevices.length}×${runsEach} canary device runs and the verdict in ${judged.toFixed(1)} s (${status.zeroed[0]?.reason}); ` +
-        `${moved.length} canary installs moved to ${STABLE} in ${((performance.now() - started) / 1000 - judged).toFixed(1)} s`,
-    );
-  }, 600_000);
+      // Every install that was on the canary, on its next load (a new page in its own profile): the stable version.
+      const moved = await pool(canaryInstalls.length, CONCURRENCY, async (i) => {
+        const install = canaryInstalls[i]!;
+        const sdk = await visit(install.context);
+        const version = await loadAndRun(sdk, install.ranOn, 20_000 + install.index);
+        await leave(sdk, install.ranOn);
+        await install.context.close();
+        return version;
+      });
+      expect(moved).toEqual(canaryInstalls.map(() => STABLE));
+      console.log(
+        `rollback: ${canaryDevices.length}×${runsEach} canary device runs and the verdict in ${judged.toFixed(1)} s (${status.zeroed[0]?.reason}); ` +
+          `${moved.length} canary installs moved to ${STABLE} in ${((performance.now() - started) / 1000 - judged).toFixed(1)} s`,
+      );
+    },
+    ROLLBACK_TIMEOUT_MS,
+  );
 });
