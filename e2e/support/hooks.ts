@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { launchChromium } from './browser.ts';
-import { startE2eStack, type E2eStack } from './stack.ts';
+import { startE2eStack, type E2eStack, type E2eStackOptions } from './stack.ts';
 
 export interface E2eSession {
   readonly env: E2eStack;
@@ -11,10 +11,10 @@ export interface E2eSession {
 }
 
 /** Registers the hooks an end-to-end file needs: one stack and one Chromium per file, a context per test. */
-export function useE2eSession(): E2eSession {
+export function useE2eSession(options: E2eStackOptions = {}): E2eSession {
   const session = {} as { env: E2eStack; browser: Browser; context: BrowserContext };
   beforeAll(async () => {
-    [session.env, session.browser] = await Promise.all([startE2eStack((line) => console.log(line)), launchChromium()]);
+    [session.env, session.browser] = await Promise.all([startE2eStack((line) => console.log(line), options), launchChromium()]);
   });
   afterAll(async () => {
     await session.browser?.close();

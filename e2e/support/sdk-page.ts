@@ -10,6 +10,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import type { Tensor } from '../../protocol/tensor.ts';
 
 const CLIENT_ENTRY = `/@fs${join(import.meta.dirname, '..', '..', 'client', 'index.ts')}`;
+/** An empty HTML page the demo's dev server serves (it serves any file of the repository under /@fs/). */
+const BLANK_PAGE = `/@fs${join(import.meta.dirname, 'blank-page.html')}`;
 
 /** A tensor as it crosses into and out of the page: dtype, dims and the base64 of its little-endian bytes. */
 export interface WireTensor {
@@ -20,6 +22,8 @@ export interface WireTensor {
 
 /** What a device load reports: where the SDK placed the model and what it opened. */
 export interface SdkLoad {
+  /** The version the SDK loaded (the edge's choice for this install). */
+  version: string;
   target: string;
   variant: string;
   reason: string;
@@ -32,6 +36,8 @@ export type SdkOutcome<T> = { ok: true; value: T } | { ok: false; code: string; 
 export interface SdkRun {
   outputs: Record<string, WireTensor>;
   ranOn: string;
+  /** The version that computed the outputs. */
+  version: string;
   backend: string | undefined;
 }
 
@@ -39,6 +45,8 @@ export interface SdkRun {
 export interface SdkInstanceOptions {
   /** Capability overrides (`{ webgpu: { available: false } }` for WASM only, `{ wasm: false }` for WebGPU only). */
   capabilities?: Record<string, unknown>;
+  /** The SDK's `telemetry` option (`{ maxBatch: 1 }`: each device run's record sent at once). */
+  telemetry?: boolean | Record<string, number>;
 }
 
 export function toWire(t: Tensor): WireTensor {
@@ -57,17 +65,31 @@ export function fromWire(t: WireTensor): Tensor {
 
 /** The SDK in one page of the demo's dev server; instances by name, loaded models by `<instance>/<id>/<variant>`. */
 export class SdkPage {
-  private constructor(readonly page: Page) {}
+  private constructor(
+    readonly page: Page,
+    private readonly url: string,
+  ) {}
 
-  /** Opens the demo page (its dev server has the SDK's source) and imports the SDK into it. */
-  static async open(context: BrowserContext, demoUrl: string): Promise<SdkPage> {
+  /**
+   * Opens the demo page (its dev server has the SDK's source) and imports the SDK into it. With `blank`,
+   * an empty page of the same dev server instead (./blank-page.html): the SDK without the demo's own
+   * instance and scripts, for tests that open many pages.
+   */
+  static async open(context: BrowserContext, demoUrl: string, options: { blank?: boolean } = {}): Promise<SdkPage> {
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error(`[page] ${err.message}`));
-    await page.goto(demoUrl);
-    await page.locator('#status', { hasText: /^ready$/ }).waitFor({ timeout: 60_000 });
+    const sdk = new SdkPage(page, options.blank ? new URL(BLANK_PAGE, demoUrl).href : demoUrl);
+    await sdk.reload();
+    return sdk;
+  }
+
+  /** (Re)loads the page, as a returning visit of the same install does, and imports the SDK again: no instance survives. */
+  async reload(): Promise<void> {
+    await this.page.goto(this.url);
+    if (this.url.endsWith('.html')) await this.page.waitForLoadState('load');
+    else await this.page.locator('#status', { hasText: /^ready$/ }).waitFor({ timeout: 60_000 });
     // A string, not a function: vitest rewrites `import()` in this file's functions for Node.
-    await page.evaluate(`(async () => { window.byom = { sdk: await import(${JSON.stringify(CLIENT_ENTRY)}), tandems: {}, models: {} }; })()`);
-    return new SdkPage(page);
+    await this.page.evaluate(`(async () => { window.byom = { sdk: await import(${JSON.stringify(CLIENT_ENTRY)}), tandems: {}, models: {} }; })()`);
   }
 
   /** `createTandem` against the demo's edge and pinned keys, results never cached (every run computes). */
@@ -84,6 +106,7 @@ export class SdkPage {
           resultTtlMs: 0,
           persistStorage: false,
           ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+          ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
         });
       },
       { name, options },
@@ -107,6 +130,7 @@ export class SdkPage {
           return {
             ok: true as const,
             value: {
+              version: model.version,
               target: model.placement.target,
               variant: model.placement.variant.name,
               reason: model.placement.reason,
@@ -145,7 +169,7 @@ export class SdkPage {
           const model = byom.models[key]!;
           const result = await model.run(Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, decode(t)])), { cache: 'no-store' });
           const outputs = Object.fromEntries(Object.entries(result.outputs).map(([name, t]) => [name, encode(t)]));
-          return { ok: true as const, value: { outputs, ranOn: result.ranOn, backend: result.backend } };
+          return { ok: true as const, value: { outputs, ranOn: result.ranOn, version: result.version, backend: result.backend } };
         } catch (err) {
           const e = err as { code?: string; message?: string };
           return { ok: false as const, code: e.code ?? 'unknown', message: e.message ?? String(err) };
@@ -177,12 +201,18 @@ interface PageTandem {
 }
 
 interface PageModel {
+  version: string;
   placement: { target: string; reason: string; variant: { name: string } };
   device: { backend: string; attempts: { backend: string; ok: boolean; reason?: string }[] } | undefined;
   run(
     inputs: Record<string, unknown>,
     options: { cache: string },
-  ): Promise<{ outputs: Record<string, { type: string; dims: readonly number[]; data: ArrayBufferView }>; ranOn: string; backend: string | undefined }>;
+  ): Promise<{
+    outputs: Record<string, { type: string; dims: readonly number[]; data: ArrayBufferView }>;
+    ranOn: string;
+    version: string;
+    backend: string | undefined;
+  }>;
   dispose(): Promise<void>;
 }
 

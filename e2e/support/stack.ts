@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StartEdgeOptions } from '../../stack/edge-process.ts';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { copyVersion, readVerifiedManifest, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
@@ -26,17 +27,28 @@ export interface E2eStack {
   stop(): Promise<void>;
 }
 
-export async function startE2eStack(log: (line: string) => void = () => {}): Promise<E2eStack> {
-  const repo = await signedRepository(['mlp-classifier', 'shapes-cnn', 'large-classifier']);
+/** What a test changes in the stack: the models built, the repository before the stack starts, the edge's options. */
+export interface E2eStackOptions {
+  /** The built-in models the repository holds. Default all three. */
+  models?: readonly string[];
+  /** Runs on the signed repository before the origin and edge start (another version, a rollout record). */
+  prepare?: (repo: TestRepository) => Promise<void>;
+  /** Edge options beyond the stack's defaults (tuning, API keys). */
+  edge?: Partial<Pick<StartEdgeOptions, 'tuning' | 'apiKeys'>>;
+}
+
+export async function startE2eStack(log: (line: string) => void = () => {}, options: E2eStackOptions = {}): Promise<E2eStack> {
+  const repo = await signedRepository(options.models ?? ['mlp-classifier', 'shapes-cnn', 'large-classifier']);
   const keysDir = await mkdtemp(join(tmpdir(), 'tandem-e2e-keys-'));
   const trustedKeysFile = join(keysDir, 'trusted-keys.json');
   await writeFile(trustedKeysFile, repo.trustedKeys);
   let stack: RunningStack | undefined;
   try {
+    await options.prepare?.(repo);
     stack = await startStack({
       repository: repo.repository,
       trustedKeysFile,
-      edge: { extraObjects: await tamperedArtifactObjects(repo) },
+      edge: { ...options.edge, extraObjects: await tamperedArtifactObjects(repo) },
       onLine: (tier, line) => {
         if (/error|warn|fatal/i.test(line)) log(`[${tier}] ${line}`);
       },
