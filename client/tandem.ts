@@ -295,6 +295,8 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     const decision = orderBackends(decidePlacement(manifest, caps, mode, variant === undefined ? {} : { variant }), backends);
     // The origin's codec is its own chunk: fetched now, while the model loads, if the origin may answer.
     if (decision.target === 'origin' || decision.fallback?.target === 'origin') loadOipCodec().catch(() => {});
+    // Likewise telemetry's, if the device may run it: its first record must not wait for the chunk.
+    if (decision.target === 'device' || decision.fallback?.target === 'device') telemetry?.prepare();
     let session: DeviceSession | undefined;
     let openError: TandemError | undefined;
     // Under prefer-device, a variant the model cache lacks downloads in the background while the origin

@@ -12,6 +12,11 @@ export interface DeviceRunReporter {
   record(run: DeviceRun): void;
   /** Sends what waits and stops (`tandem.dispose()`). */
   close(): void;
+  /**
+   * Starts loading the chunk now, for a model that may run on the device: loaded at the first run instead,
+   * a page left right after that run would lose its record before the chunk arrived.
+   */
+  prepare(): void;
 }
 
 /**
@@ -22,13 +27,19 @@ export interface DeviceRunReporter {
 export function lazyTelemetry(options: TelemetryOptions, deps: TelemetryTransportDeps): DeviceRunReporter {
   const transport = loadOnce(() => import('./telemetry-transport.ts').then((m) => m.startTelemetry(options, deps)));
   let started = false;
+  const start = () => {
+    started = true;
+    return transport();
+  };
   return {
     record(run) {
-      started = true;
-      transport().then(
+      start().then(
         (t) => t.record(run),
         () => {},
       );
+    },
+    prepare() {
+      start().catch(() => {});
     },
     close() {
       // A page that never recorded loads nothing to close.
