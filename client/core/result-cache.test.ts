@@ -47,7 +47,7 @@ describe('result cache', () => {
     expect([...store.map.keys()].sort()).toEqual(['result:m@1.0.0:a', 'result:m@1.1.00:d', 'result:mm@1.1.0:e']);
   });
 
-  it('a failing store degrades to a miss with a warning, never an error', async () => {
+  it('a failing store degrades to this page’s memory with a warning, never an error', async () => {
     const broken: KeyValueStore<ResultEntry> = {
       get: () => Promise.reject(new Error('QuotaExceededError')),
       set: () => Promise.reject(new Error('QuotaExceededError')),
@@ -58,9 +58,42 @@ describe('result cache', () => {
     const warn = vi.fn();
     const cache = createResultCache(forgivingStore(broken, warn, 'results'), { ttlMs: 1 });
     await expect(cache.put('k', entry('1', 0))).resolves.toBeUndefined();
-    await expect(cache.lookup('k', '1')).resolves.toBeUndefined();
-    await expect(cache.invalidateOtherVersions('m', '1')).resolves.toBe(0);
+    expect(warn).toHaveBeenCalledWith('results: set failed; continuing without the cache', expect.any(Error));
+    // Kept in memory for this page; the next page, with the store still failing, misses.
+    expect((await cache.lookup('k', '1'))?.entry.version).toBe('1');
+    const nextPage = createResultCache(forgivingStore(broken, warn, 'results'), { ttlMs: 1 });
+    await expect(nextPage.lookup('k', '1')).resolves.toBeUndefined();
+    await expect(nextPage.invalidateOtherVersions('m', '1')).resolves.toBe(0);
     expect(warn).toHaveBeenCalledWith('results: get failed; continuing without the cache', expect.any(Error));
+  });
+});
+
+describe('result cache memory', () => {
+  it('answers a repeated input from memory, without a store read; deletions and eviction reach it', async () => {
+    const store = memoryStore<ResultEntry>();
+    const reads = vi.spyOn(store, 'get');
+    const cache = createResultCache(store, { ttlMs: 60_000 });
+    await cache.put('result:m@1:a', entry('1', 0));
+    reads.mockClear(); // The put read the store once to learn its recency order.
+    for (let i = 0; i < 3; i++) expect((await cache.lookup('result:m@1:a', '1'))?.entry.version).toBe('1');
+    expect(reads).not.toHaveBeenCalled();
+    // Another page of the same profile has no memory yet: it reads the store, then remembers.
+    const other = createResultCache(store, { ttlMs: 60_000 });
+    expect(await other.lookup('result:m@1:a', '1')).toBeDefined();
+    expect(reads).toHaveBeenCalledWith('result:m@1:a');
+    await other.size(); // Its recency order, read in the background on that hit, is in.
+    reads.mockClear();
+    expect(await other.lookup('result:m@1:a', '1')).toBeDefined();
+    expect(reads).not.toHaveBeenCalled();
+    await cache.deleteModel('m');
+    expect(await cache.lookup('result:m@1:a', '1')).toBeUndefined();
+    // Bounded: 65 entries put, the first is no longer in memory (read from the store again).
+    for (let i = 0; i < 65; i++) await cache.put(`result:m@1:${i}`, entry('1', 0));
+    reads.mockClear();
+    expect(await cache.lookup('result:m@1:64', '1')).toBeDefined();
+    expect(reads).not.toHaveBeenCalled();
+    expect(await cache.lookup('result:m@1:0', '1')).toBeDefined();
+    expect(reads).toHaveBeenCalledWith('result:m@1:0');
   });
 });
 

@@ -9,6 +9,11 @@
  * It is bounded by entries and by bytes, least recently used out. The recency order lives in memory,
  * read once from the store (each entry carries when it was last used) on the first `put` or hit, and kept
  * from then on; another tab's writes are not seen until a reload, which at worst evicts a little early.
+ *
+ * The most recently used entries are also kept in memory (`HOT_ENTRIES`), so a repeated input is answered
+ * without a store read: an IndexedDB read is most of a hit's time. An entry never changes under its key
+ * (same model version, same input), so another tab cannot make the copy here wrong; a deletion in another
+ * tab is seen here at the next reload.
  */
 import type { NamedTensors, Tensor } from '../../protocol/tensor.ts';
 import { resultKeyPrefix } from './cache-keys.ts';
@@ -90,6 +95,9 @@ export interface ResultCache {
   clear(): Promise<void>;
 }
 
+/** How many entries the page keeps in memory besides the store. */
+const HOT_ENTRIES = 64;
+
 export function createResultCache(store: KeyValueStore<ResultEntry>, options: ResultCacheOptions): ResultCache {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
@@ -103,7 +111,15 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
       known.sort((a, b) => (a.entry.usedAt ?? a.entry.storedAt) - (b.entry.usedAt ?? b.entry.storedAt));
       return new Map(known.map((r) => [r.key, resultEntryBytes(r.key, r.entry)]));
     })());
+  /** The most recently used entries, least recent first. */
+  const hot = new Map<string, ResultEntry>();
+  const remember = (key: string, entry: ResultEntry) => {
+    hot.delete(key);
+    hot.set(key, entry);
+    if (hot.size > HOT_ENTRIES) hot.delete(hot.keys().next().value!);
+  };
   const deleteWhere = async (doomed: (key: string) => boolean) => {
+    for (const k of [...hot.keys()]) if (doomed(k)) hot.delete(k);
     const keys = (await store.keys()).filter(doomed);
     if (recency) {
       const map = await recency;
@@ -114,12 +130,13 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
   };
   return {
     async lookup(key, version) {
-      const entry = await store.get(key);
+      const entry = hot.get(key) ?? (await store.get(key));
       if (!entry || entry.version !== version) return undefined;
+      remember(key, entry);
       const t = now();
       void index().then((map) => {
         const bytes = map.get(key);
-        if (bytes === undefined) return; // Deleted meanwhile: not written back.
+        if (bytes === undefined) return void hot.delete(key); // Deleted meanwhile (evicted): not written back.
         map.delete(key);
         map.set(key, bytes);
         return store.set(key, { ...entry, usedAt: t });
@@ -131,6 +148,7 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
       if (bytes > maxBytes || maxEntries < 1) return;
       // Written first, at once: the bookkeeping below may have to read the store.
       await store.set(key, entry);
+      remember(key, entry);
       const map = await index();
       map.delete(key);
       map.set(key, bytes);
@@ -139,7 +157,10 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
         maxEntries,
         maxBytes,
       );
-      for (const k of victims) map.delete(k);
+      for (const k of victims) {
+        map.delete(k);
+        hot.delete(k);
+      }
       await Promise.all(victims.map((k) => store.delete(k)));
     },
     async invalidateOtherVersions(modelId, version) {
@@ -154,6 +175,7 @@ export function createResultCache(store: KeyValueStore<ResultEntry>, options: Re
     },
     async clear() {
       recency = Promise.resolve(new Map());
+      hot.clear();
       await store.clear();
     },
   };
