@@ -17,7 +17,9 @@
  *
  * Writes bench/results/client.json (the fields bench/lib/summary.ts reads). `BENCH_CLIENT_RUNS` sets the
  * runs per measure (default 2000), `BENCH_CLIENT_COLD` the cold-load pairs (default 3: each
- * compiles onnxruntime-web's 28 MB WASM anew).
+ * compiles onnxruntime-web's 28 MB WASM anew). `BENCH_CLIENT_PROFILE=FILE` writes a CPU profile of the
+ * page's main thread during the run measure (`.cpuprofile`, for Chrome DevTools), and prints its busiest
+ * functions: where the SDK's main-thread share of a run goes.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -73,6 +75,31 @@ async function openPage(browser: Browser, url: string, target: BenchTarget): Pro
 const median = (xs: number[]) => percentiles(xs, [50])[0]!;
 const p3 = (xs: number[]) => percentiles(xs, [50, 95, 99]).map((v) => round(v, 4)) as [number, number, number];
 const perSecond = (b: BatchSamples) => (CALLERS * b.roundMs.length * 1000) / b.roundMs.reduce((a, x) => a + x, 0);
+
+/** A CPU profile of the page's main thread (DevTools protocol); `stop` writes it and prints its busiest functions by self time. */
+async function startProfile(page: Page): Promise<{ stop(file: string): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  await cdp.send('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await cdp.send('Profiler.stop');
+      await writeFile(file, JSON.stringify(profile));
+      const self = new Map<string, number>();
+      const total = profile.samples?.length ?? 0;
+      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+      for (const id of profile.samples ?? []) {
+        const f = byId.get(id)!.callFrame;
+        const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+        self.set(name, (self.get(name) ?? 0) + 1);
+      }
+      const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+      process.stdout.write(`main-thread profile (${total} samples) written to ${file}; self time:\n`);
+      for (const [name, n] of top) process.stdout.write(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${name}\n`);
+    },
+  };
+}
 
 async function main(): Promise<void> {
   const loadBefore = loadavg();
@@ -130,7 +157,9 @@ async function main(): Promise<void> {
     const { page, close } = await openPage(browser, server.url, target);
     await page.evaluate(() => (window as unknown as BenchWindow).bench.coldRaw());
     await page.evaluate(() => (window as unknown as BenchWindow).bench.coldSdk());
+    const profiling = process.env.BENCH_CLIENT_PROFILE ? await startProfile(page) : undefined;
     const runs: Samples = await page.evaluate(([n, w]) => (window as unknown as BenchWindow).bench.interleaved(n, w), [RUNS, WARMUP] as const);
+    if (profiling) await profiling.stop(process.env.BENCH_CLIENT_PROFILE!);
     const hits: number[] = await page.evaluate(([n, w]) => (window as unknown as BenchWindow).bench.cacheHits(n, w), [RUNS, WARMUP] as const);
     const batch = await page.evaluate(([r, c, w]) => (window as unknown as BenchWindow).bench.microbatch(r, c, w), [ROUNDS, CALLERS, 5] as const);
     await page.evaluate(() => (window as unknown as BenchWindow).bench.dispose());
