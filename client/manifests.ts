@@ -68,17 +68,11 @@ export function createManifests(deps: ManifestsDeps): Manifests {
       try {
         // The edge was out of reach for the record a moment ago: go to the store at once.
         if (view?.offline) throw view.offline;
-        envelope = await fetchDocument(`${deps.edge}/v1/models/${encodeURIComponent(id)}/manifest${query}`, {
-          fetch: deps.fetch,
-          headers: await deps.headers(),
+        envelope = await fetchDocument(`${deps.edge}/v1/models/${encodeURIComponent(id)}/manifest${query}`, deps, {
           bound: manifestBound(view?.record, id),
           what: `manifest of ${id}`,
-          timeoutMs: deps.timeoutMs,
-          online: deps.online,
-          retry: deps.retry,
           missingOk: false,
-          ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
-          ...(signal ? { signal } : {}),
+          signal,
         });
       } catch (err) {
         const e = toTandemError(err);

@@ -73,15 +73,9 @@ export async function rolloutInForce(
   let fetched: unknown;
   if (!offline) {
     try {
-      fetched = await fetchDocument(`${deps.edge}/v1/rollout/${encodeURIComponent(model)}`, {
-        fetch: deps.fetch,
-        headers: await deps.headers(),
+      fetched = await fetchDocument(`${deps.edge}/v1/rollout/${encodeURIComponent(model)}`, deps, {
         bound: MAX_ROLLOUT_BYTES,
         what: `rollout record of ${model}`,
-        timeoutMs: deps.timeoutMs,
-        online: deps.online,
-        retry: deps.retry,
-        ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
       });
     } catch (err) {
       const e = toTandemError(err);

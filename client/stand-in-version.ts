@@ -54,17 +54,11 @@ export async function findStandInVersion(deps: StandInDeps, manifest: Manifest, 
   if (!wanted) throw none(`${manifest.version} has no origin-tier variant`);
   let listed: unknown;
   try {
-    listed = await fetchDocument(`${deps.edge}/v2/models/${encodeURIComponent(manifest.id)}`, {
-      fetch: deps.fetch,
-      headers: await deps.headers(),
+    listed = await fetchDocument(`${deps.edge}/v2/models/${encodeURIComponent(manifest.id)}`, deps, {
       bound: MAX_METADATA_BYTES,
       what: `metadata of ${manifest.id}`,
-      timeoutMs: deps.timeoutMs,
-      online: deps.online,
-      retry: deps.retry,
       missingOk: false,
-      ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
-      ...(signal ? { signal } : {}),
+      signal,
     });
   } catch (err) {
     const e = toTandemError(err);

@@ -96,17 +96,7 @@ export function createTrust(deps: TrustDeps): Trust {
   /** The last root revived from the store, by its signed payload: verified once per page. */
   let revived: { payload: string; root: Promise<VerifiedRoot> } | undefined;
 
-  const fetchJson = async (path: string, bound: number, what: string) =>
-    fetchDocument(`${deps.edge}/v1/trust/${path}`, {
-      fetch: deps.fetch,
-      headers: await deps.headers(),
-      bound,
-      what,
-      timeoutMs: deps.timeoutMs,
-      online: deps.online,
-      retry: deps.retry,
-      ...(deps.retryDeps ? { retryDeps: deps.retryDeps } : {}),
-    });
+  const fetchJson = async (path: string, bound: number, what: string) => fetchDocument(`${deps.edge}/v1/trust/${path}`, deps, { bound, what });
   const fetchRoot = (version: number) => fetchJson(`root/${version}.json`, MAX_ROOT_BYTES, `root version ${version}`);
   const required = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new TandemError('not_found', `the edge serves no ${what}: rootKeys needs an edge with a root of trust (ROOT_KEYS)`);

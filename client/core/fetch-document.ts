@@ -9,19 +9,25 @@ import { deadlineSignal, errorFromAbort, readBody, readErrorText } from './bound
 import { errorFromAnswer, errorFromFetchFailure } from './error-mapping.ts';
 import { retry, type RetryDeps, type RetryPolicy } from './retry.ts';
 
-export interface FetchDocumentOptions {
+/** Where the SDK's documents come from: what the deps of each caller (manifests, trust, rollout, stand-ins) hold. */
+export interface DocumentSource {
   fetch: typeof fetch;
-  headers: Record<string, string>;
-  /** The most bytes the document may have. */
-  bound: number;
-  /** Names it in messages, e.g. `root version 2`. */
-  what: string;
+  /** The headers of every edge request (API key, client id). */
+  headers: () => Promise<Record<string, string>>;
   /** Deadline of each attempt, ms. */
   timeoutMs: number;
   online: () => boolean;
   retry: RetryPolicy;
-  retryDeps?: RetryDeps;
-  signal?: AbortSignal;
+  retryDeps?: RetryDeps | undefined;
+}
+
+/** One document: its bound and name, and how to answer a 404. */
+export interface DocumentRequest {
+  /** The most bytes the document may have. */
+  bound: number;
+  /** Names it in messages, e.g. `root version 2`. */
+  what: string;
+  signal?: AbortSignal | undefined;
   /** Answer undefined for a 404 (a document that does not exist yet) instead of the edge's error. */
   missingOk?: boolean;
 }
@@ -31,18 +37,19 @@ export interface FetchDocumentOptions {
  * @throws TandemError `payload_too_large`, `deadline_exceeded`, `manifest_signature_invalid` (not JSON),
  *   `offline`, `origin_unavailable`, `aborted`, or the edge's error.
  * @example
- * const envelope = await fetchDocument(`${edge}/v1/trust/timestamp.json`, { fetch, headers, bound: MAX_TIMESTAMP_BYTES, what: 'timestamp record', timeoutMs: 30_000, online, retry: DEFAULT_RETRY });
+ * const envelope = await fetchDocument(`${edge}/v1/trust/timestamp.json`, { fetch, headers, timeoutMs: 30_000, online, retry: DEFAULT_RETRY }, { bound: MAX_TIMESTAMP_BYTES, what: 'timestamp record' });
  */
-export async function fetchDocument(url: string, options: FetchDocumentOptions): Promise<unknown> {
+export async function fetchDocument(url: string, source: DocumentSource, options: DocumentRequest): Promise<unknown> {
   const { what } = options;
+  const headers = await source.headers();
   return retry(
     async () => {
-      const signal = deadlineSignal(options.timeoutMs, options.signal);
+      const signal = deadlineSignal(source.timeoutMs, options.signal);
       let res: Response;
       try {
-        res = await options.fetch(url, { headers: options.headers, cache: 'no-cache', signal });
+        res = await source.fetch(url, { headers, cache: 'no-cache', signal });
       } catch (err) {
-        throw signal.aborted ? errorFromAbort(signal, what) : errorFromFetchFailure(err, options.online(), what);
+        throw signal.aborted ? errorFromAbort(signal, what) : errorFromFetchFailure(err, source.online(), what);
       }
       if (res.status === 404 && options.missingOk !== false) {
         await res.body?.cancel().catch(() => {});
@@ -53,7 +60,7 @@ export async function fetchDocument(url: string, options: FetchDocumentOptions):
       try {
         bytes = await readBody(res, { bound: options.bound, what, signal });
       } catch (err) {
-        throw errorFromFetchFailure(err, options.online(), what);
+        throw errorFromFetchFailure(err, source.online(), what);
       }
       try {
         return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
@@ -61,8 +68,8 @@ export async function fetchDocument(url: string, options: FetchDocumentOptions):
         throw new TandemError('manifest_signature_invalid', `${what} is not JSON`, { cause });
       }
     },
-    options.retry,
+    source.retry,
     options.signal ? { signal: options.signal } : {},
-    options.retryDeps,
+    source.retryDeps,
   );
 }
