@@ -123,9 +123,9 @@ async function originRuns(): Promise<Record<string, number>> {
 
 /**
  * The app's SDK instance: WASM only on the device, and each device run's telemetry record sent as soon as
- * it is made (`maxBatch: 1`), and the install waits for the edge to take it before it leaves. By default
- * records wait for a batch, the timer or page hide, and the telemetry code is a chunk the SDK loads at
- * the first device run: a page left before that chunk arrives loses the record (a loaded machine showed it).
+ * it is made (`maxBatch: 1`), and the install waits for the edge to take it before it leaves, so the
+ * metrics this test reads are complete when it reads them (by default records wait for a batch, the
+ * timer or page hide).
  */
 const APP = { capabilities: WASM_ONLY, telemetry: { maxBatch: 1 } };
 
