@@ -28,14 +28,16 @@ rolloutRecordRoutes.get(
     const model = c.req.param('model');
     const { tuning } = c.get('config');
     const now = Date.now();
-    let inForce: Awaited<ReturnType<typeof rolloutInForce>>;
+    let keys: Awaited<ReturnType<typeof releaseKeys>>;
     try {
-      inForce = await rolloutInForce(c.env.MODELS, model, await releaseKeys(c, now), tuning, now);
+      keys = await releaseKeys(c, now);
     } catch (err) {
       // No root of trust to take the release keys from: this edge follows no record.
       throw new TandemError('not_found', `no rollout record in force for ${model}: ${toTandemError(err).message}`);
     }
-    const { record, envelope } = inForce;
+    // A storage failure is the edge's error (503 and the like), not "no record": a client must not take
+    // it for the absence of a rollout.
+    const { record, envelope } = await rolloutInForce(c.env.MODELS, model, keys, tuning, now);
     if (!record || envelope === undefined) throw new TandemError('not_found', `no rollout record in force for ${model}`);
     c.set('log', { ...c.get('log'), model, version: String(record.version) });
     const maxAge = Math.max(0, Math.min(tuning.manifestMaxAgeSeconds, Math.floor((Date.parse(record.expires) - now) / 1000)));
