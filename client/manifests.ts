@@ -10,8 +10,7 @@ import type { TrustedKeySet } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
 import { manifestCacheKey } from './core/cache-keys.ts';
-import { fetchDocument } from './core/fetch-document.ts';
-import type { RetryDeps, RetryPolicy } from './core/retry.ts';
+import { type DocumentSource, fetchDocument } from './core/fetch-document.ts';
 import type { KeyValueStore } from './core/store.ts';
 import { manifestBound } from './core/trust-rules.ts';
 import type { Trust } from './trust.ts';
@@ -19,23 +18,15 @@ import type { Trust } from './trust.ts';
 /** Where a verified manifest came from. */
 export type ManifestSource = 'network' | 'cache';
 
-export interface ManifestsDeps {
+export interface ManifestsDeps extends DocumentSource {
   /** The edge's base URL, without a trailing slash. */
   edge: string;
-  fetch: typeof fetch;
-  /** The headers of every edge request (API key, client id). */
-  headers: () => Promise<Record<string, string>>;
   /** The pinned manifest keys (`publicKeys`), used when there is no `trust`. */
   trustedKeys: Promise<TrustedKeySet> | undefined;
   /** The update framework, when the app pins root keys: its release keys and record decide. */
   trust: Trust | undefined;
   /** Signed envelopes as the edge sent them; failures must read as misses (a `forgivingStore`). */
   store: KeyValueStore<unknown>;
-  online: () => boolean;
-  retry: RetryPolicy;
-  retryDeps?: RetryDeps;
-  /** Deadline of each manifest request, ms. */
-  timeoutMs: number;
   /** Wall-clock time, ms since the epoch (manifest expiry). */
   now: () => number;
 }

@@ -16,23 +16,14 @@ import type { TrustedKeySet } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { acceptRollout } from '../protocol/rollout/rollout-floors.ts';
 import { MAX_ROLLOUT_BYTES, verifyRollout, type RolloutRecord } from '../protocol/rollout/rollout-record.ts';
-import { fetchDocument } from './core/fetch-document.ts';
-import type { RetryDeps, RetryPolicy } from './core/retry.ts';
+import { type DocumentSource, fetchDocument } from './core/fetch-document.ts';
 import type { KeyValueStore, Warn } from './core/store.ts';
 
-export interface RolloutCheckDeps {
+export interface RolloutCheckDeps extends DocumentSource {
   /** The edge's base URL, without a trailing slash. */
   edge: string;
-  fetch: typeof fetch;
-  /** The headers of every edge request (API key, client id). */
-  headers: () => Promise<Record<string, string>>;
   /** The trust store; failures must read as misses (a `forgivingStore`). */
   store: KeyValueStore<unknown>;
-  online: () => boolean;
-  retry: RetryPolicy;
-  retryDeps?: RetryDeps;
-  /** Deadline of the request, ms. */
-  timeoutMs: number;
   /** Wall-clock time, ms since the epoch. */
   now: () => number;
   warn: Warn;

@@ -14,24 +14,15 @@
 import { TandemError, toTandemError } from '../protocol/errors.ts';
 import { variantForTier, type Manifest } from '../protocol/manifest.ts';
 import { probeVersionReady, type FetchLike } from '../protocol/rollout/version-readiness.ts';
-import { fetchDocument } from './core/fetch-document.ts';
+import { type DocumentSource, fetchDocument } from './core/fetch-document.ts';
 import { nearestVersions, signatureMismatch } from './core/nearest-version.ts';
-import type { RetryDeps, RetryPolicy } from './core/retry.ts';
 import type { Manifests } from './manifests.ts';
 
-export interface StandInDeps {
+export interface StandInDeps extends DocumentSource {
   /** The edge's base URL, without a trailing slash. */
   edge: string;
-  fetch: typeof fetch;
-  /** The headers of every edge request (API key, client id). */
-  headers: () => Promise<Record<string, string>>;
   /** Verified manifests by version, as `load` gets them. */
   manifests: Pick<Manifests, 'get'>;
-  online: () => boolean;
-  retry: RetryPolicy;
-  retryDeps?: RetryDeps;
-  /** Deadline of each request, ms. */
-  timeoutMs: number;
 }
 
 /** The most candidates looked at, nearest first: each costs a manifest request and a readiness request. */

@@ -22,27 +22,18 @@ import { MAX_ROOT_BYTES, MAX_TIMESTAMP_BYTES } from '../protocol/trust/bounds.ts
 import { parseRoot, updateRoot, verifyInitialRoot, type VerifiedRoot } from '../protocol/trust/root.ts';
 import { parseTimestamp, TIMESTAMP_PAYLOAD_TYPE, verifyTimestamp, type TimestampRecord } from '../protocol/trust/timestamp.ts';
 import { acceptRoot, acceptTimestamp, assertFreshEnough, checkManifest, INITIAL_TRUST_STATE, type TrustState } from '../protocol/trust/trust-state.ts';
-import { fetchDocument } from './core/fetch-document.ts';
+import { type DocumentSource, fetchDocument } from './core/fetch-document.ts';
 import { checkRollout } from './rollout-check.ts';
-import type { RetryDeps, RetryPolicy } from './core/retry.ts';
 import type { KeyValueStore, Warn } from './core/store.ts';
 import { newlyRevoked, parseStoredTrust, pinsId, requestedVersion, TRUST_KEY, type StoredTrust } from './core/trust-rules.ts';
 
-export interface TrustDeps {
+export interface TrustDeps extends DocumentSource {
   /** The edge's base URL, without a trailing slash. */
   edge: string;
-  fetch: typeof fetch;
-  /** The headers of every edge request (API key, client id). */
-  headers: () => Promise<Record<string, string>>;
   /** The pinned root keys. */
   rootKeys: Promise<TrustedKeySet>;
   /** Where the install's trust is kept; failures must read as misses (a `forgivingStore`). */
   store: KeyValueStore<unknown>;
-  online: () => boolean;
-  retry: RetryPolicy;
-  retryDeps?: RetryDeps;
-  /** Deadline of each document, ms. */
-  timeoutMs: number;
   offlineMaxAgeMs: number;
   /** Wall-clock time, ms since the epoch. */
   now: () => number;
