@@ -20,7 +20,7 @@
  * | TANDEM_MAX_QUEUE_ROWS | batching.maxQueueRows | 1024 |
  * | TANDEM_SESSION_CONCURRENCY | batching.concurrency (batches run at once per model, one session thread each) | 1 |
  * | TANDEM_BATCH_DISPATCH | batching.dispatch: `eager` runs at once when idle, `delay` always waits to fill | eager |
- * | TANDEM_INTRA_OP_THREADS | intraOpThreads (onnxruntime threads per run; 0 = all cores) | 0 |
+ * | TANDEM_INTRA_OP_THREADS | intraOpThreads (onnxruntime threads per run; 0 = one per core, `os.availableParallelism()`) | 0 |
  * | TANDEM_ORT_SPINNING | ortSpinning: let onnxruntime threads spin-wait (starves HTTP on few cores) | false |
  * | TANDEM_DRAIN_TIMEOUT_MS | drainTimeoutMs (graceful shutdown deadline) | 10000 |
  * | TANDEM_NON_FINITE | nonFinite: reject NaN/Inf inputs, or allow them | reject |
