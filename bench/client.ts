@@ -77,26 +77,66 @@ const p3 = (xs: number[]) => percentiles(xs, [50, 95, 99]).map((v) => round(v, 4
 const perSecond = (b: BatchSamples) => (CALLERS * b.roundMs.length * 1000) / b.roundMs.reduce((a, x) => a + x, 0);
 
 /** A CPU profile of the page's main thread (DevTools protocol); `stop` writes it and prints its busiest functions by self time. */
-async function startProfile(page: Page): Promise<{ stop(file: string): Promise<void> }> {
+type CpuProfile = { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples?: number[] };
+
+/** Prints a profile's busiest functions by self time. */
+function printProfile(what: string, file: string, profile: CpuProfile): void {
+  const self = new Map<string, number>();
+  const total = profile.samples?.length ?? 0;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  for (const id of profile.samples ?? []) {
+    const f = byId.get(id)!.callFrame;
+    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(name, (self.get(name) ?? 0) + 1);
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stdout.write(`${what} profile (${total} samples) written to ${file}; self time:\n`);
+  for (const [name, n] of top) process.stdout.write(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${name}\n`);
+}
+
+/**
+ * CPU profiles of the page's main thread and of each of its Web Workers (the SDK's and the raw one), each
+ * written beside `file` (`FILE`, `FILE.<worker name>.cpuprofile`). Playwright's page sessions reach pages
+ * only, so the workers are attached through the browser's session, as DevTools does.
+ */
+async function startProfile(browser: Browser, page: Page): Promise<{ stop(file: string): Promise<void> }> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  const root = await browser.newBrowserCDPSession();
+  const replies = new Map<string, (result: unknown) => void>();
+  root.on('Target.receivedMessageFromTarget', ({ sessionId, message }) => {
+    const reply = JSON.parse(message) as { id?: number; result?: unknown };
+    if (reply.id !== undefined) replies.get(`${sessionId}:${reply.id}`)?.(reply.result);
+  });
+  let nextId = 0;
+  const sendTo = (sessionId: string, method: string, params: object = {}) =>
+    new Promise<unknown>((resolve) => {
+      const id = ++nextId;
+      replies.set(`${sessionId}:${id}`, resolve);
+      void root.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+    });
+  const { targetInfos } = await root.send('Target.getTargets');
+  const workers: { name: string; sessionId: string }[] = [];
+  for (const t of targetInfos.filter((t) => t.type === 'worker')) {
+    const { sessionId } = await root.send('Target.attachToTarget', { targetId: t.targetId, flatten: false });
+    await sendTo(sessionId, 'Profiler.enable');
+    await sendTo(sessionId, 'Profiler.setSamplingInterval', { interval: 100 });
+    workers.push({ name: (t.title || t.url).replace(/[^\w.-]+/g, '_').slice(0, 40), sessionId });
+  }
   await cdp.send('Profiler.start');
+  for (const w of workers) await sendTo(w.sessionId, 'Profiler.start');
   return {
     async stop(file) {
       const { profile } = await cdp.send('Profiler.stop');
       await writeFile(file, JSON.stringify(profile));
-      const self = new Map<string, number>();
-      const total = profile.samples?.length ?? 0;
-      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-      for (const id of profile.samples ?? []) {
-        const f = byId.get(id)!.callFrame;
-        const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
-        self.set(name, (self.get(name) ?? 0) + 1);
+      printProfile('main-thread', file, profile);
+      for (const w of workers) {
+        const { profile: wp } = (await sendTo(w.sessionId, 'Profiler.stop')) as { profile: CpuProfile };
+        const wFile = `${file}.${w.name}.cpuprofile`;
+        await writeFile(wFile, JSON.stringify(wp));
+        printProfile(`worker ${w.name}`, wFile, wp);
       }
-      const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
-      process.stdout.write(`main-thread profile (${total} samples) written to ${file}; self time:\n`);
-      for (const [name, n] of top) process.stdout.write(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${name}\n`);
     },
   };
 }
@@ -157,7 +197,7 @@ async function main(): Promise<void> {
     const { page, close } = await openPage(browser, server.url, target);
     await page.evaluate(() => (window as unknown as BenchWindow).bench.coldRaw());
     await page.evaluate(() => (window as unknown as BenchWindow).bench.coldSdk());
-    const profiling = process.env.BENCH_CLIENT_PROFILE ? await startProfile(page) : undefined;
+    const profiling = process.env.BENCH_CLIENT_PROFILE ? await startProfile(browser, page) : undefined;
     const runs: Samples = await page.evaluate(([n, w]) => (window as unknown as BenchWindow).bench.interleaved(n, w), [RUNS, WARMUP] as const);
     if (profiling) await profiling.stop(process.env.BENCH_CLIENT_PROFILE!);
     const hits: number[] = await page.evaluate(([n, w]) => (window as unknown as BenchWindow).bench.cacheHits(n, w), [RUNS, WARMUP] as const);

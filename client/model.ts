@@ -227,13 +227,13 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
     // from the model cache: back on the device.
     if (session?.runtime.crashed) session = undefined;
     const s = await untilAborted(deviceSession(), signal);
-    // The worker gets its own copies (transferred); the caller's arrays stay intact for a fallback. Once
-    // it computes, the worker cannot be interrupted: an abort ends the wait, and its answer is dropped;
-    // a run still queued for a micro-batch leaves the queue (`cancel`).
+    // The caller's arrays stay intact for a fallback: the runtime copies what it transfers
+    // (runtime/run-port.ts). Once it computes, the worker cannot be interrupted: an abort ends the wait,
+    // and its answer is dropped; a run still queued for a micro-batch leaves the queue (`cancel`).
     const requestId = signal ? `run-${++nextRun}` : undefined;
     const cancel = () => void s.runtime.cancel(requestId!).catch(() => {});
     signal?.addEventListener('abort', cancel, { once: true });
-    const result = await untilAborted(s.runtime.run(s.sessionId, cloneTensors(inputs), outputs, requestId ? { requestId } : undefined), signal)
+    const result = await untilAborted(s.runtime.run(s.sessionId, inputs, outputs, requestId ? { requestId } : undefined), signal)
       .catch((err: unknown) => {
         throw errorFromDevice(err);
       })

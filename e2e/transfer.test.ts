@@ -1,8 +1,9 @@
 /**
  * Issue 15: a tensor over 64 KiB crosses the page → Web Worker and Web Worker → page boundaries by
  * transfer, never by structured-clone copy. `postMessage` is wrapped on both sides of the SDK's real
- * worker (Worker.prototype in the page before any script runs, the worker's global once it started;
- * comlink posts through both) to record, for every ArrayBuffer over 64 KiB a message carries, whether it
+ * worker (Worker.prototype and MessagePort.prototype in the page before any script runs, the worker's
+ * global and MessagePort.prototype once it started: comlink posts through the worker, runs through a
+ * channel of their own) to record, for every ArrayBuffer over 64 KiB a message carries, whether it
  * was in the transfer list and whether it was detached on the sending side afterwards (a transferred
  * buffer is; a copied one keeps its bytes). A control posts a large buffer without transfer to show the
  * recorder tells a copy apart. The int8 MLP at batch 2048: 2 MiB of input, 80 KiB of output.
@@ -28,11 +29,12 @@ interface Crossing {
 }
 
 /**
- * Wraps `target.postMessage` (a prototype or a global) and returns where it records, per call, the
+ * Wraps each target's `postMessage` (a prototype or a global) and returns where it records, per call, the
  * ArrayBuffers over 64 KiB the message holds. Runs in the browser (as source text: it is serialized).
  */
-const RECORDER = `(target, limit) => {
+const RECORDER = `(targets, limit) => {
   const records = [];
+  for (const target of targets) {
   const original = target.postMessage;
   const collect = (value, found, seen, depth) => {
     if (value === null || typeof value !== 'object' || depth > 12 || seen.has(value)) return;
@@ -50,6 +52,7 @@ const RECORDER = `(target, limit) => {
     records.push(before.map(({ buffer, bytes, listed }) => ({ bytes, listed, detached: buffer.byteLength === 0 })));
     return result;
   };
+  }
   return records;
 }`;
 
@@ -62,7 +65,7 @@ const session = useE2eSession();
 
 describe('tensors over 64 KiB cross the Web Worker boundary by transfer', () => {
   it('page → worker (the SDK’s copy of the input) and worker → page (the output), never copied', async () => {
-    await session.context.addInitScript(`window.__tandemPosts = (${RECORDER})(Worker.prototype, ${LARGE});`);
+    await session.context.addInitScript(`window.__tandemPosts = (${RECORDER})([Worker.prototype, MessagePort.prototype], ${LARGE});`);
     const sdk = await SdkPage.open(session.context, session.env.stack.demoUrl);
     const page = sdk.page;
 
@@ -84,7 +87,7 @@ describe('tensors over 64 KiB cross the Web Worker boundary by transfer', () => 
     const started = page.workers().filter((w) => !before.has(w));
     expect(started, 'the SDK started one Web Worker for the instance').toHaveLength(1);
     const worker: PlaywrightWorker = started[0]!;
-    await worker.evaluate(`self.__tandemPosts = (${RECORDER})(self, ${LARGE}); true`);
+    await worker.evaluate(`self.__tandemPosts = (${RECORDER})([self, MessagePort.prototype], ${LARGE}); true`);
 
     const pageFrom = await page.evaluate(() => (window as unknown as { __tandemPosts: unknown[] }).__tandemPosts.length);
     const run = await page.evaluate(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { continueTrace, formatTraceparent, parseTraceparent } from './traceparent.ts';
+import { continueTrace, formatTraceparent, parseTraceparent, pooledRandom } from './traceparent.ts';
 
 const SPEC_EXAMPLE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -54,5 +54,22 @@ describe('continueTrace', () => {
   it('never makes the invalid all-zero id', () => {
     const zeros = continueTrace(undefined, (b) => b.fill(0));
     expect(parseTraceparent(formatTraceparent(zeros))).toBeDefined();
+  });
+});
+
+describe('pooledRandom', () => {
+  it('hands out each byte of a block once, draws a new block when one runs out, and one as large as an oversized array', () => {
+    const random = pooledRandom(32);
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const bytes = new Uint8Array(8);
+      random(bytes);
+      const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+      expect(seen.has(hex)).toBe(false);
+      seen.add(hex);
+    }
+    const big = new Uint8Array(64);
+    random(big);
+    expect(big.some((b) => b !== 0)).toBe(true);
   });
 });

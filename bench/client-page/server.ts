@@ -49,7 +49,8 @@ async function buildPage(): Promise<string> {
     // The build of onnxruntime-web that loads its .wasm/.mjs from `wasmPaths` (/ort/ here), for both workers.
     resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
     worker: { format: 'es' },
-    build: { outDir, emptyOutDir: true, reportCompressedSize: false, chunkSizeWarningLimit: 10_000 },
+    // Unminified when profiling (BENCH_CLIENT_PROFILE), so that the profiles name the SDK's functions.
+    build: { outDir, emptyOutDir: true, reportCompressedSize: false, chunkSizeWarningLimit: 10_000, minify: !process.env.BENCH_CLIENT_PROFILE },
   });
   return outDir;
 }

@@ -1,20 +1,26 @@
 /**
  * Starts the module Web Worker and wraps it with comlink as a `DeviceRuntime`. `new Worker(new URL(...,
  * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle; the SDK's build
- * keeps it, pointed at dist/worker.js, for the app's bundler (client/vite.config.ts). Inputs are
- * transferred (the SDK hands over its own copies). comlink never rejects calls pending on a worker that
- * died, so every call races the worker's `error` event and fails with `inference_failed`: the SDK then
- * falls back to the origin, and replaces this runtime (`crashed`) on its next device call.
+ * keeps it, pointed at dist/worker.js, for the app's bundler (client/vite.config.ts). Runs go over a
+ * channel of their own (runtime/run-port.ts), inputs and outputs transferred (the SDK hands over its own
+ * copies). Neither comlink nor the run channel rejects calls pending on a worker that died, so every call
+ * races the worker's `error` event and fails with `inference_failed`: the SDK then falls back to the
+ * origin, and replaces this runtime (`crashed`) on its next device call.
  */
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { TandemError } from '../../protocol/errors.ts';
-import { transferablesOf } from '../../protocol/tensor.ts';
 import { installErrorTransfer, type DeviceRuntime, type RestartableRuntime } from '../runtime/contract.ts';
+import { runOverPort } from '../runtime/run-port.ts';
+import type { WorkerApi } from '../runtime/worker.ts';
 
 export function startWorkerRuntime(): RestartableRuntime {
   installErrorTransfer();
   const worker = new Worker(new URL('../runtime/worker.ts', import.meta.url), { type: 'module', name: 'tandem-runtime' });
-  const remote: Remote<DeviceRuntime> = wrap<DeviceRuntime>(worker);
+  const remote: Remote<WorkerApi> = wrap<WorkerApi>(worker);
+  // Runs take a channel of their own (run-port.ts); the worker hears of it before any run can arrive.
+  const { port1, port2 } = new MessageChannel();
+  remote.attachRunPort(transfer(port2, [port2])).catch(() => {}); // A dead worker is reported by the error event below.
+  const runs = runOverPort(port1);
   let crash: TandemError | undefined;
   let rejectAll: ((err: TandemError) => void)[] = [];
   worker.addEventListener('error', (event) => {
@@ -39,8 +45,7 @@ export function startWorkerRuntime(): RestartableRuntime {
     },
     init: (options) => guarded(() => remote.init(options)),
     load: (request, onProgress) => guarded(() => remote.load(request, onProgress ? proxy(onProgress) : undefined)),
-    run: (sessionId, inputs, outputNames, options) =>
-      guarded(() => remote.run(sessionId, transfer(inputs, transferablesOf(Object.values(inputs))), outputNames, options)),
+    run: (sessionId, inputs, outputNames, options) => guarded(() => runs(sessionId, inputs, outputNames, options)),
     release: (sessionId) => guarded(() => remote.release(sessionId)),
     cancel: (requestId) => guarded(() => remote.cancel(requestId)),
     clearModelCache: () => guarded(() => remote.clearModelCache()),

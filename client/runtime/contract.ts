@@ -14,6 +14,14 @@ import type { DeviceBackend } from '../core/placement.ts';
 import type { NetworkCounts } from '../core/counters.ts';
 import type { RetryPolicy } from '../core/retry.ts';
 
+/**
+ * Tensors of at least this many bytes cross between the page and the Web Worker by transfer (the SDK
+ * hands over copies of its own); smaller ones by structured clone, which copies them while it serializes
+ * the message: for a small tensor that is cheaper than a copy, a transfer and a new buffer on the other
+ * side (docs/performance.md, Client).
+ */
+export const TRANSFER_MIN_BYTES = 64 * 1024;
+
 /** `RuntimeInit.memoryBudgetBytes`' default: 256 MiB of weights (onnxruntime-web's WASM heap tops out at 4 GiB, and phones have less). */
 export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
 
@@ -213,7 +221,7 @@ export interface RestartableRuntime extends DeviceRuntime {
   terminate?(): void;
 }
 
-interface SerializedThrow {
+export interface SerializedThrow {
   isError: boolean;
   value: unknown;
 }
@@ -228,22 +236,25 @@ interface SerializedTandemError {
   cause?: string;
 }
 
+/** What was thrown, in a form that crosses `postMessage`: a TandemError keeps its code (and retry hint, request id). */
+export function serializeThrown(value: unknown): SerializedThrow {
+  if (value instanceof TandemError) {
+    const out: SerializedTandemError = { tandem: true, code: value.code, message: value.message };
+    if (value.stack) out.stack = value.stack;
+    if (value.retryAfterSeconds !== undefined) out.retryAfterSeconds = value.retryAfterSeconds;
+    if (value.requestId !== undefined) out.requestId = value.requestId;
+    if (value.cause !== undefined) out.cause = value.cause instanceof Error ? value.cause.message : String(value.cause);
+    return { isError: true, value: out };
+  }
+  if (value instanceof Error) return { isError: true, value: { message: value.message, name: value.name, stack: value.stack } };
+  return { isError: false, value };
+}
+
 /** Marks the value comlink wraps a thrown error in (comlink's private `throwMarker` is a symbol we can't name). */
 const throwHandler: TransferHandler<{ value: unknown }, SerializedThrow> = {
   canHandle: (value): value is { value: unknown } =>
     typeof value === 'object' && value !== null && Object.getOwnPropertySymbols(value).some((s) => s.description === 'Comlink.thrown'),
-  serialize({ value }) {
-    if (value instanceof TandemError) {
-      const out: SerializedTandemError = { tandem: true, code: value.code, message: value.message };
-      if (value.stack) out.stack = value.stack;
-      if (value.retryAfterSeconds !== undefined) out.retryAfterSeconds = value.retryAfterSeconds;
-      if (value.requestId !== undefined) out.requestId = value.requestId;
-      if (value.cause !== undefined) out.cause = value.cause instanceof Error ? value.cause.message : String(value.cause);
-      return [{ isError: true, value: out }, []];
-    }
-    if (value instanceof Error) return [{ isError: true, value: { message: value.message, name: value.name, stack: value.stack } }, []];
-    return [{ isError: false, value }, []];
-  },
+  serialize: ({ value }) => [serializeThrown(value), []],
   deserialize(serialized) {
     throw reviveError(serialized);
   },

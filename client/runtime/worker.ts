@@ -2,14 +2,14 @@
  * The Web Worker entry: builds the device runtime from this worker's globals (onnxruntime-web, fetch,
  * IndexedDB, WebGPU) and exposes it with comlink. Thin on purpose; the logic is in `device-runtime.ts`.
  */
-import { expose, transfer } from 'comlink';
+import { expose } from 'comlink';
 import * as ort from 'onnxruntime-web';
-import { transferablesOf } from '../../protocol/tensor.ts';
 import { idbStore } from '../adapters/idb-store.ts';
 import { createModelCache } from '../core/model-cache.ts';
 import { forgivingStore } from '../core/store.ts';
 import { installErrorTransfer, type DeviceRuntime } from './contract.ts';
 import { createDeviceRuntime, type OrtLike } from './device-runtime.ts';
+import { serveRuns } from './run-port.ts';
 
 installErrorTransfer();
 
@@ -49,13 +49,14 @@ const runtime = createDeviceRuntime({
   warn,
 });
 
-// Outputs go back with their buffers transferred, not copied.
-const exposed: DeviceRuntime = {
+/** What the page's comlink proxy calls: the runtime, and the port its runs arrive on (run-port.ts). */
+export interface WorkerApi extends DeviceRuntime {
+  attachRunPort(port: MessagePort): void;
+}
+
+const api: WorkerApi = {
   ...runtime,
-  async run(sessionId, inputs, outputNames, options) {
-    const result = await runtime.run(sessionId, inputs, outputNames, options);
-    return transfer(result, transferablesOf(Object.values(result.outputs)));
-  },
+  attachRunPort: (port) => serveRuns(port, runtime.run),
 };
 
-expose(exposed);
+expose(api);

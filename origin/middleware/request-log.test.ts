@@ -4,7 +4,7 @@ import { parseTraceparent } from '../../protocol/traceparent.ts';
 import type { OriginEnv } from '../context.ts';
 import { collectingLogger } from '../test-support.ts';
 import { requestId } from './request-id.ts';
-import { pooledRandom, requestLog } from './request-log.ts';
+import { requestLog } from './request-log.ts';
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -38,22 +38,5 @@ describe('request log trace', () => {
       expect(line.parent_span_id).toBeUndefined();
       expect(JSON.stringify(line)).not.toContain('evil');
     }
-  });
-});
-
-describe('pooledRandom', () => {
-  it('hands out each byte of a block once, draws a new block when one runs out, and fills oversized arrays directly', () => {
-    const random = pooledRandom(32);
-    const seen = new Set<string>();
-    for (let i = 0; i < 20; i++) {
-      const bytes = new Uint8Array(8);
-      random(bytes);
-      const hex = Buffer.from(bytes).toString('hex');
-      expect(seen.has(hex)).toBe(false);
-      seen.add(hex);
-    }
-    const big = new Uint8Array(64);
-    random(big);
-    expect(big.some((b) => b !== 0)).toBe(true);
   });
 });
