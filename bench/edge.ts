@@ -1,12 +1,14 @@
 /**
- * `npm run bench:edge`: what the edge adds to an inference. Starts one origin and two edges in front of it,
- * all on the built-in repository with dev credentials: the Worker straight in workerd through Miniflare
- * (stack/edge-miniflare.ts, what production runs: the row the goals judge) and the Worker under wrangler's
- * dev engine (stack/edge-runtime.ts: its local proxy worker in front of workerd, no inspector; the second
- * row). Then drives the same mlp-classifier request straight at the origin and through each edge, in turn,
- * with autocannon: one connection for latency (no queueing), then several for throughput. Prints
- * p50/p95/p99 and requests/s side by side, the added latency and the throughput ratio; writes
- * bench/results/edge.json (the `*_edge` fields are the workerd path, the `*_wrangler` fields the dev engine).
+ * `npm run bench:edge`: what the edge adds to an inference. Starts one origin and three Workers in front of
+ * it, all on the built-in repository with dev credentials: the edge straight in workerd through Miniflare
+ * (stack/edge-miniflare.ts, what production runs: the row the goals judge), the floor (bench/edge-floor/: a
+ * Worker that only relays, run the same way: what workerd and the extra hop cost before the edge does
+ * anything) and the edge under wrangler's dev engine (stack/edge-runtime.ts: its local proxy worker in front
+ * of workerd, no inspector). Then drives the same mlp-classifier request straight at the origin and through
+ * each, in turn, with autocannon: one connection for latency (no queueing), then several for throughput.
+ * Prints p50/p95/p99 and requests/s side by side, the added latency and the throughput ratio; writes
+ * bench/results/edge.json (the `*_edge` fields are the workerd path, `*_floor` the relay-only Worker,
+ * `*_wrangler` the dev engine).
  *
  *   npm run bench:edge -- [--duration 5] [--connections 8]
  */
@@ -24,7 +26,8 @@ import { measure, type Measurement } from './lib/edge-measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-type Path = 'direct' | 'workerd' | 'wrangler';
+type Path = 'direct' | 'workerd' | 'floor' | 'wrangler';
+const PATHS: readonly Path[] = ['direct', 'workerd', 'floor', 'wrangler'];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' } } });
@@ -39,20 +42,22 @@ async function main(): Promise<void> {
     scrubTandemEnv: true,
   });
   const edgeOptions = { origins: [origin.url], repository: DEFAULT_REPOSITORY, trustedKeys, originToken: DEV_ORIGIN_TOKEN, apiKeys: [...DEV_API_KEYS] };
-  // Both edges start together (each bundles or seeds its own copy); if one fails, the other is stopped too.
+  // The Workers start together (each bundles or seeds its own copy); if one fails, the others are stopped too.
   const started = await Promise.allSettled([
     // On a socket of its own: Miniflare's entry worker, a second isolate in front that production lacks, is left out.
     startEdgeInWorkerd({ ...edgeOptions, direct: true }),
+    startEdgeInWorkerd({ ...edgeOptions, direct: true, workerConfig: join(ROOT, 'bench', 'edge-floor', 'wrangler.toml') }),
     // The dev engine without the DevTools inspector that `wrangler dev` always starts: it taxes every
     // subrequest and console line, and the deployed Worker has none.
     startEdge({ ...edgeOptions, logLevel: 'warn', inspector: false }),
   ]);
-  const [workerdStart, wranglerStart] = started;
-  if (workerdStart.status === 'rejected' || wranglerStart.status === 'rejected') {
+  const [workerdStart, floorStart, wranglerStart] = started;
+  if (workerdStart.status === 'rejected' || floorStart.status === 'rejected' || wranglerStart.status === 'rejected') {
     await Promise.all([...started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])), origin.stop()]);
     throw started.find((s) => s.status === 'rejected')?.reason;
   }
   const workerd = workerdStart.value;
+  const floor = floorStart.value;
   const wrangler = wranglerStart.value;
   try {
     const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }] });
@@ -65,9 +70,10 @@ async function main(): Promise<void> {
     const targets = {
       direct: { url: `${origin.url}${path}`, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_ORIGIN_TOKEN}` } },
       workerd: viaEdge(workerd.url),
+      floor: viaEdge(floor.url),
       wrangler: viaEdge(wrangler.url),
     } satisfies Record<Path, unknown>;
-    const paths: Path[] = ['direct', 'workerd', 'wrangler'];
+    const paths = PATHS;
 
     // Warm every path (JIT, connection pools, the edge's readiness checks), then take them in turn.
     for (const p of paths) await measure(targets[p], 1, 2);
@@ -98,6 +104,9 @@ async function main(): Promise<void> {
       added_p95_ms: added('workerd', 'p95'),
       added_p99_ms: added('workerd', 'p99'),
       throughput_ratio: round(loaded.workerd.rps / loaded.direct.rps),
+      ...figures('floor', 'floor'),
+      added_p50_ms_floor: added('floor', 'p50'),
+      throughput_ratio_floor: round(loaded.floor.rps / loaded.direct.rps),
       ...figures('wrangler', 'wrangler'),
       added_p50_ms_wrangler: added('wrangler', 'p50'),
       added_p95_ms_wrangler: added('wrangler', 'p95'),
@@ -105,7 +114,7 @@ async function main(): Promise<void> {
       throughput_ratio_wrangler: round(loaded.wrangler.rps / loaded.direct.rps),
       errors: paths.reduce((n, p) => n + latency[p].errors + loaded[p].errors, 0),
       node: process.version,
-      note: 'edge = the Worker bundle in workerd through Miniflare (no proxy, no inspector); wrangler = wrangler dev engine (workerd behind its local proxy, no inspector); origin = origin/main.ts under tsx; all on loopback on the same machine, paths taken in turn',
+      note: 'edge = the Worker bundle in workerd through Miniflare (no proxy, no inspector); floor = a relay-only Worker (bench/edge-floor) run the same way; wrangler = wrangler dev engine (workerd behind its local proxy, no inspector); origin = origin/main.ts under tsx; all on loopback on the same machine, paths taken in turn',
     };
     printTable([
       ['1 connection', latency],
@@ -116,24 +125,25 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nin workerd the edge adds ${results.added_p50_ms.toFixed(2)} ms at p50 (goal <= ${goalP50}), ${results.added_p95_ms.toFixed(2)} ms at p95 (1 connection); ` +
         `${connections} connections: ${results.throughput_ratio.toFixed(2)} x direct req/s (goal >= ${goalRatio})\n` +
+        `a relay-only Worker in workerd (the floor) adds ${results.added_p50_ms_floor.toFixed(2)} ms at p50; ${results.throughput_ratio_floor.toFixed(2)} x direct req/s\n` +
         `under wrangler's dev engine it adds ${results.added_p50_ms_wrangler.toFixed(2)} ms at p50; ${results.throughput_ratio_wrangler.toFixed(2)} x direct req/s\n`,
     );
     await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
     await writeFile(join(ROOT, 'bench', 'results', 'edge.json'), `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write('wrote bench/results/edge.json\n');
   } finally {
-    await Promise.all([workerd.stop(), wrangler.stop(), origin.stop()]);
+    await Promise.all([workerd.stop(), floor.stop(), wrangler.stop(), origin.stop()]);
   }
 }
 
 function printTable(rows: [string, Record<Path, Measurement>][]): void {
   const f = (n: number) => n.toFixed(2).padStart(9);
-  const names: Record<Path, string> = { direct: 'direct', workerd: 'edge (workerd)', wrangler: 'edge (wrangler dev)' };
+  const names: Record<Path, string> = { direct: 'direct', workerd: 'edge (workerd)', floor: 'relay-only (workerd)', wrangler: 'edge (wrangler dev)' };
   process.stdout.write(
     `\n${'load'.padEnd(15)} ${'path'.padEnd(20)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)} ${'errors'.padStart(7)}\n`,
   );
   for (const [label, byPath] of rows) {
-    for (const p of ['direct', 'workerd', 'wrangler'] as const) {
+    for (const p of PATHS) {
       const m = byPath[p];
       process.stdout.write(`${label.padEnd(15)} ${names[p].padEnd(20)} ${f(m.p50)} ${f(m.p95)} ${f(m.p99)} ${f(m.rps)} ${String(m.errors).padStart(7)}\n`);
     }

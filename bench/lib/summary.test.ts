@@ -124,6 +124,15 @@ describe('tierRows: edge', () => {
     p50_ms_edge_loaded: 6,
     p95_ms_edge_loaded: 9,
     p99_ms_edge_loaded: 12,
+    p50_ms_floor: 2.0,
+    p95_ms_floor: 2.8,
+    p99_ms_floor: 3.6,
+    added_p50_ms_floor: 0.57,
+    rps_floor_1conn: 480,
+    rps_floor: 1500,
+    p50_ms_floor_loaded: 5,
+    p95_ms_floor_loaded: 8,
+    p99_ms_floor_loaded: 11,
     p50_ms_wrangler: 8.76,
     p95_ms_wrangler: 11,
     p99_ms_wrangler: 15,
@@ -135,32 +144,47 @@ describe('tierRows: edge', () => {
     p99_ms_wrangler_loaded: 30,
   };
 
-  it('puts direct, the edge in workerd and under wrangler side by side; the goals judge the workerd rows only', () => {
+  it('puts direct, the edge in workerd, the relay-only floor and the edge under wrangler side by side; the goals judge the edge in workerd only', () => {
     const rows = tierRows(ok('edge', edge));
     expect(rows.map((r) => r.measure)).toEqual([
       'direct to origin, 1 connection',
       'through the edge in workerd, 1 connection',
+      'through a relay-only Worker in workerd (the floor), 1 connection',
       "through the edge under wrangler's dev engine, 1 connection",
       'direct to origin, 8 connections',
       'through the edge in workerd, 8 connections',
+      'through a relay-only Worker in workerd (the floor), 8 connections',
       "through the edge under wrangler's dev engine, 8 connections",
     ]);
     expect(rows[0]).toMatchObject({ throughput_rps: 650, p50_ms: 1.43, p99_ms: 3, goal: null });
     expect(rows[1]).toMatchObject({ throughput_rps: 420, p50_ms: 2.2, p99_ms: 4, versus: 'added p50 ms', value: 0.77, goal: GOALS.edgeAddedP50Ms, met: true });
-    expect(rows[2]).toMatchObject({ throughput_rps: 110, p50_ms: 8.76, versus: 'added p50 ms', value: 7.33, goal: null, met: null });
-    expect(rows[4]).toMatchObject({ throughput_rps: 1200, p95_ms: 9, versus: 'edge/direct req/s', value: 0.6, goal: GOALS.edgeThroughputRatio, met: true });
-    expect(rows[5]).toMatchObject({ throughput_rps: 500, p95_ms: 20, versus: 'edge/direct req/s', value: 0.25, goal: null, met: null });
+    expect(rows[2]).toMatchObject({ throughput_rps: 480, p50_ms: 2.0, versus: 'added p50 ms', value: 0.57, goal: null, met: null });
+    expect(rows[3]).toMatchObject({ throughput_rps: 110, p50_ms: 8.76, versus: 'added p50 ms', value: 7.33, goal: null, met: null });
+    expect(rows[5]).toMatchObject({ throughput_rps: 1200, p95_ms: 9, versus: 'edge/direct req/s', value: 0.6, goal: GOALS.edgeThroughputRatio, met: true });
+    expect(rows[6]).toMatchObject({ throughput_rps: 1500, p95_ms: 8, versus: 'floor/direct req/s', value: 0.75, goal: null, met: null });
+    expect(rows[7]).toMatchObject({ throughput_rps: 500, p95_ms: 20, versus: 'edge/direct req/s', value: 0.25, goal: null, met: null });
     const slow = tierRows(ok('edge', { ...edge, added_p50_ms: 1.2, rps_edge: 900 }));
-    expect([slow[1]!.met, slow[4]!.met]).toEqual([false, false]);
+    expect([slow[1]!.met, slow[5]!.met]).toEqual([false, false]);
   });
 
-  it('shows what an older results file lacks (p99, the wrangler row) as missing, not as zero', () => {
-    const { p99_ms_direct: _a, p99_ms_edge: _b, p50_ms_wrangler: _c, added_p50_ms_wrangler: _d, rps_wrangler: _e, ...older } = edge;
+  it('shows what an older results file lacks (p99, the floor and wrangler rows) as missing, not as zero', () => {
+    const {
+      p99_ms_direct: _a,
+      p99_ms_edge: _b,
+      p50_ms_wrangler: _c,
+      added_p50_ms_wrangler: _d,
+      rps_wrangler: _e,
+      added_p50_ms_floor: _f,
+      rps_floor: _g,
+      ...older
+    } = edge;
     const rows = tierRows(ok('edge', { ...older, p95_ms_edge: null }));
     expect(rows[0]!.p99_ms).toBeNull();
     expect(rows[1]).toMatchObject({ p95_ms: null, p99_ms: null, met: true });
-    expect(rows[2]).toMatchObject({ p50_ms: null, value: null });
-    expect(rows[5]).toMatchObject({ throughput_rps: null, value: null });
+    expect(rows[2]).toMatchObject({ value: null });
+    expect(rows[3]).toMatchObject({ p50_ms: null, value: null });
+    expect(rows[6]).toMatchObject({ throughput_rps: null, value: null });
+    expect(rows[7]).toMatchObject({ throughput_rps: null, value: null });
   });
 });
 

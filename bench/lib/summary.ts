@@ -122,8 +122,9 @@ export function tierRows(outcome: TierOutcome): SummaryRow[] {
 
 /**
  * The fields of bench/results/edge.json the summary reads (bench/edge.ts writes them): `*_edge` is the Worker
- * straight in workerd (Miniflare, as production runs it: the goals judge it), `*_wrangler` the same Worker
- * under wrangler's dev engine (its proxy in front), `*_direct` straight to the origin.
+ * straight in workerd (Miniflare, as production runs it: the goals judge it), `*_floor` a relay-only Worker
+ * run the same way (what workerd and the hop cost on their own), `*_wrangler` the edge under wrangler's dev
+ * engine (its proxy in front), `*_direct` straight to the origin.
  */
 export interface EdgeResults {
   connections: number;
@@ -144,6 +145,15 @@ export interface EdgeResults {
   p50_ms_edge_loaded: number;
   p95_ms_edge_loaded: number;
   p99_ms_edge_loaded: number;
+  p50_ms_floor: number;
+  p95_ms_floor: number;
+  p99_ms_floor: number;
+  added_p50_ms_floor: number;
+  rps_floor_1conn: number;
+  rps_floor: number;
+  p50_ms_floor_loaded: number;
+  p95_ms_floor_loaded: number;
+  p99_ms_floor_loaded: number;
   p50_ms_wrangler: number;
   p95_ms_wrangler: number;
   p99_ms_wrangler: number;
@@ -237,6 +247,7 @@ function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
   const loaded = `${r.connections ?? '-'} connections`;
   const edge = 'through the edge in workerd';
   const wrangler = "through the edge under wrangler's dev engine";
+  const floor = 'through a relay-only Worker in workerd (the floor)';
   return [
     row('edge', 'direct to origin, 1 connection', {
       throughput_rps: num(r.rps_direct_1conn),
@@ -252,6 +263,14 @@ function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
       versus: 'added p50 ms',
       value: num(r.added_p50_ms),
       goal: GOALS.edgeAddedP50Ms,
+    }),
+    row('edge', `${floor}, 1 connection`, {
+      throughput_rps: num(r.rps_floor_1conn),
+      p50_ms: num(r.p50_ms_floor),
+      p95_ms: num(r.p95_ms_floor),
+      p99_ms: num(r.p99_ms_floor),
+      versus: 'added p50 ms',
+      value: num(r.added_p50_ms_floor),
     }),
     row('edge', `${wrangler}, 1 connection`, {
       throughput_rps: num(r.rps_wrangler_1conn),
@@ -275,6 +294,14 @@ function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
       versus: 'edge/direct req/s',
       value: ratio(num(r.rps_edge), num(r.rps_direct)),
       goal: GOALS.edgeThroughputRatio,
+    }),
+    row('edge', `${floor}, ${loaded}`, {
+      throughput_rps: num(r.rps_floor),
+      p50_ms: num(r.p50_ms_floor_loaded),
+      p95_ms: num(r.p95_ms_floor_loaded),
+      p99_ms: num(r.p99_ms_floor_loaded),
+      versus: 'floor/direct req/s',
+      value: ratio(num(r.rps_floor), num(r.rps_direct)),
     }),
     row('edge', `${wrangler}, ${loaded}`, {
       throughput_rps: num(r.rps_wrangler),

@@ -46,7 +46,7 @@ describe('the run channel', () => {
     let sent: Float32Array | undefined;
     const run = connect(async () => {
       sent = floats(1024);
-      return { outputs: { y: { dtype: 'float32', dims: [1024], data: sent } } } as RunResult;
+      return { outputs: { y: { dtype: 'float32', dims: [1024], data: sent } }, backend: 'wasm', computeMs: 0 } as RunResult;
     });
     const result = await run('s', { x: { dtype: 'float32', dims: [1], data: floats(1) } });
     expect(result.outputs.y!.data).toEqual(floats(1024));
