@@ -20,17 +20,17 @@
  * isolate's thread, such as parsing and writing HTTP; (garbage collector)).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { DEFAULT_REPOSITORY } from '../models/build.ts';
 import { processCpuSeconds } from '../stack/child-process.ts';
-import { DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../stack/dev-credentials.ts';
+import { DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN } from '../stack/dev-credentials.ts';
 import { startEdgeInWorkerd, type WorkerdEdge } from '../stack/edge-miniflare.ts';
 import { freePort } from '../stack/edge-process.ts';
-import { spawnOrigin } from '../stack/origin-process.ts';
+import { startDevOrigin } from './lib/dev-origin.ts';
 import { measure, type Measurement, type Target } from './lib/edge-measure.ts';
 import { percentile, round } from './lib/stats.ts';
 import { formatTable } from './lib/table.ts';
@@ -75,13 +75,7 @@ async function main(): Promise<void> {
     return { name: p.slice(0, at), root: resolve(dir.replace(/\+direct$/, '')), direct: dir.endsWith('+direct') };
   });
 
-  await ensureDevRepository(DEFAULT_REPOSITORY, (line) => void process.stderr.write(`${line}\n`));
-  const trustedKeys = await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8');
-  const origin = await spawnOrigin({
-    repository: DEFAULT_REPOSITORY,
-    env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: DEV_ORIGIN_TOKEN },
-    scrubTandemEnv: true,
-  });
+  const { origin, trustedKeys } = await startDevOrigin();
   const edges: Edge[] = [];
   try {
     // One at a time, so each workerd process is told apart by its pid.

@@ -13,15 +13,14 @@
  *   npm run bench:edge -- [--duration 5] [--connections 8]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_REPOSITORY } from '../models/build.ts';
-import { DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN, DEV_TRUSTED_KEYS_FILE, ensureDevRepository } from '../stack/dev-credentials.ts';
+import { DEV_API_KEY, DEV_API_KEYS, DEV_ORIGIN_TOKEN } from '../stack/dev-credentials.ts';
 import { startEdgeInWorkerd } from '../stack/edge-miniflare.ts';
 import { startEdge } from '../stack/edge-process.ts';
-import { spawnOrigin } from '../stack/origin-process.ts';
 import { GOALS } from './lib/goals.ts';
+import { startDevOrigin } from './lib/dev-origin.ts';
 import { measure, type Measurement } from './lib/edge-measure.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -34,13 +33,7 @@ async function main(): Promise<void> {
   const duration = Number(values.duration ?? 5);
   const connections = Number(values.connections ?? 8);
 
-  await ensureDevRepository(DEFAULT_REPOSITORY, (line) => void process.stderr.write(`${line}\n`));
-  const trustedKeys = await readFile(DEV_TRUSTED_KEYS_FILE, 'utf8');
-  const origin = await spawnOrigin({
-    repository: DEFAULT_REPOSITORY,
-    env: { TANDEM_TRUSTED_KEYS: trustedKeys, TANDEM_ORIGIN_TOKEN: DEV_ORIGIN_TOKEN },
-    scrubTandemEnv: true,
-  });
+  const { origin, trustedKeys } = await startDevOrigin();
   const edgeOptions = { origins: [origin.url], repository: DEFAULT_REPOSITORY, trustedKeys, originToken: DEV_ORIGIN_TOKEN, apiKeys: [...DEV_API_KEYS] };
   // The Workers start together (each bundles or seeds its own copy); if one fails, the others are stopped too.
   const started = await Promise.allSettled([
