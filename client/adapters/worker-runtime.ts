@@ -2,8 +2,8 @@
  * Starts the module Web Worker and wraps it with comlink as a `DeviceRuntime`. `new Worker(new URL(...,
  * import.meta.url), { type: 'module' })` is the form bundlers (Vite) recognise and bundle; the SDK's build
  * keeps it, pointed at dist/worker.js, for the app's bundler (client/vite.config.ts). Runs go over a
- * channel of their own (runtime/run-port.ts), inputs and outputs transferred (the SDK hands over its own
- * copies). Neither comlink nor the run channel rejects calls pending on a worker that died, so every call
+ * channel of their own (runtime/run-port.ts: large tensors transferred, never the caller's own buffers).
+ * Neither comlink nor the run channel rejects calls pending on a worker that died, so every call
  * races the worker's `error` event and fails with `inference_failed`: the SDK then falls back to the
  * origin, and replaces this runtime (`crashed`) on its next device call.
  */
