@@ -16,12 +16,9 @@
  */
 import type { BrowserContext } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { writeDocument } from '../models/trust/metadata-store.ts';
 import { randomFloats } from '../origin/test-support.ts';
-import { rolloutKey } from '../protocol/repository-layout.ts';
-import { signRollout } from '../protocol/rollout/rollout-record.ts';
 import { DEV_ADMIN_KEY } from '../stack/dev-credentials.ts';
-import { pool } from './edge/support.ts';
+import { pool, writeRollout } from './edge/support.ts';
 import { WASM_ONLY } from './support/browser.ts';
 import { useE2eSession } from './support/hooks.ts';
 import { fromWire, SdkPage, toWire } from './support/sdk-page.ts';
@@ -48,16 +45,13 @@ const session = useE2eSession({
   models: [MODEL],
   prepare: async (repo) => {
     await uniformCanary(repo, MODEL, STABLE, CANARY);
-    const record = {
-      _type: 'rollout' as const,
+    await writeRollout(repo, {
       model: MODEL,
       version: 1,
-      expires: new Date(Date.now() + 86_400_000).toISOString(),
       stable: STABLE,
       weights: { [STABLE]: 100 - CANARY_PERCENT, [CANARY]: CANARY_PERCENT },
       rollback: ROLLBACK,
-    };
-    await writeDocument(repo.repository, rolloutKey(MODEL), await signRollout(record, [repo.key]));
+    });
   },
 });
 

@@ -6,15 +6,12 @@
  * When the canary's device runs then fail past the record's error threshold, the edge rolls it back by
  * itself and the installs that were on it get the stable version on their next load.
  */
-import { cp, rm } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDocument } from '../../models/trust/metadata-store.ts';
-import { rolloutKey } from '../../protocol/repository-layout.ts';
-import { signRollout } from '../../protocol/rollout/rollout-record.ts';
 import { INFER_TOKEN, type TestRepository } from '../../origin/test-support.ts';
 import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
-import { canaryRepository, inferBody, pool, spawnOrigin, type ChildOrigin } from './support.ts';
+import { canaryRepository, inferBody, pool, repositoryWithout, spawnOrigin, writeRollout, type ChildOrigin } from './support.ts';
 
 const KEYS = { infer: 'ro-infer', admin: 'ro-admin' };
 const MODEL = 'mlp-classifier';
@@ -28,26 +25,15 @@ let edge: RunningEdge;
 
 beforeAll(async () => {
   repo = await canaryRepository();
-  await writeDocument(
-    repo.repository,
-    rolloutKey(MODEL),
-    await signRollout(
-      {
-        _type: 'rollout',
-        model: MODEL,
-        version: 1,
-        expires: new Date(Date.now() + 86_400_000).toISOString(),
-        stable: '1.0.0',
-        weights: { '1.0.0': 50, '1.1.0': 50 },
-        rollback: { maxErrorRate: 0.05, minMedianConfidence: 0, minSamples: 100 },
-      },
-      [repo.key],
-    ),
-  );
+  await writeRollout(repo, {
+    model: MODEL,
+    version: 1,
+    stable: '1.0.0',
+    weights: { '1.0.0': 50, '1.1.0': 50 },
+    rollback: { maxErrorRate: 0.05, minMedianConfidence: 0, minSamples: 100 },
+  });
   // Origin b's repository: the same, without 1.1.0.
-  lacking = { ...repo, repository: `${repo.repository}-lacking`, cleanup: () => rm(`${repo.repository}-lacking`, { recursive: true, force: true }) };
-  await cp(repo.repository, lacking.repository, { recursive: true });
-  await rm(join(lacking.repository, MODEL, '1.1.0'), { recursive: true, force: true });
+  lacking = await repositoryWithout(repo, MODEL, '1.1.0');
   [a, b] = await Promise.all([spawnOrigin(repo), spawnOrigin(lacking)]);
   edge = await startEdge({
     origins: [a.url, b.url],

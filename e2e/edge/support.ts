@@ -3,10 +3,12 @@
  * 1.1.0 (the same model re-signed under a new version, so a canary has two versions to split between),
  * origins as real child processes (so one can be killed), and the edge under `wrangler dev`.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { envelopeKey } from '../../protocol/repository-layout.ts';
+import { writeDocument } from '../../models/trust/metadata-store.ts';
+import { envelopeKey, rolloutKey } from '../../protocol/repository-layout.ts';
 import { encodeBase64 } from '../../protocol/base64.ts';
+import { signRollout, type RolloutRecord } from '../../protocol/rollout/rollout-record.ts';
 import { spawnOrigin as spawnOriginProcess, type OriginProcess } from '../../stack/origin-process.ts';
 import { copyVersion, INFER_TOKEN, signedRepository, type TestRepository } from '../../origin/test-support.ts';
 
@@ -15,6 +17,23 @@ export async function canaryRepository(): Promise<TestRepository> {
   const repo = await signedRepository(['mlp-classifier']);
   await copyVersion(repo, 'mlp-classifier', '1.0.0', '1.1.0');
   return repo;
+}
+
+/**
+ * Signs `model`'s rollout record with the repository's key and stores it under `_rollout/`, as `tandem
+ * rollout` does; it expires in a day.
+ */
+export async function writeRollout(repo: TestRepository, record: Omit<RolloutRecord, '_type' | 'expires'>): Promise<void> {
+  const full: RolloutRecord = { _type: 'rollout', expires: new Date(Date.now() + 86_400_000).toISOString(), ...record };
+  await writeDocument(repo.repository, rolloutKey(record.model), await signRollout(full, [repo.key]));
+}
+
+/** A copy of the repository without `version` of `id` (a canary rolled back and dropped), for an origin that lacks it. */
+export async function repositoryWithout(repo: TestRepository, id: string, version: string): Promise<TestRepository> {
+  const repository = `${repo.repository}-without-${id}-${version}`;
+  await cp(repo.repository, repository, { recursive: true });
+  await rm(join(repository, id, version), { recursive: true, force: true });
+  return { ...repo, repository, cleanup: () => rm(repository, { recursive: true, force: true }) };
 }
 
 /**

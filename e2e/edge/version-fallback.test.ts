@@ -5,22 +5,18 @@
  * manifests, its origin client wrapped with the version fallback (client/version-fallback.ts), and its
  * rollout record check (client/rollout-check.ts).
  */
-import { cp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManifests } from '../../client/manifests.ts';
 import { memoryStore } from '../../client/core/store.ts';
 import { createOriginClient } from '../../client/origin-client.ts';
 import { checkRollout, rolloutInForce } from '../../client/rollout-check.ts';
 import { createVersionFallback } from '../../client/version-fallback.ts';
-import { writeDocument } from '../../models/trust/metadata-store.ts';
 import { INFER_TOKEN, type TestRepository } from '../../origin/test-support.ts';
 import { loadTrustedKeys } from '../../protocol/keys.ts';
-import { rolloutKey } from '../../protocol/repository-layout.ts';
-import { signRollout, verifyRollout } from '../../protocol/rollout/rollout-record.ts';
+import { verifyRollout } from '../../protocol/rollout/rollout-record.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
 import { startEdge, type RunningEdge } from '../../stack/edge-process.ts';
-import { canaryRepository, spawnOrigin, type ChildOrigin } from './support.ts';
+import { canaryRepository, repositoryWithout, spawnOrigin, writeRollout, type ChildOrigin } from './support.ts';
 
 const MODEL = 'mlp-classifier';
 const APP_KEY = 'vf-app';
@@ -32,26 +28,15 @@ let edge: RunningEdge;
 
 beforeAll(async () => {
   repo = await canaryRepository();
-  await writeDocument(
-    repo.repository,
-    rolloutKey(MODEL),
-    await signRollout(
-      {
-        _type: 'rollout',
-        model: MODEL,
-        version: 4,
-        expires: new Date(Date.now() + 86_400_000).toISOString(),
-        stable: '1.0.0',
-        weights: { '1.0.0': 100 },
-        rollback: { maxErrorRate: 0.05, minMedianConfidence: 0, minSamples: 100 },
-      },
-      [repo.key],
-    ),
-  );
+  await writeRollout(repo, {
+    model: MODEL,
+    version: 4,
+    stable: '1.0.0',
+    weights: { '1.0.0': 100 },
+    rollback: { maxErrorRate: 0.05, minMedianConfidence: 0, minSamples: 100 },
+  });
   // The origin's repository: the same, without 1.1.0 (a canary rolled back and dropped).
-  lacking = { ...repo, repository: `${repo.repository}-lacking`, cleanup: () => rm(`${repo.repository}-lacking`, { recursive: true, force: true }) };
-  await cp(repo.repository, lacking.repository, { recursive: true });
-  await rm(join(lacking.repository, MODEL, '1.1.0'), { recursive: true, force: true });
+  lacking = await repositoryWithout(repo, MODEL, '1.1.0');
   origin = await spawnOrigin(lacking);
   edge = await startEdge({
     origins: [origin.url],
