@@ -13,7 +13,6 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../protocol/manifest.ts';
 import type { Tensor } from '../../protocol/tensor.ts';
 import { argmaxRows, fractionEqual } from '../../models/math/stats.ts';
 import { mlpClassifierData } from '../../models/recipes/mlp-classifier.ts';
@@ -22,25 +21,12 @@ import { openSession } from '../../models/test-runtimes.ts';
 import { createModelCache } from '../core/model-cache.ts';
 import { DEFAULT_RETRY } from '../core/retry.ts';
 import { memoryStore } from '../core/store.ts';
-import { createFakeEdge, EDGE, type FakeEdge } from '../test-support/fake-edge.ts';
+import { createFakeEdge, loadRequestFor, type FakeEdge } from '../test-support/fake-edge.ts';
 import type { DeviceRuntime, LoadRequest } from './contract.ts';
 import { createDeviceRuntime, sessionsToRelease, type OrtLike, type OrtSession } from './device-runtime.ts';
 
 const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
 const quiet = () => {};
-
-function request(manifest: Manifest, variantName: string, backends: LoadRequest['backends'] = ['webgpu', 'wasm']): LoadRequest {
-  const variant = manifest.variants.find((v) => v.name === variantName)!;
-  return {
-    requestId: `${manifest.id}-${variantName}`,
-    modelId: manifest.id,
-    version: manifest.version,
-    variant: variant.name,
-    artifact: { url: `${EDGE}/v1/artifacts/${variant.artifact.sha256}`, sha256: variant.artifact.sha256, bytes: variant.artifact.bytes },
-    headers: {},
-    backends,
-  };
-}
 
 let shared: TestModelRepository;
 let edge: FakeEdge;
@@ -77,7 +63,7 @@ describe('backends one at a time (fake onnxruntime)', () => {
   it('falls back from webgpu to wasm, keeps the reason, and reports the backend that really ran', async () => {
     const created: string[][] = [];
     const runtime = runtimeWith(fakeOrt({ webgpu: 'unsupported op MatMulInteger' }, created), true);
-    const loaded = await runtime.load(request(shared.manifests.get('mlp-classifier')!, 'int8'));
+    const loaded = await runtime.load(loadRequestFor(shared.manifests.get('mlp-classifier')!, 'int8'));
     expect(created).toEqual([['webgpu'], ['wasm']]); // Never a list: onnxruntime-web would hide the fallback.
     expect(loaded.backend).toBe('wasm');
     expect(loaded.attempts.map((a) => [a.backend, a.ok, a.reason])).toEqual([
@@ -88,14 +74,14 @@ describe('backends one at a time (fake onnxruntime)', () => {
 
   it('skips webgpu without an adapter, saying so', async () => {
     const created: string[][] = [];
-    const loaded = await runtimeWith(fakeOrt({}, created), false).load(request(shared.manifests.get('mlp-classifier')!, 'int8'));
+    const loaded = await runtimeWith(fakeOrt({}, created), false).load(loadRequestFor(shared.manifests.get('mlp-classifier')!, 'int8'));
     expect(created).toEqual([['wasm']]);
     expect(loaded.attempts[0]).toMatchObject({ backend: 'webgpu', ok: false, reason: 'no WebGPU adapter in this worker' });
   });
 
   it('when every backend fails, device_unsupported lists every cause', async () => {
     const runtime = runtimeWith(fakeOrt({ webgpu: 'device lost', wasm: 'out of memory' }, []), true);
-    await expect(runtime.load(request(shared.manifests.get('mlp-classifier')!, 'int8'))).rejects.toMatchObject({
+    await expect(runtime.load(loadRequestFor(shared.manifests.get('mlp-classifier')!, 'int8'))).rejects.toMatchObject({
       code: 'device_unsupported',
       message: 'no backend could create a session (webgpu: device lost; wasm: out of memory)',
     });
@@ -112,7 +98,7 @@ describe('trust and the model cache', () => {
     const corrupting = createFakeEdge({ repository: shared.repository, manifests: shared.manifests });
     corrupting.corrupt.add(sha);
     const runtime = createDeviceRuntime({ ort, fetch: corrupting.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
-    await expect(runtime.load(request(manifest, 'int8'))).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
+    await expect(runtime.load(loadRequestFor(manifest, 'int8'))).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
     expect([bytes.map.size, sessions]).toEqual([0, 0]);
   });
 });
@@ -173,7 +159,7 @@ describe('the memory budget (fake onnxruntime)', () => {
   const manifest = () => shared.manifests.get('mlp-classifier')!;
   const int8Bytes = () => manifest().variants.find((v) => v.name === 'int8')!.artifact.bytes;
   /** The MLP's int8 variant under another model id (same bytes, so one download for all). */
-  const as = (id: string, version = '1.0.0'): LoadRequest => ({ ...request(manifest(), 'int8', ['wasm']), requestId: id, modelId: id, version });
+  const as = (id: string, version = '1.0.0'): LoadRequest => ({ ...loadRequestFor(manifest(), 'int8', ['wasm']), requestId: id, modelId: id, version });
   const x = { x: { dtype: 'float32' as const, dims: [1, 256], data: new Float32Array(256) } };
 
   async function runtimeWithBudget(models: number) {
@@ -234,10 +220,10 @@ describe('the memory budget (fake onnxruntime)', () => {
     const fake = countingOrt();
     const cache = createModelCache(memoryStore(), memoryStore());
     const runtime = createDeviceRuntime({ ort: fake.ort, fetch: edge.fetch, modelCache: cache, warn: quiet });
-    const fp32 = (id: string, version: string): LoadRequest => ({ ...request(manifest(), 'fp32', ['wasm']), modelId: id, version });
+    const fp32 = (id: string, version: string): LoadRequest => ({ ...loadRequestFor(manifest(), 'fp32', ['wasm']), modelId: id, version });
     await runtime.load(fp32('m', '1.0.0'));
     const cnn = shared.manifests.get('shapes-cnn')!;
-    await runtime.load({ ...request(cnn, 'int8', ['wasm']), modelId: 'other' });
+    await runtime.load({ ...loadRequestFor(cnn, 'int8', ['wasm']), modelId: 'other' });
     await runtime.load(as('m', '1.1.0'));
     const listed = async () => (await cache.list()).map((m) => `${m.modelId}@${m.version}`).sort();
     expect(await listed()).toEqual(['m@1.1.0', 'other@1.0.0']);
@@ -272,11 +258,11 @@ describe('real onnxruntime-web (WASM) under Node', () => {
   it('loads the int8 MLP (download, verify, cache; then from the cache with no request), runs it on wasm', async () => {
     const manifest = shared.manifests.get('mlp-classifier')!;
     const progress: number[] = [];
-    const first = await runtime.load(request(manifest, 'int8'), (p) => p.phase === 'download' && progress.push(p.loaded));
+    const first = await runtime.load(loadRequestFor(manifest, 'int8'), (p) => p.phase === 'download' && progress.push(p.loaded));
     expect(first).toMatchObject({ backend: 'wasm', fromCache: false, cached: true, inputNames: ['x'], outputNames: ['logits', 'probabilities'] });
     expect(progress.at(-1)).toBe(manifest.variants.find((v) => v.name === 'int8')!.artifact.bytes);
     const before = (await runtime.stats()).network.artifact;
-    const second = await runtime.load(request(manifest, 'int8'));
+    const second = await runtime.load(loadRequestFor(manifest, 'int8'));
     expect(second.fromCache).toBe(true);
     expect((await runtime.stats()).network.artifact).toBe(before);
 
@@ -290,7 +276,7 @@ describe('real onnxruntime-web (WASM) under Node', () => {
 
   it(`int8 MLP: agrees with onnxruntime-node int8 (1e-3) and ≥ 99% top-1 with fp32 on ${N} held-out samples, accuracy ≥ 0.9`, async () => {
     const manifest = shared.manifests.get('mlp-classifier')!;
-    const loaded = await runtime.load(request(manifest, 'int8'));
+    const loaded = await runtime.load(loadRequestFor(manifest, 'int8'));
     const read = (v: string) => readFile(join(shared.repository, manifest.id, manifest.version, `${v}.onnx`));
     const nodeInt8 = await openSession('node', await read('int8'));
     const nodeFp32 = await openSession('node', await read('fp32'));
@@ -311,7 +297,7 @@ describe('real onnxruntime-web (WASM) under Node', () => {
 
   it('int8 shapes-cnn runs on wasm with a batch of 2', async () => {
     const manifest = shared.manifests.get('shapes-cnn')!;
-    const loaded = await runtime.load(request(manifest, 'int8'));
+    const loaded = await runtime.load(loadRequestFor(manifest, 'int8'));
     const run = await runtime.run(loaded.sessionId, { image: { dtype: 'float32', dims: [2, 1, 28, 28], data: new Float32Array(2 * 784).fill(0.5) } });
     expect(run.outputs.probabilities!.dims).toEqual([2, 10]);
     const p = run.outputs.probabilities!.data as Float32Array;
@@ -322,7 +308,7 @@ describe('real onnxruntime-web (WASM) under Node', () => {
   for (const id of ['mlp-classifier', 'shapes-cnn']) {
     it(`fp32 ${id}: the device runtime agrees with onnxruntime-node within 1e-4`, async () => {
       const manifest = shared.manifests.get(id)!;
-      const loaded = await runtime.load(request(manifest, 'fp32', ['wasm']));
+      const loaded = await runtime.load(loadRequestFor(manifest, 'fp32', ['wasm']));
       const node = await openSession('node', await readFile(join(shared.repository, id, manifest.version, 'fp32.onnx')));
       const input = manifest.variants[0]!.inputs[0]!;
       const sample = input.shape.slice(1) as number[];

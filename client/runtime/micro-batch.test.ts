@@ -19,7 +19,7 @@ import { sharedModelRepository, type TestModelRepository } from '../../models/te
 import { createModelCache } from '../core/model-cache.ts';
 import { DEFAULT_RETRY } from '../core/retry.ts';
 import { memoryStore } from '../core/store.ts';
-import { createFakeEdge, EDGE, type FakeEdge } from '../test-support/fake-edge.ts';
+import { createFakeEdge, loadRequestFor, type FakeEdge } from '../test-support/fake-edge.ts';
 import { variantSignature, type LoadRequest, type MicroBatchOptions, type RunResult, type VariantSignature } from './contract.ts';
 import { createDeviceRuntime, type OrtLike, type OrtSession } from './device-runtime.ts';
 import { batchingRefusal, batchKey, createMicroBatcher, type Execute } from './micro-batch.ts';
@@ -223,16 +223,7 @@ describe('through the device runtime, on real onnxruntime-web (WASM) under Node'
 
   function request(manifest: Manifest, variantName: string): LoadRequest {
     const variant = manifest.variants.find((v) => v.name === variantName)!;
-    return {
-      requestId: `${manifest.id}-${variantName}`,
-      modelId: manifest.id,
-      version: manifest.version,
-      variant: variant.name,
-      artifact: { url: `${EDGE}/v1/artifacts/${variant.artifact.sha256}`, sha256: variant.artifact.sha256, bytes: variant.artifact.bytes },
-      headers: {},
-      backends: ['wasm'],
-      signature: variantSignature(variant),
-    };
+    return { ...loadRequestFor(manifest, variantName, ['wasm']), signature: variantSignature(variant) };
   }
 
   /** onnxruntime-web with every session's `run` counted. */

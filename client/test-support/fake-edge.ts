@@ -10,6 +10,7 @@
  * answer any path as an attacker would (`intercept`: a replayed document, an endless or a stalled body).
  */
 import { variantForTier, type Manifest } from '../../protocol/manifest.ts';
+import type { LoadRequest } from '../runtime/contract.ts';
 import { modelMetadata } from '../../protocol/oip-metadata.ts';
 import { listModelVersions, readArtifact, readEnvelope } from '../../origin/repository.ts';
 
@@ -39,6 +40,20 @@ export interface FakeEdge {
 }
 
 export const EDGE = 'https://edge.test';
+
+/** What the SDK asks its device runtime to load for `variantName` of `manifest`, its artifact at the fake edge. */
+export function loadRequestFor(manifest: Manifest, variantName: string, backends: LoadRequest['backends'] = ['webgpu', 'wasm']): LoadRequest {
+  const variant = manifest.variants.find((v) => v.name === variantName)!;
+  return {
+    requestId: `${manifest.id}-${variantName}`,
+    modelId: manifest.id,
+    version: manifest.version,
+    variant: variant.name,
+    artifact: { url: `${EDGE}/v1/artifacts/${variant.artifact.sha256}`, sha256: variant.artifact.sha256, bytes: variant.artifact.bytes },
+    headers: {},
+    backends,
+  };
+}
 
 export function createFakeEdge(options: FakeEdgeOptions): FakeEdge {
   const edge: FakeEdge = {
