@@ -21,7 +21,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { batchingFor, loadOriginConfig } from '../origin/config.ts';
-import { runAtRate, runClosedLoop, type LoadResult } from './lib/autocannon-run.ts';
+import { runClosedLoop } from './lib/autocannon-run.ts';
+import { runOpenLoop } from './lib/open-loop.ts';
+import type { LoadResult } from './lib/recorder.ts';
 import { benchRepository, type BenchModel, type BenchRepository } from './lib/bench-repository.ts';
 import { inferTarget, probe, type BodyMode, type InferTarget } from './lib/bodies.ts';
 import { launch, type ChildService as ChildServer } from '../stack/child-process.ts';
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
       const rate = Math.max(1, Math.round(peakRps * 0.8));
       progress(`c: 80% of peak: ${large.id} binary, open loop at ${rate} req/s (peak ${peakRps})`);
       const figures = await measure(origin, large.id, (onWindow) =>
-        runAtRate(target, { rate, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, onWindow }),
+        runOpenLoop(target, { rate, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, onWindow }),
       );
       peak = { model: large.id, mode: 'binary', peak_rps: round(peakRps, 1), target_rps: rate, ...figures };
       progress(`   ${line(figures)}`);

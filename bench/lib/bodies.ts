@@ -6,7 +6,7 @@
 import { encodeInferRequest, requestBinaryOutputs, type InferRequest } from '../../protocol/oip-codec.ts';
 import type { TensorSpec } from '../../protocol/manifest.ts';
 import { randomFloats } from '../../origin/test-support.ts';
-import type { Target } from './autocannon-run.ts';
+import type { Target } from './recorder.ts';
 
 export type BodyMode = 'json' | 'binary';
 

@@ -37,7 +37,7 @@
  * Rows per request are always 1, so `rows_per_s` equals `throughput_rps` for servers b, c and d. A figure
  * that could not be measured is `null`, never NaN.
  */
-import type { LoadResult } from './autocannon-run.ts';
+import type { LoadResult } from './recorder.ts';
 import type { ServerBreakdown } from './origin-metrics.ts';
 import type { RawSweep } from './raw-ort.ts';
 import { ratio } from './stats.ts';
