@@ -49,7 +49,7 @@ export async function runOpenLoop(target: Target, options: OpenLoopOptions): Pro
       const req = request(
         { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method, headers: target.headers, timeout: TIMEOUT_MS },
         (res) => {
-          res.on('data', () => {});
+          res.resume();
           res.on('end', () => {
             recorder.response(res.statusCode ?? 0, performance.now() - dueAt);
             resolve();
@@ -72,7 +72,7 @@ export async function runOpenLoop(target: Target, options: OpenLoopOptions): Pro
   const opensAt = started + options.warmupSeconds * 1000;
   const closesAt = opensAt + options.durationSeconds * 1000;
   const edges: Promise<void>[] = [];
-  const inFlight = new Set<Promise<void>>();
+  const sent: Promise<void>[] = [];
   let next = started + gap();
   let opened = false;
   try {
@@ -84,11 +84,7 @@ export async function runOpenLoop(target: Target, options: OpenLoopOptions): Pro
           recorder.open();
           edges.push(Promise.resolve(options.onWindow?.('start')));
         }
-        for (; next <= now && next < closesAt; next += gap()) {
-          const sent = send(next);
-          inFlight.add(sent);
-          void sent.then(() => inFlight.delete(sent));
-        }
+        for (; next <= now && next < closesAt; next += gap()) sent.push(send(next));
         if (now >= closesAt) {
           recorder.close();
           edges.push(Promise.resolve(options.onWindow?.('end')));
@@ -99,7 +95,7 @@ export async function runOpenLoop(target: Target, options: OpenLoopOptions): Pro
       };
       tick();
     });
-    await Promise.all(inFlight);
+    await Promise.all(sent); // Each settles once answered or failed: never rejects.
   } finally {
     agent.destroy();
   }
