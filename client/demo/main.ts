@@ -6,7 +6,7 @@
  * (`tandem start` does), and then updates are verified as TUF does; else the manifest keys alone.
  * Query parameters: `edge=URL` overrides the edge, `key=` the API key, `resultTtlMs=` the result cache's TTL, `capabilities=JSON` overrides probed device capabilities (e.g. `{"memoryMiB":64}`).
  */
-import { exampleInput } from '../../models/data/examples.ts';
+import { example, hasExamples, prepareExamples } from './examples.ts';
 import { createTandem, type CacheMode, type DeviceCapabilities, type PlacementMode, type TandemModel, TandemError } from '../index.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -57,15 +57,15 @@ function drawImage(data: Float32Array, size: number) {
   const image = context.createImageData(size, size);
   for (let i = 0; i < size * size; i++) {
     const v = Math.max(0, Math.min(255, Math.round(data[i]! * 255)));
-    image.data.set([v, v, v, 255], i * 4);
+    image.data[i * 4] = image.data[i * 4 + 1] = image.data[i * 4 + 2] = v;
+    image.data[i * 4 + 3] = 255;
   }
   context.putImageData(image, 0, 0);
 }
 
 /** An example of the chosen class where the model has examples, else seeded noise of the input's shape. */
-function demoInput(loaded: TandemModel, choice: number): { name: string; data: Float32Array; dims: number[] } {
-  const example = exampleInput(loaded.id, choice);
-  if (example) return example;
+async function demoInput(loaded: TandemModel, choice: number): Promise<{ name: string; data: Float32Array; dims: number[] }> {
+  if (hasExamples(loaded.id)) return example(loaded.id, choice);
   const spec = loaded.placement.variant.inputs[0]!;
   const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
   let s = ((choice + 1) * 2654435761) >>> 0;
@@ -117,9 +117,9 @@ $('load').addEventListener('click', async () => {
         (model.device.fromCache ? ' (bytes from the model cache)' : '')
       : '–';
     const labels = model.manifest.classLabels;
-    fillExamples(
-      labels && exampleInput(model.id, 0) ? labels.map((label) => `an example of ${label}`) : Array.from({ length: 10 }, (_, i) => `random input #${i + 1}`),
-    );
+    const examples = labels && hasExamples(model.id);
+    fillExamples(examples ? labels.map((label) => `an example of ${label}`) : Array.from({ length: 10 }, (_, i) => `random input #${i + 1}`));
+    if (examples) prepareExamples(model.id, labels.length);
     $<HTMLButtonElement>('run').disabled = false;
     $('status').textContent = 'loaded';
   } catch (err) {
@@ -135,11 +135,11 @@ $('run').addEventListener('click', async () => {
   if (!model) return;
   clearError();
   $('status').textContent = 'running…';
-  const input = demoInput(model, Number($<HTMLSelectElement>('example').value));
   const canvas = $<HTMLCanvasElement>('input');
-  canvas.hidden = input.dims.length !== 4;
-  if (!canvas.hidden) drawImage(input.data, input.dims[3]!);
   try {
+    const input = await demoInput(model, Number($<HTMLSelectElement>('example').value));
+    canvas.hidden = input.dims.length !== 4;
+    if (!canvas.hidden) drawImage(input.data, input.dims[3]!);
     const result = await model.run({ [input.name]: { data: input.data, dims: input.dims } }, { cache: $<HTMLSelectElement>('cache').value as CacheMode });
     const probabilities = result.outputs.probabilities!.data as Float32Array;
     const best = probabilities.indexOf(Math.max(...probabilities));

@@ -11,10 +11,12 @@ interface TraceEvent {
   ph: string;
   pid: number;
   tid: number;
+  /** Start, µs. */
+  ts: number;
   dur?: number;
   /** Thread (CPU) time of the event, µs: what the thread itself spent, whatever else the machine ran. */
   tdur?: number;
-  args?: { name?: string };
+  args?: { name?: string; chrome_mojo_event_info?: { mojo_interface_tag?: string } };
 }
 
 export const CHROMIUM = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
@@ -56,8 +58,18 @@ export interface OpenOptions {
  * wall time between tasks, so a busy machine does not make a free main thread look blocked; and the
  * task's thread (CPU) time where the trace has it, so a task the OS descheduled on a loaded machine is
  * not counted as the page's own work.
+ *
+ * `withoutHarness` leaves out the tasks that carried a DevTools protocol message: Playwright's own
+ * queries and evaluations, which a user's page never runs (its clicks arrive as input events, in tasks of
+ * their own, and stay counted). Work the test starts with `page.evaluate` runs in such a task, so a test
+ * that leaves them out must start the page's work some other way.
  */
-export async function mainThreadTasks(browser: Browser, page: Page, work: () => Promise<unknown>): Promise<number[]> {
+export async function mainThreadTasks(
+  browser: Browser,
+  page: Page,
+  work: () => Promise<unknown>,
+  options: { withoutHarness?: boolean } = {},
+): Promise<number[]> {
   await browser.startTracing(page, { categories: ['toplevel', 'disabled-by-default-devtools.timeline'] });
   let trace: Buffer;
   try {
@@ -67,8 +79,14 @@ export async function mainThreadTasks(browser: Browser, page: Page, work: () => 
   }
   const { traceEvents } = JSON.parse(trace.toString('utf8')) as { traceEvents: TraceEvent[] };
   const mainThreads = new Set(traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const onMainThread = (e: TraceEvent) => mainThreads.has(`${e.pid}:${e.tid}`);
+  const devtoolsMessages = traceEvents
+    .filter((e) => e.name === 'Receive mojo message' && e.args?.chrome_mojo_event_info?.mojo_interface_tag === 'blink.mojom.DevToolsSession' && onMainThread(e))
+    .map((e) => e.ts);
+  const carriesDevtools = (task: TraceEvent) => devtoolsMessages.some((ts) => ts >= task.ts && ts <= task.ts + (task.dur ?? 0));
   return traceEvents
-    .filter((e) => e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && mainThreads.has(`${e.pid}:${e.tid}`))
+    .filter((e) => e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && onMainThread(e))
+    .filter((e) => !options.withoutHarness || !carriesDevtools(e))
     .map((e) => (e.tdur ?? e.dur ?? 0) / 1000);
 }
 
