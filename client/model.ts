@@ -18,7 +18,7 @@ import type { ResultCache } from './core/result-cache.ts';
 import { throwIfAborted } from './core/retry.ts';
 import type { Device, DeviceSession, OpenOptions } from './device.ts';
 import type { Warn } from './core/store.ts';
-import { validateInputs } from '../protocol/validate-inputs.ts';
+import { checkInputs } from '../protocol/validate-inputs.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
 import type { OriginClient } from './origin-client.ts';
@@ -277,7 +277,7 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
       const inputs = normalizeInputs(rawInputs);
       // Checked against the signature before either tier sees them, by the rules the origin applies: a
       // wrong name, dtype or shape is the caller's typed error, never onnxruntime's `inference_failed`.
-      validateInputs(
+      checkInputs(
         Object.entries(inputs).map(([name, tensor]) => ({ name, ...tensor })),
         decision.variant.inputs,
         { nonFinite: 'allow' },

@@ -26,40 +26,50 @@ export interface BatchPlan {
  * or `input_not_finite`, naming the input.
  */
 export function validateInputs(inputs: readonly NamedTensor[], specs: readonly TensorSpec[], policy: InputPolicy): BatchPlan {
-  const byName = new Map(inputs.map((t) => [t.name, t]));
+  checkInputs(inputs, specs, policy);
+  return batchPlan(inputs, specs);
+}
+
+/**
+ * `validateInputs`'s checks without its batch plan, for a caller that does not batch (the client SDK,
+ * once per run: nothing here builds a string unless a check fails).
+ * @throws TandemError as `validateInputs`.
+ */
+export function checkInputs(inputs: readonly NamedTensor[], specs: readonly TensorSpec[], policy: InputPolicy): void {
   for (const input of inputs) {
     if (!specs.some((s) => s.name === input.name)) {
       throw new TandemError('input_unknown', `unknown input "${input.name}"; the model takes ${specs.map((s) => `"${s.name}"`).join(', ')}`);
     }
   }
-  const dynamic = new Map<string, number>();
+  let dynamic: Map<string, number> | undefined;
   for (const spec of specs) {
-    const input = byName.get(spec.name);
+    const input = inputs.find((t) => t.name === spec.name);
     if (!input) throw new TandemError('input_missing', `input "${spec.name}" is required`);
     if (input.dtype !== spec.dtype) {
       throw new TandemError('input_dtype_mismatch', `input "${spec.name}" is ${input.dtype}, the model takes ${spec.dtype}`);
     }
-    checkShape(input, spec, dynamic);
+    dynamic = checkShape(input, spec, dynamic);
     if (policy.nonFinite === 'reject') checkFinite(input);
   }
-  return batchPlan(inputs, specs);
 }
 
-function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, number>): void {
-  const expected = `[${spec.shape.join(',')}]`;
+/** Returns the symbolic dimensions bound so far (made on the first one). */
+function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, number> | undefined): Map<string, number> | undefined {
   const mismatch = (why: string) =>
-    new TandemError('input_shape_mismatch', `input "${spec.name}" has shape [${input.dims.join(',')}], expected ${expected}: ${why}`);
+    new TandemError('input_shape_mismatch', `input "${spec.name}" has shape [${input.dims.join(',')}], expected [${spec.shape.join(',')}]: ${why}`);
   if (input.dims.length !== spec.shape.length) throw mismatch(`rank ${input.dims.length}, expected ${spec.shape.length}`);
-  spec.shape.forEach((dim, axis) => {
+  for (let axis = 0; axis < spec.shape.length; axis++) {
+    const dim = spec.shape[axis]!;
     const actual = input.dims[axis]!;
     if (typeof dim === 'number') {
       if (actual !== dim) throw mismatch(`dimension ${axis} must be ${dim}`);
-      return;
+      continue;
     }
-    const bound = dynamic.get(dim);
+    const bound = dynamic?.get(dim);
     if (bound !== undefined && bound !== actual) throw mismatch(`"${dim}" is ${bound} in another input`);
-    dynamic.set(dim, actual);
-  });
+    (dynamic ??= new Map()).set(dim, actual);
+  }
+  return dynamic;
 }
 
 function checkFinite(input: NamedTensor): void {

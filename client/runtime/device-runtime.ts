@@ -148,7 +148,12 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   const memory = { released: 0, reopened: 0, peakSessions: 0, peakBytes: 0 };
 
   const openEntries = () => [...entries.values()].filter((e) => e.session !== undefined);
-  const openBytes = () => openEntries().reduce((sum, e) => sum + e.bytes, 0);
+  /** A loop, not `openEntries()`: every run asks (`afterRun`). */
+  const openBytes = () => {
+    let sum = 0;
+    for (const e of entries.values()) if (e.session !== undefined) sum += e.bytes;
+    return sum;
+  };
   const openCount = () => openEntries().length + releaseAfterRun.size;
 
   async function releaseNow(session: OrtSession): Promise<void> {
