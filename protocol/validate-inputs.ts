@@ -41,20 +41,19 @@ export function checkInputs(inputs: readonly NamedTensor[], specs: readonly Tens
       throw new TandemError('input_unknown', `unknown input "${input.name}"; the model takes ${specs.map((s) => `"${s.name}"`).join(', ')}`);
     }
   }
-  let dynamic: Map<string, number> | undefined;
+  const dynamic = new Map<string, number>();
   for (const spec of specs) {
     const input = inputs.find((t) => t.name === spec.name);
     if (!input) throw new TandemError('input_missing', `input "${spec.name}" is required`);
     if (input.dtype !== spec.dtype) {
       throw new TandemError('input_dtype_mismatch', `input "${spec.name}" is ${input.dtype}, the model takes ${spec.dtype}`);
     }
-    dynamic = checkShape(input, spec, dynamic);
+    checkShape(input, spec, dynamic);
     if (policy.nonFinite === 'reject') checkFinite(input);
   }
 }
 
-/** Returns the symbolic dimensions bound so far (made on the first one). */
-function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, number> | undefined): Map<string, number> | undefined {
+function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, number>): void {
   const mismatch = (why: string) =>
     new TandemError('input_shape_mismatch', `input "${spec.name}" has shape [${input.dims.join(',')}], expected [${spec.shape.join(',')}]: ${why}`);
   if (input.dims.length !== spec.shape.length) throw mismatch(`rank ${input.dims.length}, expected ${spec.shape.length}`);
@@ -65,11 +64,10 @@ function checkShape(input: NamedTensor, spec: TensorSpec, dynamic: Map<string, n
       if (actual !== dim) throw mismatch(`dimension ${axis} must be ${dim}`);
       continue;
     }
-    const bound = dynamic?.get(dim);
+    const bound = dynamic.get(dim);
     if (bound !== undefined && bound !== actual) throw mismatch(`"${dim}" is ${bound} in another input`);
-    (dynamic ??= new Map()).set(dim, actual);
+    dynamic.set(dim, actual);
   }
-  return dynamic;
 }
 
 function checkFinite(input: NamedTensor): void {
