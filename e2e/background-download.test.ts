@@ -3,7 +3,9 @@
  * `prefer-device`, with the artifact download held back (Playwright's `route` on `/v1/artifacts/`, which
  * sees the Web Worker's requests too), `load` resolves and the first answer comes from the origin, in about
  * one round trip, while the download still waits; once it is let through, the device session opens in the
- * background and later runs say `ranOn: 'device'`.
+ * background and later runs say `ranOn: 'device'`. And the returning visit: the model cache holds the
+ * variant, so `isCached` says so and `prefer-device` opens it before `load` resolves, no origin answer and
+ * no artifact request; after `tandem.delete` it is a first visit again.
  */
 import type { Route } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -118,5 +120,55 @@ describe('background download', () => {
     expect(later.phases).toContain('download');
     expect(later.phases).toContain('session');
     await session.context.unroute('**/v1/artifacts/**', hold);
+  });
+
+  it('a returning visit finds the variant cached: isCached, the device before load resolves; after delete, a first visit again', async () => {
+    const sdk = await SdkPage.open(session.context, session.env.stack.demoUrl);
+    await sdk.createInstance('first', { capabilities: WASM_ONLY });
+    expect(await sdk.load('first', 'mlp-classifier', 'int8', 'device-only')).toMatchObject({ ok: true, value: { target: 'device', backend: 'wasm' } });
+
+    await sdk.reload(); // The same profile: IndexedDB holds the bytes; no instance survives.
+    await sdk.createInstance('again', { capabilities: WASM_ONLY });
+    const artifactRequests: string[] = [];
+    const count = (request: { url(): string }) => void (request.url().includes('/v1/artifacts/') && artifactRequests.push(request.url()));
+    session.context.on('request', count);
+    const visit = () =>
+      sdk.page.evaluate(async () => {
+        const tandem = (window as unknown as { byom: { tandems: Record<string, PageTandem> } }).byom.tandems.again!;
+        const cachedBefore = await tandem.isCached('mlp-classifier');
+        const model = await tandem.load('mlp-classifier', { placement: 'prefer-device' });
+        const atLoad = model.device ? { backend: model.device.backend, fromCache: model.device.fromCache } : null;
+        const r = await model.run({ x: { type: 'float32', dims: [1, 256], data: new Float32Array(256).fill(0.5) } }, { cache: 'no-store' });
+        return { cachedBefore, atLoad, ranOn: r.ranOn };
+
+        interface PageTandem {
+          isCached(id: string): Promise<boolean>;
+          load(id: string, options: Record<string, unknown>): Promise<PageModel>;
+        }
+        interface PageModel {
+          device: { backend: string; fromCache: boolean } | undefined;
+          run(inputs: Record<string, unknown>, options: Record<string, unknown>): Promise<{ ranOn: string }>;
+        }
+      });
+    expect(await visit()).toEqual({ cachedBefore: true, atLoad: { backend: 'wasm', fromCache: true }, ranOn: 'device' });
+    expect(artifactRequests).toEqual([]);
+
+    const afterDelete = await sdk.page.evaluate(async () => {
+      const tandem = (window as unknown as { byom: { tandems: Record<string, PageTandem> } }).byom.tandems.again!;
+      await tandem.delete('mlp-classifier');
+      return tandem.isCached('mlp-classifier');
+
+      interface PageTandem {
+        delete(id: string): Promise<void>;
+        isCached(id: string): Promise<boolean>;
+      }
+    });
+    expect(afterDelete).toBe(false);
+    await sdk.reload();
+    await sdk.createInstance('again', { capabilities: WASM_ONLY });
+    // Its bytes gone, prefer-device answers from the origin while the variant downloads again.
+    expect(await visit()).toMatchObject({ cachedBefore: false, atLoad: null, ranOn: 'origin' });
+    await expect.poll(() => artifactRequests.length, { timeout: 60_000, interval: 100 }).toBeGreaterThanOrEqual(1);
+    session.context.off('request', count);
   });
 });

@@ -13,7 +13,8 @@ import { installErrorTransfer, type DeviceRuntime, type RestartableRuntime } fro
 import { runOverPort } from '../runtime/run-port.ts';
 import type { WorkerApi } from '../runtime/worker.ts';
 
-export function startWorkerRuntime(): RestartableRuntime {
+/** Typed `Required`: a member the contract adds and this wrapper forgets is a compile error, not a no-op in browsers. */
+export function startWorkerRuntime(): RestartableRuntime & Required<DeviceRuntime> {
   installErrorTransfer();
   const worker = new Worker(new URL('../runtime/worker.ts', import.meta.url), { type: 'module', name: 'tandem-runtime' });
   const remote: Remote<WorkerApi> = wrap<WorkerApi>(worker);
@@ -21,6 +22,8 @@ export function startWorkerRuntime(): RestartableRuntime {
   const { port1, port2 } = new MessageChannel();
   remote.attachRunPort(transfer(port2, [port2])).catch(() => {}); // A dead worker is reported by the error event below.
   const runs = runOverPort(port1);
+  // The worker's runtime has every optional member of the contract.
+  const full = remote as Remote<Required<DeviceRuntime>>;
   let crash: TandemError | undefined;
   let rejectAll: ((err: TandemError) => void)[] = [];
   worker.addEventListener('error', (event) => {
@@ -49,7 +52,9 @@ export function startWorkerRuntime(): RestartableRuntime {
     release: (sessionId) => guarded(() => remote.release(sessionId)),
     cancel: (requestId) => guarded(() => remote.cancel(requestId)),
     clearModelCache: () => guarded(() => remote.clearModelCache()),
-    evictVersions: (modelId, versions) => guarded(() => (remote as Remote<Required<DeviceRuntime>>).evictVersions(modelId, versions)),
+    evictVersions: (modelId, versions) => guarded(() => full.evictVersions(modelId, versions)),
+    cachedArtifacts: (modelId) => guarded(() => full.cachedArtifacts(modelId)),
+    evictModel: (modelId) => guarded(() => full.evictModel(modelId)),
     stats: () => guarded(() => remote.stats()),
     terminate: () => worker.terminate(),
   };
