@@ -57,6 +57,12 @@ export interface OpenOptions {
 
 export interface Device {
   capabilities(): Promise<DeviceCapabilities>;
+  /**
+   * Starts the runtime if need be, and onnxruntime-web's WASM in it, without waiting: for a load about to
+   * open a session here, so that the compile overlaps its manifest and download. What fails is left to
+   * the open that follows to report.
+   */
+  warmUp(): void;
   /** Downloads (or reads from the model cache), verifies and opens `choice.variant` in the runtime. */
   open(manifest: Manifest, choice: PlacementChoice, options?: OpenOptions): Promise<DeviceSession>;
   /** The runtime's counters; undefined before it started or after it crashed (its counts died with it). */
@@ -84,6 +90,8 @@ export function createDevice(deps: DeviceDeps): Device {
   let runtimeStarts = 0;
   let nextRequest = 0;
   let persisted: boolean | undefined;
+  /** The runtime asked to warm up (one ask per runtime: a new one after a crash is asked again). */
+  let warmed: RestartableRuntime | undefined;
 
   const getCapabilities = () => (capabilities ??= deps.probe().then((probed) => withOverrides(probed, deps.overrides)));
 
@@ -122,6 +130,14 @@ export function createDevice(deps: DeviceDeps): Device {
 
   return {
     capabilities: getCapabilities,
+    warmUp() {
+      void (async () => {
+        const rt = await getRuntime();
+        if (warmed === rt || !(await getCapabilities()).wasm) return;
+        warmed = rt;
+        await rt.warmUp?.();
+      })().catch(() => {});
+    },
     async open(manifest, choice, options = {}) {
       const rt = await getRuntime();
       // Aborted while the runtime started (a model disposed at once): no download, no session.

@@ -203,6 +203,53 @@ describe('createTandem', () => {
     expect((await tandem.stats()).network).toMatchObject({ manifest: 1, artifact: 1 });
   });
 
+  it("starts onnxruntime-web's WASM before the manifest arrives under device-only, once placement says device otherwise, never for the origin", async () => {
+    const events: string[] = [];
+    /** A page whose runtime records its warm-ups, and whose manifest requests wait (up to 5 s) for `warmUpSeen`. */
+    const pageRecording = (placement: TandemConfig['placement'], manifestWaitsForWarmUp: boolean) => {
+      const p = profile();
+      const runtime = p.newRuntime();
+      let warmUpSeen = () => {};
+      const warmed = new Promise<void>((resolve) => (warmUpSeen = resolve));
+      return p.page(
+        { placement },
+        {
+          runtime: {
+            ...runtime,
+            warmUp: () => {
+              events.push('warmUp');
+              warmUpSeen();
+              return runtime.warmUp!();
+            },
+          },
+          fetch: async (input, init) => {
+            const kind = requestKind(new Request(input, init).url);
+            if (kind === 'manifest' && manifestWaitsForWarmUp) {
+              const late = new Promise((_, reject) => setTimeout(() => reject(new Error('no warm-up before the manifest')), 5_000));
+              await Promise.race([warmed, late]);
+            }
+            events.push(kind);
+            return edge.fetch(input, init);
+          },
+        },
+      );
+    };
+
+    await pageRecording('device-only', true).load('mlp-classifier');
+    expect(events).toEqual(['warmUp', 'manifest']);
+
+    events.length = 0;
+    await pageRecording('prefer-device', false).load('mlp-classifier', { waitForDevice: true });
+    expect(events.filter((e) => e === 'manifest' || e === 'warmUp')).toEqual(['manifest', 'warmUp']);
+
+    for (const placement of ['origin-only', 'prefer-origin'] as const) {
+      events.length = 0;
+      const model = await pageRecording(placement, false).load('mlp-classifier');
+      await model.run(x(21), { cache: 'no-store' });
+      expect(events, placement).not.toContain('warmUp');
+    }
+  });
+
   it('one caller aborting a shared load does not cancel it for the others; all aborting cancels it', async () => {
     const tandem = profile().page();
     const quitter = new AbortController();

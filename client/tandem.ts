@@ -288,6 +288,10 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     // Under prefer-device, whether the model cache holds the model is asked now: the Web Worker starts
     // while the manifest is fetched and verified, not after.
     const cachedHere = mode === 'prefer-device' ? device.cachedArtifacts(id).catch(() => []) : undefined;
+    // onnxruntime-web's WASM compile (seconds on a first visit) starts as soon as a device session is
+    // certain: at once under device-only, so that it overlaps the manifest and the download; under the
+    // other modes once the placement says device (a compile is not spent on a model the origin will run).
+    if (mode === 'device-only') device.warmUp();
     const { manifest, source } = await manifests.get(id, signal, version);
     // A pinned older version must not evict the current one's results.
     if (version === undefined) void results.invalidateOtherVersions(manifest.id, manifest.version);
@@ -297,6 +301,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     if (decision.target === 'origin' || decision.fallback?.target === 'origin') loadOipCodec().catch(() => {});
     // Likewise telemetry's, if the device may run it: its first record must not wait for the chunk.
     if (decision.target === 'device' || decision.fallback?.target === 'device') telemetry?.prepare();
+    if (decision.target === 'device') device.warmUp();
     let session: DeviceSession | undefined;
     let openError: TandemError | undefined;
     // Under prefer-device, a variant the model cache lacks downloads in the background while the origin

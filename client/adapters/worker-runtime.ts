@@ -55,6 +55,7 @@ export function startWorkerRuntime(): RestartableRuntime & Required<DeviceRuntim
     evictVersions: (modelId, versions) => guarded(() => full.evictVersions(modelId, versions)),
     cachedArtifacts: (modelId) => guarded(() => full.cachedArtifacts(modelId)),
     evictModel: (modelId) => guarded(() => full.evictModel(modelId)),
+    warmUp: () => guarded(() => full.warmUp()),
     stats: () => guarded(() => remote.stats()),
     terminate: () => worker.terminate(),
   };

@@ -86,7 +86,8 @@ export interface RuntimeInit {
    * The bytes of model weights (artifact sizes) the open sessions may hold together; least recently used
    * sessions are released to make room. Default `DEFAULT_MEMORY_BUDGET_BYTES`.
    */
-  memoryBudgetBytes?: number /** Coalescing of concurrent runs of one session; `false` runs each alone. Default `DEFAULT_MICRO_BATCH`. */;
+  memoryBudgetBytes?: number;
+  /** Coalescing of concurrent runs of one session; `false` runs each alone. Default `DEFAULT_MICRO_BATCH`. */
   microBatch?: MicroBatchOptions | false;
 }
 
@@ -195,6 +196,13 @@ export interface CachedArtifact {
 /** What the Web Worker exposes. Methods only take and return structured-cloneable values (and one callback). */
 export interface DeviceRuntime {
   init(options: RuntimeInit): Promise<void>;
+  /**
+   * Starts onnxruntime-web's WASM (compile and instantiate, seconds on a first visit) now, so that a load
+   * about to come does not wait for it after its download. Resolves when it is ready, or failed (a
+   * warning: the load then meets the failure itself). Once per runtime; after `init`. Optional for
+   * runtimes an app brings.
+   */
+  warmUp?(): Promise<void>;
   /** Reads the model cache or downloads (resuming), verifies the SHA-256, caches, creates the session. */
   load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult>;
   /** Runs the session, coalesced with concurrent runs of it when it can batch (`RuntimeInit.microBatch`). */

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ortWeb from 'onnxruntime-web';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from '../../protocol/tensor.ts';
 import { argmaxRows, fractionEqual } from '../../models/math/stats.ts';
 import { mlpClassifierData } from '../../models/recipes/mlp-classifier.ts';
@@ -24,9 +24,17 @@ import { memoryStore } from '../core/store.ts';
 import { createFakeEdge, loadRequestFor, type FakeEdge } from '../test-support/fake-edge.ts';
 import type { DeviceRuntime, LoadRequest } from './contract.ts';
 import { createDeviceRuntime, sessionsToRelease, type OrtLike, type OrtSession } from './device-runtime.ts';
+import { WARM_MODEL_BYTES } from './warm-model.ts';
 
 const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
 const quiet = () => {};
+
+/** A promise the test settles: `held` waits until `release()`. */
+function gate() {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  return { held, release };
+}
 
 let shared: TestModelRepository;
 let edge: FakeEdge;
@@ -100,6 +108,90 @@ describe('trust and the model cache', () => {
     const runtime = createDeviceRuntime({ ort, fetch: corrupting.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
     await expect(runtime.load(loadRequestFor(manifest, 'int8'))).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
     expect([bytes.map.size, sessions]).toEqual([0, 0]);
+  });
+});
+
+describe('start-up overlaps (fake onnxruntime)', () => {
+  /** A fake onnxruntime recording each create (the bytes' length, the providers) and the releases; `hold` delays the warm model's create. */
+  function recordingOrt(options: { hold?: Promise<void>; warmFails?: string } = {}) {
+    const state = { created: [] as string[], released: 0, writeDoneAtCreate: [] as boolean[] };
+    const ort: OrtLike = {
+      env: { wasm: {} },
+      Tensor: class {} as unknown as OrtLike['Tensor'],
+      InferenceSession: {
+        async create(bytes, { executionProviders }) {
+          const warm = bytes.length === WARM_MODEL_BYTES.length;
+          state.created.push(`${warm ? 'warm' : 'model'} on ${executionProviders.join(',')}`);
+          if (warm && options.hold) await options.hold;
+          if (warm && options.warmFails) throw new Error(options.warmFails);
+          return { inputNames: ['x'], outputNames: ['y'], run: async () => ({}), release: async () => void state.released++ };
+        },
+      },
+    };
+    return { ort, state };
+  }
+  const mlp = () => loadRequestFor(shared.manifests.get('mlp-classifier')!, 'int8');
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it("warmUp opens the 94-byte model on wasm once and releases it; a load's session waits for it", async () => {
+    const { held, release } = gate();
+    const { ort, state } = recordingOrt({ hold: held });
+    const bytes = memoryStore<Uint8Array>();
+    const runtime = createDeviceRuntime({ ort, fetch: edge.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
+    const warming = runtime.warmUp!();
+    expect(runtime.warmUp!()).toBe(warming);
+    const loading = runtime.load(mlp());
+    await vi.waitFor(() => expect(bytes.map.size).toBe(1)); // Downloaded, verified and cached meanwhile.
+    await settle();
+    expect(state.created).toEqual(['warm on wasm']); // onnxruntime-web would refuse a second start under way.
+    release();
+    await warming;
+    expect((await loading).backend).toBe('wasm');
+    expect(state.created).toEqual(['warm on wasm', 'model on wasm']);
+    expect(state.released).toBe(1);
+  });
+
+  it('a warm-up that fails is a warning, and the load opens its session all the same', async () => {
+    const { ort, state } = recordingOrt({ warmFails: 'no SIMD' });
+    const warnings: string[] = [];
+    const runtime = createDeviceRuntime({
+      ort,
+      fetch: edge.fetch,
+      modelCache: createModelCache(memoryStore(), memoryStore()),
+      warn: (message, cause) => warnings.push(`${message}: ${(cause as Error).message}`),
+    });
+    await runtime.warmUp!();
+    expect(warnings).toEqual(['starting onnxruntime-web ahead of the load failed; the load will start it and report what fails: no SIMD']);
+    expect((await runtime.load(mlp())).backend).toBe('wasm');
+    expect(state.created).toEqual(['warm on wasm', 'model on wasm']);
+  });
+
+  it('writes the downloaded bytes to the model cache while the session is created, and answers when both are done', async () => {
+    const { held, release } = gate();
+    const inner = memoryStore<Uint8Array>();
+    let writing = false;
+    const bytes = {
+      ...inner,
+      set: async (key: string, value: Uint8Array) => {
+        writing = true;
+        await held;
+        await inner.set(key, value);
+        writing = false;
+      },
+    };
+    const { ort, state } = recordingOrt();
+    const created = ort.InferenceSession.create;
+    ort.InferenceSession.create = (model, options) => (state.writeDoneAtCreate.push(!writing), created(model, options));
+    const runtime = createDeviceRuntime({ ort, fetch: edge.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
+    let answered = false;
+    const loading = runtime.load(mlp()).finally(() => (answered = true));
+    await vi.waitFor(() => expect(state.created).toEqual(['model on wasm']));
+    expect(state.writeDoneAtCreate).toEqual([false]); // The session did not wait for the write.
+    await settle();
+    expect(answered).toBe(false); // The load waits for the write: `cached` is true only once it is stored.
+    release();
+    expect(await loading).toMatchObject({ cached: true, fromCache: false });
+    expect(inner.map.size).toBe(1);
   });
 });
 

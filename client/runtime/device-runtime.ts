@@ -14,6 +14,11 @@
  * model cache (or downloads again), evicting others in turn. A session released while a run is using it
  * is released when that run ends.
  *
+ * Start-up: onnxruntime-web compiles its WASM (seconds on a first visit) inside its first session's
+ * creation. `warmUp` starts it early with a 94-byte model (`warm-model.ts`), so that it overlaps the
+ * manifest check and the download; and a downloaded artifact is written to the model cache while its
+ * session is created, not before.
+ *
  * Concurrent runs of a session whose variant can batch are coalesced into one `session.run`
  * (`micro-batch.ts`, `RuntimeInit.microBatch`); the others run as they come.
  *
@@ -43,6 +48,7 @@ import {
   type RuntimeStats,
 } from './contract.ts';
 import { batchingRefusal, createMicroBatcher, type MicroBatcher } from './micro-batch.ts';
+import { WARM_MODEL_BYTES } from './warm-model.ts';
 
 /** The slice of onnxruntime-web this runtime uses (so tests can stand in a fake backend). */
 export interface OrtSession {
@@ -146,6 +152,8 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   let modelCacheMisses = 0;
   let nextSession = 0;
   const memory = { released: 0, reopened: 0, peakSessions: 0, peakBytes: 0 };
+  /** `warmUp`'s start of onnxruntime-web's WASM; never rejects. */
+  let warming: Promise<void> | undefined;
 
   const openEntries = () => [...entries.values()].filter((e) => e.session !== undefined);
   /** A loop, not `openEntries()`: every run asks (`afterRun`). */
@@ -190,7 +198,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     request: LoadRequest,
     signal: AbortSignal | undefined,
     onProgress?: (progress: LoadProgress) => void,
-  ): Promise<{ bytes: Uint8Array; fromCache: boolean; cached: boolean }> {
+  ): Promise<{ bytes: Uint8Array; fromCache: boolean; stored: Promise<boolean> }> {
     const { sha256, bytes: size } = request.artifact;
     const cachedBytes = await deps.modelCache.get(sha256, { modelId: request.modelId, version: request.version }).catch((err: unknown) => {
       warn('model cache read failed; downloading', err);
@@ -198,7 +206,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     });
     if (cachedBytes) {
       modelCacheHits++;
-      return { bytes: cachedBytes, fromCache: true, cached: true };
+      return { bytes: cachedBytes, fromCache: true, stored: Promise.resolve(true) };
     }
     modelCacheMisses++;
     const bytes = await downloadArtifact(request.artifact, {
@@ -212,15 +220,19 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       ...(deps.online ? { online: deps.online } : {}),
     });
     onProgress?.({ phase: 'verify', loaded: size, total: size });
-    // downloadArtifact returned only after the hash matched; now it is safe to keep.
-    let cached = false;
-    try {
-      cached = (await deps.modelCache.put({ sha256, bytes: size, modelId: request.modelId, version: request.version }, bytes)).stored;
-      if (!cached) warn(`not caching ${request.modelId}: storage quota too short even after eviction`);
-    } catch (err) {
-      warn('model cache write failed; the model will download again next time', err);
-    }
-    return { bytes, fromCache: false, cached };
+    // downloadArtifact returned only after the hash matched; now it is safe to keep. Not awaited here:
+    // the write goes on while the session is created.
+    const stored = deps.modelCache.put({ sha256, bytes: size, modelId: request.modelId, version: request.version }, bytes).then(
+      (put) => {
+        if (!put.stored) warn(`not caching ${request.modelId}: storage quota too short even after eviction`);
+        return put.stored;
+      },
+      (err: unknown) => {
+        warn('model cache write failed; the model will download again next time', err);
+        return false;
+      },
+    );
+    return { bytes, fromCache: false, stored };
   }
 
   async function createSession(
@@ -228,6 +240,9 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     backends: readonly DeviceBackend[],
   ): Promise<{ session: OrtSession; backend: DeviceBackend; attempts: BackendAttempt[] }> {
     const attempts: BackendAttempt[] = [];
+    // onnxruntime-web refuses to start a second backend while one is starting ("multiple calls to
+    // 'initWasm()'"), so a warm-up under way is waited for; it has done the slow part of this one.
+    await warming;
     for (const backend of backends) {
       const start = now();
       if (backend === 'webgpu' && !(await (deps.webgpuAvailable?.() ?? Promise.resolve(false)))) {
@@ -271,8 +286,9 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   const reopen = (entry: Entry): Promise<OrtSession> =>
     (entry.reopening ??= (async () => {
       try {
-        const { bytes } = await readBytes(entry.request, undefined);
+        const { bytes, stored } = await readBytes(entry.request, undefined);
         await open(entry, bytes, [entry.backend]);
+        await stored;
         memory.reopened++;
         return entry.session!;
       } finally {
@@ -340,6 +356,16 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   }
 
   return {
+    warmUp: () =>
+      (warming ??= (async () => {
+        try {
+          // A copy: a proxied onnxruntime-web would transfer (detach) the bytes it is given.
+          await releaseNow(await deps.ort.InferenceSession.create(WARM_MODEL_BYTES.slice(), { executionProviders: ['wasm'] }));
+        } catch (err) {
+          warn('starting onnxruntime-web ahead of the load failed; the load will start it and report what fails', err);
+        }
+      })()),
+
     async init(options: RuntimeInit) {
       if (options.wasmPaths !== undefined) deps.ort.env.wasm.wasmPaths = options.wasmPaths;
       deps.ort.env.wasm.numThreads = options.numThreads;
@@ -355,7 +381,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
       try {
         const { sha256, bytes: size } = request.artifact;
         const t0 = now();
-        const { bytes, fromCache, cached } = await readBytes(request, controller.signal, onProgress);
+        const { bytes, fromCache, stored } = await readBytes(request, controller.signal, onProgress);
         const t1 = now();
         if (fromCache) onProgress?.({ phase: 'verify', loaded: size, total: size });
         const t2 = now();
@@ -380,6 +406,8 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
           entries.delete(entry.id);
           throw err;
         }
+        // Written while the session was created; done before the other versions' bytes go, below.
+        const cached = await stored;
         // A version change: the bytes of this model's other versions will not run again; they go.
         try {
           const superseded = await deps.modelCache.deleteOtherVersions(request.modelId, request.version, sha256);
