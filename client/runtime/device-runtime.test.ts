@@ -139,16 +139,41 @@ describe('start-up overlaps (fake onnxruntime)', () => {
     const bytes = memoryStore<Uint8Array>();
     const runtime = createDeviceRuntime({ ort, fetch: edge.fetch, modelCache: createModelCache(bytes, memoryStore()), warn: quiet });
     const warming = runtime.warmUp!();
-    expect(runtime.warmUp!()).toBe(warming);
+    const again = runtime.warmUp!(); // Started already: no second warm-up.
     const loading = runtime.load(mlp());
     await vi.waitFor(() => expect(bytes.map.size).toBe(1)); // Downloaded, verified and cached meanwhile.
     await settle();
     expect(state.created).toEqual(['warm on wasm']); // onnxruntime-web would refuse a second start under way.
     release();
-    await warming;
+    await Promise.all([warming, again]);
     expect((await loading).backend).toBe('wasm');
     expect(state.created).toEqual(['warm on wasm', 'model on wasm']);
     expect(state.released).toBe(1);
+  });
+
+  it("two first loads at once: the second's session waits for onnxruntime-web's start by the first; a later warm-up does nothing", async () => {
+    const { held, release } = gate();
+    const { ort, state } = recordingOrt();
+    const created = ort.InferenceSession.create;
+    let first = true;
+    ort.InferenceSession.create = async (model, options) => {
+      const result = created(model, options);
+      if (first) {
+        first = false;
+        await held; // onnxruntime-web starting, for as long as the test says.
+      }
+      return result;
+    };
+    const runtime = createDeviceRuntime({ ort, fetch: edge.fetch, modelCache: createModelCache(memoryStore(), memoryStore()), warn: quiet });
+    const cnn = loadRequestFor(shared.manifests.get('shapes-cnn')!, 'int8');
+    const loads = Promise.all([runtime.load(mlp()), runtime.load(cnn)]);
+    await vi.waitFor(() => expect(state.created).toEqual(['model on wasm']));
+    await settle();
+    expect(state.created).toEqual(['model on wasm']);
+    release();
+    await loads;
+    await runtime.warmUp!();
+    expect(state.created).toEqual(['model on wasm', 'model on wasm']);
   });
 
   it('a warm-up that fails is a warning, and the load opens its session all the same', async () => {

@@ -152,8 +152,12 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   let modelCacheMisses = 0;
   let nextSession = 0;
   const memory = { released: 0, reopened: 0, peakSessions: 0, peakBytes: 0 };
-  /** `warmUp`'s start of onnxruntime-web's WASM; never rejects. */
-  let warming: Promise<void> | undefined;
+  /**
+   * onnxruntime-web's start: the first session creation (the warm-up's or a model's), settled. Every later
+   * creation waits for it, since onnxruntime-web throws "multiple calls to 'initWasm()'" when a second
+   * backend starts while the first is starting (and then refuses that backend for good). Never rejects.
+   */
+  let ortStart: Promise<void> | undefined;
 
   const openEntries = () => [...entries.values()].filter((e) => e.session !== undefined);
   /** A loop, not `openEntries()`: every run asks (`afterRun`). */
@@ -235,14 +239,23 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
     return { bytes, fromCache: false, stored };
   }
 
+  /** `InferenceSession.create` on one backend, after onnxruntime-web's start (`ortStart`) if another began it. */
+  function createOrtSession(bytes: Uint8Array, backend: DeviceBackend): Promise<OrtSession> {
+    const create = () => deps.ort.InferenceSession.create(bytes, { executionProviders: [backend] });
+    if (ortStart) return ortStart.then(create);
+    const first = create();
+    ortStart = first.then(
+      () => undefined,
+      () => undefined,
+    );
+    return first;
+  }
+
   async function createSession(
     bytes: Uint8Array,
     backends: readonly DeviceBackend[],
   ): Promise<{ session: OrtSession; backend: DeviceBackend; attempts: BackendAttempt[] }> {
     const attempts: BackendAttempt[] = [];
-    // onnxruntime-web refuses to start a second backend while one is starting ("multiple calls to
-    // 'initWasm()'"), so a warm-up under way is waited for; it has done the slow part of this one.
-    await warming;
     for (const backend of backends) {
       const start = now();
       if (backend === 'webgpu' && !(await (deps.webgpuAvailable?.() ?? Promise.resolve(false)))) {
@@ -250,7 +263,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
         continue;
       }
       try {
-        const session = await deps.ort.InferenceSession.create(bytes, { executionProviders: [backend] });
+        const session = await createOrtSession(bytes, backend);
         attempts.push({ backend, ok: true, ms: now() - start });
         return { session, backend, attempts };
       } catch (err) {
@@ -356,15 +369,15 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
   }
 
   return {
-    warmUp: () =>
-      (warming ??= (async () => {
-        try {
-          // A copy: a proxied onnxruntime-web would transfer (detach) the bytes it is given.
-          await releaseNow(await deps.ort.InferenceSession.create(WARM_MODEL_BYTES.slice(), { executionProviders: ['wasm'] }));
-        } catch (err) {
-          warn('starting onnxruntime-web ahead of the load failed; the load will start it and report what fails', err);
-        }
-      })()),
+    async warmUp() {
+      if (ortStart) return ortStart; // Started already, by a warm-up or a model.
+      try {
+        // A copy: a proxied onnxruntime-web would transfer (detach) the bytes it is given.
+        await releaseNow(await createOrtSession(WARM_MODEL_BYTES.slice(), 'wasm'));
+      } catch (err) {
+        warn('starting onnxruntime-web ahead of the load failed; the load will start it and report what fails', err);
+      }
+    },
 
     async init(options: RuntimeInit) {
       if (options.wasmPaths !== undefined) deps.ort.env.wasm.wasmPaths = options.wasmPaths;
