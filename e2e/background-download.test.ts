@@ -5,7 +5,7 @@
  * one round trip, while the download still waits; once it is let through, the device session opens in the
  * background and later runs say `ranOn: 'device'`. And the returning visit: the model cache holds the
  * variant, so `isCached` says so and `prefer-device` opens it before `load` resolves, no origin answer and
- * no artifact request; after `tandem.delete` it is a first visit again.
+ * no artifact request; after `tandem.delete` it is a first visit again, and `clearCaches` empties it too.
  */
 import type { Route } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -122,7 +122,7 @@ describe('background download', () => {
     await session.context.unroute('**/v1/artifacts/**', hold);
   });
 
-  it('a returning visit finds the variant cached: isCached, the device before load resolves; after delete, a first visit again', async () => {
+  it('a returning visit finds the variant cached: isCached, the device before load resolves; after delete or clearCaches, not cached', async () => {
     const sdk = await SdkPage.open(session.context, session.env.stack.demoUrl);
     await sdk.createInstance('first', { capabilities: WASM_ONLY });
     expect(await sdk.load('first', 'mlp-classifier', 'int8', 'device-only')).toMatchObject({ ok: true, value: { target: 'device', backend: 'wasm' } });
@@ -170,5 +170,21 @@ describe('background download', () => {
     expect(await visit()).toMatchObject({ cachedBefore: false, atLoad: null, ranOn: 'origin' });
     await expect.poll(() => artifactRequests.length, { timeout: 60_000, interval: 100 }).toBeGreaterThanOrEqual(1);
     session.context.off('request', count);
+
+    // Cached again once the device has it; `clearCaches` empties the model cache as well.
+    const cleared = await sdk.page.evaluate(async () => {
+      const tandem = (window as unknown as { byom: { tandems: Record<string, PageTandem> } }).byom.tandems.again!;
+      await tandem.load('mlp-classifier', { placement: 'prefer-device', waitForDevice: true });
+      const before = await tandem.isCached('mlp-classifier');
+      await tandem.clearCaches();
+      return { before, after: await tandem.isCached('mlp-classifier') };
+
+      interface PageTandem {
+        load(id: string, options: Record<string, unknown>): Promise<unknown>;
+        isCached(id: string): Promise<boolean>;
+        clearCaches(): Promise<void>;
+      }
+    });
+    expect(cleared).toEqual({ before: true, after: false });
   });
 });
