@@ -94,13 +94,20 @@ async function main(): Promise<void> {
       await serverCells(origin, models, options, 'c', cells);
       const target = inferTarget(origin.url, large.id, large.variant.inputs, 'binary', INFER_TOKEN);
 
-      const peakRps = Math.max(...cells.filter((c) => c.server === 'c' && c.model === large.id && c.mode === 'binary').map((c) => c.throughput_rps ?? 0));
+      // The peak is measured again right before the open loop, on the same server: this machine's speed
+      // drifts by up to 30 % within a run, and 80 % of a faster moment minutes earlier can be more than the
+      // origin serves now (a queue that only grows, and a p95 that measures it).
+      const bestCellRps = Math.max(...cells.filter((c) => c.server === 'c' && c.model === large.id && c.mode === 'binary').map((c) => c.throughput_rps ?? 0));
+      progress(`c: peak, just before the open loop: ${large.id} binary c=${top}`);
+      const justBefore = await closedFigures(origin, target, options, top, large.id);
+      progress(`   ${line(justBefore)}`);
+      const peakRps = justBefore.throughput_rps ?? bestCellRps;
       const rate = Math.max(1, Math.round(peakRps * 0.8));
-      progress(`c: 80% of peak: ${large.id} binary, open loop at ${rate} req/s (peak ${peakRps})`);
+      progress(`c: 80% of peak: ${large.id} binary, open loop at ${rate} req/s (peak ${peakRps}; the run's best closed-loop cell ${bestCellRps})`);
       const figures = await measure(origin, large.id, (onWindow) =>
         runOpenLoop(target, { rate, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, onWindow }),
       );
-      peak = { model: large.id, mode: 'binary', peak_rps: round(peakRps, 1), target_rps: rate, ...figures };
+      peak = { model: large.id, mode: 'binary', peak_rps: round(peakRps, 1), best_cell_rps: round(bestCellRps, 1), target_rps: rate, ...figures };
       progress(`   ${line(figures)}`);
 
       progress(`c: threads (intra-op 0, one run at a time): ${large.id} binary c=${top}`);

@@ -79,8 +79,8 @@ export function renderReport(r: BenchResults, describeModel: (id: string) => str
   if (r.peak_80pct) {
     const p = r.peak_80pct;
     out.push(
-      `80% of peak: ${p.model} ${p.mode}, origin peak ${show(p.peak_rps)} req/s (best closed-loop cell), open loop at ${show(p.target_rps)} req/s`,
-      `(autocannon overallRate, spread over staggered instances so requests arrive every ~50 ms, not in one burst a second)`,
+      `80% of peak: ${p.model} ${p.mode}, origin peak ${show(p.peak_rps)} req/s (closed loop at the top concurrency, just before; the run's best closed-loop cell ${show(p.best_cell_rps)}), open loop at ${show(p.target_rps)} req/s`,
+      `(Poisson arrivals over node:http keep-alive, bench/lib/open-loop.ts; each latency counted from its request's due time)`,
       formatTable(['target req/s', ...FIGURE_HEADERS], [[p.target_rps, ...figureColumns(p)]]),
       '',
     );

@@ -26,7 +26,7 @@
  *                          "json": { "c_over_a_c64", "c_over_b_c64", "c_over_d_c64" } },
  *               "mlp": { … } },
  *   "p95_ms_at_80pct_peak": 42.1,                                                   // = peak_80pct.p95_ms
- *   "peak_80pct": { "model", "mode", "peak_rps", "target_rps", …a cell's figures, "server_side" },
+ *   "peak_80pct": { "model", "mode", "peak_rps", "best_cell_rps", "target_rps", …a cell's figures, "server_side" },
  *   "threads_vs_sessions": { "model", "mode", "concurrency",
  *                            "threads": { "intra_op_threads": 0, "session_concurrency": 1, …a cell's figures },
  *                            "sessions": { "intra_op_threads": 1, "session_concurrency": 2, … },
@@ -86,7 +86,11 @@ export interface Ratios {
 export interface PeakRun extends Figures {
   model: string;
   mode: Mode;
+  /** The closed-loop throughput at the top concurrency, measured just before the open loop. */
   peak_rps: number | null;
+  /** The run's best closed-loop cell of the same model and mode, measured earlier (for comparison). */
+  best_cell_rps: number | null;
+  /** 80 % of `peak_rps`: the open loop's offered rate. */
   target_rps: number | null;
 }
 

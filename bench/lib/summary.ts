@@ -233,7 +233,7 @@ function originRows(r: Partial<BenchResults>): SummaryRow[] {
       goal: GOALS.originRowsPerCpuRatio,
     }),
     row('origin', `(c) over (b), ${at}`, { versus: 'c/b', value: ratios.c_over_b, goal: GOALS.originCOverB }),
-    row('origin', `(c) open loop at 80 % of peak (${show(num(peak?.target_rps))} req/s offered)`, {
+    row('origin', `(c) open loop at 80 % of peak (${show(num(peak?.target_rps))} req/s offered; peak ${show(num(peak?.peak_rps))} just before)`, {
       ...figures(peak ?? undefined),
       versus: 'p95 ms',
       value: num(peak?.p95_ms),
