@@ -100,7 +100,11 @@ describe('tierRows: origin', () => {
     const rows = tierRows(ok('origin', results));
     expect(byMeasure(rows, '(c) dynamic')).toMatchObject({ throughput_rps: null, value: null, met: null });
     expect(byMeasure(rows, '(c) over (b)')).toMatchObject({ value: null, met: null });
-    expect(byMeasure(rows, '(c) open loop')).toMatchObject({ measure: '(c) open loop at 80 % of peak (- req/s offered; peak - just before)', value: null, met: null });
+    expect(byMeasure(rows, '(c) open loop')).toMatchObject({
+      measure: '(c) open loop at 80 % of peak (- req/s offered; peak - just before)',
+      value: null,
+      met: null,
+    });
   });
 });
 
