@@ -26,6 +26,7 @@ import type { DeviceRuntime, RestartableRuntime } from './runtime/contract.ts';
 import type { TandemConfig } from './config.ts';
 import { createTandem, type TandemDeps } from './tandem.ts';
 import { createFakeEdge, EDGE, type FakeEdge } from './test-support/fake-edge.ts';
+import { gate } from './test-support/gate.ts';
 
 const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
 const quiet = () => {};
@@ -96,13 +97,6 @@ const artifactsAfter =
     if (new Request(input, init).url.includes('/v1/artifacts/')) await beforeArtifact();
     return edge.fetch(input, init);
   };
-
-/** A promise the test settles: `held` waits until `release()`. */
-function gate() {
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  return { held, release };
-}
 
 describe('createTandem', () => {
   it('prefer-device: verifies, downloads with progress, runs on wasm, then answers from the result cache', async () => {

@@ -22,19 +22,13 @@ import { createModelCache } from '../core/model-cache.ts';
 import { DEFAULT_RETRY } from '../core/retry.ts';
 import { memoryStore } from '../core/store.ts';
 import { createFakeEdge, loadRequestFor, type FakeEdge } from '../test-support/fake-edge.ts';
+import { gate } from '../test-support/gate.ts';
 import type { DeviceRuntime, LoadRequest } from './contract.ts';
 import { createDeviceRuntime, sessionsToRelease, type OrtLike, type OrtSession } from './device-runtime.ts';
 import { WARM_MODEL_BYTES } from './warm-model.ts';
 
 const WASM_PATHS = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')).href;
 const quiet = () => {};
-
-/** A promise the test settles: `held` waits until `release()`. */
-function gate() {
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  return { held, release };
-}
 
 let shared: TestModelRepository;
 let edge: FakeEdge;
