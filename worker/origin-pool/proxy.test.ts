@@ -39,6 +39,15 @@ function request(deadline = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** An origin that never answers: the call settles only when the caller's signal aborts it. */
+function hangUntilAborted(init: RequestInit): Promise<Response> {
+  return new Promise((_, reject) => {
+    const signal = init.signal;
+    if (!signal) throw new Error('the proxy sent no signal: a hung origin would hold the request forever');
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
 /** An origin's typed error answer. */
 const typed = (code: string, status: number) => (): Response =>
   new Response(JSON.stringify({ error: { code, message: `${code} from the origin` } }), { status, headers: { 'content-type': 'application/json' } });
@@ -229,6 +238,20 @@ describe('proxyInference', () => {
     expect(calls).toHaveLength(0);
   });
 
+  it('gives up on an origin that does not answer within the attempt timeout and tries the next', async () => {
+    const pool = new OriginPool(['http://a', 'http://b'], breaker);
+    const { deps } = fakeDeps({ 'http://a': ok, 'http://b': ok });
+    const seen: string[] = [];
+    const hangingA: ProxyDeps = {
+      ...deps,
+      fetch: (url, init) => (seen.push(url), url.startsWith('http://a') ? hangUntilAborted(init) : deps.fetch(url, init)),
+    };
+    const result = await proxyInference(pool, request(), { ...tuning, attemptTimeoutMs: 30 }, 't', hangingA);
+    expect(result).toMatchObject({ status: 200, origin: 'http://b', attempts: 2 });
+    expect(result.failures).toEqual(['http://a: timed out after 30 ms']);
+    expect(seen.map((u) => u.slice(0, 8))).toEqual(['http://a', 'http://b']);
+  });
+
   it('maps an origin refusing the edge token to origin_unavailable', async () => {
     const pool = new OriginPool(['http://a'], breaker);
     const { deps } = fakeDeps({ 'http://a': () => new Response('', { status: 401 }) });
@@ -248,6 +271,13 @@ describe('origin selection', () => {
     c!.ready = true;
     const firsts = new Set([0, 1, 2, 3].map((r) => orderOrigins(pool.origins, 0, breaker, new Set(), r)[0]?.url));
     expect(firsts).toEqual(new Set(['http://b', 'http://c']));
+  });
+
+  it('takes an origin whose readiness check does not answer in time for not ready', async () => {
+    const pool = new OriginPool(['http://a'], breaker);
+    const { deps } = fakeDeps({ 'http://a': ok });
+    await refreshReadiness(pool, { ...tuning, readinessTimeoutMs: 20 }, 't', { ...deps, fetch: (_url, init) => hangUntilAborted(init) });
+    expect(pool.origins[0]?.ready).toBe(false);
   });
 
   it('checks readiness of stale origins in the background', async () => {
