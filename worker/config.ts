@@ -39,9 +39,9 @@ export interface Tuning {
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   /**
-   * Most tokens an isolate takes from a key's bucket at once and spends without asking its Durable Object
-   * again (rate-limit/rate-lease.ts), capped at what the key earns in `rateLimitLeaseMs`. Default 10; 1 asks on every
-   * request.
+   * Tokens an isolate first takes from a key's bucket at once and spends without asking its Durable Object
+   * again (rate-limit/rate-lease.ts); an isolate that spends them before `rateLimitLeaseMs` runs out asks for
+   * twice as many next time, up to what the key earns in `rateLimitLeaseMs`. Default 10; 1 asks on every request.
    */
   rateLimitLeaseTokens: number;
   /** How long leased tokens may be spent before they are dropped. Default 1000; 0 asks on every request. */

@@ -84,6 +84,43 @@ describe('rate-limit token leases', () => {
     expect(leases.held('k', clock.now)).toBe(9);
   });
 
+  it('asks a busy key for twice as many tokens each time a lease runs out in time, up to one lease period of refill', async () => {
+    const clock = { now: 0 };
+    const limits = { ratePerSecond: 100, burst: 1000 };
+    const bucket = bucketAt(limits, clock);
+    const leases = new TokenLeases();
+    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    for (let i = 0; i < 250; i++) {
+      clock.now = i; // 1,000 requests a second
+      expect((await leases.take('k', clock.now, options, bucket.grant)).allowed).toBe(true);
+    }
+    expect(bucket.calls).toEqual([10, 20, 40, 80, 100]);
+  });
+
+  it('gives a new grant a lease period of its own, and starts small again after a lease expires unspent', async () => {
+    const clock = { now: 0 };
+    const limits = { ratePerSecond: 100, burst: 1000 };
+    const bucket = bucketAt(limits, clock);
+    const leases = new TokenLeases();
+    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    for (let i = 0; i < 10; i++) await leases.take('k', 0, options, bucket.grant);
+    await leases.take('k', 900, options, bucket.grant);
+    expect(bucket.calls).toEqual([10, 20]);
+    // Granted at 900, spendable until 1900: the spent lease's end (1000) does not cut it short.
+    expect(leases.held('k', 1500)).toBe(19);
+    await leases.take('k', 2000, options, bucket.grant);
+    expect(bucket.calls).toEqual([10, 20, 10]);
+  });
+
+  it('asks one token at a time when maxTokens is 1, however busy the key', async () => {
+    const limits = { ratePerSecond: 100, burst: 1000 };
+    const options = { maxTokens: 1, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const single = bucketAt(limits, { now: 0 });
+    const exact = new TokenLeases();
+    for (let i = 0; i < 5; i++) await exact.take('k', 0, options, single.grant);
+    expect(single.calls).toEqual([1, 1, 1, 1, 1]);
+  });
+
   it('a failed grant fails the request and is asked again by the next', async () => {
     const leases = new TokenLeases();
     const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: 100 };
