@@ -391,6 +391,23 @@ describe('CORS and errors', () => {
       expect(exposed).toContain(h);
   });
 
+  it('lets a page read every answer: errors, unknown routes and proxied inferences carry the CORS headers', async () => {
+    const browser = { origin: 'https://app.example' };
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response('{}', { status: 200 }));
+    const refused = await call('/v2/models/m/infer', { method: 'POST', body: '{}', headers: browser });
+    const unknown = await call('/nope', { headers: browser });
+    const answered = await call('/v2/models/m/infer', { method: 'POST', body: '{}', headers: { ...browser, authorization: `Bearer ${KEYS.infer}` } });
+    expect([refused.status, unknown.status, answered.status]).toEqual([401, 404, 200]);
+    for (const res of [refused, unknown, answered]) {
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('access-control-expose-headers')).toContain('x-tandem-error-code');
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      await res.arrayBuffer();
+    }
+    // A header a middleware set before the route answered is on the proxied answer too.
+    expect(answered.headers.get('x-ratelimit-remaining')).toMatch(/^\d+$/);
+  });
+
   it('unknown routes get the shared error body', async () => {
     const res = await call('/nope');
     expect(res.status).toBe(404);

@@ -5,7 +5,6 @@
  * through `onError`, in the body their route speaks (middleware/errors.ts).
  */
 import { Hono } from 'hono';
-import { cors } from 'hono/cors';
 import { adminRoutes } from './routes/admin.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { catalogRoutes } from './routes/catalog.ts';
@@ -15,6 +14,7 @@ import { rolloutRoutes } from './routes/rollout.ts';
 import { trustRoutes } from './routes/trust.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import type { EdgeEnv } from './context.ts';
+import { corsForBrowsers } from './middleware/cors.ts';
 import { withEdgeState } from './middleware/edge-state.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { answerMethodNotAllowed } from '../protocol/hono/method-not-allowed.ts';
@@ -26,45 +26,11 @@ export interface AppOptions {
   artifactCache?: ResponseCache;
 }
 
-/** Headers a browser client may read from responses. */
-export const EXPOSED_HEADERS = [
-  'x-request-id',
-  'x-model-version',
-  'x-tandem-origin',
-  'x-tandem-attempts',
-  'x-tandem-error-code',
-  'content-length',
-  'content-range',
-  'etag',
-  'inference-header-content-length',
-  'retry-after',
-  'accept-ranges',
-];
-
 export function createApp(options: AppOptions = {}): Hono<EdgeEnv> {
   // A trailing slash is ignored: the OIP's OpenAPI text writes the server metadata path `/v2/`, its prose `v2`.
   const app = new Hono<EdgeEnv>({ strict: false });
   app.use('*', requestLog(options.log));
-  app.use(
-    '*',
-    cors({
-      origin: '*',
-      allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-      allowHeaders: [
-        'authorization',
-        'x-api-key',
-        'content-type',
-        'inference-header-content-length',
-        'x-client-id',
-        'x-request-id',
-        'traceparent',
-        'range',
-        'if-none-match',
-      ],
-      exposeHeaders: EXPOSED_HEADERS,
-      maxAge: 86400,
-    }),
-  );
+  app.use('*', corsForBrowsers());
   app.use('*', withEdgeState());
   app.route('/v1', catalogRoutes);
   app.route('/v1', artifactRoutes(options.artifactCache));

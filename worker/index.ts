@@ -3,6 +3,7 @@
  * main.ts; the code is grouped by concept in routes/, middleware/, auth/, origin-pool/, rate-limit/,
  * storage/, version-choice/ and http/.
  */
-export { createApp, EXPOSED_HEADERS, type AppOptions } from './app.ts';
+export { createApp, type AppOptions } from './app.ts';
+export { EXPOSED_HEADERS } from './middleware/cors.ts';
 export { RateLimiter } from './rate-limit/rate-limiter.ts';
 export { loadEdgeConfig, DEFAULT_TUNING, type EdgeConfig, type Tuning } from './config.ts';

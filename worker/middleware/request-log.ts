@@ -10,6 +10,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { continueTrace, parseTraceparent, TRACEPARENT_HEADER } from '../../protocol/traceparent.ts';
 import type { EdgeEnv } from '../context.ts';
+import { setAnswerHeaders } from '../http/answer-headers.ts';
 
 export interface RequestLogOptions {
   /** Where lines go. Default: `console.log`, which Workers Logs and `wrangler tail` collect. */
@@ -34,7 +35,7 @@ export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<E
     try {
       await next();
     } finally {
-      c.res.headers.set('x-request-id', requestId);
+      setAnswerHeaders(c, [['x-request-id', requestId]]);
       const error = c.error as { code?: unknown } | undefined;
       write(
         JSON.stringify({

@@ -10,6 +10,7 @@
  * Each origin answer is counted for the version it served, for automatic rollback (version-choice/canary-watch.ts).
  */
 import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bodyLimit } from 'hono/body-limit';
 import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
@@ -94,16 +95,17 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
     log.origin = result.origin;
     log.attempts = result.attempts;
     if (result.failures.length > 0) log.failures = result.failures;
-    const headers = new Headers();
+    const headers: Record<string, string> = {};
     for (const name of RELAYED) {
       const value = result.headers.get(name);
-      if (value !== null) headers.set(name, value);
+      if (value !== null) headers[name] = value;
     }
-    if (!headers.has('x-model-version') && version !== undefined) headers.set('x-model-version', version);
-    log.version = headers.get('x-model-version') ?? log.version;
-    headers.set('x-tandem-origin', result.origin);
-    headers.set('x-tandem-attempts', String(result.attempts));
-    return new Response(result.body, { status: result.status, headers });
+    if (headers['x-model-version'] === undefined && version !== undefined) headers['x-model-version'] = version;
+    log.version = headers['x-model-version'] ?? log.version;
+    headers['x-tandem-origin'] = result.origin;
+    headers['x-tandem-attempts'] = String(result.attempts);
+    // Made by c.body, so the headers the middlewares set on the way in (x-ratelimit-remaining) are on it.
+    return c.body(result.body, result.status as ContentfulStatusCode, headers);
   } finally {
     // Automatic rollback: judged when the edge chose the version (it holds the record then).
     if (view?.record) judgeRollout(view.record, deviceTelemetry.snapshot());
