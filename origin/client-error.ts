@@ -9,7 +9,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ERROR_CODE_HEADER, TandemError } from '../protocol/errors.ts';
-import { requestIdFrom } from './middleware/request-id.ts';
+import { requestIdFrom } from '../protocol/request-id.ts';
 
 /** The error for a request Node's parser refused (`clientError`), by its error code. */
 export function clientErrorFor(err: { code?: string; message?: string }): TandemError {

@@ -3,17 +3,8 @@
  * context for handlers, logs and error bodies, and returns it on every response, errors and 404s included.
  */
 import type { MiddlewareHandler } from 'hono';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../../protocol/request-id.ts';
 import type { OriginEnv } from '../context.ts';
-
-export const REQUEST_ID_HEADER = 'x-request-id';
-
-/** What a caller's id may look like; anything else is replaced, so it never reaches a log or header as is. */
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-/** A caller's request id when acceptable, else a fresh one. */
-export function requestIdFrom(given: string | undefined): string {
-  return given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-}
 
 /**
  * @example

@@ -8,6 +8,7 @@
  * forwards the edge's span to the origin, whose line names the same trace.
  */
 import type { MiddlewareHandler } from 'hono';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../../protocol/request-id.ts';
 import { continueTrace, parseTraceparent, TRACEPARENT_HEADER } from '../../protocol/traceparent.ts';
 import type { EdgeEnv } from '../context.ts';
 import { setAnswerHeaders } from '../http/answer-headers.ts';
@@ -19,14 +20,11 @@ export interface RequestLogOptions {
   now?: () => number;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<EdgeEnv> {
   const { write = (line: string) => console.log(line), now = () => performance.now() } = options;
   return async (c, next) => {
     const started = now();
-    const given = c.req.header('x-request-id');
-    const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const requestId = requestIdFrom(c.req.header(REQUEST_ID_HEADER));
     c.set('requestId', requestId);
     const parent = parseTraceparent(c.req.header(TRACEPARENT_HEADER));
     const trace = continueTrace(parent);
@@ -35,7 +33,7 @@ export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<E
     try {
       await next();
     } finally {
-      setAnswerHeaders(c, [['x-request-id', requestId]]);
+      setAnswerHeaders(c, [[REQUEST_ID_HEADER, requestId]]);
       const error = c.error as { code?: unknown } | undefined;
       write(
         JSON.stringify({
