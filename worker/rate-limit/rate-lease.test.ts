@@ -17,6 +17,13 @@ function bucketAt(limits: BucketLimits, clock: { now: number }) {
   };
 }
 
+/** One key's bucket, this isolate's leases of it, and lease options at the bucket's rate. */
+function scene(limits: BucketLimits, maxTokens = 10) {
+  const clock = { now: 0 };
+  const bucket = bucketAt(limits, clock);
+  return { clock, bucket, leases: new TokenLeases(), options: { maxTokens, leaseMs: 1000, ratePerSecond: limits.ratePerSecond } };
+}
+
 describe('rate-limit token leases', () => {
   it('asks for at most one lease period of refill, at least one token', () => {
     expect(batchSize({ maxTokens: 10, leaseMs: 1000, ratePerSecond: 100 })).toBe(10);
@@ -26,11 +33,8 @@ describe('rate-limit token leases', () => {
   });
 
   it('admits exactly as many requests as the bucket holds, with one call per batch', async () => {
-    const clock = { now: 0 };
     const limits = { ratePerSecond: 10, burst: 25 };
-    const bucket = bucketAt(limits, clock);
-    const leases = new TokenLeases();
-    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const { clock, bucket, leases, options } = scene(limits);
     const allowed: boolean[] = [];
     for (let i = 0; i < 30; i++) allowed.push((await leases.take('k', clock.now, options, bucket.grant)).allowed);
     expect(allowed.filter(Boolean)).toHaveLength(25);
@@ -68,11 +72,8 @@ describe('rate-limit token leases', () => {
   });
 
   it('lets concurrent requests share one grant, and drops tokens of an expired lease', async () => {
-    const clock = { now: 0 };
     const limits = { ratePerSecond: 100, burst: 100 };
-    const bucket = bucketAt(limits, clock);
-    const leases = new TokenLeases();
-    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const { clock, bucket, leases, options } = scene(limits);
     const results = await Promise.all(Array.from({ length: 8 }, () => leases.take('k', clock.now, options, bucket.grant)));
     expect(results.every((r) => r.allowed)).toBe(true);
     expect(bucket.calls).toEqual([10]);
@@ -85,11 +86,8 @@ describe('rate-limit token leases', () => {
   });
 
   it('asks a busy key for twice as many tokens each time a lease runs out in time, up to one lease period of refill', async () => {
-    const clock = { now: 0 };
     const limits = { ratePerSecond: 100, burst: 1000 };
-    const bucket = bucketAt(limits, clock);
-    const leases = new TokenLeases();
-    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const { clock, bucket, leases, options } = scene(limits);
     for (let i = 0; i < 250; i++) {
       clock.now = i; // 1,000 requests a second
       expect((await leases.take('k', clock.now, options, bucket.grant)).allowed).toBe(true);
@@ -98,11 +96,8 @@ describe('rate-limit token leases', () => {
   });
 
   it('gives a new grant a lease period of its own, and starts small again after a lease expires unspent', async () => {
-    const clock = { now: 0 };
     const limits = { ratePerSecond: 100, burst: 1000 };
-    const bucket = bucketAt(limits, clock);
-    const leases = new TokenLeases();
-    const options = { maxTokens: 10, leaseMs: 1000, ratePerSecond: limits.ratePerSecond };
+    const { clock, bucket, leases, options } = scene(limits);
     for (let i = 0; i < 10; i++) await leases.take('k', 0, options, bucket.grant);
     await leases.take('k', 900, options, bucket.grant);
     expect(bucket.calls).toEqual([10, 20]);
