@@ -197,11 +197,10 @@ describe('createTandem', () => {
     expect((await tandem.stats()).network).toMatchObject({ manifest: 1, artifact: 1 });
   });
 
-  it("starts onnxruntime-web's WASM before the manifest arrives under device-only, once placement says device otherwise, never for the origin", async () => {
+  it("starts onnxruntime-web's WASM before the manifest arrives under device-only or on a returning visit, once placement says device otherwise, never for the origin", async () => {
     const events: string[] = [];
     /** A page whose runtime records its warm-ups, and whose manifest requests wait (up to 5 s) for `warmUpSeen`. */
-    const pageRecording = (placement: TandemConfig['placement'], manifestWaitsForWarmUp: boolean) => {
-      const p = profile();
+    const pageRecording = (placement: TandemConfig['placement'], manifestWaitsForWarmUp: boolean, p = profile()) => {
       const runtime = p.newRuntime();
       let warmUpSeen = () => {};
       const warmed = new Promise<void>((resolve) => (warmUpSeen = resolve));
@@ -235,6 +234,15 @@ describe('createTandem', () => {
     events.length = 0;
     await pageRecording('prefer-device', false).load('mlp-classifier', { waitForDevice: true });
     expect(events.filter((e) => e === 'manifest' || e === 'warmUp')).toEqual(['manifest', 'warmUp']);
+
+    // A returning visit under prefer-device: the model cache holds the model, so the compile starts before
+    // the manifest is back.
+    const returning = profile();
+    await returning.page().load('mlp-classifier', { waitForDevice: true });
+    events.length = 0;
+    const again = await pageRecording('prefer-device', true, returning).load('mlp-classifier');
+    expect(events.filter((e) => e === 'manifest' || e === 'warmUp')).toEqual(['warmUp', 'manifest']);
+    expect(again.device?.fromCache).toBe(true);
 
     for (const placement of ['origin-only', 'prefer-origin'] as const) {
       events.length = 0;

@@ -289,9 +289,11 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
     // while the manifest is fetched and verified, not after.
     const cachedHere = mode === 'prefer-device' ? device.cachedArtifacts(id).catch(() => []) : undefined;
     // onnxruntime-web's WASM compile (seconds on a first visit) starts as soon as a device session is
-    // certain: at once under device-only, so that it overlaps the manifest and the download; under the
-    // other modes once the placement says device (a compile is not spent on a model the origin will run).
+    // certain or likely: at once under device-only, so that it overlaps the manifest and the download;
+    // under prefer-device once the model cache says it holds the model (a returning visit); otherwise once
+    // the placement says device (a compile is not spent on a model the origin will run).
     if (mode === 'device-only') device.warmUp();
+    void cachedHere?.then((held) => held.length > 0 && device.warmUp());
     const { manifest, source } = await manifests.get(id, signal, version);
     // A pinned older version must not evict the current one's results.
     if (version === undefined) void results.invalidateOtherVersions(manifest.id, manifest.version);
