@@ -44,7 +44,7 @@ function tierRun(tier: Tier, quick: boolean, duration: string | undefined): Tier
       };
     case 'edge':
       return {
-        args: duration ? ['--duration', duration] : quick ? ['--duration', QUICK_EDGE_DURATION_S] : [],
+        args: [...(quick ? ['--rounds', '1'] : []), ...(duration ? ['--duration', duration] : quick ? ['--duration', QUICK_EDGE_DURATION_S] : [])],
         env: {},
         results: resolve(ROOT, 'bench/results/edge.json'),
       };

@@ -5,12 +5,13 @@
  * Worker that only relays, run the same way: what workerd and the extra hop cost before the edge does
  * anything) and the edge under wrangler's dev engine (stack/edge-runtime.ts: its local proxy worker in front
  * of workerd, no inspector). Then drives the same mlp-classifier request straight at the origin and through
- * each, in turn, with autocannon: one connection for latency (no queueing), then several for throughput.
- * Prints p50/p95/p99 and requests/s side by side, the added latency and the throughput ratio; writes
- * bench/results/edge.json (the `*_edge` fields are the workerd path, `*_floor` the relay-only Worker,
- * `*_wrangler` the dev engine).
+ * each, in turn, with autocannon: one connection for latency (no queueing), then several for throughput,
+ * in rounds (direct, edge, floor, dev engine, then again), so that the machine's drift over a run reaches
+ * every path alike. Prints each path's median over the rounds, the added latency and the throughput ratio
+ * (medians of the rounds' own, each round's beside them); writes bench/results/edge.json (the `*_edge`
+ * fields are the workerd path, `*_floor` the relay-only Worker, `*_wrangler` the dev engine).
  *
- *   npm run bench:edge -- [--duration 5] [--connections 8]
+ *   npm run bench:edge -- [--rounds 3] [--duration 2] [--connections 8]   (duration: seconds per path per round)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -22,6 +23,7 @@ import { startEdge } from '../stack/edge-process.ts';
 import { GOALS } from './lib/goals.ts';
 import { startDevOrigin } from './lib/dev-origin.ts';
 import { measure, type Measurement } from './lib/edge-measure.ts';
+import { percentile } from './lib/stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -29,9 +31,11 @@ type Path = 'direct' | 'workerd' | 'floor' | 'wrangler';
 const PATHS: readonly Path[] = ['direct', 'workerd', 'floor', 'wrangler'];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' } } });
-  const duration = Number(values.duration ?? 5);
+  const { values } = parseArgs({ options: { rounds: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' } } });
+  const rounds = Number(values.rounds ?? 3);
+  const duration = Number(values.duration ?? 2);
   const connections = Number(values.connections ?? 8);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number of at least 1, got "${values.rounds}"`);
 
   const { origin, trustedKeys } = await startDevOrigin();
   const edgeOptions = { origins: [origin.url], repository: DEFAULT_REPOSITORY, trustedKeys, originToken: DEV_ORIGIN_TOKEN, apiKeys: [...DEV_API_KEYS] };
@@ -68,12 +72,21 @@ async function main(): Promise<void> {
     } satisfies Record<Path, unknown>;
     const paths = PATHS;
 
-    // Warm every path (JIT, connection pools, the edge's readiness checks), then take them in turn.
+    // Warm every path (JIT, connection pools, the edge's readiness checks), then take them in turn, round
+    // after round.
     for (const p of paths) await measure(targets[p], 1, 2);
-    const latency = {} as Record<Path, Measurement>;
-    for (const p of paths) latency[p] = await measure(targets[p], 1, duration);
-    const loaded = {} as Record<Path, Measurement>;
-    for (const p of paths) loaded[p] = await measure(targets[p], connections, duration);
+    const latencyRounds: Record<Path, Measurement>[] = [];
+    const loadedRounds: Record<Path, Measurement>[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const latencyNow = {} as Record<Path, Measurement>;
+      for (const p of paths) latencyNow[p] = await measure(targets[p], 1, duration);
+      const loadedNow = {} as Record<Path, Measurement>;
+      for (const p of paths) loadedNow[p] = await measure(targets[p], connections, duration);
+      latencyRounds.push(latencyNow);
+      loadedRounds.push(loadedNow);
+    }
+    const latency = medianRound(latencyRounds);
+    const loaded = medianRound(loadedRounds);
 
     const round = (n: number) => Math.round(n * 1000) / 1000;
     const figures = (suffix: string, p: Path) => ({
@@ -86,9 +99,13 @@ async function main(): Promise<void> {
       [`p95_ms_${suffix}_loaded`]: round(loaded[p].p95),
       [`p99_ms_${suffix}_loaded`]: round(loaded[p].p99),
     });
-    const added = (p: Path, q: 'p50' | 'p95' | 'p99') => round(latency[p][q] - latency.direct[q]);
+    // Each round's difference and ratio against direct in that same round, then their median.
+    const addedRounds = (p: Path, q: 'p50' | 'p95' | 'p99') => latencyRounds.map((r) => round(r[p][q] - r.direct[q]));
+    const ratioRounds = (p: Path) => loadedRounds.map((r) => round(r[p].rps / r.direct.rps));
+    const added = (p: Path, q: 'p50' | 'p95' | 'p99') => median(addedRounds(p, q));
     const results = {
       model: 'mlp-classifier',
+      rounds,
       duration_s: duration,
       connections,
       ...figures('direct', 'direct'),
@@ -96,18 +113,22 @@ async function main(): Promise<void> {
       added_p50_ms: added('workerd', 'p50'),
       added_p95_ms: added('workerd', 'p95'),
       added_p99_ms: added('workerd', 'p99'),
-      throughput_ratio: round(loaded.workerd.rps / loaded.direct.rps),
+      throughput_ratio: median(ratioRounds('workerd')),
+      added_p50_ms_rounds: addedRounds('workerd', 'p50'),
+      throughput_ratio_rounds: ratioRounds('workerd'),
       ...figures('floor', 'floor'),
       added_p50_ms_floor: added('floor', 'p50'),
-      throughput_ratio_floor: round(loaded.floor.rps / loaded.direct.rps),
+      throughput_ratio_floor: median(ratioRounds('floor')),
+      added_p50_ms_floor_rounds: addedRounds('floor', 'p50'),
+      throughput_ratio_floor_rounds: ratioRounds('floor'),
       ...figures('wrangler', 'wrangler'),
       added_p50_ms_wrangler: added('wrangler', 'p50'),
       added_p95_ms_wrangler: added('wrangler', 'p95'),
       added_p99_ms_wrangler: added('wrangler', 'p99'),
-      throughput_ratio_wrangler: round(loaded.wrangler.rps / loaded.direct.rps),
+      throughput_ratio_wrangler: median(ratioRounds('wrangler')),
       errors: paths.reduce((n, p) => n + latency[p].errors + loaded[p].errors, 0),
       node: process.version,
-      note: 'edge = the Worker bundle in workerd through Miniflare (no proxy, no inspector); floor = a relay-only Worker (bench/edge-floor) run the same way; wrangler = wrangler dev engine (workerd behind its local proxy, no inspector); origin = origin/main.ts under tsx; all on loopback on the same machine, paths taken in turn',
+      note: 'edge = the Worker bundle in workerd through Miniflare (no proxy, no inspector); floor = a relay-only Worker (bench/edge-floor) run the same way; wrangler = wrangler dev engine (workerd behind its local proxy, no inspector); origin = origin/main.ts under tsx; all on loopback on the same machine, paths taken in turn, in rounds; each figure the median over the rounds, added latency and ratios taken against direct within each round',
     };
     printTable([
       ['1 connection', latency],
@@ -119,7 +140,8 @@ async function main(): Promise<void> {
       `\nin workerd the edge adds ${results.added_p50_ms.toFixed(2)} ms at p50 (goal <= ${goalP50}), ${results.added_p95_ms.toFixed(2)} ms at p95 (1 connection); ` +
         `${connections} connections: ${results.throughput_ratio.toFixed(2)} x direct req/s (goal >= ${goalRatio})\n` +
         `a relay-only Worker in workerd (the floor) adds ${results.added_p50_ms_floor.toFixed(2)} ms at p50; ${results.throughput_ratio_floor.toFixed(2)} x direct req/s\n` +
-        `under wrangler's dev engine it adds ${results.added_p50_ms_wrangler.toFixed(2)} ms at p50; ${results.throughput_ratio_wrangler.toFixed(2)} x direct req/s\n`,
+        `under wrangler's dev engine it adds ${results.added_p50_ms_wrangler.toFixed(2)} ms at p50; ${results.throughput_ratio_wrangler.toFixed(2)} x direct req/s\n` +
+        `medians of ${rounds} rounds; each round, the edge in workerd: added p50 ${results.added_p50_ms_rounds.join(', ')} ms; ${results.throughput_ratio_rounds.join(', ')} x direct\n`,
     );
     await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
     await writeFile(join(ROOT, 'bench', 'results', 'edge.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -127,6 +149,21 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([workerd.stop(), floor.stop(), wrangler.stop(), origin.stop()]);
   }
+}
+
+function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+/** Each figure of each path: its median over the rounds; requests and errors summed. */
+function medianRound(rounds: Record<Path, Measurement>[]): Record<Path, Measurement> {
+  const byPath = {} as Record<Path, Measurement>;
+  for (const p of PATHS) {
+    const of = (k: 'p50' | 'p95' | 'p99' | 'rps') => median(rounds.map((r) => r[p][k]));
+    const sum = (k: 'requests' | 'errors') => rounds.reduce((n, r) => n + r[p][k], 0);
+    byPath[p] = { p50: of('p50'), p95: of('p95'), p99: of('p99'), rps: of('rps'), requests: sum('requests'), errors: sum('errors') };
+  }
+  return byPath;
 }
 
 function printTable(rows: [string, Record<Path, Measurement>][]): void {

@@ -171,6 +171,12 @@ describe('tierRows: edge', () => {
     expect([slow[1]!.met, slow[5]!.met]).toEqual([false, false]);
   });
 
+  it("judges the throughput by the median of the rounds' own ratios, when the file has them", () => {
+    const rows = tierRows(ok('edge', { ...edge, throughput_ratio: 0.44, throughput_ratio_floor: 0.52, throughput_ratio_wrangler: 0.2 }));
+    expect(rows[5]).toMatchObject({ versus: 'edge/direct req/s', value: 0.44, goal: GOALS.edgeThroughputRatio, met: false });
+    expect([rows[6]!.value, rows[7]!.value]).toEqual([0.52, 0.2]);
+  });
+
   it('shows what an older results file lacks (p99, the floor and wrangler rows) as missing, not as zero', () => {
     const {
       p99_ms_direct: _a,

@@ -163,6 +163,13 @@ export interface EdgeResults {
   p50_ms_wrangler_loaded: number;
   p95_ms_wrangler_loaded: number;
   p99_ms_wrangler_loaded: number;
+  /**
+   * The median of each round's req/s ratio against direct in the same round (bench/edge.ts since it runs in
+   * rounds); older files lack them and the ratio of the req/s above stands in.
+   */
+  throughput_ratio: number;
+  throughput_ratio_floor: number;
+  throughput_ratio_wrangler: number;
 }
 
 /** The fields of bench/results/client.json the summary reads (bench/client.ts writes them). */
@@ -292,7 +299,7 @@ function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
       p95_ms: num(r.p95_ms_edge_loaded),
       p99_ms: num(r.p99_ms_edge_loaded),
       versus: 'edge/direct req/s',
-      value: ratio(num(r.rps_edge), num(r.rps_direct)),
+      value: num(r.throughput_ratio) ?? ratio(num(r.rps_edge), num(r.rps_direct)),
       goal: GOALS.edgeThroughputRatio,
     }),
     row('edge', `${floor}, ${loaded}`, {
@@ -301,7 +308,7 @@ function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
       p95_ms: num(r.p95_ms_floor_loaded),
       p99_ms: num(r.p99_ms_floor_loaded),
       versus: 'floor/direct req/s',
-      value: ratio(num(r.rps_floor), num(r.rps_direct)),
+      value: num(r.throughput_ratio_floor) ?? ratio(num(r.rps_floor), num(r.rps_direct)),
     }),
     row('edge', `${wrangler}, ${loaded}`, {
       throughput_rps: num(r.rps_wrangler),
@@ -309,7 +316,7 @@ function edgeRows(r: Partial<EdgeResults>): SummaryRow[] {
       p95_ms: num(r.p95_ms_wrangler_loaded),
       p99_ms: num(r.p99_ms_wrangler_loaded),
       versus: 'edge/direct req/s',
-      value: ratio(num(r.rps_wrangler), num(r.rps_direct)),
+      value: num(r.throughput_ratio_wrangler) ?? ratio(num(r.rps_wrangler), num(r.rps_direct)),
     }),
   ];
 }
