@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { take, takeUpTo, type Bucket, type BucketLimits } from './token-bucket.ts';
 import { batchSize, TokenLeases, type Grant } from './rate-lease.ts';
@@ -69,6 +70,45 @@ describe('rate-limit token leases', () => {
     // plus one lease period's refill (a leased token is spent up to leaseMs after its grant).
     expect(admitted).toBeLessThanOrEqual(admittedExact + (limits.ratePerSecond * options.leaseMs) / 1000);
     expect(admitted).toBeGreaterThan(admittedExact * 0.8);
+  });
+
+  it('admits at most burst + rate × (t + leaseMs) in any window of t across isolates, for any arrivals and settings', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          ratePerSecond: fc.integer({ min: 1, max: 500 }),
+          burst: fc.integer({ min: 1, max: 300 }),
+          maxTokens: fc.integer({ min: 1, max: 50 }),
+          leaseMs: fc.integer({ min: 0, max: 3000 }),
+        }),
+        // Arrivals: a gap in ms, then that many requests at once, at one of three isolates sharing the key's bucket.
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 120 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 2 })), {
+          minLength: 1,
+          maxLength: 150,
+        }),
+        async ({ ratePerSecond, burst, maxTokens, leaseMs }, arrivals) => {
+          const limits = { ratePerSecond, burst };
+          const clock = { now: 0 };
+          const bucket = bucketAt(limits, clock);
+          const isolates = [new TokenLeases(), new TokenLeases(), new TokenLeases()];
+          const options = { maxTokens, leaseMs, ratePerSecond };
+          const admittedAt: number[] = [];
+          for (const [gap, count, at] of arrivals) {
+            clock.now += gap;
+            const leases = isolates[at]!;
+            const results = await Promise.all(Array.from({ length: count }, () => leases.take('k', clock.now, options, bucket.grant)));
+            for (const r of results) if (r.allowed) admittedAt.push(clock.now);
+          }
+          for (let i = 0; i < admittedAt.length; i++) {
+            for (let j = i; j < admittedAt.length; j++) {
+              const windowMs = admittedAt[j]! - admittedAt[i]!;
+              expect(j - i + 1).toBeLessThanOrEqual(burst + (ratePerSecond * (windowMs + leaseMs)) / 1000);
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('lets concurrent requests share one grant, and drops tokens of an expired lease', async () => {
