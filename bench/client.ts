@@ -33,7 +33,7 @@ import { loadTrustedKeys } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { verifyManifest } from '../protocol/signed-manifest.ts';
 import { GOALS } from './lib/goals.ts';
-import { percentiles, round } from './lib/stats.ts';
+import { median, percentiles, round } from './lib/stats.ts';
 import { formatTable } from './lib/table.ts';
 
 const MODEL = 'mlp-classifier';
@@ -72,7 +72,6 @@ async function openPage(browser: Browser, url: string, target: BenchTarget): Pro
   return { page, close: () => context.close() };
 }
 
-const median = (xs: number[]) => percentiles(xs, [50])[0]!;
 const p3 = (xs: number[]) => percentiles(xs, [50, 95, 99]).map((v) => round(v, 4)) as [number, number, number];
 /**
  * The p50 ratio of each block of `size` consecutive pairs: how far one run's ratio can be trusted. On a

@@ -23,7 +23,7 @@ import { startEdge } from '../stack/edge-process.ts';
 import { GOALS } from './lib/goals.ts';
 import { startDevOrigin } from './lib/dev-origin.ts';
 import { measure, type Measurement } from './lib/edge-measure.ts';
-import { percentile } from './lib/stats.ts';
+import { median } from './lib/stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -149,10 +149,6 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([workerd.stop(), floor.stop(), wrangler.stop(), origin.stop()]);
   }
-}
-
-function median(values: number[]): number {
-  return percentile(values, 50);
 }
 
 /** Each figure of each path: its median over the rounds; requests and errors summed. */

@@ -199,11 +199,10 @@ describe('createTandem', () => {
 
   it("starts onnxruntime-web's WASM before the manifest arrives under device-only or on a returning visit, once placement says device otherwise, never for the origin", async () => {
     const events: string[] = [];
-    /** A page whose runtime records its warm-ups, and whose manifest requests wait (up to 5 s) for `warmUpSeen`. */
+    /** A page whose runtime records its warm-ups, and whose manifest requests wait (up to 5 s) for the first. */
     const pageRecording = (placement: TandemConfig['placement'], manifestWaitsForWarmUp: boolean, p = profile()) => {
       const runtime = p.newRuntime();
-      let warmUpSeen = () => {};
-      const warmed = new Promise<void>((resolve) => (warmUpSeen = resolve));
+      const warmed = gate();
       return p.page(
         { placement },
         {
@@ -211,7 +210,7 @@ describe('createTandem', () => {
             ...runtime,
             warmUp: () => {
               events.push('warmUp');
-              warmUpSeen();
+              warmed.release();
               return runtime.warmUp!();
             },
           },
@@ -219,7 +218,7 @@ describe('createTandem', () => {
             const kind = requestKind(new Request(input, init).url);
             if (kind === 'manifest' && manifestWaitsForWarmUp) {
               const late = new Promise((_, reject) => setTimeout(() => reject(new Error('no warm-up before the manifest')), 5_000));
-              await Promise.race([warmed, late]);
+              await Promise.race([warmed.held, late]);
             }
             events.push(kind);
             return edge.fetch(input, init);

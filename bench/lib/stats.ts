@@ -13,6 +13,11 @@ export function percentile(samples: ArrayLike<number>, p: number): number {
   return percentiles(samples, [p])[0]!;
 }
 
+/** The median by nearest rank (the 50th percentile), or NaN when there are no samples. */
+export function median(samples: ArrayLike<number>): number {
+  return percentile(samples, 50);
+}
+
 /** Several percentiles from one sort. */
 export function percentiles(samples: ArrayLike<number>, ps: readonly number[]): number[] {
   if (samples.length === 0) return ps.map(() => Number.NaN);

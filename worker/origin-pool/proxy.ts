@@ -10,6 +10,7 @@
  * what the edge already retried (protocol/errors.ts `isRetryable`).
  */
 import { TandemError, isServerFailure, parseErrorBody } from '../../protocol/errors.ts';
+import { REQUEST_ID_HEADER } from '../../protocol/request-id.ts';
 import { backoffDelay, delayWithinDeadline } from '../../protocol/resilience/backoff.ts';
 import type { Tuning } from '../config.ts';
 import type { OriginHealth, OriginPool } from './pool.ts';
@@ -150,7 +151,7 @@ async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: n
     if (value !== null) headers.set(name, value);
   }
   headers.set('authorization', `Bearer ${token}`);
-  headers.set('x-request-id', req.requestId);
+  headers.set(REQUEST_ID_HEADER, req.requestId);
   if (req.traceparent) headers.set('traceparent', req.traceparent);
   // The origin drops queued work past this, so a request the edge gave up on doesn't use the origin's time.
   headers.set('x-request-timeout-ms', String(Math.max(1, Math.floor(timeoutMs))));
