@@ -102,6 +102,13 @@ async function scenario(tuning: Record<string, number> = {}): Promise<Scenario> 
   return s;
 }
 
+/** An OIP route's answer: the code is in `x-tandem-error-code`, the body is OIP's `{ "error": message }`. */
+async function oipAnswer(path: string, environment: Env): Promise<{ status: number; code: string | null; version: string | null }> {
+  const res = await call(path, environment);
+  await res.body?.cancel();
+  return { status: res.status, code: res.headers.get('x-tandem-error-code'), version: res.headers.get('x-model-version') };
+}
+
 const recordVersion = (body: unknown) => JSON.parse(atob((body as DsseEnvelope).payload)).version as number;
 const until = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -201,6 +208,22 @@ describe('edge attacks', () => {
     await other.record(1, '1.1.0', ['1.1.0']);
     expect(await answer('/v1/trust/root/1.json', other.env)).toMatchObject({ status: 503, code: 'manifest_signature_invalid', cache: 'no-store' });
     expect(await answer(`/v1/models/${other.id}/manifest`, other.env)).toMatchObject({ status: 422, code: 'manifest_signature_invalid' });
+  });
+
+  it("OIP model metadata and readiness take the manifest route's trust, also beside TRUSTED_KEYS: no record in force, latest, revoked and unreleased versions", async () => {
+    const s = await scenario();
+    const both = { ...s.env, TRUSTED_KEYS: JSON.stringify([s.keys.release[0]!.publicKey]) } as Env;
+    await s.store('1.2.0', s.keys.release[0]!); // newest in storage, signed by the release key, but not released
+    const manifestRoute = await answer(`/v1/models/${s.id}/manifest`, both);
+    expect(manifestRoute.status).toBeGreaterThanOrEqual(400);
+    expect(await oipAnswer(`/v2/models/${s.id}`, both)).toMatchObject({ status: manifestRoute.status, code: manifestRoute.code });
+    await s.record(1, '1.1.0', ['1.0.0', '1.1.0']);
+    // The model has no origin variant, so it is not ready; which version the edge means is the point.
+    expect(await oipAnswer(`/v2/models/${s.id}/ready`, both)).toMatchObject({ status: 503, version: '1.1.0' });
+    expect(await oipAnswer(`/v2/models/${s.id}/versions/1.2.0/ready`, both)).toMatchObject({ status: 422, code: 'manifest_signature_invalid' });
+    await s.record(2, '1.1.0', ['1.1.0'], { revoked: ['1.0.0'] });
+    expect(await oipAnswer(`/v2/models/${s.id}/versions/1.0.0/ready`, both)).toMatchObject({ status: 410, code: 'version_revoked' });
+    expect(await oipAnswer(`/v2/models/${s.id}/versions/1.1.0/ready`, both)).toMatchObject({ status: 503, version: '1.1.0' });
   });
 
   it('revocation: a revoked version is never served (410 version_revoked) and leaves the catalog', async () => {

@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signManifest } from '../../protocol/signed-manifest.ts';
 import { envelopeKey } from '../../protocol/repository-layout.ts';
 import { createApp } from '../app.ts';
+import { hashApiKey } from '../auth/api-keys.ts';
 import { apiKeysVar, errorCode, fetchApp, KEYS, manifestFor, seedModel, tamperStoredEnvelope, testEnv, type Seeded } from '../test-support.ts';
 
 const app = createApp({ log: { write: () => undefined } });
@@ -104,5 +105,29 @@ describe('odd model ids and versions', () => {
       expect([res.status, JSON.parse(text).error.code], JSON.stringify(id)).toEqual([404, 'model_not_found']);
       if (id.length > 3) expect(text).not.toContain(id);
     }
+  });
+});
+
+describe("a key's models", () => {
+  it('bound the catalog and the manifests it may read: others are left out of the listing and answer 403', async () => {
+    const other = await seedModel('unlisted', ['1.0.0']);
+    const scoped = {
+      ...vars,
+      TRUSTED_KEYS: JSON.stringify([seeded.key.publicKey, other.key.publicKey]),
+      API_KEYS: JSON.stringify([{ name: 'scoped', sha256: await hashApiKey('k-scoped'), scopes: ['catalog'], models: ['fallback'] }]),
+    } as Env;
+    const as = { authorization: 'Bearer k-scoped' };
+    const listing = await get('/v1/models', as, scoped);
+    expect(listing.headers.get('cache-control')).toMatch(/^private/);
+    expect(((await listing.json()) as { models: { id: string }[] }).models.map((m) => m.id)).toEqual(['fallback']);
+    expect((await get('/v1/models/fallback/manifest', as, scoped)).status).toBe(200);
+    for (const path of ['/v1/models/unlisted/manifest', '/v1/models/unlisted/manifest?version=1.0.0']) {
+      const res = await get(path, as, scoped);
+      expect([res.status, await errorCode(res)], path).toEqual([403, 'forbidden']);
+    }
+    // Without a key, or with one that lists no models, the listing is everyone's.
+    const open = await get('/v1/models', {}, scoped);
+    expect(open.headers.get('cache-control')).toMatch(/^public/);
+    expect(((await open.json()) as { models: { id: string }[] }).models.map((m) => m.id)).toEqual(['fallback', 'unlisted']);
   });
 });

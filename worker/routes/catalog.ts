@@ -7,7 +7,8 @@
  * instead) and kept for `GET /v1/edge/status` (storage/refusals.ts). With a root of trust (`ROOT_KEYS`),
  * manifests verify with the root's release keys and must be live in the timestamp record
  * (storage/manifest-trust.ts), and "latest" is the record's current version, with no falling back to an
- * older one (that would be the rollback the record exists to stop).
+ * older one (that would be the rollback the record exists to stop). A key that lists `models` sees those
+ * alone: the catalog leaves the others out and their manifests answer 403 `forbidden`.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
@@ -31,12 +32,23 @@ export const catalogRoutes = new Hono<EdgeEnv>();
 export const catalogKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
   requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog })(c, next);
 
+/** The catalog's rule for one model's manifest: a key that lists `models` must list this one. */
+const manifestKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
+  requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog, modelParam: 'id' })(c, next);
+
+/** Whether the request's key (if any) may see `id`: a key that lists `models` sees those alone. */
+function keySees(c: Context<EdgeEnv>, id: string): boolean {
+  const models = c.get('apiKey')?.models;
+  return models === undefined || models.includes(id);
+}
+
 catalogRoutes.get('/models', catalogKey, async (c) => {
   const { tuning } = c.get('config');
   const trust = await manifestTrust(c);
   const stored = await listStoredVersions(c.env.MODELS);
   const models = [];
   for (const [id, versions] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!keySees(c, id)) continue;
     const servable: ServableManifest[] = [];
     for (const version of versions.sort(compareVersions)) {
       try {
@@ -61,12 +73,14 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
   }
   const text = JSON.stringify({ models });
   const etag = strongEtag(await sha256Hex(new TextEncoder().encode(text)));
-  const headers = { etag, 'cache-control': `public, max-age=${tuning.manifestMaxAgeSeconds}` };
+  // A key that lists models sees only those: a shared cache must not hand its listing to anyone else.
+  const scoped = c.get('apiKey')?.models !== undefined;
+  const headers = { etag, 'cache-control': `${scoped ? 'private' : 'public'}, max-age=${tuning.manifestMaxAgeSeconds}`, vary: 'authorization' };
   if (notModified(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
   return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
 });
 
-catalogRoutes.get('/models/:id/manifest', modelPath({ idParam: 'id', versionQuery: true }), catalogKey, async (c) => {
+catalogRoutes.get('/models/:id/manifest', modelPath({ idParam: 'id', versionQuery: true }), manifestKey, async (c) => {
   const { tuning } = c.get('config');
   const trust = await manifestTrust(c);
   const id = c.req.param('id');

@@ -10,8 +10,9 @@
  * - `GET /v2`: the edge's server metadata.
  * - `GET /v2/models/{name}[/versions/{v}]`: model metadata from the signed manifest the edge serves (its
  *   origin-tier variant, the one `/infer` reaches), in OIP's shape (protocol/oip-metadata.ts, as the
- *   origin's). `versions` lists the stored versions whose manifests verify; without a version the edge
- *   chooses as for manifests and inference (the client's canary version, else the newest).
+ *   origin's). `versions` lists the stored versions the manifest route would serve (the same trust: keys,
+ *   and with a root of trust the timestamp record); without a version the edge chooses as for manifests
+ *   and inference (the client's canary version, else the record's current version, else the newest).
  * - `GET /v2/models/{name}[/versions/{v}]/ready`: whether that version can be inferred through the edge:
  *   its manifest verifies here and an origin says the version is ready. Origins are asked at most once
  *   per version per `readinessTtlMs` in an isolate, whoever calls.
@@ -34,7 +35,8 @@ import type { EdgeConfig } from '../config.ts';
 import type { EdgeEnv } from '../context.ts';
 import type { OriginPool } from '../origin-pool/pool.ts';
 import { refreshReadiness } from '../origin-pool/proxy.ts';
-import { listStoredVersions, loadManifest } from '../storage/manifests.ts';
+import { manifestTrust } from '../storage/manifest-trust.ts';
+import { isRefusal, listStoredVersions, loadManifest, type ServableManifest } from '../storage/manifests.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { rolloutCanary } from '../version-choice/rollout-weights.ts';
 import { chooseStoredVersion } from '../version-choice/stored-version.ts';
@@ -97,34 +99,51 @@ interface ResolvedModel {
 }
 
 /**
- * The version a metadata request means, from the stored versions whose manifests verify (those that do
- * not are left out, as the catalog leaves them out, and logged).
- * @throws TandemError `model_not_found`; for a named version whose manifest must not be served, its own
- * code (`manifest_signature_invalid`, `manifest_invalid`), as the manifest route answers.
+ * The version a metadata request means, as the manifest route chooses it: from the stored versions whose
+ * manifests this edge would serve (verified with the manifest trust in force, storage/manifest-trust.ts:
+ * `TRUSTED_KEYS`, or the root's release keys and the timestamp record), the record's current version as
+ * "latest" when there is one. Versions that may not be served are left out, as the catalog leaves them out,
+ * and logged.
+ * @throws TandemError `model_not_found`; for the chosen version when it may not be served, its own code
+ * (`manifest_signature_invalid`, `version_revoked`, ...), as the manifest route answers; `manifestTrust`'s
+ * when a root of trust is set and no timestamp record is in force.
  */
 async function resolveModel(c: Context<EdgeEnv>): Promise<ResolvedModel> {
-  const { trustedKeys, tuning } = c.get('config');
+  const { tuning } = c.get('config');
+  const trust = await manifestTrust(c);
   const name = c.req.param('name') ?? '';
   const canary = await rolloutCanary(c, name);
   const requested = c.req.param('version');
   const stored = ((await listStoredVersions(c.env.MODELS, name)).get(name) ?? []).sort(compareVersions);
-  const servable = new Map<string, Manifest>();
+  const servable = new Map<string, ServableManifest>();
+  const refusals = new Map<string, TandemError>();
   for (const version of stored) {
     try {
-      servable.set(version, (await loadManifest(c.env.MODELS, name, version, trustedKeys)).manifest);
+      const manifest = await loadManifest(c.env.MODELS, name, version, trust.keys);
+      await trust.check(manifest, version);
+      servable.set(version, manifest);
     } catch (err) {
-      if (!(err instanceof TandemError) || err.status >= 500) throw err;
+      if (!isRefusal(err)) throw err;
       console.log(JSON.stringify({ event: 'manifest_refused', request_id: c.get('requestId'), model: name, version, code: err.code, reason: err.message }));
-      if (version === requested) throw err;
+      refusals.set(version, err);
     }
   }
-  const choice = chooseStoredVersion([...servable.keys()], { model: name, requested, canary, clientId: clientIdOf(c.req.raw.headers, c.get('apiKey')) });
-  if (!choice) throw new TandemError('model_not_found', requested === undefined ? `no model ${name}` : `model ${name} has no version ${requested}`);
+  const picked = chooseStoredVersion([...servable.keys()], { model: name, requested, canary, clientId: clientIdOf(c.req.raw.headers, c.get('apiKey')) });
+  // A requested version that may not be served answers with its own refusal, as the manifest route does.
+  const choice = trust.choose(name, requested, picked ?? (requested === undefined ? undefined : { version: requested, perClient: false }));
+  const chosen = choice && servable.get(choice.version);
+  if (!choice || !chosen) {
+    const refusal = choice && refusals.get(choice.version);
+    if (refusal) throw refusal;
+    throw new TandemError('model_not_found', requested === undefined ? `no model ${name}` : `model ${name} has no version ${requested}`);
+  }
+  // "Latest" is checked as latest too: an older version served as current is a rollback.
+  await trust.check(chosen, requested ?? (choice.perClient ? choice.version : undefined));
   c.set('log', { ...c.get('log'), model: name, version: choice.version });
   return {
     name,
     version: choice.version,
-    manifest: servable.get(choice.version)!,
+    manifest: chosen.manifest,
     versions: [...servable.keys()],
     // A canary choice depends on who asks: shared caches must not hand it to another client.
     headers: {
