@@ -7,6 +7,10 @@ describe('edge config', () => {
     expect(parseOrigins('["http://a:1/", "https://b"]')).toEqual(['http://a:1', 'https://b']);
     expect(parseOrigins('http://a:1, http://b:2')).toEqual(['http://a:1', 'http://b:2']);
     expect(() => parseOrigins('ftp://x')).toThrow(/ORIGINS/);
+    // Credentials, a query or a fragment would end up in logs or swallow the proxied path.
+    for (const odd of ['http://ops:s3cret@a:1', 'http://a:1?x=', 'http://a:1#x', 'http://a:1/path']) {
+      expect(() => parseOrigins(JSON.stringify([odd])), odd).toThrow(/ORIGINS/);
+    }
   });
 
   it('overrides tuning fields and rejects unknown ones', () => {

@@ -147,10 +147,12 @@ export function parseOrigins(text: string): string[] {
         .filter(Boolean);
   if (!Array.isArray(list)) throw configError('ORIGINS', 'must be a JSON array or a comma list of URLs');
   return list.map((value) => {
-    if (typeof value !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(value)) {
-      throw configError('ORIGINS', `${JSON.stringify(value)} is not an http(s) base URL`);
+    const url = typeof value === 'string' && /^https?:\/\/[^/\s]+\/?$/.test(value) ? parseUrl(value) : null;
+    // No credentials in the URL (the edge's token is ORIGIN_TOKEN), and nothing a path could be appended to wrongly.
+    if (url === null || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+      throw configError('ORIGINS', `${JSON.stringify(value)} is not an http(s) base URL (scheme, host and port only)`);
     }
-    return value.replace(/\/$/, '');
+    return url.origin;
   });
 }
 
@@ -173,6 +175,14 @@ function parseBoolean(name: string, text: string): boolean {
   if (text === 'true' || text === '1') return true;
   if (text === 'false' || text === '0' || text === '') return false;
   throw configError(name, 'must be "true" or "false"');
+}
+
+function parseUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
 }
 
 function parseJson(text: string): unknown {

@@ -176,6 +176,8 @@ describe('edge attacks', () => {
     const s = await scenario();
     await s.record(1, '1.1.0', ['1.0.0', '1.1.0'], { expiresInMs: -1000 });
     expect(await answer('/v1/trust/timestamp.json', s.env)).toMatchObject({ status: 503, code: 'metadata_expired', cache: 'no-store' });
+    // The code in the header too, as on every error the edge answers.
+    expect((await call('/v1/trust/timestamp.json', s.env)).headers.get('x-tandem-error-code')).toBe('metadata_expired');
     expect(await answer(`/v1/models/${s.id}/manifest`, s.env)).toMatchObject({ status: 422, code: 'metadata_expired' });
   });
 

@@ -160,7 +160,7 @@ describe('proxyInference', () => {
     const { deps, calls } = fakeDeps({ 'http://a': shedding('2'), 'http://b': shedding('7') });
     const error = await proxyInference(pool, request(), tuning, 't', deps).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'overloaded', attempts: tuning.maxAttempts, retryAfterSeconds: 7 });
-    expect((error as TandemError).message).toMatch(/every origin tried is overloaded: http:\/\/a: HTTP 503 overloaded/);
+    expect((error as TandemError).message).toMatch(/every origin tried is overloaded: origin 1: HTTP 503 overloaded/);
     expect(calls).toHaveLength(tuning.maxAttempts);
   });
 
@@ -250,6 +250,22 @@ describe('proxyInference', () => {
     expect(result).toMatchObject({ status: 200, origin: 'http://b', attempts: 2 });
     expect(result.failures).toEqual(['http://a: timed out after 30 ms']);
     expect(seen.map((u) => u.slice(0, 8))).toEqual(['http://a', 'http://b']);
+  });
+
+  it("never names an origin's URL, or the runtime's words about it, to the caller: the URLs and reasons are the error's cause, for the log", async () => {
+    const pool = new OriginPool(['http://ops:s3cret@a', 'http://b'], { failureThreshold: 99, cooldownMs: 1 });
+    const { deps } = fakeDeps({ 'http://b': typed('overloaded', 503) });
+    const failing: ProxyDeps = {
+      ...deps,
+      fetch: (url, init) => (url.startsWith('http://ops') ? Promise.reject(new TypeError(`Fetch API cannot load: ${url}`)) : deps.fetch(url, init)),
+    };
+    const error = (await proxyInference(pool, request(), tuning, 't', failing).catch((e: unknown) => e)) as TandemError;
+    expect(error.code).toBe('origin_unavailable');
+    expect(error.message).toMatch(/^no origin could answer: origin 1: network error; origin 2: HTTP 503 overloaded/);
+    expect(error.message).not.toMatch(/s3cret|http:/);
+    expect(error.cause).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^http:\/\/ops:s3cret@a: Fetch API cannot load/), 'http://b: HTTP 503 overloaded']),
+    );
   });
 
   it('maps an origin refusing the edge token to origin_unavailable', async () => {

@@ -98,6 +98,9 @@ export async function proxyInference(
 ): Promise<ProxyResult> {
   const tried = new Set<string>();
   const failures: string[] = [];
+  // What the caller is told: each failure without the origin's URL or the runtime's own words (which can
+  // carry it), the origin named by its place in the pool (the admin status route lists them in order).
+  const told: string[] = [];
   let made = 0;
   let shed = 0;
   let retryAfterSeconds = 1;
@@ -119,7 +122,10 @@ export async function proxyInference(
     if (outcome.kind === 'response' && verdictFor(outcome.status, outcome.body) !== 'retry') {
       pool.succeed(origin);
       if (outcome.status === 401 || outcome.status === 403) {
-        throw new TandemError('origin_unavailable', `origin ${origin.url} refused the edge's token (HTTP ${outcome.status})`, { attempts: made });
+        throw new TandemError('origin_unavailable', `${originName(pool, origin)} refused the edge's token (HTTP ${outcome.status})`, {
+          attempts: made,
+          cause: [`${origin.url}: HTTP ${outcome.status}`],
+        });
       }
       return { status: outcome.status, headers: outcome.headers, body: outcome.body, origin: origin.url, attempts: made, failures };
     }
@@ -129,11 +135,21 @@ export async function proxyInference(
       shed++;
       retryAfterSeconds = Math.max(retryAfterSeconds, retryAfterOf(outcome.headers));
     }
-    failures.push(`${origin.url}: ${outcome.kind === 'response' ? `HTTP ${outcome.status} ${code}` : outcome.reason}`);
+    const what = outcome.kind === 'response' ? `HTTP ${outcome.status} ${code}` : outcome.reason;
+    failures.push(`${origin.url}: ${what}`);
+    told.push(`${originName(pool, origin)}: ${outcome.kind === 'response' ? what : outcome.timedOut ? what : 'network error'}`);
   }
-  const reason = failures.length === 0 ? 'every origin is marked down' : failures.join('; ');
-  if (made > 0 && shed === made) throw new TandemError('overloaded', `every origin tried is overloaded: ${reason}`, { retryAfterSeconds, attempts: made });
-  throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1, attempts: made });
+  const reason = told.length === 0 ? 'every origin is marked down' : told.join('; ');
+  // The full failures are the error's cause, for the request log.
+  if (made > 0 && shed === made) {
+    throw new TandemError('overloaded', `every origin tried is overloaded: ${reason}`, { retryAfterSeconds, attempts: made, cause: failures });
+  }
+  throw new TandemError('origin_unavailable', `no origin could answer: ${reason}`, { retryAfterSeconds: 1, attempts: made, cause: failures });
+}
+
+/** An origin as callers may see it: its place in the pool, never its URL (which may carry credentials or internal names). */
+function originName(pool: OriginPool, origin: OriginHealth): string {
+  return `origin ${pool.urls().indexOf(origin.url) + 1}`;
 }
 
 /** An origin's `Retry-After` in whole seconds (1 when absent or not a number), capped at a minute. */
@@ -142,7 +158,7 @@ function retryAfterOf(headers: Headers): number {
   return Number.isFinite(seconds) && seconds >= 1 ? Math.min(60, Math.ceil(seconds)) : 1;
 }
 
-type AttemptOutcome = { kind: 'response'; status: number; headers: Headers; body: ArrayBuffer } | { kind: 'error'; reason: string };
+type AttemptOutcome = { kind: 'response'; status: number; headers: Headers; body: ArrayBuffer } | { kind: 'error'; reason: string; timedOut: boolean };
 
 async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: number, token: string, deps: ProxyDeps): Promise<AttemptOutcome> {
   const headers = new Headers();
@@ -162,7 +178,7 @@ async function attemptOnce(origin: OriginHealth, req: ProxyRequest, timeoutMs: n
     return { kind: 'response', status: res.status, headers: res.headers, body };
   } catch (err) {
     const reason = signal.aborted ? `timed out after ${Math.round(timeoutMs)} ms` : err instanceof Error ? err.message : String(err);
-    return { kind: 'error', reason };
+    return { kind: 'error', reason, timedOut: signal.aborted };
   }
 }
 

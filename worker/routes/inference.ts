@@ -106,6 +106,10 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
     headers['x-tandem-attempts'] = String(result.attempts);
     // Made by c.body, so the headers the middlewares set on the way in (x-ratelimit-remaining) are on it.
     return c.body(result.body, result.status as ContentfulStatusCode, headers);
+  } catch (err) {
+    // The caller's message names no origin; the log keeps which origin failed how (proxy.ts).
+    if (err instanceof TandemError && Array.isArray(err.cause)) log.failures = err.cause;
+    throw err;
   } finally {
     // Automatic rollback: judged when the edge chose the version (it holds the record then).
     if (view?.record) judgeRollout(view.record, deviceTelemetry.snapshot());

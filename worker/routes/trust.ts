@@ -13,7 +13,7 @@
  * without `ROOT_KEYS` answers 404.
  */
 import { Hono, type Context } from 'hono';
-import { errorBody, TandemError, toTandemError } from '../../protocol/errors.ts';
+import { ERROR_CODE_HEADER, errorBody, TandemError, toTandemError } from '../../protocol/errors.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { EdgeEnv } from '../context.ts';
 import { IMMUTABLE, notModified, strongEtag } from '../http/etag.ts';
@@ -55,7 +55,11 @@ async function withTrust(c: Context<EdgeEnv>, serve: (view: TrustView) => Promis
     if (error.code === 'not_found' || error.code === 'internal') throw error;
     // The edge cannot give good metadata now: a server condition, whatever the document's fault.
     c.error = error;
-    return c.json(errorBody(error.code, error.message, c.get('requestId')), 503, { 'cache-control': 'no-store', 'retry-after': '30' });
+    return c.json(errorBody(error.code, error.message, c.get('requestId')), 503, {
+      [ERROR_CODE_HEADER]: error.code,
+      'cache-control': 'no-store',
+      'retry-after': '30',
+    });
   }
 }
 
