@@ -44,6 +44,7 @@ export const ERRORS = {
   not_found: { status: 404, retryable: false },
   model_not_found: { status: 404, retryable: false },
   method_not_allowed: { status: 405, retryable: false },
+  precondition_failed: { status: 412, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   range_not_satisfiable: { status: 416, retryable: false },
   unsupported_media_type: { status: 415, retryable: false },

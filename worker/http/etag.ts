@@ -12,4 +12,17 @@ export function notModified(ifNoneMatch: string | null | undefined, etag: string
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare);
 }
 
+/**
+ * Whether a list of entity-tags (an `If-Match` value, or an `If-Range` one of one tag) holds `etag` by
+ * strong comparison (RFC 9110 §8.8.3.2): both strong, the same characters. A weak tag matches nothing.
+ * @example
+ * strongMatch('"a", "b"', '"b"'); // true
+ * strongMatch('W/"b"', '"b"');    // false
+ */
+export function strongMatch(tags: string, etag: string): boolean {
+  if (etag.startsWith('W/')) return false;
+  // Split on whole tags, not on commas: an opaque-tag may hold a comma.
+  return [...tags.matchAll(/(W\/)?"[^"]*"/g)].some(([tag]) => tag === etag);
+}
+
 export const IMMUTABLE = 'public, max-age=31536000, immutable';

@@ -10,14 +10,19 @@
  * served only from an upload already hashed whole (by this isolate or, per its marker, another); else
  * the whole object is hashed first. A mismatch answers 422 `artifact_hash_mismatch` from then on, is
  * logged (`artifact_corrupt`) and shown on `/v1/edge/status`; re-uploaded bytes are checked afresh.
- * `If-None-Match` gets 304 only for an artifact that exists.
+ *
+ * Preconditions (http/preconditions.ts) weigh only on an artifact that exists and is not known to be
+ * corrupt (RFC 9110 §13.2.1): else HEAD, `If-Match` and `If-None-Match` get the 404 or 422 a GET gets.
+ * `If-Match` without the hash is 412 `precondition_failed`; `If-Range` without it serves the whole file.
+ * HEAD and 304 promise immutability only for an upload already hashed (see `cacheControl`).
  */
 import { Hono, type Context } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
 import { catalogKey } from './catalog.ts';
 import type { EdgeEnv } from '../context.ts';
 import { workersCache, type ResponseCache } from '../http/edge-cache.ts';
-import { IMMUTABLE, notModified, strongEtag } from '../http/etag.ts';
+import { IMMUTABLE, strongEtag } from '../http/etag.ts';
+import { evaluatePreconditions, hasPreconditions, rangeApplies, type Preconditions } from '../http/preconditions.ts';
 import { contentRange, parseRange } from '../http/range.ts';
 import { hashStream, verifyingStream } from '../http/verifying-stream.ts';
 import { ArtifactChecks } from '../storage/artifact-checks.ts';
@@ -33,13 +38,19 @@ export function artifactRoutes(cache: ResponseCache = workersCache()): Hono<Edge
     const sha256 = c.req.param('sha256').toLowerCase();
     if (!SHA256_HEX.test(sha256)) throw new TandemError('bad_request', 'an artifact is named by its hex SHA-256');
     const etag = strongEtag(sha256);
-    if (notModified(c.req.header('if-none-match'), etag)) {
-      if (!(await exists(c, sha256, cache))) throw new TandemError('not_found', `no artifact ${sha256}`);
-      return c.body(null, 304, { etag, 'cache-control': IMMUTABLE });
+    const conditions: Preconditions = { ifMatch: c.req.header('if-match'), ifNoneMatch: c.req.header('if-none-match') };
+    if (c.req.method === 'HEAD' || hasPreconditions(conditions)) {
+      // RFC 9110 §13.2.1: preconditions weigh only on what would succeed; a missing or corrupt artifact's 404 or 422 stands.
+      const { head, verified } = await standing(c, sha256);
+      const outcome = evaluatePreconditions(conditions, etag);
+      if (outcome === 'precondition_failed') {
+        throw new TandemError('precondition_failed', `If-Match does not name artifact ${sha256}'s entity-tag, ${etag}`);
+      }
+      if (outcome === 'not_modified') return c.body(null, 304, { etag, 'cache-control': cacheControl(verified) });
+      if (c.req.method === 'HEAD') return c.body(null, 200, { ...headersFor(sha256, head, head.size), 'cache-control': cacheControl(verified) });
     }
-    if (c.req.method === 'HEAD') return serveHead(c, sha256);
     const rangeHeader = c.req.header('range');
-    return rangeHeader ? servePartial(c, sha256, rangeHeader, cache) : serveWhole(c, sha256, cache);
+    return rangeHeader && rangeApplies(c.req.header('if-range'), etag) ? servePartial(c, sha256, rangeHeader, cache) : serveWhole(c, sha256, cache);
   });
   return routes;
 }
@@ -64,13 +75,28 @@ function cacheKeyFor(c: Context<EdgeEnv>, sha256: string): string {
   return new URL(`/v1/artifacts/${sha256}`, c.req.url).toString();
 }
 
-async function exists(c: Context<EdgeEnv>, sha256: string, cache: ResponseCache): Promise<boolean> {
-  const hit = await cache.get(cacheKeyFor(c, sha256));
-  if (hit) {
-    await hit.body?.cancel();
-    return true;
-  }
-  return (await c.env.MODELS.head(artifactObjectKey(sha256))) !== null;
+/**
+ * What a plain GET would answer, short of reading the bytes: 404 or 422, thrown; else the upload in R2 and
+ * whether it is known to hash to its name (this isolate's verdict or another's marker). Asks R2, not the
+ * cache, so a mismatch recorded for the upload there is never answered with a success.
+ */
+async function standing(c: Context<EdgeEnv>, sha256: string): Promise<{ head: R2Object; verified: boolean }> {
+  const head = await c.env.MODELS.head(artifactObjectKey(sha256));
+  if (!head) throw new TandemError('not_found', `no artifact ${sha256}`);
+  const verdict = await checks.verdict(c.env.MODELS, sha256, head.version);
+  if (verdict?.kind === 'corrupt') throw mismatch(sha256);
+  return { head, verified: verdict?.kind === 'verified' };
+}
+
+/**
+ * The caching of an answer without the bytes (HEAD, 304). Only an upload already hashed is immutable. A
+ * HEAD does not hash an unchecked one to find out: that is a read of the whole file (100 MB for a large
+ * model) for an answer meant to be cheap, repeated by every HEAD until a GET hashes it. So it answers 200
+ * with `no-cache`: true of what R2 holds, promising nothing for a year; the first GET settles the verdict
+ * (cut short and 422 from then on if the bytes fail), and answers after it are immutable.
+ */
+function cacheControl(verified: boolean): string {
+  return verified ? IMMUTABLE : 'no-cache';
 }
 
 function mismatch(sha256: string): TandemError {
@@ -99,13 +125,6 @@ function waitUntil(c: Context<EdgeEnv>, promise: Promise<unknown>): void {
   } catch {
     // No execution context (a bare test call): the work just runs.
   }
-}
-
-async function serveHead(c: Context<EdgeEnv>, sha256: string): Promise<Response> {
-  const head = await c.env.MODELS.head(artifactObjectKey(sha256));
-  if (!head) throw new TandemError('not_found', `no artifact ${sha256}`);
-  if (checks.known(sha256, head.version)?.kind === 'corrupt') throw mismatch(sha256);
-  return c.body(null, 200, headersFor(sha256, head, head.size));
 }
 
 async function serveWhole(c: Context<EdgeEnv>, sha256: string, cache: ResponseCache): Promise<Response> {
