@@ -57,3 +57,27 @@ describe('odd model names and versions on inference', () => {
     expect([ok.status, ok.headers.get('x-model-version')]).toEqual([200, '1.2.3-rc.1']);
   });
 });
+
+describe('a body that stops arriving', () => {
+  it('is answered 400 bad_request by the request deadline, and nothing is forwarded', async () => {
+    const forwarded = vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response('{"outputs":[]}', { status: 200 }));
+    const stalled = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"inputs":'));
+      },
+    });
+    const environment = { ...vars, TUNING: JSON.stringify({ readinessTtlMs: 1e9, deadlineMs: 150 }) } as Env;
+    const started = Date.now();
+    const res = await fetchApp(
+      app,
+      '/v2/models/m/versions/1.0.0/infer',
+      { method: 'POST', body: stalled, headers: { authorization: `Bearer ${KEYS.infer}` }, duplex: 'half' } as RequestInit,
+      environment,
+    );
+    const error = parseErrorBody(res.status, await res.json(), res.headers);
+    expect([res.status, error.code]).toEqual([400, 'bad_request']);
+    expect(error.message).toMatch(/did not arrive within 0\.1 s/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(forwarded.mock.calls.map(([input]) => String(input)).filter((u) => u.endsWith('/infer'))).toEqual([]);
+  });
+});

@@ -11,7 +11,6 @@
  */
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { bodyLimit } from 'hono/body-limit';
 import { TandemError } from '../../protocol/errors.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { chooseVersion } from '../version-choice/canary.ts';
@@ -20,8 +19,8 @@ import { rolloutView } from '../version-choice/rollout-weights.ts';
 import { deviceTelemetry } from '../telemetry/aggregate.ts';
 import { clientIdOf } from '../version-choice/client-id.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
-import type { EdgeConfig } from '../config.ts';
 import type { EdgeEnv } from '../context.ts';
+import { readBody } from '../http/read-body.ts';
 import { defaultProxyDeps, probeOpenBreakers, proxyInference, refreshReadiness } from '../origin-pool/proxy.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 import { formatTraceparent } from '../../protocol/traceparent.ts';
@@ -31,31 +30,15 @@ export const inferenceRoutes = new Hono<EdgeEnv>();
 /** Origin response headers relayed to the client. */
 const RELAYED = ['content-type', 'inference-header-content-length', 'x-model-version', 'x-tandem-error-code'];
 
-/** The body limit of each config, made once per config rather than once per request. */
-const bodyLimits = new WeakMap<EdgeConfig, ReturnType<typeof bodyLimit>>();
-
-const limitBody = (): ReturnType<typeof bodyLimit> => async (c, next) => {
-  const config = (c as Context<EdgeEnv>).get('config');
-  let limit = bodyLimits.get(config);
-  if (!limit) {
-    const maxSize = config.tuning.maxBodyBytes;
-    limit = bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new TandemError('payload_too_large', `request body is over ${maxSize} bytes`);
-      },
-    });
-    bodyLimits.set(config, limit);
-  }
-  return limit(c, next);
-};
-
 for (const path of ['/models/:name/infer', '/models/:name/versions/:version/infer']) {
-  inferenceRoutes.post(path, modelPath(), requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), limitBody(), infer);
+  inferenceRoutes.post(path, modelPath(), requireKey({ scope: 'infer', modelParam: 'name' }), rateLimit(), infer);
 }
 
 async function infer(c: Context<EdgeEnv>): Promise<Response> {
   const { config, pool } = { config: c.get('config'), pool: c.get('pool') };
+  // The request's deadline counts from its arrival, so it bounds the body's upload too.
+  const deadline = Date.now() + config.tuning.deadlineMs;
+  const body = await readBody(c.req.raw, { maxBytes: config.tuning.maxBodyBytes, deadline });
   const name = c.req.param('name') ?? '';
   const view = c.req.param('version') === undefined ? await rolloutView(c, name) : undefined;
   const version =
@@ -72,7 +55,6 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
   const probes = probeOpenBreakers(pool, config.tuning, config.originToken);
   if (probes) c.executionCtx.waitUntil(probes);
 
-  const body = await c.req.arrayBuffer();
   const started = performance.now();
   const log = c.get('log');
   log.model = name;
@@ -86,7 +68,7 @@ async function infer(c: Context<EdgeEnv>): Promise<Response> {
         body,
         requestId: c.get('requestId'),
         traceparent: formatTraceparent(c.get('trace')),
-        deadline: Date.now() + config.tuning.deadlineMs,
+        deadline,
       },
       config.tuning,
       config.originToken,
