@@ -28,6 +28,7 @@ function refusal(body: unknown): string {
 describe('parseTelemetryBatch', () => {
   it('accepts a well-formed batch as it is', () => {
     expect(parseTelemetryBatch({ records: [record], dropped: 2 })).toEqual({ records: [record], dropped: 2 });
+    expect(parseTelemetryBatch({ records: [], dropped: TELEMETRY_LIMITS.maxDropped }).dropped).toBe(TELEMETRY_LIMITS.maxDropped);
     const { confidence_le: _, ...failed } = record;
     expect(parseTelemetryBatch({ records: [{ ...failed, outcome: 'inference_failed', fallback: true }] }).dropped).toBe(0);
   });
@@ -39,6 +40,8 @@ describe('parseTelemetryBatch', () => {
     expect(refusal({ records: 'x' })).toMatch(/records must be an array/);
     expect(refusal({ records: [], dropped: -1 })).toMatch(/dropped/);
     expect(refusal({ records: [], dropped: 1.5 })).toMatch(/dropped/);
+    expect(refusal({ records: [], dropped: Number.MAX_SAFE_INTEGER })).toMatch(/dropped must be a whole number from 0 to 1000000/);
+    expect(refusal({ records: [], dropped: TELEMETRY_LIMITS.maxDropped + 1 })).toMatch(/dropped/);
     expect(refusal({ records: Array(TELEMETRY_LIMITS.maxRecords + 1).fill(record) })).toMatch(/more than 100/);
     const cases: [Partial<Record<keyof DeviceRunRecord | 'inputs', unknown>>, RegExp][] = [
       [{ model: 'Bad Model\n' }, /records\[0\]\.model/],

@@ -27,6 +27,13 @@ export const TELEMETRY_LIMITS = {
   maxBodyBytes: 48 * 1024,
   /** A latency past this (ms) is not a run's: refused. */
   maxLatencyMs: 600_000,
+  /**
+   * Records one batch may report dropped. The SDK drops at most one per device run between two batches the
+   * edge accepted (its queue holds 500 by default), so a million is hours of continuous runs lost; a larger
+   * count is no SDK's, and the bound keeps the edge's running total an exact integer (2^53 is nine billion
+   * batches away).
+   */
+  maxDropped: 1_000_000,
 } as const;
 
 /** One device run. Field names are the wire's (snake_case, like the error body's `request_id`). */

@@ -20,7 +20,9 @@ export function parseTelemetryBatch(body: unknown): TelemetryBatch {
   const { records, dropped = 0 } = body;
   if (!Array.isArray(records)) throw bad('records', 'must be an array');
   if (records.length > TELEMETRY_LIMITS.maxRecords) throw bad('records', `has more than ${TELEMETRY_LIMITS.maxRecords} entries`);
-  if (typeof dropped !== 'number' || !Number.isSafeInteger(dropped) || dropped < 0) throw bad('dropped', 'must be a whole number ≥ 0');
+  if (typeof dropped !== 'number' || !Number.isInteger(dropped) || dropped < 0 || dropped > TELEMETRY_LIMITS.maxDropped) {
+    throw bad('dropped', `must be a whole number from 0 to ${TELEMETRY_LIMITS.maxDropped}`);
+  }
   return { records: records.map((r, i) => parseRecord(r, `records[${i}]`, bad)), dropped };
 }
 

@@ -16,9 +16,10 @@ export interface LogFields {
   version?: string;
   upstream_ms?: number;
   cache?: 'hit' | 'miss';
-  /** Telemetry: records in the batch, counted (not past the series bound), and dropped by the SDK. */
+  /** Telemetry: records in the batch, counted (not past the series bound), of versions the edge does not serve, and dropped by the SDK. */
   records?: number;
   counted?: number;
+  unknown?: number;
   dropped?: number;
 }
 

@@ -4,22 +4,27 @@
  * - `POST /v1/telemetry`: a batch of device-run records (protocol/device-telemetry.ts), sent by the SDK with
  *   keepalive `fetch`. The same API key as inference (`infer` scope, and the key's `models`, per record),
  *   rate-limited with the key's bucket (one token per batch), at most `TELEMETRY_LIMITS.maxBodyBytes` of
- *   JSON, read strictly (400 `bad_request` naming the field; 413; 415). Counted in this isolate
- *   (telemetry/aggregate.ts) and written to Analytics Engine when bound (telemetry/analytics-engine.ts).
- *   204, no body. Then the canary of each model in the batch is judged (version-choice/canary-watch.ts).
+ *   JSON, read strictly (400 `bad_request` naming the field; 413; 415). Records of versions the edge serves
+ *   (a manifest in R2: telemetry/served-versions.ts) are counted in this isolate (telemetry/aggregate.ts)
+ *   and written to Analytics Engine when bound (telemetry/analytics-engine.ts); the others only in the
+ *   `unknown` count. 204, no body, unknown records or not: the SDK never retries, and a device still
+ *   running a version withdrawn from R2 is no client error. Then the canary of each served model in the
+ *   batch is judged (version-choice/canary-watch.ts).
  * - `GET /v1/edge/metrics` (the `admin` scope): this isolate's counts as Prometheus text, with
  *   `tandem_edge_rollout_rollbacks_total` (automatic rollbacks, per model and version).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { TELEMETRY_LIMITS } from '../../protocol/device-telemetry.ts';
+import { TELEMETRY_LIMITS, type TelemetryBatch } from '../../protocol/device-telemetry.ts';
 import { TandemError } from '../../protocol/errors.ts';
 import { parseTelemetryBatch } from '../../protocol/telemetry-batch-reader.ts';
 import { authorize } from '../auth/api-keys.ts';
 import { requireKey } from '../auth/require-key.ts';
 import type { EdgeEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
+import { listStoredVersions } from '../storage/manifests.ts';
 import { deviceTelemetry } from '../telemetry/aggregate.ts';
+import { servedVersions } from '../telemetry/served-versions.ts';
 import { judgeRollout, rollbackMetricsText } from '../version-choice/canary-watch.ts';
 import { rolloutView } from '../version-choice/rollout-weights.ts';
 import { writeDataPoints, type TelemetryBindings } from '../telemetry/analytics-engine.ts';
@@ -47,12 +52,16 @@ telemetryRoutes.post('/telemetry', requireKey({ scope: 'infer' }), rateLimit(), 
   const batch = parseTelemetryBatch(body);
   const key = c.get('apiKey')!;
   for (const model of new Set(batch.records.map((r) => r.model))) authorize(key, 'infer', model);
-  const counted = deviceTelemetry.add(batch);
-  writeDataPoints(c.env as TelemetryBindings, batch);
-  Object.assign(c.get('log'), { records: batch.records.length, counted, dropped: batch.dropped });
+  // Names nobody serves take no series (nor a rollout lookup in R2): public keys must not fill the bounds.
+  const serves = await servedVersions.lookup(() => listStoredVersions(c.env.MODELS), c.get('config').tuning.trustTtlMs, Date.now());
+  const served: TelemetryBatch = { records: batch.records.filter((r) => serves(r.model, r.version)), dropped: batch.dropped };
+  const unknown = batch.records.length - served.records.length;
+  const counted = deviceTelemetry.add(served, unknown);
+  writeDataPoints(c.env as TelemetryBindings, served);
+  Object.assign(c.get('log'), { records: batch.records.length, counted, unknown, dropped: batch.dropped });
   // Automatic rollback: each model's canary is judged on the runs just counted (version-choice/canary-watch.ts).
   const snapshot = deviceTelemetry.snapshot();
-  for (const model of new Set(batch.records.map((r) => r.model))) {
+  for (const model of new Set(served.records.map((r) => r.model))) {
     try {
       const { record } = await rolloutView(c, model);
       if (record) judgeRollout(record, snapshot);

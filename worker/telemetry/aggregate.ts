@@ -7,8 +7,15 @@
  * Per isolate, in memory, like the origin pool's view: a Worker runs in many isolates, each counting what
  * it received since it started, and an isolate's counts vanish when it is evicted. That is enough for the
  * local stack (`wrangler dev` runs one isolate) and for a scrape of one instance; in production the
- * Analytics Engine dataset (analytics-engine.ts) holds every data point, queried with SQL. The number of
- * model/version/variant triples is bounded; records of triples past it are counted in `overflow` only.
+ * Analytics Engine dataset (analytics-engine.ts) holds every data point, queried with SQL.
+ *
+ * Only versions the edge serves are given series (the route asks served-versions.ts, and counts the rest
+ * in `unknown`): anyone holding a public browser key can post records, and made-up names must not fill the
+ * bounds below before a real canary's runs arrive. The bounds: at most `versions` model@version pairs
+ * (past it, `overflow`: only a catalogue that large reaches it); per pair, at most `variantsPerVersion`
+ * variant names, and `namedSeries` model/version/variant triples in all. A variant past either is counted
+ * under OTHER_VARIANT, so every run of a served version is counted, and the canary watch
+ * (version-choice/canary-watch.ts), which adds up a version's variants, sees it.
  */
 import { CONFIDENCE_BUCKETS, LATENCY_BUCKETS, type DeviceRunRecord, type TelemetryBatch } from '../../protocol/device-telemetry.ts';
 
@@ -33,37 +40,59 @@ export interface TelemetrySnapshot {
   confidences: HistogramSeries[];
   /** Records the SDKs dropped before sending (their queues were full, or a send failed). */
   dropped: number;
-  /** Records not counted: their model/version/variant came past the series bound. */
+  /** Records not counted: their model and version are not served by the edge (served-versions.ts). */
+  unknown: number;
+  /** Records not counted: their model and version came past the bound on versions. */
   overflow: number;
 }
 
-/** How many model/version/variant triples one isolate counts. */
-export const MAX_MODEL_SERIES = 512;
+export interface AggregateBounds {
+  /** model@version pairs counted. */
+  versions: number;
+  /** Variant names per model@version (a manifest has a handful). */
+  variantsPerVersion: number;
+  /** model/version/variant triples with their own variant name, over every version. */
+  namedSeries: number;
+}
+
+/** One isolate's bounds: whatever the batches name, at most 512 named triples and one OTHER_VARIANT triple per version. */
+export const AGGREGATE_BOUNDS: Readonly<AggregateBounds> = { versions: 256, variantsPerVersion: 8, namedSeries: 512 };
+
+/** The `variant` label of runs whose variant came past a bound. No variant name starts with `_`. */
+export const OTHER_VARIANT = '_other';
 
 export class DeviceTelemetryAggregate {
   private readonly runs = new Map<string, CounterSeries>();
   private readonly durations = new Map<string, HistogramSeries>();
   private readonly confidences = new Map<string, HistogramSeries>();
-  private readonly triples = new Set<string>();
+  /** Per model@version, its named variants. */
+  private readonly variants = new Map<string, Set<string>>();
+  private namedSeries = 0;
   private dropped = 0;
+  private unknown = 0;
   private overflow = 0;
+  private readonly bounds: AggregateBounds;
 
-  constructor(private readonly maxModelSeries = MAX_MODEL_SERIES) {}
+  constructor(bounds: Partial<AggregateBounds> = {}) {
+    this.bounds = { ...AGGREGATE_BOUNDS, ...bounds };
+  }
 
-  /** Counts a validated batch (protocol/telemetry-batch-reader.ts). @returns how many records were counted. */
-  add(batch: TelemetryBatch): number {
+  /**
+   * Counts a validated batch (protocol/telemetry-batch-reader.ts) whose records are all of served versions.
+   * @param unknown records left out of `batch` because the edge serves no such model and version.
+   * @returns how many records were counted.
+   */
+  add(batch: TelemetryBatch, unknown = 0): number {
     this.dropped += batch.dropped;
+    this.unknown += unknown;
     let counted = 0;
     for (const r of batch.records) {
-      const triple = `${r.model}\u0000${r.version}\u0000${r.variant}`;
-      if (!this.triples.has(triple)) {
-        if (this.triples.size >= this.maxModelSeries) {
-          this.overflow++;
-          continue;
-        }
-        this.triples.add(triple);
+      const variant = this.variantLabel(r);
+      if (variant === undefined) {
+        this.overflow++;
+        continue;
       }
-      this.count(r);
+      this.count({ ...r, variant });
       counted++;
     }
     return counted;
@@ -71,7 +100,29 @@ export class DeviceTelemetryAggregate {
 
   snapshot(): TelemetrySnapshot {
     const copy = <T>(m: Map<string, T>) => [...m.values()].map((v) => structuredClone(v));
-    return { runs: copy(this.runs), durations: copy(this.durations), confidences: copy(this.confidences), dropped: this.dropped, overflow: this.overflow };
+    return {
+      runs: copy(this.runs),
+      durations: copy(this.durations),
+      confidences: copy(this.confidences),
+      dropped: this.dropped,
+      unknown: this.unknown,
+      overflow: this.overflow,
+    };
+  }
+
+  /** The record's `variant` label: its own, or OTHER_VARIANT past a bound; undefined past the bound on versions. */
+  private variantLabel(r: DeviceRunRecord): string | undefined {
+    const modelVersion = `${r.model}\u0000${r.version}`;
+    let named = this.variants.get(modelVersion);
+    if (!named) {
+      if (this.variants.size >= this.bounds.versions) return undefined;
+      this.variants.set(modelVersion, (named = new Set()));
+    }
+    if (named.has(r.variant)) return r.variant;
+    if (named.size >= this.bounds.variantsPerVersion || this.namedSeries >= this.bounds.namedSeries) return OTHER_VARIANT;
+    named.add(r.variant);
+    this.namedSeries++;
+    return r.variant;
   }
 
   private count(r: DeviceRunRecord): void {

@@ -36,8 +36,14 @@ export function prometheusText(s: TelemetrySnapshot): string {
   ]);
   counter(
     out,
+    'tandem_edge_device_telemetry_unknown_records_total',
+    'Device-run records not counted: the edge serves no such model and version (no manifest in R2 at its last listing).',
+    [{ labels: {}, value: s.unknown }],
+  );
+  counter(
+    out,
     'tandem_edge_device_telemetry_overflow_records_total',
-    "Device-run records not counted: their model, version and variant came past this isolate's series bound.",
+    "Device-run records not counted: their model and version came past this isolate's bound on versions.",
     [{ labels: {}, value: s.overflow }],
   );
   return `${out.join('\n')}\n`;
