@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceRunRecord, TelemetryBatch } from '../../protocol/device-telemetry.ts';
+import { TELEMETRY_LIMITS, type DeviceRunRecord, type TelemetryBatch } from '../../protocol/device-telemetry.ts';
 import { createTelemetry, deviceRunRecord, type TelemetryOptions } from './telemetry.ts';
 
 const int8 = { name: 'int8', outputs: [{ name: 'logits', dtype: 'float32' as const, shape: [-1, 2] }] };
@@ -79,6 +79,16 @@ describe('createTelemetry', () => {
       [1, 1],
       [0, 2],
     ]);
+  });
+
+  it('tells the edge at most maxDropped drops a batch (the edge refuses more), and the rest with the next', async () => {
+    const { telemetry, sent } = harness({ maxBatch: 100, maxQueue: 1 });
+    const record = run(1);
+    for (let i = 0; i < TELEMETRY_LIMITS.maxDropped + 6; i++) telemetry.record(record);
+    await telemetry.flush();
+    telemetry.record(record);
+    await telemetry.flush();
+    expect(sent.map((s) => s.batch.dropped)).toEqual([TELEMETRY_LIMITS.maxDropped, 5]);
   });
 
   it('never throws or retries: a failed batch counts as dropped and is reported with the next one', async () => {

@@ -84,8 +84,9 @@ export function createTelemetry(options: TelemetryOptions, deps: TelemetryDeps):
 
   const sendOne = async (final: boolean): Promise<void> => {
     const records = queue.splice(0, maxBatch);
-    const batch: TelemetryBatch = { records, dropped: unreported };
-    unreported = 0;
+    // The edge refuses more than maxDropped a batch: the rest waits for the next one.
+    const batch: TelemetryBatch = { records, dropped: Math.min(unreported, TELEMETRY_LIMITS.maxDropped) };
+    unreported -= batch.dropped;
     try {
       await deps.send(batch, final);
       counts.sent += records.length;
