@@ -37,8 +37,12 @@ export const onError: ErrorHandler<EdgeEnv> = (err, c) => {
   return errorResponse(c, error);
 };
 
+/** A path the 404 may name: printable ASCII and short; anything else (line breaks, markup) is not echoed. */
+const ECHOABLE_PATH = /^\/[\w.~\-/]{0,200}$/;
+
 export const notFound: NotFoundHandler<EdgeEnv> = (c) => {
-  const error = new TandemError('not_found', `no route ${c.req.method} ${c.req.path}`);
+  const path = ECHOABLE_PATH.test(c.req.path) ? c.req.path : 'this path';
+  const error = new TandemError('not_found', `no route ${c.req.method} ${path}`);
   c.error = error;
   return errorResponse(c, error);
 };

@@ -223,5 +223,11 @@ describe('OIP routes and methods', () => {
     const tandem = await call('/v1/nope');
     expect([tandem.status, tandem.headers.get('x-tandem-error-code')]).toEqual([404, 'not_found']);
     expect(await tandem.json()).toMatchObject({ error: { code: 'not_found', message: expect.any(String) } });
+    // A path with line breaks or markup is not echoed back.
+    for (const odd of ['/v2/%0D%0ASet-Cookie:%20a=b', '/v1/%3Cscript%3E']) {
+      const text = await (await call(odd)).text();
+      expect(text, odd).toContain('no route GET this path');
+      expect(text, odd).not.toMatch(/Set-Cookie|script/);
+    }
   });
 });
