@@ -4,7 +4,7 @@
  * - `POST /v1/telemetry`: a batch of device-run records (protocol/device-telemetry.ts), sent by the SDK with
  *   keepalive `fetch`. The same API key as inference (`infer` scope, and the key's `models`, per record),
  *   rate-limited with the key's bucket (one token per batch), at most `TELEMETRY_LIMITS.maxBodyBytes` of
- *   JSON, read strictly (400 `bad_request` naming the field; 413; 415). Records of versions the edge serves
+ *   JSON arriving within the request deadline, read strictly (400 `bad_request` naming the field; 413; 415). Records of versions the edge serves
  *   (a manifest in R2: telemetry/served-versions.ts) are counted in this isolate (telemetry/aggregate.ts)
  *   and written to Analytics Engine when bound (telemetry/analytics-engine.ts); the others only in the
  *   `unknown` count. 204, no body, unknown records or not: the SDK never retries, and a device still
@@ -14,13 +14,13 @@
  *   `tandem_edge_rollout_rollbacks_total` (automatic rollbacks, per model and version).
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { TELEMETRY_LIMITS, type TelemetryBatch } from '../../protocol/device-telemetry.ts';
 import { TandemError } from '../../protocol/errors.ts';
 import { parseTelemetryBatch } from '../../protocol/telemetry-batch-reader.ts';
 import { authorize } from '../auth/api-keys.ts';
 import { requireKey } from '../auth/require-key.ts';
 import type { EdgeEnv } from '../context.ts';
+import { readBody } from '../http/read-body.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 import { listStoredVersions } from '../storage/manifests.ts';
 import { deviceTelemetry } from '../telemetry/aggregate.ts';
@@ -32,20 +32,15 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus
 
 export const telemetryRoutes = new Hono<EdgeEnv>();
 
-const limitBody = bodyLimit({
-  maxSize: TELEMETRY_LIMITS.maxBodyBytes,
-  onError: () => {
-    throw new TandemError('payload_too_large', `a telemetry batch is at most ${TELEMETRY_LIMITS.maxBodyBytes} bytes`);
-  },
-});
-
-telemetryRoutes.post('/telemetry', requireKey({ scope: 'infer' }), rateLimit(), limitBody, async (c) => {
+telemetryRoutes.post('/telemetry', requireKey({ scope: 'infer' }), rateLimit(), async (c) => {
   if (!/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
     throw new TandemError('unsupported_media_type', 'a telemetry batch is application/json');
   }
+  // Within the request deadline too, as inference reads its body (http/read-body.ts).
+  const bytes = await readBody(c.req.raw, { maxBytes: TELEMETRY_LIMITS.maxBodyBytes, deadline: Date.now() + c.get('config').tuning.deadlineMs });
   let body: unknown;
   try {
-    body = JSON.parse(await c.req.text());
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new TandemError('bad_request', 'telemetry: the body is not JSON');
   }
