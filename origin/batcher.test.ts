@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TandemError } from '../protocol/errors.ts';
+import type { SplitReport } from './batch-isolation.ts';
 import { DynamicBatcher, type BatchItem, type BatcherOptions } from './batcher.ts';
 
 const defaults: BatcherOptions = { maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueRows: 32, concurrency: 1, dispatch: 'delay' };
@@ -128,6 +129,90 @@ describe('DynamicBatcher', () => {
     const settled = Promise.allSettled(results);
     await vi.advanceTimersByTimeAsync(10);
     expect((await settled).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  describe('a batch one request poisons', () => {
+    /** A runner that, like onnxruntime on an out-of-range index, fails a whole run over any negative input, naming it. */
+    function poisonableBatcher(options: Partial<BatcherOptions> = {}, runMs = 0) {
+      const runs: number[][] = [];
+      const splits: SplitReport[] = [];
+      const batcher = new DynamicBatcher<number, number>(
+        { ...defaults, splittable: (err) => err instanceof Error && err.message.startsWith('run failed'), onSplit: (r) => void splits.push(r), ...options },
+        async (items) => {
+          runs.push(items.map((i) => i.input));
+          if (runMs > 0) await new Promise((resolve) => setTimeout(resolve, runMs));
+          const bad = items.find((i) => i.input < 0);
+          if (bad) throw new Error(`run failed: index ${bad.input} out of range`);
+          return items.map((i) => i.input * 10);
+        },
+        () => Date.now(),
+      );
+      return { batcher, runs, splits };
+    }
+
+    it('answers every other member from a run without it, and fails it alone with its own error', async () => {
+      const { batcher, runs, splits } = poisonableBatcher();
+      const inputs = [1, 2, 3, 4, 5, -6, 7, 8];
+      const settled = Promise.allSettled(inputs.map((i) => batcher.submit(i, { rows: 1, key: 'a' })));
+      await vi.advanceTimersByTimeAsync(10);
+      const outcomes = await settled;
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([
+        10,
+        20,
+        30,
+        40,
+        50,
+        'run failed: index -6 out of range',
+        70,
+        80,
+      ]);
+      // The merged run, then halves down to the bad member: 2·log2(8) = 6 re-runs.
+      expect(runs).toEqual([inputs, [1, 2, 3, 4], [5, -6, 7, 8], [5, -6], [5], [-6], [7, 8]]);
+      expect(splits).toEqual([expect.objectContaining({ members: 8, reruns: 6, isolated: 1 })]);
+    });
+
+    it("gives each of two poisoned members its own error, never the other's", async () => {
+      const { batcher } = poisonableBatcher();
+      const settled = Promise.allSettled([-1, 2, 3, -4, 5].map((i) => batcher.submit(i, { rows: 1, key: 'a' })));
+      await vi.advanceTimersByTimeAsync(10);
+      expect((await settled).map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([
+        'run failed: index -1 out of range',
+        20,
+        30,
+        'run failed: index -4 out of range',
+        50,
+      ]);
+    });
+
+    it('does not run again a batch whose failure is not splittable (a crashed session thread), and rejects every member with it', async () => {
+      const { batcher, runs, splits } = poisonableBatcher({ splittable: () => false });
+      const settled = Promise.allSettled([1, -2, 3].map((i) => batcher.submit(i, { rows: 1, key: 'a' })));
+      await vi.advanceTimersByTimeAsync(10);
+      expect((await settled).map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(runs).toEqual([[1, -2, 3]]);
+      expect(splits).toEqual([]);
+    });
+
+    it('answers a member whose deadline passes or whose caller leaves during the split with that, without running it again', async () => {
+      const { batcher, runs } = poisonableBatcher({}, 10);
+      const controller = new AbortController();
+      const start = Date.now();
+      const settled = Promise.allSettled([
+        batcher.submit(1, { rows: 1, key: 'a' }),
+        batcher.submit(-2, { rows: 1, key: 'a' }),
+        batcher.submit(3, { rows: 1, key: 'a', deadline: start + 20 }), // passes while the first half runs again
+        batcher.submit(4, { rows: 1, key: 'a', signal: controller.signal }),
+      ]);
+      await vi.advanceTimersByTimeAsync(5); // the merged run has started (delay dispatch waits 5 ms)
+      controller.abort(); // a running request's abort is not seen until it would run again
+      await vi.advanceTimersByTimeAsync(100);
+      const outcomes = await settled;
+      expect(outcomes[0]).toEqual({ status: 'fulfilled', value: 10 });
+      expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { message: 'run failed: index -2 out of range' } });
+      expect(outcomes[2]).toMatchObject({ status: 'rejected', reason: { code: 'deadline_exceeded' } });
+      expect(outcomes[3]).toMatchObject({ status: 'rejected', reason: { code: 'aborted' } });
+      expect(runs.flat().filter((i) => i === 3 || i === 4)).toEqual([3, 4]); // only in the merged run
+    });
   });
 
   it('runs up to `concurrency` batches at once', async () => {

@@ -13,9 +13,13 @@
  * admitted and gets `payload_too_large`. A queued request whose deadline passes or whose caller goes away
  * is dropped before it costs compute.
  *
+ * A merged run that fails in a way one request's data may explain (`splittable`) is run again in halves
+ * (`batch-isolation.ts`), so only the request that fails alone gets an error, and it is its own.
+ *
  * The batcher knows nothing of tensors: `run` receives the items of one batch and returns one result per item.
  */
 import { TandemError } from '../protocol/errors.ts';
+import { runIsolating, type SplitReport } from './batch-isolation.ts';
 import { admission, nextBatchMs } from './load-shedding.ts';
 
 export interface BatcherOptions {
@@ -31,6 +35,13 @@ export interface BatcherOptions {
   dispatch?: 'eager' | 'delay';
   /** Longest expected queueing delay admitted for a request without a deadline. Default 500 ms. */
   maxQueueWaitMs?: number;
+  /**
+   * Whether a failed run of several requests may owe its failure to one request's data; such a batch is
+   * run again in halves until each request has its own answer or its own error. Default: never.
+   */
+  splittable?: (error: unknown) => boolean;
+  /** Called once per batch that was split, after its requests are answered. A throw is ignored. */
+  onSplit?: (report: SplitReport) => void;
 }
 
 export interface SubmitOptions {
@@ -264,19 +275,41 @@ export class DynamicBatcher<I, O> {
     const started = { at: this.now() };
     this.runningSince.add(started);
     try {
-      const results = await this.run(batch);
-      this.batchMs = nextBatchMs(this.batchMs, this.now() - started.at);
-      if (results.length !== batch.length) {
-        throw new TandemError('internal', `batch runner returned ${results.length} results for ${batch.length} requests`);
+      const { settled, split } = await runIsolating(batch, (members) => this.runOnce(members), {
+        splittable: this.options.splittable ?? (() => false),
+        gone: (item) => this.goneReason(item),
+      });
+      settled.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error)));
+      if (split) {
+        try {
+          this.options.onSplit?.(split);
+        } catch {
+          // Reporting a split must never fail the batch, nor escape as an unhandled rejection.
+        }
       }
-      batch.forEach((item, i) => item.resolve(results[i]!));
-    } catch (err) {
-      for (const item of batch) item.reject(err);
     } finally {
       this.running--;
       this.runningSince.delete(started);
       this.pump();
     }
+  }
+
+  /** One run of the runner, timed for admission when it succeeds. */
+  private async runOnce(members: readonly Pending<I, O>[]): Promise<O[]> {
+    const started = this.now();
+    const results = await this.run(members);
+    if (results.length !== members.length) {
+      throw new TandemError('internal', `batch runner returned ${results.length} results for ${members.length} requests`);
+    }
+    this.batchMs = nextBatchMs(this.batchMs, this.now() - started);
+    return results;
+  }
+
+  /** Why a request taken into a batch should not run again: its caller left or its deadline passed. */
+  private goneReason(item: Pending<I, O>): TandemError | undefined {
+    if (item.signal?.aborted) return new TandemError('aborted', 'the request was cancelled');
+    if (item.deadline <= this.now()) return new TandemError('deadline_exceeded', 'the request deadline passed while its failed batch was run again');
+    return undefined;
   }
 
   private notifyIdle(): void {

@@ -24,7 +24,7 @@ import { verifyArtifactFile, verifyModelDirectory } from './verify-version.ts';
 import { concatRows, splitRows } from '../protocol/batch-rows.ts';
 import { DynamicBatcher, type BatchItem } from './batcher.ts';
 import type { BatchingConfig } from './config.ts';
-import { checkSignature, openSession, type ModelSession } from './ort-session.ts';
+import { checkSignature, openSession, RunRejected, type ModelSession } from './ort-session.ts';
 import { warmUp } from './warm-up.ts';
 
 /** One request's share of a batch: its inputs and the outputs it wants. */
@@ -80,7 +80,9 @@ export interface RegistryOptions {
   /**
    * Lifecycle events: `model_loaded`, `model_current`, `model_refused`, `model_unloaded`, and the warnings
    * `warmup_failed` (served anyway), `batch_metrics_failed`, `chosen_version_unreadable` (the recorded
-   * choice is ignored) and `chosen_version_unsaved` (a swap that will not survive a restart).
+   * choice is ignored) and `chosen_version_unsaved` (a swap that will not survive a restart). Also
+   * `batch_split`: a merged run failed on onnxruntime's side and its requests were run again apart, so
+   * only those that fail alone fail (once per batch, with the re-runs it took).
    */
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -277,7 +279,22 @@ export class ModelRegistry {
         throw err;
       }
       const model = { id, version, manifest, variant, session, loadSeconds: 0, payloadSha256 } as ServedModel;
-      model.batcher = new DynamicBatcher<BatchInput, BatchOutput>(this.options.batching(id), (items) => this.runBatch(model, items));
+      model.batcher = new DynamicBatcher<BatchInput, BatchOutput>(
+        {
+          ...this.options.batching(id),
+          splittable: isRunRejection,
+          onSplit: (split) =>
+            this.options.onEvent?.('batch_split', {
+              model: id,
+              version,
+              requests: split.members,
+              reruns: split.reruns,
+              failed_alone: split.isolated,
+              reason: toTandemError(split.error).message,
+            }),
+        },
+        (items) => this.runBatch(model, items),
+      );
       model.loadSeconds = (performance.now() - started) / 1000;
       this.versions.set(key, model);
       this.refusals.delete(key);
@@ -321,4 +338,13 @@ export class ModelRegistry {
       return { outputs: mine, batchSize: totalRows, queueMs: started - item.enqueuedAt, computeMs };
     });
   }
+}
+
+/**
+ * Whether onnxruntime rejected a run itself (ort-session.ts `RunRejected`): the one failure a request's
+ * own data can cause, so the only one worth running a batch's requests apart for. A session thread that
+ * crashed or exited, or inputs that could not reach it, fail any split the same way.
+ */
+function isRunRejection(error: unknown): boolean {
+  return error instanceof RunRejected;
 }

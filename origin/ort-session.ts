@@ -13,7 +13,18 @@ import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { TandemError } from '../protocol/errors.ts';
 import type { TensorSpec } from '../protocol/manifest.ts';
-import { transferablesOf, type Tensor } from '../protocol/tensor.ts';
+import { tensorsByName, transferablesOf, type Tensor } from '../protocol/tensor.ts';
+
+/**
+ * onnxruntime refused a run itself (a Gather index out of range, a shape it cannot broadcast): the one
+ * failure a request's own data can cause, so the batcher runs a failed batch's requests apart on it
+ * (model-registry.ts). A session thread that died is another error.
+ */
+export class RunRejected extends TandemError {
+  constructor(reason: string) {
+    super('inference_failed', `onnxruntime run failed: ${reason}`);
+  }
+}
 
 export interface SessionOptions {
   /** Threads per run; 0 means one per core the process may use (`os.availableParallelism()`). */
@@ -96,7 +107,7 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
       const id = nextId++;
       // Only what onnxruntime needs crosses to the thread: a caller's extra fields (names, parameters) could
       // be anything, and structured clone recurses into them.
-      const feeds: Record<string, Tensor> = {};
+      const feeds = tensorsByName();
       for (const [name, t] of Object.entries(inputs)) feeds[name] = { dtype: t.dtype, dims: t.dims, data: t.data } as Tensor;
       return new Promise((resolve, reject) => {
         lane.pending.set(id, { resolve, reject });
@@ -149,7 +160,7 @@ function startLane(bytes: Uint8Array, options: ort.InferenceSession.SessionOptio
           lane.pending.delete(message.id);
           break;
         case 'error':
-          lane.pending.get(message.id)?.reject(new TandemError('inference_failed', `onnxruntime run failed: ${message.message}`));
+          lane.pending.get(message.id)?.reject(new RunRejected(message.message));
           lane.pending.delete(message.id);
           break;
       }
