@@ -53,6 +53,16 @@ export interface Tensor<D extends TensorDtype = TensorDtype> {
 
 export type NamedTensors = Record<string, Tensor>;
 
+/**
+ * An empty record to key tensors by name. It has no prototype, so a tensor named `__proto__` (a legal ONNX
+ * name) is an entry like any other instead of replacing the prototype of a plain `{}`.
+ * @example
+ * const feeds = tensorsByName(); feeds['__proto__'] = tensor; Object.keys(feeds); // ['__proto__']
+ */
+export function tensorsByName<T = Tensor>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 type TypedArrayConstructor =
   | Uint8ArrayConstructor
   | Int8ArrayConstructor
