@@ -23,7 +23,8 @@ import { countingFetch, emptyCounts, type NetworkCounts } from './core/counters.
 import { canFallBack, errorFromDevice } from './core/error-mapping.ts';
 import { decidePlacement, parsePlacementMode, type DeviceBackend, type PlacementMode } from './core/placement.ts';
 import { manifestCacheKey } from './core/cache-keys.ts';
-import { createResultCache, type ResultEntry } from './core/result-cache.ts';
+import type { ResultEntry } from './core/result-cache.ts';
+import { lazyResultCache } from './adapters/lazy-result-cache.ts';
 import { throwIfAborted, type RetryDeps } from './core/retry.ts';
 import { forgivingStore, type KeyValueStore, type Warn } from './core/store.ts';
 import { persistentClientId } from './client-id.ts';
@@ -184,7 +185,7 @@ export function createTandem(config: TandemConfig, deps: TandemDeps = {}): Tande
   });
   const retryDeps = deps.retryDeps ? { retryDeps: deps.retryDeps } : {};
 
-  const results = createResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), {
+  const results = lazyResultCache(store(deps.resultStore, 'tandem-results', 'results', 'result cache'), {
     ttlMs: cfg.resultTtlMs,
     maxEntries: cfg.resultCacheMaxEntries,
     maxBytes: cfg.resultCacheMaxBytes,
