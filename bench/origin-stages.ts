@@ -104,7 +104,7 @@ async function main(): Promise<void> {
           },
         ],
         ['decode the binary body', 'request', 'cpu', () => decodeInferRequest(body, headerLength, { maxElements: 16 << 20, maxTotalElements: 16 << 20 })],
-        ['validate inputs', 'request', 'cpu', () => validateInputs(request.inputs, model.variant.inputs, { nonFinite: 'reject' })],
+        ['validate inputs', 'request', 'cpu', () => validateInputs(request.inputs, model.variant, { nonFinite: 'reject' })],
         [`copy ${BATCH} rows into the batch`, 'batch', 'cpu', () => concatRows(Array.from({ length: BATCH }, () => one))],
         [`clone the batch's inputs (hop in, by copy)`, 'batch', 'cpu', () => structuredClone(batchInput)],
         [`clone the batch's outputs (hop out, before: by copy)`, 'batch', 'cpu', () => structuredClone(outputs)],

@@ -30,10 +30,11 @@ const zeros = (rows: number) => `[${new Array(rows * 256).fill(0).join(',')}]`;
 describe('origin under attack', () => {
   let repo: TestRepository;
   let origin: RunningOrigin;
+  let lines: Record<string, unknown>[];
 
   beforeAll(async () => {
     repo = await signedRepository([MODEL]);
-    ({ origin } = await startTestOrigin(repo, {
+    ({ origin, lines } = await startTestOrigin(repo, {
       batching: { maxBatchSize: 32, maxQueueDelayMs: 2, maxQueueRows: 64, concurrency: 1, dispatch: 'eager' },
     }));
   });
@@ -222,6 +223,69 @@ describe('origin under attack', () => {
       expect(JSON.parse(body)).toMatchObject({ code: 'bad_request', request_id: requestId, error: expect.any(String) });
     }
     await stillServes();
+  });
+
+  it('answers an Expect it cannot meet with 417 expectation_failed and the documented body, not a bare 417', async () => {
+    // Found: Node answered `Expect: 200-ok` itself, with an empty body, no code header and no request id.
+    const answer = await rawExchange(origin.port, 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nx-request-id: trace-417\r\n\r\n');
+    const [head, body] = answer.split('\r\n\r\n', 2) as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 417 /);
+    expect(head.toLowerCase()).toContain('x-tandem-error-code: expectation_failed');
+    expect(head.toLowerCase()).toContain('x-request-id: trace-417');
+    expect(JSON.parse(body)).toEqual({ error: expect.stringContaining('100-continue'), code: 'expectation_failed', request_id: 'trace-417' });
+    // 100-continue is still met as Node meets it.
+    const met = await rawExchange(origin.port, 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+    expect(met).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    await stillServes();
+  });
+
+  it('counts a client that disconnects during its upload as aborted, not as an internal failure', async () => {
+    // Found: Node's `aborted` stream error became 500 `internal`, logged at error level and counted as one.
+    const socket = connect(origin.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${INFER_TOKEN}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 1000\r\nx-request-id: trace-gone\r\n\r\n{"inputs":',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await expect.poll(() => lines.find((line) => line.request_id === 'trace-gone' && 'status' in line)).toMatchObject({ status: 499, code: 'aborted' });
+    expect(lines.filter((line) => line.request_id === 'trace-gone' && Number(line.level) >= 50)).toEqual([]);
+    const metrics = await (await fetch(`${origin.url}/metrics`)).text();
+    expect(metrics).toMatch(/tandem_origin_requests_total\{[^}]*model="mlp-classifier"[^}]*status="499",code="aborted"\} 1/);
+    expect(metrics).not.toMatch(/tandem_origin_requests_total\{[^}]*code="internal"/);
+    await stillServes();
+  });
+
+  it('answers an output asked for with classification = k with its top k classes, labelled, as Triton does', async () => {
+    // Found: the parameter was accepted and ignored, and the raw logits came back.
+    const request = { ...good(2), outputs: [{ name: 'logits', parameters: { classification: 3 } }, { name: 'probabilities' }] };
+    const raw = await infer(origin.url, MODEL, { ...good(2), outputs: [{ name: 'logits' }] });
+    for (const binary of [false, true]) {
+      const result = await infer(origin.url, MODEL, request, { binary });
+      if (!result.ok || !raw.ok) throw new Error('inference failed');
+      const [classes, probabilities] = result.response.outputs;
+      expect(classes).toMatchObject({ name: 'logits', dtype: 'string', dims: [2, 3] });
+      expect(probabilities).toMatchObject({ name: 'probabilities', dtype: 'float32', dims: [2, 10] });
+      const logits = raw.response.outputs[0]!.data as Float32Array;
+      for (let row = 0; row < 2; row++) {
+        const scores = Array.from(logits.subarray(row * 10, row * 10 + 10));
+        const top = scores
+          .map((v, i) => [v, i] as const)
+          .sort((a, b) => b[0] - a[0])
+          .slice(0, 3);
+        expect((classes!.data as string[]).slice(row * 3, row * 3 + 3)).toEqual(top.map(([v, i]) => `${v.toFixed(6)}:${i}:class-${i}`));
+      }
+    }
+    const res = await post(
+      `/v2/models/${MODEL}/infer`,
+      JSON.stringify({
+        inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: JSON.parse(zeros(1)) }],
+        outputs: [{ name: 'logits', parameters: { classification: 0 } }],
+      }),
+    );
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'bad_request', error: expect.stringContaining('parameters.classification') });
   });
 
   it('refuses more rows than maxQueueRows with a 413 that is the same whether or not the queue is busy', async () => {

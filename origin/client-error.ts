@@ -1,7 +1,8 @@
 /**
  * Requests that never reach the app still get the documented error body. Node's HTTP parser refuses some
  * before there is a request at all (malformed request lines or headers, headers over the size limit, a
- * request that does not arrive in time) and by default writes a bare `400` or `431` with no body;
+ * request that does not arrive in time) and by default writes a bare `400` or `431` with no body, and
+ * answers an `Expect` it cannot meet (anything but `100-continue`) with a bare `417`;
  * @hono/node-server answers a bare `400` to requests it cannot turn into a web `Request` (no or a bad
  * Host header, a backslash in the path). Here both get the origin's error body (OIP's,
  * `{ error: "<message>", code, request_id }`, as middleware/errors.ts writes it), `x-tandem-error-code`, a
@@ -27,6 +28,17 @@ export function clientErrorFor(err: { code?: string; message?: string }): Tandem
         `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code.slice(4).toLowerCase().replaceAll('_', ' ')})` : ''}`,
       );
   }
+}
+
+/**
+ * Answers a request whose `Expect` is not `100-continue` (Node's `checkExpectation`): 417 with the
+ * documented body, keeping the caller's request id. The header's value is not echoed.
+ */
+export function answerUnmetExpectation(request: IncomingMessage, response: ServerResponse): void {
+  const error = new TandemError('expectation_failed', 'the only Expect this server meets is 100-continue', {
+    requestId: requestIdFrom(request.headers['x-request-id'] as string | undefined),
+  });
+  writeErrorResponse(response, error);
 }
 
 /** A complete HTTP/1.1 response carrying `error`, for writing straight to a socket. */

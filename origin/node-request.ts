@@ -10,7 +10,8 @@ import { TandemError } from '../protocol/errors.ts';
 
 /**
  * The request body, refused with `payload_too_large` as soon as it passes `maxBytes` (by its
- * Content-Length, or while reading a chunked body).
+ * Content-Length, or while reading a chunked body), or with `aborted` when the client disconnects before it
+ * has all arrived.
  */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () => new TandemError('payload_too_large', `request bodies are limited to ${maxBytes} bytes`);
@@ -24,13 +25,22 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
   }
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > maxBytes) {
-      incoming.resume(); // Drain the rest so the connection can still carry the 413.
-      throw tooLarge();
+  try {
+    for await (const chunk of incoming as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (length > maxBytes) {
+        incoming.resume(); // Drain the rest so the connection can still carry the 413.
+        throw tooLarge();
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    // A client that goes away mid-upload makes Node's stream fail with `aborted` (ECONNRESET): the
+    // caller's doing, not a server failure to log and count as `internal`.
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') {
+      throw new TandemError('aborted', 'the client disconnected before its request body arrived', { cause: err });
+    }
+    throw err;
   }
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
   return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);

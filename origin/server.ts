@@ -17,7 +17,7 @@ import { TandemError, toTandemError } from '../protocol/errors.ts';
 import { loadTrustedKeys, type TrustedKeySet } from '../protocol/keys.ts';
 import { listModelVersions } from './repository.ts';
 import { createOriginApp, type Logger, type OriginState } from './app.ts';
-import { clientErrorFor, lacksRequiredHost, rawErrorResponse, requestErrorResponse, writeErrorResponse } from './client-error.ts';
+import { answerUnmetExpectation, clientErrorFor, lacksRequiredHost, rawErrorResponse, requestErrorResponse, writeErrorResponse } from './client-error.ts';
 import { batchingFor, DEV_ADMIN_TOKEN, DEV_TOKEN, type OriginConfig } from './config.ts';
 import { createOriginMetrics, servedLabels, topClassConfidences } from './metrics.ts';
 import { ModelRegistry, type BatchInput, type ServedModel } from './model-registry.ts';
@@ -200,6 +200,7 @@ function listen(fetch: (request: Request) => Response | Promise<Response>, hostn
     if (!lacksRequiredHost(incoming)) return listener(incoming, outgoing);
     writeErrorResponse(outgoing, new TandemError('bad_request', 'malformed HTTP request: an HTTP/1.1 request needs a Host header'));
   });
+  server.on('checkExpectation', answerUnmetExpectation); // Unhandled, Node answers a bare 417.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // As Node's own handler: write only on a socket that can still take a whole response.
     const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

@@ -31,7 +31,7 @@ try {
       }
       try {
         /** @type {Record<string, import('onnxruntime-node').Tensor>} */
-        const feeds = {};
+        const feeds = Object.create(null); // No prototype: an input may be named `__proto__` (protocol/tensor.ts tensorsByName).
         for (const [name, t] of Object.entries(message.inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
         const results = message.outputs ? await session.run(feeds, message.outputs) : await session.run(feeds);
         /** @type {Record<string, { dtype: string, dims: readonly number[], data: unknown }>} */

@@ -48,7 +48,7 @@ async function runExample(session: ModelSession, dir: string, example: ManifestE
   let outputs: string[] | undefined;
   try {
     const request = decodeInferRequest(body, null);
-    validateInputs(request.inputs, variant.inputs, { nonFinite: 'allow' });
+    validateInputs(request.inputs, variant, { nonFinite: 'allow' });
     inputs = Object.fromEntries(request.inputs.map((t) => [t.name, { dtype: t.dtype, dims: t.dims, data: t.data } as Tensor]));
     outputs = request.outputs?.map((o) => o.name);
     for (const name of outputs ?? []) {

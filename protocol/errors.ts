@@ -47,6 +47,7 @@ export const ERRORS = {
   precondition_failed: { status: 412, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   range_not_satisfiable: { status: 416, retryable: false },
+  expectation_failed: { status: 417, retryable: false },
   unsupported_media_type: { status: 415, retryable: false },
   // Over the caller's rate: the same request succeeds after `Retry-After`.
   rate_limited: { status: 429, retryable: true },

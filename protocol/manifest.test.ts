@@ -48,6 +48,9 @@ describe('manifest schema', () => {
     ['an unknown backend', (v: any) => (v.requirements.backends = ['cuda']), 'variants.0.requirements.backends.0'],
     ['no backends', (v: any) => (v.requirements.backends = []), 'variants.0.requirements.backends'],
     ['an unknown quantization', (v: any) => (v.quantization = { method: 'int4' }), 'variants.0.quantization'],
+    ['an unknown batching', (v: any) => (v.batching = 'columns'), 'variants.0.batching'],
+    ['an input listed twice', (v: any) => v.inputs.push({ ...v.inputs[0] }), 'variants.0.inputs: duplicate tensor name'],
+    ['an output listed twice', (v: any) => v.outputs.push({ ...v.outputs[0], shape: [] }), 'variants.0.outputs: duplicate tensor name'],
   ])('rejects a variant with %s, naming the field', (_, mutate, path) => {
     const manifest = structuredClone(sampleManifest());
     mutate(manifest.variants[0]);
@@ -57,6 +60,20 @@ describe('manifest schema', () => {
   it.each(['__proto__', 'constructor'])('rejects a record key %j rather than silently dropping it', (key) => {
     const text = JSON.stringify(sampleManifest()).replace('"task"', `"evaluation":{"${key}":1,"accuracy":0.9},"task"`);
     expect(invalidReason(JSON.parse(text))).toMatch(/evaluation.*reserved key/);
+  });
+
+  it('takes a variant with or without batching (manifests written before it stay valid)', () => {
+    const m = sampleManifest();
+    expect(parseManifest(m).variants[0]!.batching).toBeUndefined();
+    for (const batching of ['rows', 'none'] as const) {
+      expect(parseManifest({ ...m, variants: [{ ...m.variants[0]!, batching }] }).variants[0]!.batching).toBe(batching);
+    }
+  });
+
+  it('takes an input and an output of the same name (a graph input passed through)', () => {
+    const m = sampleManifest();
+    const v = m.variants[0]!;
+    expect(() => parseManifest({ ...m, variants: [{ ...v, outputs: [...v.outputs, { ...v.inputs[0]! }] }] })).not.toThrow();
   });
 
   it('rejects duplicate variant names', () => {

@@ -95,15 +95,28 @@ const artifactRef = <T extends z.core.SomeType>(mediaType: T) =>
     mediaType,
   });
 
+/** A tensor listed twice could not be told apart on the wire (OIP names each tensor once). */
+const tensorSpecs = z.array(tensorSpec).check(
+  z.minLength(1),
+  z.refine((specs) => new Set(specs.map((t) => t.name)).size === specs.length, 'duplicate tensor name'),
+);
+
 const variant = z.strictObject({
   name: slug,
   tier: z.enum(['device', 'origin']),
   artifact: artifactRef(z.literal('application/vnd.onnx')),
   opset: positiveInt,
-  inputs: z.array(tensorSpec).check(z.minLength(1)),
-  outputs: z.array(tensorSpec).check(z.minLength(1)),
+  inputs: tensorSpecs,
+  outputs: tensorSpecs,
   quantization,
   requirements,
+  /**
+   * Whether concurrent requests may share one run, concatenated along the leading dimension: `rows` when
+   * `tandem import` ran two inputs alone and merged and each row's answer was its own, `none` when it was
+   * not (a Softmax over axis 0, a sum over the batch). Absent: decided from the signature alone
+   * (`row-batching.ts`). Optional, so manifests written before it stay valid.
+   */
+  batching: z.optional(z.enum(['rows', 'none'])),
 });
 
 const inputStatistics = z.strictObject({ mean: z.number(), std: z.number().check(z.nonnegative()) });
@@ -162,6 +175,7 @@ export type ManifestExample = NonNullable<Manifest['examples']>[number];
 export type TensorSpec = z.infer<typeof tensorSpec>;
 export type DeviceRequirements = ManifestVariant['requirements'];
 export type Quantization = ManifestVariant['quantization'];
+export type RowBatching = NonNullable<ManifestVariant['batching']>;
 
 /**
  * Validates an unknown value as a manifest.

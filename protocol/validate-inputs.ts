@@ -4,7 +4,8 @@
  * the loaded session at load time), the tensors from the OIP decoder.
  */
 import { TandemError } from './errors.ts';
-import type { TensorSpec } from './manifest.ts';
+import type { ManifestVariant, TensorSpec } from './manifest.ts';
+import { rowBatchingRefusal } from './row-batching.ts';
 import type { Tensor } from './tensor.ts';
 
 export type NamedTensor = Tensor & { name: string };
@@ -15,19 +16,22 @@ export interface InputPolicy {
 }
 
 export interface BatchPlan {
-  /** Rows along the leading dimension, when every input's leading dimension is the same dynamic one. */
+  /** Rows along the leading dimension, when the variant's requests may be merged (`row-batching.ts`). */
   rows: number;
   /** Requests with equal keys can be concatenated along the leading dimension; null runs alone. */
   key: string | null;
 }
 
+/** What validation reads of the variant: its inputs, and what decides whether requests may be merged. */
+export type ValidatedVariant = Pick<ManifestVariant, 'inputs' | 'outputs' | 'quantization' | 'batching'>;
+
 /**
  * @throws TandemError `input_missing`, `input_unknown`, `input_dtype_mismatch`, `input_shape_mismatch`
  * or `input_not_finite`, naming the input.
  */
-export function validateInputs(inputs: readonly NamedTensor[], specs: readonly TensorSpec[], policy: InputPolicy): BatchPlan {
-  checkInputs(inputs, specs, policy);
-  return batchPlan(inputs, specs);
+export function validateInputs(inputs: readonly NamedTensor[], variant: ValidatedVariant, policy: InputPolicy): BatchPlan {
+  checkInputs(inputs, variant.inputs, policy);
+  return batchPlan(inputs, variant);
 }
 
 /**
@@ -82,13 +86,12 @@ function checkFinite(input: NamedTensor): void {
   }
 }
 
-function batchPlan(inputs: readonly NamedTensor[], specs: readonly TensorSpec[]): BatchPlan {
-  const leading = specs.map((s) => s.shape[0]);
-  const first = leading[0];
+/** Inputs already checked, so every input brings the same rows when the variant may merge at all. */
+function batchPlan(inputs: readonly NamedTensor[], variant: ValidatedVariant): BatchPlan {
   const rows = inputs[0]?.dims[0] ?? 0;
-  const batchable = typeof first === 'string' && leading.every((d) => d === first);
-  if (!batchable || rows === 0) return { rows: Math.max(rows, 1), key: null };
-  const key = specs
+  const refusal = rowBatchingRefusal({ ...variant, quantization: variant.quantization.method });
+  if (refusal !== undefined || rows === 0) return { rows: Math.max(rows, 1), key: null };
+  const key = variant.inputs
     .map((s) => {
       const t = inputs.find((i) => i.name === s.name)!;
       return `${s.name}:${t.dtype}:${t.dims.slice(1).join('x')}`;

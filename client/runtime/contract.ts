@@ -9,6 +9,7 @@
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { TandemError, isErrorCode } from '../../protocol/errors.ts';
 import type { ManifestVariant, TensorSpec } from '../../protocol/manifest.ts';
+import type { BatchingSignature } from '../../protocol/row-batching.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
 import type { DeviceBackend } from '../core/placement.ts';
 import type { NetworkCounts } from '../core/counters.ts';
@@ -49,14 +50,13 @@ export interface MicroBatchOptions {
 }
 
 /**
- * What the worker needs of the variant's manifest to tell whether its runs may be coalesced: every
- * input's and output's leading dimension dynamic, and rows computed independently of each other.
+ * What the worker needs of the variant's manifest to tell whether its runs may be coalesced
+ * (protocol/row-batching.ts: every input and output led by the same dynamic dimension, or the import's
+ * measured `batching`, and rows computed independently of each other).
  */
-export interface VariantSignature {
+export interface VariantSignature extends BatchingSignature {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  /** The variant's `quantization.method`: `dynamic-int8` quantizes activations with ranges over the whole batch. */
-  quantization: ManifestVariant['quantization']['method'];
   /** The variant's `requirements.maxBatch`, when it states one. */
   maxBatch?: number;
 }
@@ -67,6 +67,7 @@ export function variantSignature(variant: ManifestVariant): VariantSignature {
     inputs: variant.inputs,
     outputs: variant.outputs,
     quantization: variant.quantization.method,
+    batching: variant.batching,
     ...(variant.requirements.maxBatch !== undefined ? { maxBatch: variant.requirements.maxBatch } : {}),
   };
 }

@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TandemError } from '../../protocol/errors.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
 import type { NamedTensors, Tensor } from '../../protocol/tensor.ts';
+import { sampleManifest } from '../../protocol/test-support/manifest-arbitrary.ts';
 import { mlpClassifierData } from '../../models/recipes/mlp-classifier.ts';
 import { sharedModelRepository, type TestModelRepository } from '../../models/test-support.ts';
 import { createModelCache } from '../core/model-cache.ts';
@@ -41,15 +42,24 @@ describe('batchingRefusal', () => {
   });
   it('accepts a variant whose inputs and outputs all lead with the same dynamic dimension', () => {
     expect(batchingRefusal(signature())).toBeUndefined();
-    expect(batchingRefusal(signature({ inputs: [spec('a', -1, 3), spec('b', -1)], outputs: [spec('y', 'n')], quantization: 'fp16' }))).toBeUndefined();
+    expect(batchingRefusal(signature({ inputs: [spec('a', 'n', 3), spec('b', 'n')], outputs: [spec('y', 'n')], quantization: 'fp16' }))).toBeUndefined();
   });
-  it('refuses fixed or absent leading dimensions, inputs that lead differently, dynamic int8, and no signature', () => {
+  it('refuses fixed or absent leading dimensions, dimensions that differ, dynamic int8, and no signature', () => {
     expect(batchingRefusal(signature({ inputs: [spec('x', 1, 3)] }))).toMatch(/input x's first dimension is fixed \(1\)/);
     expect(batchingRefusal(signature({ outputs: [spec('y', 'batch', 2), spec('count', 1)] }))).toMatch(/output count/);
     expect(batchingRefusal(signature({ outputs: [spec('score')] }))).toMatch(/scalar/);
-    expect(batchingRefusal(signature({ inputs: [spec('x', 'batch', 3), spec('mask', 'seq')] }))).toMatch(/different leading dimensions/);
+    expect(batchingRefusal(signature({ inputs: [spec('x', 'batch', 3), spec('mask', 'seq')] }))).toMatch(/input mask leads with "seq"/);
+    // Nothing says an output led by another name follows the batch (a Softmax over axis 0 keeps the shape).
+    expect(batchingRefusal(signature({ outputs: [spec('y', 'n', 2)] }))).toMatch(/output y leads with "n"/);
     expect(batchingRefusal(signature({ quantization: 'dynamic-int8' }))).toMatch(/dynamic int8/);
     expect(batchingRefusal(undefined)).toBeDefined();
+  });
+  it("follows the manifest's measured batching: none refuses, rows accepts outputs led by another dynamic name", () => {
+    expect(batchingRefusal(signature({ batching: 'none' }))).toMatch(/batching: none/);
+    expect(batchingRefusal(signature({ outputs: [spec('y', 'y_dim0', 2)], batching: 'rows' }))).toBeUndefined();
+    const sampleVariant = sampleManifest().variants[0]!;
+    expect(variantSignature({ ...sampleVariant, batching: 'none' }).batching).toBe('none');
+    expect(variantSignature(sampleVariant).batching).toBeUndefined();
   });
 });
 

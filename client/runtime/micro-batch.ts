@@ -7,11 +7,12 @@
  * much less than the same rows one run at a time. Callers' rows are concatenated along dimension 0, run
  * once, and the outputs split back by each caller's row count.
  *
- * Only where that is exact: the variant's every input and output has a dynamic leading dimension (the
- * same one), and its rows are computed independently (not with dynamic int8 quantization, whose
- * activation ranges span the whole batch, so a caller's answer would depend on the others' rows). Two
- * calls share a run only when they agree on every input's dtype and trailing dimensions and on the
- * outputs they ask for. Anything else runs alone, in the same queue.
+ * Only where that is exact, by the rule the origin follows (protocol/row-batching.ts): the variant's every
+ * input and output leads with the same dynamic dimension, or its manifest says `batching: rows` (measured
+ * by `tandem import`), never `none`; and its rows are computed independently (not with dynamic int8
+ * quantization, whose activation ranges span the whole batch). Two calls share a run only when they
+ * agree on every input's dtype and trailing dimensions and on the outputs they ask for. Anything else
+ * runs alone, in the same queue.
  *
  * When: one batch runs at a time per session. A caller that finds the session idle is dispatched on the
  * next task, not at once: messages the page posted in the same burst are already in the worker's task
@@ -27,34 +28,19 @@
  */
 import { concatRows, splitRows } from '../../protocol/batch-rows.ts';
 import { TandemError } from '../../protocol/errors.ts';
+import { rowBatchingRefusal } from '../../protocol/row-batching.ts';
 import type { NamedTensors, Tensor } from '../../protocol/tensor.ts';
 import type { Warn } from '../core/store.ts';
 import type { BatchingStats, MicroBatchOptions, RunResult, VariantSignature } from './contract.ts';
 
-const dynamic = (dim: number | string | undefined): boolean => typeof dim === 'string' || (typeof dim === 'number' && dim < 0);
-
 /**
- * Why a variant's runs may not be coalesced, or undefined when they may.
+ * Why a variant's runs may not be coalesced, or undefined when they may: the rule the origin's batcher
+ * follows too (protocol/row-batching.ts).
  * @example
  * batchingRefusal({ inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }], quantization: 'none' }); // undefined
  */
 export function batchingRefusal(signature: VariantSignature | undefined): string | undefined {
-  if (!signature) return 'the variant signature is unknown';
-  const leading = signature.inputs[0]?.shape[0];
-  for (const [kind, specs] of [
-    ['input', signature.inputs],
-    ['output', signature.outputs],
-  ] as const) {
-    for (const spec of specs) {
-      const first = spec.shape[0];
-      if (!dynamic(first)) return `${kind} ${spec.name}'s first dimension is ${first === undefined ? 'absent (a scalar)' : `fixed (${first})`}`;
-      if (kind === 'input' && first !== leading) return `inputs ${signature.inputs[0]!.name} and ${spec.name} have different leading dimensions`;
-    }
-  }
-  if (signature.quantization === 'dynamic-int8') {
-    return "dynamic int8 quantization takes activation ranges over the whole batch: a caller's answer would depend on the others' rows";
-  }
-  return undefined;
+  return signature ? rowBatchingRefusal(signature) : 'the variant signature is unknown';
 }
 
 /**

@@ -12,7 +12,7 @@ import { EXAMPLE_MEDIA_TYPE, type ManifestExample, type TensorSpec } from '../..
 import { decodeInferRequest, encodeInferRequest, type InferRequest } from '../../protocol/oip-codec.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { NamedTensors } from '../../protocol/tensor.ts';
-import { validateInputs } from '../../protocol/validate-inputs.ts';
+import { checkInputs } from '../../protocol/validate-inputs.ts';
 
 /** The manifest holds at most this many examples. */
 export const MAX_EXAMPLES = 32;
@@ -51,7 +51,7 @@ export async function readExample(file: string): Promise<ExampleInput> {
  */
 export function checkExample(example: ExampleInput, specs: readonly TensorSpec[]): NamedTensors {
   try {
-    validateInputs(example.request.inputs, specs, { nonFinite: 'reject' });
+    checkInputs(example.request.inputs, specs, { nonFinite: 'reject' });
   } catch (err) {
     inFile(err, example.source);
   }

@@ -12,6 +12,7 @@ import { verifyModelDirectory } from '../../origin/verify-version.ts';
 import { BUILT_IN_MAKERS, type DeviceMakers } from './device-variants.ts';
 import { importModel, type ImportDependencies } from './import-model.ts';
 import type { ImportRequest } from './import-options.ts';
+import { ALL_MAKERS } from './quantized-makers.ts';
 import { minMemoryMiB, RUNTIME_OVERHEAD_MIB } from './requirements.ts';
 import * as graphs from './test-graphs.ts';
 
@@ -162,6 +163,19 @@ describe('tandem import of a small exported model', () => {
     expect(result.manifest.examples).toBeUndefined();
   });
 
+  it('imports a model whose input is named __proto__, with and without an example', async () => {
+    // Found: refused with "Tensor.dims must be an array.": the input set's plain object took the name as its prototype.
+    const model = await file('proto.onnx', graphs.protoInputName());
+    // The fp16 variant is compared with the original in onnxruntime-node and -web: every runtime gets the input.
+    const { result } = await run({ model, id: 'proto', version: '1.0.0', device: 'fp16,fp32', keepOutOfTolerance: true }, { makers: ALL_MAKERS });
+    expect(result.manifest.variants.map((v) => v.name)).toEqual(['fp32', 'fp16', 'fp32-device']);
+    expect(result.manifest.variants[0]!.inputs).toEqual([{ name: '__proto__', dtype: 'float32', shape: ['p2o.DynamicDimension.0', 4] }]);
+    expect(result.manifest.evaluation).toMatchObject({ 'fp16.maxAbsError': expect.any(Number), 'fp16.wasm.maxAbsError': expect.any(Number) });
+    const example = await file('proto.json', exampleBody([[1, 2, 3, 4]]).replace('"name":"x"', '"name":"__proto__"'));
+    const withExample = await run({ model, id: 'proto', version: '1.0.1', examples: [example], device: 'fp32' });
+    expect(withExample.result.manifest.labels?.['requirements.measuredOn']).toBe('1 example(s)');
+  });
+
   it('--device none makes an origin-only version; --force replaces a version', async () => {
     const model = await file('tiny.onnx', graphs.tinyClassifier());
     const { repository } = await run({ model, id: 'tiny', version: '1.0.0' });
@@ -250,6 +264,16 @@ describe('refusals: a coded error naming the fix, and nothing written', () => {
     ['a sequence output', graphs.sequenceOutput, 'onnx_unsupported_io', /output "both" is a sequence/],
     ['a bfloat16 input', graphs.bfloat16Input, 'onnx_unsupported_io', /bfloat16/],
     ['an input without a shape', graphs.rankless, 'onnx_unsupported_io', /declares no shape/],
+    // Found: it imported, then every request without an outputs list failed 400 "duplicate tensor name".
+    ['an output listed twice', graphs.duplicateOutput, 'onnx_unsupported_io', /output "logits" is listed twice/],
+    // Found: 2^31 allocated 8.5 GB over 37 s before refusing; 2^40 failed as `internal`.
+    [
+      'an input dimension of 2^31',
+      () => graphs.hugeInputDim(2 ** 31),
+      'onnx_unsupported_io',
+      /graph input "x" of shape \[p2o\.DynamicDimension\.0, 2147483648\] \(float32\) would take 8192 MiB .*over the 256 MiB limit per input; pass --example/,
+    ],
+    ['an input dimension of 2^40', () => graphs.hugeInputDim(2 ** 40), 'onnx_unsupported_io', /shape \[p2o\.DynamicDimension\.0, 1099511627776\].*4194304 MiB/],
     ['an unknown operator', graphs.unknownOperator, 'onnx_load_failed', /onnxruntime-node cannot load the model: .*NoSuchOperator/],
     [
       'a model that cannot run at the warm-up shape',

@@ -12,6 +12,9 @@
  *   7. the manifest validated, signed (the release key, or the dev key) and written atomically
  *      (`write-version.ts`).
  *
+ * After step 4, `row-batching-check.ts` measures whether concurrent requests may share a run: the
+ * manifest's `batching`, on every variant.
+ *
  * The original bytes become the `fp32` origin variant unchanged, so the signed artifact is the user's file.
  */
 import { TandemError } from '../../protocol/errors.ts';
@@ -32,6 +35,7 @@ import { checkLabelCount } from './labels.ts';
 import { loadChecked } from './ort-check.ts';
 import { defaultOpset, readOnnx, type OnnxModel } from './read-onnx.ts';
 import { checkImportable } from './refusals.ts';
+import { checkRowBatching, type RowBatchingCheck } from './row-batching-check.ts';
 import { formatBytes } from './import-report.ts';
 import { ioBytes, measureActivations, minMemoryMiB, minStorageMiB, type ActivationEstimate } from './requirements.ts';
 import { DYNAMIC_DIM_DEFAULT, syntheticInputs, warmUpInputs } from './sample-inputs.ts';
@@ -62,6 +66,8 @@ export interface ImportResult {
   devKey: boolean;
   activations: ActivationEstimate;
   model: OnnxModel;
+  /** Whether requests may share a run, and why (the manifest's `batching`). */
+  rowBatching: RowBatchingCheck;
 }
 
 /**
@@ -101,6 +107,9 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
   } finally {
     await session.release();
   }
+
+  progress('checking whether concurrent requests may share a run');
+  const rowBatching = await checkRowBatching(bytes, inputs, outputs, examples);
 
   progress(`measuring activations on ${inputSets.length} input set(s)`);
   const activations = await measureActivations(bytes, model, inputSets, io);
@@ -216,7 +225,8 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     labels: importLabels(request, model, activations, examples.length),
     ...(Object.keys(evaluation).length > 0 ? { evaluation } : {}),
     ...(exampleRefs.length > 0 ? { examples: exampleRefs } : {}),
-    variants,
+    // Every variant computes what the original does: a model whose rows depend on each other keeps that.
+    variants: rowBatching.batching === undefined ? variants : variants.map((v) => ({ ...v, batching: rowBatching.batching })),
   });
 
   progress('signing the manifest');
@@ -231,7 +241,7 @@ export async function importModel(request: ImportRequest, deps: ImportDependenci
     envelope: `${JSON.stringify(envelope, null, 2)}\n`,
     ...(request.force ? { force: true } : {}),
   });
-  return { dir, repository: request.repository, manifest, keyid: key.keyid, devKey, activations, model };
+  return { dir, repository: request.repository, manifest, keyid: key.keyid, devKey, activations, model, rowBatching };
 }
 
 interface VariantInput {

@@ -34,6 +34,7 @@ export function importReport(result: ImportResult, cwd = process.cwd()): string[
     `  peak activations ${formatBytes(activations.peakBytes)} (${activations.intermediates ? 'intermediates measured' : `inputs and outputs only: ${activations.fallbackReason ?? ''}`}) on ${manifest.labels?.['requirements.measuredOn'] ?? '?'}`,
   );
   for (const [key, value] of Object.entries(manifest.evaluation ?? {})) lines.push(`  ${key} = ${value}`);
+  lines.push(`  batching: ${result.rowBatching.reason}`);
   lines.push(`  signed by ${result.keyid.slice(0, 12)}${result.devKey ? ' (the dev key: sign releases with --key)' : ''}`);
   const repository = shown(result.repository, cwd);
   lines.push(`next: npx tandem verify ${where}`, `      npx tandem publish ${manifest.id} ${manifest.version} --repository ${repository}`);

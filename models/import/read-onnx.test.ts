@@ -80,6 +80,8 @@ describe('readOnnx', () => {
       [graphs.sequenceOutput(), 'onnx_unsupported_io', /output "both" is a sequence, not a dense tensor/],
       [graphs.bfloat16Input(), 'onnx_unsupported_io', /input "x" has element type bfloat16.*cast it/],
       [graphs.rankless(), 'onnx_unsupported_io', /input "x" declares no shape.*update_model_dims/],
+      [graphs.duplicateOutput(), 'onnx_unsupported_io', /output "logits" is listed twice.*names each tensor once/],
+      [graphs.duplicateInput(), 'onnx_unsupported_io', /input "x" is listed twice/],
     ];
     for (const [bytes, code, message] of cases) expect(refusal(readOnnx(bytes))).toMatchObject({ code, message: expect.stringMatching(message) });
   });

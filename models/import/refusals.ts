@@ -57,6 +57,8 @@ export function checkImportable(model: OnnxModel): void {
   }
   for (const value of model.inputs) checkValue(value, 'input');
   for (const value of model.outputs) checkValue(value, 'output');
+  checkUniqueNames(model.inputs, 'input');
+  checkUniqueNames(model.outputs, 'output');
 }
 
 /** Node domains onnxruntime has no kernels for, with their operators (local functions excluded). */
@@ -96,6 +98,20 @@ function checkValue(value: OnnxValue, kind: 'input' | 'output'): void {
   if (type.shape.length > 16) throw fail(`has rank ${type.shape.length}`, 'the manifest takes tensors of rank 16 at most');
   if (value.name === '' || value.name.length > 256)
     throw fail('has no name, or one over 256 characters', 'rename it in the exporter (input_names/output_names)');
+}
+
+/** The protocol names each tensor once: an output listed twice would answer every request with two of one name. */
+function checkUniqueNames(values: readonly OnnxValue[], kind: 'input' | 'output'): void {
+  const seen = new Set<string>();
+  for (const { name } of values) {
+    if (seen.has(name)) {
+      throw new TandemError(
+        'onnx_unsupported_io',
+        `graph ${kind} "${name}" is listed twice among the graph's ${kind}s; the inference protocol names each tensor once: list it once (or, for two ${kind}s, give the second its own name through an Identity node) and export again`,
+      );
+    }
+    seen.add(name);
+  }
 }
 
 function listed(items: readonly string[], max = 5): string {

@@ -103,6 +103,21 @@ export function rankless(): Uint8Array {
   });
 }
 
+/** The input's second dimension declared fixed at `size` (2^31, say): a size no real input has. */
+export function hugeInputDim(size: number): Uint8Array {
+  return editModel(tinyClassifier(), (m) => {
+    m.graph.input[0].type.tensor_type.shape.dim[1] = { dim_value: size };
+  });
+}
+
+/** The input named `__proto__`: a legal ONNX name, and the one a plain object's keys cannot hold. */
+export function protoInputName(): Uint8Array {
+  return editModel(tinyClassifier(), (m) => {
+    m.graph.input[0].name = '__proto__';
+    m.graph.node[0].input[0] = '__proto__';
+  });
+}
+
 /** An operator the default domain does not have: onnxruntime refuses it, and no custom domain is involved. */
 export function unknownOperator(): Uint8Array {
   return editModel(tinyClassifier(), (m) => {
@@ -170,4 +185,39 @@ export function constantWeights(): Uint8Array {
     m.graph.node[1].op_type = 'Mul';
     m.graph.node[1].input = ['x', 'k'];
   });
+}
+
+/** The tiny classifier with `logits` listed twice among the graph's outputs. */
+export function duplicateOutput(): Uint8Array {
+  return editModel(tinyClassifier(), (m) => {
+    m.graph.output.push({ ...m.graph.output[0] });
+  });
+}
+
+/** The tiny classifier with its input `x` listed twice among the graph's inputs. */
+export function duplicateInput(): Uint8Array {
+  return editModel(tinyClassifier(), (m) => {
+    m.graph.input.push({ ...m.graph.input[0] });
+  });
+}
+
+/**
+ * points float32 [n, 4] → Softmax over axis 0 → weights [n, 4]: each answer depends on every row, though
+ * the signature looks batchable (the same `n` leads input and output). Alone, a row answers all ones.
+ */
+export function softmaxOverRows(): Uint8Array {
+  const g = new GraphBuilder('softmax-over-rows');
+  g.input('points', 'float32', ['n', 4]);
+  g.op('Softmax', ['points'], { axis: int(0) }, 'weights');
+  g.output('weights', 'float32', ['n', 4]);
+  return g.build({ docString: 'softmax over the points' });
+}
+
+/** x float32 [n, 4] → ReduceSum of everything → total, a scalar: no rows to split. */
+export function sumToScalar(): Uint8Array {
+  const g = new GraphBuilder('sum-to-scalar');
+  g.input('x', 'float32', ['n', 4]);
+  g.op('ReduceSum', ['x'], { keepdims: int(0) }, 'total');
+  g.output('total', 'float32', []);
+  return g.build({ docString: 'sum of everything' });
 }

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TandemError } from '../../protocol/errors.ts';
-import type { NamedTensors, Tensor, TensorDtype } from '../../protocol/tensor.ts';
+import { tensorsByName, type NamedTensors, type Tensor, type TensorDtype } from '../../protocol/tensor.ts';
 
 export type RunnerRuntime = 'node' | 'wasm';
 
@@ -56,7 +56,7 @@ export async function openRunner(runtime: RunnerRuntime, model: Uint8Array): Pro
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     async run(inputs) {
-      const feeds: Record<string, unknown> = {};
+      const feeds = tensorsByName<unknown>();
       for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
       let results: Awaited<ReturnType<OrtSession['run']>>;
       try {

@@ -1,8 +1,9 @@
 /**
  * `POST /v2/models/{name}[/versions/{v}]/infer`: OIP v2 inference with JSON or binary tensors. The body is
  * read with its size limit, decoded with element limits, checked against the model's signature, queued on
- * the model's batcher, and the answer encoded as the caller asked (binary outputs or JSON), with the
- * serving version in `x-model-version`.
+ * the model's batcher, and the answer encoded as the caller asked (binary outputs or JSON; an output's
+ * `classification` parameter answers its top classes, protocol/oip-classification.ts), with the serving
+ * version in `x-model-version`.
  */
 import { Hono, type Context } from 'hono';
 import {
@@ -14,8 +15,9 @@ import {
   type NamedInferTensor,
 } from '../../protocol/oip-codec.ts';
 import { TandemError, toTandemError } from '../../protocol/errors.ts';
+import { classificationCounts, classify } from '../../protocol/oip-classification.ts';
 import type { TensorSpec } from '../../protocol/manifest.ts';
-import type { Tensor } from '../../protocol/tensor.ts';
+import { tensorsByName, type Tensor } from '../../protocol/tensor.ts';
 import type { OriginDeps, OriginEnv } from '../context.ts';
 import type { Access } from '../middleware/access.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
@@ -59,13 +61,14 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       // sends this request to the new version instead of the old one's closing queue.
       model = registry.resolve(name, version);
       Object.assign(log, { model: model.id, version: model.version });
-      const plan = validateInputs(request.inputs, model.variant.inputs, { nonFinite: config.nonFinite });
+      const plan = validateInputs(request.inputs, model.variant, { nonFinite: config.nonFinite });
       const outputs = requestedOutputs(
         request.outputs?.map((o) => o.name),
         model.variant.outputs,
       );
+      const classification = classificationCounts(request.outputs, model.variant.outputs);
       // Only what onnxruntime needs goes on: a tensor's parameters are the caller's free-form JSON.
-      const inputs: Record<string, Tensor> = {};
+      const inputs = tensorsByName();
       for (const { name: inputName, dtype, dims, data } of request.inputs) inputs[inputName] = { dtype, dims, data } as Tensor;
       const result = await model.batcher.submit(
         { inputs, outputs },
@@ -79,15 +82,22 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
       Object.assign(log, { batch_size: result.batchSize, queue_ms: roundMs(result.queueMs), compute_ms: roundMs(result.computeMs) });
       metrics.served(model).queueSeconds.observe(result.queueMs / 1000);
       const asked = binaryOutputSelector(request);
+      const labels = model.manifest.classLabels;
+      const answered = outputs.map((name): NamedInferTensor => {
+        const k = classification.get(name);
+        const tensor = result.outputs[name]!;
+        return { name, ...(k === undefined ? tensor : classify(tensor, k, labels)) };
+      });
+      const byName = new Map(answered.map((t) => [t.name, t]));
       const encoded = encodeInferResponse(
         {
           modelName: model.id,
           modelVersion: model.version,
           ...(request.id === undefined ? {} : { id: request.id }),
-          outputs: outputs.map((name): NamedInferTensor => ({ name, ...result.outputs[name]! })),
+          outputs: answered,
         },
         // NaN, ±Infinity or a huge int64 cannot be JSON: that output goes binary rather than failing the request.
-        { binary: (name) => asked(name) || jsonCannotCarry(result.outputs[name]!) },
+        { binary: (name) => asked(name) || jsonCannotCarry(byName.get(name)!) },
       );
       c.header('x-model-version', model.version);
       return c.body(encoded.body, 200, encoded.headers);

@@ -18,7 +18,9 @@ export function metadataRoutes(deps: Pick<OriginDeps, 'registry' | 'state'>, acc
   const routes = new Hono<OriginEnv>();
   const guard = [access.observability, modelPath()] as const;
 
-  routes.get('/', access.observability, (c) => c.json({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'model_repository'] }));
+  routes.get('/', access.observability, (c) =>
+    c.json({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'classification', 'model_repository'] }),
+  );
 
   const modelMetadata = (c: Context<OriginEnv>) => {
     const model = registry.resolve(c.req.param('name')!, c.req.param('version'));

@@ -18,39 +18,44 @@ const tensorSpec: fc.Arbitrary<TensorSpec> = fc.record({
 });
 
 const variant = (name: string): fc.Arbitrary<ManifestVariant> =>
-  fc.record({
-    name: fc.constant(name),
-    tier: fc.constantFrom('device' as const, 'origin' as const),
-    artifact: fc.record({
-      path: fileName,
-      sha256: hex64,
-      bytes: fc.integer({ min: 1, max: 2 ** 40 }),
-      mediaType: fc.constant('application/vnd.onnx' as const),
-    }),
-    opset: fc.integer({ min: 7, max: 23 }),
-    inputs: fc.array(tensorSpec, { minLength: 1, maxLength: 3 }),
-    outputs: fc.array(tensorSpec, { minLength: 1, maxLength: 3 }),
-    quantization: fc.oneof(
-      fc.constant({ method: 'none' as const }),
-      fc.record({
-        method: fc.constant('dynamic-int8' as const),
-        weightDtype: fc.constant('int8' as const),
-        activationDtype: fc.constant('uint8' as const),
-        granularity: fc.constantFrom('per-tensor' as const, 'per-channel' as const),
+  fc.record(
+    {
+      name: fc.constant(name),
+      tier: fc.constantFrom('device' as const, 'origin' as const),
+      artifact: fc.record({
+        path: fileName,
+        sha256: hex64,
+        bytes: fc.integer({ min: 1, max: 2 ** 40 }),
+        mediaType: fc.constant('application/vnd.onnx' as const),
       }),
-      fc.constant({ method: 'fp16' as const }),
-    ),
-    requirements: fc.record(
-      {
-        minMemoryMiB: fc.integer({ min: 1, max: 1 << 20 }),
-        minStorageMiB: fc.nat({ max: 1 << 20 }),
-        backends: fc.uniqueArray(fc.constantFrom(...BACKENDS), { minLength: 1 }),
-        features: fc.constant(['shader-f16']),
-        maxBatch: fc.integer({ min: 1, max: 1024 }),
-      },
-      { requiredKeys: ['minMemoryMiB', 'minStorageMiB', 'backends'] },
-    ),
-  });
+      opset: fc.integer({ min: 7, max: 23 }),
+      // Names are unique within a variant's inputs, and within its outputs (the schema refuses duplicates).
+      inputs: fc.uniqueArray(tensorSpec, { minLength: 1, maxLength: 3, selector: (t) => t.name }),
+      outputs: fc.uniqueArray(tensorSpec, { minLength: 1, maxLength: 3, selector: (t) => t.name }),
+      quantization: fc.oneof(
+        fc.constant({ method: 'none' as const }),
+        fc.record({
+          method: fc.constant('dynamic-int8' as const),
+          weightDtype: fc.constant('int8' as const),
+          activationDtype: fc.constant('uint8' as const),
+          granularity: fc.constantFrom('per-tensor' as const, 'per-channel' as const),
+        }),
+        fc.constant({ method: 'fp16' as const }),
+      ),
+      requirements: fc.record(
+        {
+          minMemoryMiB: fc.integer({ min: 1, max: 1 << 20 }),
+          minStorageMiB: fc.nat({ max: 1 << 20 }),
+          backends: fc.uniqueArray(fc.constantFrom(...BACKENDS), { minLength: 1 }),
+          features: fc.constant(['shader-f16']),
+          maxBatch: fc.integer({ min: 1, max: 1024 }),
+        },
+        { requiredKeys: ['minMemoryMiB', 'minStorageMiB', 'backends'] },
+      ),
+      batching: fc.constantFrom('rows' as const, 'none' as const),
+    },
+    { requiredKeys: ['name', 'tier', 'artifact', 'opset', 'inputs', 'outputs', 'quantization', 'requirements'] },
+  );
 
 export const manifestArbitrary: fc.Arbitrary<Manifest> = fc.uniqueArray(slug, { minLength: 1, maxLength: 3 }).chain((names) =>
   fc.record(
