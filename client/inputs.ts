@@ -6,7 +6,7 @@
  */
 import type { Tensor as OrtTensor } from 'onnxruntime-common';
 import { TandemError } from '../protocol/errors.ts';
-import { isTensorDtype, tensor, type NamedTensors, type Tensor, type TensorData, type TensorDtype } from '../protocol/tensor.ts';
+import { tensorsByName, isTensorDtype, tensor, type NamedTensors, type Tensor, type TensorData, type TensorDtype } from '../protocol/tensor.ts';
 
 /** A tensor as an app may hand it over. */
 export type TensorInput =
@@ -45,7 +45,7 @@ function inferDtype(data: unknown, name: string): TensorDtype {
  */
 export function normalizeInputs(inputs: InputMap): NamedTensors {
   if (typeof inputs !== 'object' || inputs === null) throw new TandemError('tensor_invalid', 'inputs must be an object of named tensors');
-  const out: NamedTensors = {};
+  const out = tensorsByName();
   for (const [name, input] of Object.entries(inputs)) {
     if (typeof input !== 'object' || input === null) throw new TandemError('tensor_invalid', `input "${name}" is not a tensor`);
     // A GPU tensor's `data` getter throws: say what to do instead.
@@ -73,7 +73,7 @@ function float16Bits(dtype: TensorDtype, data: unknown): unknown {
 
 /** A deep copy, so a cached or transferred tensor never aliases the caller's arrays. */
 export function cloneTensors(tensors: NamedTensors): NamedTensors {
-  const out: NamedTensors = {};
+  const out = tensorsByName();
   for (const [name, t] of Object.entries(tensors)) out[name] = { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() } as Tensor;
   return out;
 }

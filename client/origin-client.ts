@@ -8,7 +8,7 @@
  * main-thread SDK the page waits for stays within its budget (client/bundle-size.test.ts).
  */
 import type { Manifest } from '../protocol/manifest.ts';
-import type { NamedTensors, Tensor } from '../protocol/tensor.ts';
+import { tensorsByName, type NamedTensors, type Tensor } from '../protocol/tensor.ts';
 import type { BreakerOptions, CircuitBreaker } from '../protocol/resilience/breaker.ts';
 import { errorFromFetchFailure, errorFromResponse, isOriginFailure } from './core/error-mapping.ts';
 import { retry, type RetryDeps, type RetryPolicy } from './core/retry.ts';
@@ -97,7 +97,7 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
             }
             if (!res.ok) throw await errorFromResponse(res);
             const decoded = decodeInferResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));
-            const out: NamedTensors = {};
+            const out = tensorsByName();
             for (const { name, dtype, dims, data } of decoded.outputs) out[name] = { dtype, dims, data } as Tensor;
             return { outputs: out, version: res.headers.get('x-model-version') ?? decoded.modelVersion ?? manifest.version, computeMs: deps.now() - start };
           },

@@ -12,7 +12,7 @@
  */
 import type { InferenceSession, Tensor, TensorConstructor } from 'onnxruntime-common';
 import type { TensorSpec } from '../protocol/manifest.ts';
-import type { NamedTensors } from '../protocol/tensor.ts';
+import { tensorsByName, type NamedTensors } from '../protocol/tensor.ts';
 import { loadOnce } from './core/load-once.ts';
 
 export type { Tensor, TensorConstructor };
@@ -32,7 +32,7 @@ type AnyTensorConstructor = new (type: string, data: unknown, dims: readonly num
  * const outputs = toOrtTensors({ y: { dtype: 'float32', dims: [1, 10], data } }, await loadTensorClass());
  */
 export function toOrtTensors(tensors: NamedTensors, TensorClass: TensorConstructor): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
+  const out = tensorsByName<Tensor>();
   for (const [name, t] of Object.entries(tensors)) out[name] = new (TensorClass as unknown as AnyTensorConstructor)(t.dtype, t.data, t.dims);
   return out;
 }

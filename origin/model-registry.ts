@@ -17,7 +17,7 @@ import { TandemError, toTandemError } from '../protocol/errors.ts';
 import type { TrustedKeySet } from '../protocol/keys.ts';
 import { variantForTier, type Manifest, type ManifestVariant } from '../protocol/manifest.ts';
 import { versionKey } from '../protocol/repository-layout.ts';
-import type { Tensor } from '../protocol/tensor.ts';
+import { tensorsByName, type Tensor } from '../protocol/tensor.ts';
 import { compareVersions } from '../protocol/versions.ts';
 import { readChosenVersion, writeChosenVersion } from './chosen-version.ts';
 import { verifyArtifactFile, verifyModelDirectory } from './verify-version.ts';
@@ -310,7 +310,7 @@ export class ModelRegistry {
 
   private async runBatch(model: ServedModel, items: readonly BatchItem<BatchInput>[]): Promise<BatchOutput[]> {
     const started = performance.now();
-    const inputs: Record<string, Tensor> = {};
+    const inputs = tensorsByName();
     for (const spec of model.variant.inputs) inputs[spec.name] = concatRows(items.map((i) => i.input.inputs[spec.name]!));
     const wanted = [...new Set(items.flatMap((i) => i.input.outputs))];
     // With more than one request the batch's inputs are fresh copies (concatRows): they move to the session
@@ -319,7 +319,7 @@ export class ModelRegistry {
     const computeMs = performance.now() - started;
     const rows = items.map((i) => i.rows);
     const totalRows = rows.reduce((a, b) => a + b, 0);
-    const pieces: Record<string, Tensor[]> = {};
+    const pieces = tensorsByName<Tensor[]>();
     for (const [name, tensor] of Object.entries(outputs)) pieces[name] = items.length === 1 ? [tensor] : splitRows(tensor, rows);
     try {
       this.options.onBatch?.(
@@ -333,7 +333,7 @@ export class ModelRegistry {
       this.options.onEvent?.('batch_metrics_failed', { model: model.id, version: model.version, reason: toTandemError(err).message });
     }
     return items.map((item, index) => {
-      const mine: Record<string, Tensor> = {};
+      const mine = tensorsByName();
       for (const name of item.input.outputs) mine[name] = pieces[name]![index]!;
       return { outputs: mine, batchSize: totalRows, queueMs: started - item.enqueuedAt, computeMs };
     });

@@ -28,6 +28,7 @@ beforeAll(async () => {
     ['softmax', graphs.softmaxOverRows()],
     ['sum', graphs.sumToScalar()],
     ['tiny', graphs.tinyClassifier()],
+    ['proto', graphs.protoInputName()],
   ] as const) {
     const model = join(work, `${id}.onnx`);
     await writeFile(model, bytes);
@@ -73,5 +74,11 @@ describe('origin batching follows the rows', () => {
     // logits = relu(W x + b), then softmax over the classes.
     expect(answers.map((a) => a.slice(0, 3))).toEqual(Array.from({ length: 20 }, () => [1, 2.5, 6.5]));
     expect(Math.max(...batchSizes('tiny'))).toBeGreaterThan(1);
+  });
+
+  it('an input named __proto__ (a legal ONNX name) reaches onnxruntime, alone and merged', async () => {
+    const answers = await burst('proto', row('__proto__', [1, 2, 3, 4]));
+    expect(answers.map((a) => a.slice(0, 3))).toEqual(Array.from({ length: 20 }, () => [1, 2.5, 6.5]));
+    expect(Math.max(...batchSizes('proto'))).toBeGreaterThan(1);
   });
 });

@@ -14,7 +14,7 @@ import { TandemError, toTandemError } from '../protocol/errors.ts';
 import type { Manifest, ManifestExample, ManifestVariant } from '../protocol/manifest.ts';
 import { decodeInferRequest } from '../protocol/oip-codec.ts';
 import { sha256Hex } from '../protocol/sha256.ts';
-import { allocateTensorData, elementCount, type Tensor } from '../protocol/tensor.ts';
+import { allocateTensorData, elementCount, tensorsByName, type Tensor } from '../protocol/tensor.ts';
 import type { ModelSession } from './ort-session.ts';
 import { validateInputs } from '../protocol/validate-inputs.ts';
 
@@ -84,7 +84,7 @@ async function readVerified(path: string, example: ManifestExample, label: strin
 
 /** Zeros, with every dynamic dimension set to 1. */
 function syntheticInputs(variant: ManifestVariant): Record<string, Tensor> {
-  const inputs: Record<string, Tensor> = {};
+  const inputs = tensorsByName();
   for (const spec of variant.inputs) {
     const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
     inputs[spec.name] = { dtype: spec.dtype, dims, data: allocateTensorData(spec.dtype, elementCount(dims)) } as Tensor;

@@ -26,7 +26,7 @@
  * the worker, and in Node tests on onnxruntime-web's real WASM backend.
  */
 import { TandemError } from '../../protocol/errors.ts';
-import type { NamedTensors, Tensor, TensorDtype } from '../../protocol/tensor.ts';
+import { tensorsByName, type NamedTensors, type Tensor, type TensorDtype } from '../../protocol/tensor.ts';
 import { countingFetch, emptyCounts } from '../core/counters.ts';
 import { downloadArtifact } from '../core/download.ts';
 import { errorFromDevice } from '../core/error-mapping.ts';
@@ -343,7 +343,7 @@ export function createDeviceRuntime(deps: DeviceRuntimeDeps): DeviceRuntime {
         throw errorFromDevice(err);
       }
       const computeMs = now() - start;
-      const outputs: NamedTensors = {};
+      const outputs = tensorsByName();
       for (const [name, t] of Object.entries(results)) outputs[name] = fromOrtTensor(t);
       return { outputs, backend: entry.backend, computeMs };
     } finally {

@@ -29,7 +29,7 @@
 import { concatRows, splitRows } from '../../protocol/batch-rows.ts';
 import { TandemError } from '../../protocol/errors.ts';
 import { rowBatchingRefusal } from '../../protocol/row-batching.ts';
-import type { NamedTensors, Tensor } from '../../protocol/tensor.ts';
+import { tensorsByName, type NamedTensors, type Tensor } from '../../protocol/tensor.ts';
 import type { Warn } from '../core/store.ts';
 import type { BatchingStats, MicroBatchOptions, RunResult, VariantSignature } from './contract.ts';
 
@@ -215,7 +215,7 @@ export function createMicroBatcher(deps: MicroBatcherDeps): MicroBatcher {
   async function together(members: Pending[]): Promise<void> {
     const rows = members.map((p) => p.rows);
     const total = rows.reduce((a, b) => a + b, 0);
-    const inputs: NamedTensors = {};
+    const inputs = tensorsByName();
     for (const name of Object.keys(members[0]!.inputs)) inputs[name] = concatRows(members.map((p) => p.inputs[name]!));
     let result: RunResult;
     stats.runs++;
@@ -235,7 +235,7 @@ export function createMicroBatcher(deps: MicroBatcherDeps): MicroBatcher {
     const pieces: Record<string, Tensor[]> = {};
     for (const [name, t] of Object.entries(result.outputs)) pieces[name] = splitRows(t, rows).map(ownBuffer);
     members.forEach((p, i) => {
-      const outputs: NamedTensors = {};
+      const outputs = tensorsByName();
       for (const name of Object.keys(pieces)) outputs[name] = pieces[name]![i]!;
       p.resolve({ outputs, backend: result.backend, computeMs: result.computeMs, batchCallers: members.length });
     });

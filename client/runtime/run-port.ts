@@ -13,7 +13,7 @@
  * or the clone would copy the whole buffer. Outputs come back transferred (the worker's own buffers); a
  * failure crosses as `serializeThrown` writes it, so a TandemError keeps its code.
  */
-import { transferablesOf, type NamedTensors, type Tensor } from '../../protocol/tensor.ts';
+import { tensorsByName, transferablesOf, type NamedTensors, type Tensor } from '../../protocol/tensor.ts';
 import {
   reviveError,
   serializeThrown,
@@ -46,7 +46,7 @@ export function runOverPort(port: MessagePort): DeviceRuntime['run'] {
     new Promise<RunResult>((resolve, reject) => {
       const id = ++next;
       pending.set(id, (reply) => ('result' in reply ? resolve(reply.result) : reject(reviveError(reply.error))));
-      const sent: NamedTensors = {};
+      const sent = tensorsByName();
       const transfer: ArrayBuffer[] = [];
       for (const [name, t] of Object.entries(inputs)) {
         let data = t.data;

@@ -16,7 +16,7 @@
 import { concatRows, splitRows } from '../../protocol/batch-rows.ts';
 import type { RowBatching, TensorSpec } from '../../protocol/manifest.ts';
 import { rowBatchingRefusal } from '../../protocol/row-batching.ts';
-import type { NamedTensors } from '../../protocol/tensor.ts';
+import { tensorsByName, type NamedTensors } from '../../protocol/tensor.ts';
 import { compareOutputs } from '../quantize/agreement.ts';
 import { loadUnchecked, type CheckedModel } from './ort-check.ts';
 import { normalizedMaxError } from './quantized-makers.ts';
@@ -73,7 +73,7 @@ async function compareRuns(session: CheckedModel, a: NamedTensors, b: NamedTenso
     return notMeasured(err);
   }
   const rows = [leadingRows(a), leadingRows(b)];
-  const merged: NamedTensors = {};
+  const merged = tensorsByName();
   for (const name of Object.keys(a)) merged[name] = concatRows([a[name]!, b[name]!]);
   const none = (why: string): RowBatchingCheck => ({ batching: 'none', reason: `none: every request runs alone, since ${why}` });
   let together: NamedTensors;
@@ -82,7 +82,7 @@ async function compareRuns(session: CheckedModel, a: NamedTensors, b: NamedTenso
   } catch (err) {
     return none(`the model fails on two inputs merged (${(err as Error).message})`);
   }
-  const pieces: NamedTensors[] = [{}, {}];
+  const pieces: NamedTensors[] = [tensorsByName(), tensorsByName()];
   for (const [name, tensor] of Object.entries(together)) {
     if (tensor.dims[0] !== rows[0]! + rows[1]!) return none(`output "${name}" has ${String(tensor.dims[0])} rows for ${rows[0]! + rows[1]!} merged`);
     const [first, second] = splitRows(tensor, rows);

@@ -8,7 +8,7 @@
  */
 import { TandemError } from '../../protocol/errors.ts';
 import type { TensorSpec } from '../../protocol/manifest.ts';
-import { allocateTensorData, type NamedTensors, type Tensor } from '../../protocol/tensor.ts';
+import { tensorsByName, allocateTensorData, type NamedTensors, type Tensor } from '../../protocol/tensor.ts';
 import { createRng, type Rng } from '../math/prng.ts';
 import { toFloat16Bits } from './float16.ts';
 
@@ -37,7 +37,7 @@ export function drawInputs(
   if (!(Number.isInteger(low) && Number.isInteger(high) && high > low))
     throw new TandemError('bad_request', `intRange must be two integers [min, max) with max > min, got [${low}, ${high}]`);
   const rng = createRng(seed);
-  const inputs: NamedTensors = {};
+  const inputs = tensorsByName();
   for (const spec of signature) {
     const dims = spec.shape.map((d) => {
       const size = typeof d === 'number' ? d : (dimDefaults[d] ?? DEFAULT_DYNAMIC_DIM);

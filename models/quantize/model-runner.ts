@@ -68,7 +68,7 @@ export async function openRunner(runtime: RunnerRuntime, model: Uint8Array): Pro
           { cause },
         );
       }
-      const outputs: NamedTensors = {};
+      const outputs = tensorsByName();
       for (const [name, t] of Object.entries(results)) outputs[name] = { dtype: t.type as TensorDtype, dims: [...t.dims], data: t.data } as Tensor;
       return outputs;
     },

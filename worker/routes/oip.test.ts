@@ -119,7 +119,7 @@ describe('OIP health', () => {
 describe('OIP metadata', () => {
   it('describes the edge', async () => {
     const res = await call('/v2');
-    expect([res.status, await res.json()]).toEqual([200, { name: 'tandem-edge', version: '0.1.0', extensions: ['binary_tensor_data'] }]);
+    expect([res.status, await res.json()]).toEqual([200, { name: 'tandem-edge', version: '0.1.0', extensions: ['binary_tensor_data', 'classification'] }]);
   });
 
   it('describes a model version from its signed manifest: the origin variant, -1 for dynamic dims', async () => {

@@ -41,8 +41,12 @@ import { clientIdOf } from '../version-choice/client-id.ts';
 import { rolloutCanary } from '../version-choice/rollout-weights.ts';
 import { chooseStoredVersion } from '../version-choice/stored-version.ts';
 
-/** `GET /v2`: the edge relays binary tensor data (`Inference-Header-Content-Length`) both ways. */
-export const EDGE_SERVER_METADATA: Readonly<OipServerMetadata> = { name: 'tandem-edge', version: '0.1.0', extensions: ['binary_tensor_data'] };
+/** `GET /v2`: the edge relays binary tensor data (`Inference-Header-Content-Length`) both ways, and the origins' classification extension. */
+export const EDGE_SERVER_METADATA: Readonly<OipServerMetadata> = {
+  name: 'tandem-edge',
+  version: '0.1.0',
+  extensions: ['binary_tensor_data', 'classification'],
+};
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
