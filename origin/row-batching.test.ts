@@ -69,7 +69,7 @@ describe('origin batching follows the rows', () => {
     expect(await burst('sum', row('x', [1, 2, 3, 4]))).toEqual(Array.from({ length: 20 }, () => [10]));
   });
 
-  it('a row-wise classifier (batching: rows) still merges, each caller its own answer', async () => {
+  it('a row-wise classifier (every tensor led by one name) still merges, each caller its own answer', async () => {
     const answers = await burst('tiny', row('x', [1, 2, 3, 4]));
     // logits = relu(W x + b), then softmax over the classes.
     expect(answers.map((a) => a.slice(0, 3))).toEqual(Array.from({ length: 20 }, () => [1, 2.5, 6.5]));

@@ -30,7 +30,7 @@ import { syntheticInputs } from './sample-inputs.ts';
 export const ROW_TOLERANCE = 1e-4;
 
 export interface RowBatchingCheck {
-  /** What the manifest records; undefined when nothing was measured. */
+  /** What the manifest records; undefined when nothing was measured, or the signature already says it. */
   batching: RowBatching | undefined;
   /** Why, in one line for the import's summary. */
   reason: string;
@@ -57,10 +57,21 @@ export async function checkRowBatching(
   }
   const session = await loadUnchecked(bytes);
   try {
-    return await compareRuns(session, ...pair);
+    return recordable(await compareRuns(session, ...pair), inputs, outputs);
   } finally {
     await session.release();
   }
+}
+
+/**
+ * The verdict as the manifest records it: only where the signature alone would decide otherwise (`none`
+ * where the names would merge, `rows` where they would not). A manifest that needs no `batching` stays
+ * readable by SDKs and origins from before the field, whose manifest schema refuses fields it does not know.
+ */
+function recordable(check: RowBatchingCheck, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): RowBatchingCheck {
+  if (check.batching === undefined) return check;
+  const namesMerge = rowBatchingRefusal({ inputs, outputs, quantization: 'none' }) === undefined;
+  return namesMerge === (check.batching === 'rows') ? { batching: undefined, reason: check.reason } : check;
 }
 
 const notMeasured = (err: unknown): RowBatchingCheck => ({ batching: undefined, reason: `not measured (${(err as Error).message}); decided by the signature` });
