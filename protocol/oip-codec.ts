@@ -17,8 +17,7 @@
  * `binary_data_size` never appears in `parameters`: the codec writes and consumes it. Empty `parameters`
  * objects are left out on both sides. Value rules for JSON are in `oip-tensor-json.ts` (JSON carries no
  * NaN/Infinity and no 64-bit integers beyond 2^53 - 1: such tensors must be sent binary); byte rules for
- * the binary form are in `oip-tensor-binary.ts` (BYTES must be valid UTF-8). BYTES inputs must not hold
- * NUL, where onnxruntime's string tensors would cut them (`refuseNul` in `oip-utf8.ts`).
+ * the binary form are in `oip-tensor-binary.ts` (BYTES must be valid UTF-8).
  *
  * Every malformed body is refused with a TandemError: `bad_request` for the envelope (bad JSON, header
  * length, missing or mistyped fields, duplicate names, binary framing), `tensor_invalid` for a tensor's
@@ -36,7 +35,7 @@ import { TandemError } from './errors.ts';
 import { DATATYPE_OF_DTYPE, dtypeOfDatatype } from './oip-datatype.ts';
 import { binaryByteLength, decodeBinaryTensorData, encodeBinaryTensorData } from './oip-tensor-binary.ts';
 import { decodeJsonTensorData, describeJsonValue, encodeJsonTensorData } from './oip-tensor-json.ts';
-import { decodeUtf8, encodeText, refuseNul } from './oip-utf8.ts';
+import { decodeUtf8, encodeText } from './oip-utf8.ts';
 import { elementCount, isTensorDtype, tensor, type Tensor, type TensorData, type TensorDtype } from './tensor.ts';
 
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'Inference-Header-Content-Length';
@@ -432,7 +431,6 @@ function decodeTensors(raw: unknown[], kind: 'input' | 'output', reader: BinaryR
       }
       data = withLabel(label, () => decodeJsonTensorData(dtype, shape, count, entry.data));
     }
-    if (kind === 'input' && dtype === 'string') withLabel(label, () => refuseNul(data as string[]));
     const decoded = { name, dtype, dims: [...shape], data } as NamedInferTensor;
     if (parameters !== undefined) {
       const { binary_data_size: _consumed, ...rest } = parameters;

@@ -4,7 +4,6 @@
  * Decoding is strict (a `fatal` TextDecoder): invalid UTF-8 is an error, never silently replaced with
  * U+FFFD, because a replaced byte would hand the model text the client never sent. For the same reason
  * strings with lone surrogates, which UTF-8 cannot encode, are refused rather than replaced on encode.
- * BYTES inputs holding NUL are refused on decode (`refuseNul`).
  */
 import { TandemError, type ErrorCode } from './errors.ts';
 
@@ -41,20 +40,4 @@ export function decodeUtf8(bytes: Uint8Array, code: ErrorCode, what: string, kee
 export function encodeUtf8(text: string, code: ErrorCode, what: string): Uint8Array<ArrayBuffer> {
   if (!isWellFormedText(text)) throw new TandemError(code, `${what} holds a lone surrogate, which UTF-8 cannot encode`);
   return encodeText(text);
-}
-
-/**
- * onnxruntime's string tensors, in onnxruntime-node and onnxruntime-web alike, hold C strings, which end at
- * the first NUL: an input element holding one would reach the model cut short, and the answer would look
- * fine. (Outputs are not checked: a model's own strings cannot hold NUL, and another server's may.)
- * @throws TandemError `tensor_invalid` naming the first element that holds U+0000.
- */
-export function refuseNul(elements: readonly string[]): void {
-  const at = elements.findIndex((element) => element.includes('\0'));
-  if (at >= 0) {
-    throw new TandemError(
-      'tensor_invalid',
-      `BYTES element ${at} holds a NUL character (U+0000), where onnxruntime's string tensors end; the model would see it cut short`,
-    );
-  }
 }

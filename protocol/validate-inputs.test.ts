@@ -38,6 +38,16 @@ describe('validateInputs', () => {
     );
   });
 
+  it('refuses a string element holding NUL, where onnxruntime would cut it, whatever the policy', () => {
+    // Found at the origin: ["a\u0000b"] reached the model as "a" and the answer was a 200.
+    const text = variantOf([{ name: 'text', dtype: 'string', shape: ['n'] }]);
+    const strings = (data: string[]): NamedTensor[] => [{ name: 'text', dtype: 'string', dims: [data.length], data }];
+    expect(validateInputs(strings(['ok', 'a\u0001b']), text, reject).rows).toBe(2);
+    expect(() => validateInputs(strings(['ok', 'a\u0000b']), text, { nonFinite: 'allow' })).toThrowError(
+      expect.objectContaining({ code: 'tensor_invalid', message: expect.stringMatching(/input "text": element 1 holds a NUL character/) }),
+    );
+  });
+
   it('allows non-finite values when the policy says so', () => {
     expect(validateInputs([x(1, [Number.NaN, 0, 0, 0])], specs, { nonFinite: 'allow' }).rows).toBe(1);
   });

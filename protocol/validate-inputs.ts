@@ -26,8 +26,8 @@ export interface BatchPlan {
 export type ValidatedVariant = Pick<ManifestVariant, 'inputs' | 'outputs' | 'quantization' | 'batching'>;
 
 /**
- * @throws TandemError `input_missing`, `input_unknown`, `input_dtype_mismatch`, `input_shape_mismatch`
- * or `input_not_finite`, naming the input.
+ * @throws TandemError `input_missing`, `input_unknown`, `input_dtype_mismatch`, `input_shape_mismatch`,
+ * `input_not_finite` or, for a string element holding NUL, `tensor_invalid`, naming the input.
  */
 export function validateInputs(inputs: readonly NamedTensor[], variant: ValidatedVariant, policy: InputPolicy): BatchPlan {
   checkInputs(inputs, variant.inputs, policy);
@@ -54,6 +54,18 @@ export function checkInputs(inputs: readonly NamedTensor[], specs: readonly Tens
     }
     checkShape(input, spec, dynamic);
     if (policy.nonFinite === 'reject') checkFinite(input);
+    if (input.dtype === 'string') checkNoNul(input);
+  }
+}
+
+/**
+ * onnxruntime's string tensors, in onnxruntime-node and onnxruntime-web alike, are C strings, which end at
+ * the first NUL: an element holding one would reach the model cut short, and the answer would look fine.
+ */
+function checkNoNul(input: NamedTensor): void {
+  const at = (input.data as readonly string[]).findIndex((element) => element.includes('\0'));
+  if (at >= 0) {
+    throw new TandemError('tensor_invalid', `input "${input.name}": element ${at} holds a NUL character (U+0000), where onnxruntime's string tensors end`);
   }
 }
 
