@@ -188,6 +188,17 @@ describe('onnxruntime tensors', () => {
     expect(await r.outputs.y!.getData()).toEqual(new Float32Array([0.25, 0.75]));
   });
 
+  it('refuses outputs that are not a list of distinct output names (bad_request), or name none of the model (output_unknown)', async () => {
+    const { model, calls } = setup('device-only');
+    const run = (outputs: unknown) => model.run(inputs(), { outputs: outputs as string[] }).catch((e: TandemError) => e.code);
+    expect(await run('y')).toBe('bad_request');
+    expect(await run(['y', 'y'])).toBe('bad_request');
+    expect(await run([1])).toBe('bad_request');
+    expect(await run(['z'])).toBe('output_unknown');
+    expect(calls.runs).toBe(0);
+    expect((await model.run(inputs(), { outputs: ['y'] })).ranOn).toBe('device');
+  });
+
   it("refuses a tensor that is not on the CPU (a GPU tensor's data cannot be read) with tensor_invalid", async () => {
     const { model } = setup('device-only');
     const gpu = {

@@ -274,6 +274,12 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
       if (disposed) throw new TandemError('model_not_ready', `${manifest.id} was disposed: load it again`);
       if (deps.revoked?.(manifest.id, manifest.version))
         throw new TandemError('version_revoked', `${manifest.id}@${manifest.version} was revoked since it was loaded: load the model again`);
+      const asked: unknown = options.outputs;
+      if (asked !== undefined && (!Array.isArray(asked) || asked.some((name, i) => typeof name !== 'string' || asked.indexOf(name) !== i))) {
+        throw new TandemError('bad_request', 'outputs must be a list of distinct output names');
+      }
+      const unknownOutput = options.outputs?.find((name) => !decision.variant.outputs.some((o) => o.name === name));
+      if (unknownOutput !== undefined) throw new TandemError('output_unknown', `${manifest.id} has no output "${unknownOutput}"`);
       const inputs = normalizeInputs(rawInputs);
       // Checked against the signature before either tier sees them, by the rules the origin applies: a
       // wrong name, dtype or shape is the caller's typed error, never onnxruntime's `inference_failed`.

@@ -74,7 +74,7 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
       } catch (err) {
         throw errorFromFetchFailure(err, deps.online(), "load the SDK's OIP codec");
       }
-      const { INFERENCE_HEADER_CONTENT_LENGTH, decodeInferResponse, encodeInferRequest, requestBinaryOutputs } = oip;
+      const { encodeInferRequest, readOriginAnswer, requestBinaryOutputs } = oip;
       breaker ??= oip.createCircuitBreaker(deps.breaker, isOriginFailure);
       const request = requestBinaryOutputs({
         inputs: Object.entries(inputs).map(([name, t]) => ({ name, ...t })),
@@ -96,10 +96,12 @@ export function createOriginClient(deps: OriginClientDeps): OriginClient {
               throw errorFromFetchFailure(signal?.aborted ? (signal.reason ?? err) : err, deps.online(), `infer on the origin`);
             }
             if (!res.ok) throw await errorFromResponse(res);
-            const decoded = decodeInferResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));
+            const answer = await readOriginAnswer(res, manifest, outputs).catch((err: unknown) => {
+              throw signal?.aborted ? errorFromFetchFailure(signal.reason ?? err, deps.online(), 'infer on the origin') : err;
+            });
             const out = tensorsByName();
-            for (const { name, dtype, dims, data } of decoded.outputs) out[name] = { dtype, dims, data } as Tensor;
-            return { outputs: out, version: res.headers.get('x-model-version') ?? decoded.modelVersion ?? manifest.version, computeMs: deps.now() - start };
+            for (const { name, dtype, dims, data } of answer.outputs) out[name] = { dtype, dims, data } as Tensor;
+            return { outputs: out, version: answer.version, computeMs: deps.now() - start };
           },
           deps.retry,
           signal ? { signal } : {},
