@@ -292,6 +292,19 @@ describe('createTandem', () => {
     }
   });
 
+  it("behind a captive portal (the edge's every answer a 200 page that is not JSON), the stored manifest is used, as offline", async () => {
+    const p = profile();
+    await (await p.page().load('mlp-classifier', { waitForDevice: true })).run(x(2));
+    edge.intercept = async () => new Response('<html>sign in to the hotel wifi</html>', { headers: { 'content-type': 'text/html' } });
+    try {
+      const m = await p.page().load('mlp-classifier');
+      expect(m.manifestSource).toBe('cache');
+      expect((await m.run(x(3))).ranOn).toBe('device');
+    } finally {
+      edge.intercept = undefined;
+    }
+  });
+
   it('a crashed device runtime: that run falls back to the origin, the next reopens the model in a new runtime from the model cache', async () => {
     const p = profile();
     const started: RestartableRuntime[] = [];

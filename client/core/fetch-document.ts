@@ -65,7 +65,9 @@ export async function fetchDocument(url: string, source: DocumentSource, options
       try {
         return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
       } catch (cause) {
-        throw new TandemError('manifest_signature_invalid', `${what} is not JSON`, { cause });
+        // A 200 that is not JSON is no document at all (a captive portal's page, a proxy's): the edge was
+        // not really reached, so it is retried, and then the stored copy is used, as when offline.
+        throw new TandemError('origin_unavailable', `the answer for the ${what} is not JSON`, { cause });
       }
     },
     source.retry,
