@@ -37,10 +37,29 @@ describe('downloadArtifact', async () => {
       ranges.push(range);
       if (!range) return new Response(body(file, 200, 400));
       const from = Number(/bytes=(\d+)-/.exec(range)![1]);
-      return new Response(body(file.slice(from), 200), { status: 206 });
+      return new Response(body(file.slice(from), 200), { status: 206, headers: { 'content-range': `bytes ${from}-999/1000` } });
     }) as unknown as typeof globalThis.fetch;
     expect(await downloadArtifact(ref, { fetch, retry: policy, retryDeps: noWait })).toEqual(file);
     expect(ranges).toEqual([null, 'bytes=400-']);
+  });
+
+  it('does not splice a 206 from another byte than asked: it fetches the whole file again, which verifies', async () => {
+    for (const [from, contentRange] of [
+      [390, 'bytes 390-999/1000'],
+      [0, 'bytes 0-999/1000'],
+      [400, undefined], // A 206 that does not say where it starts.
+    ] as const) {
+      const ranges: (string | null)[] = [];
+      const fetch = (async (_url: string, init: RequestInit) => {
+        const range = new Headers(init.headers).get('range');
+        ranges.push(range);
+        if (ranges.length === 1) return new Response(body(file, 200, 400));
+        if (!range) return new Response(body(file, 300));
+        return new Response(body(file.slice(from), 200), { status: 206, headers: contentRange ? { 'content-range': contentRange } : {} });
+      }) as unknown as typeof globalThis.fetch;
+      expect(await downloadArtifact(ref, { fetch, retry: policy, retryDeps: noWait })).toEqual(file);
+      expect(ranges).toEqual([null, 'bytes=400-', null]);
+    }
   });
 
   it('starts over when the server ignores Range', async () => {
@@ -56,21 +75,26 @@ describe('downloadArtifact', async () => {
     await expect(downloadArtifact(ref, { fetch, retry: policy })).rejects.toMatchObject({ code: 'artifact_hash_mismatch' });
   });
 
-  it('endless data: a body longer than the manifest says is payload_too_large, cut off at the bound', async () => {
+  it('endless data: a body longer than the manifest says is not the signed artifact, cut off at the bound', async () => {
+    // artifact_hash_mismatch, not the caller's payload_too_large: the integrity path falls back to the origin.
+    const longer = { code: 'artifact_hash_mismatch', message: `artifact ${ref.sha256.slice(0, 12)} is longer than its manifest's 1000 bytes` };
     // Declared: refused before a byte is read.
     let pulled = 0;
     const declared = (async () =>
       new Response(new ReadableStream({ pull: (c) => void (pulled++, c.enqueue(new Uint8Array(100))) }), {
         headers: { 'content-length': '5000000' },
       })) as typeof globalThis.fetch;
-    await expect(downloadArtifact(ref, { fetch: declared, retry: policy })).rejects.toMatchObject({ code: 'payload_too_large' });
+    await expect(downloadArtifact(ref, { fetch: declared, retry: policy })).rejects.toMatchObject(longer);
     expect(pulled).toBeLessThanOrEqual(1); // A stream may pull once on creation; nothing was read.
     // Undeclared and endless: read only up to the bound.
     let sent = 0;
     const endless = (async () =>
       new Response(new ReadableStream({ pull: (c) => void ((sent += 300), c.enqueue(new Uint8Array(300))) }))) as typeof globalThis.fetch;
-    await expect(downloadArtifact(ref, { fetch: endless, retry: policy })).rejects.toMatchObject({ code: 'payload_too_large' });
+    await expect(downloadArtifact(ref, { fetch: endless, retry: policy })).rejects.toMatchObject(longer);
     expect(sent).toBeLessThan(2000);
+    // A file whose first bytes are the signed ones, with more after them.
+    const padded = (async () => new Response(new Uint8Array([...file, 1, 2, 3]))) as typeof globalThis.fetch;
+    await expect(downloadArtifact(ref, { fetch: padded, retry: policy })).rejects.toMatchObject(longer);
   });
 
   it('slow retrieval: a body that stalls, or drips past its deadline, is deadline_exceeded after every attempt', async () => {

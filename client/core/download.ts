@@ -3,10 +3,11 @@
  * it stopped at, then checks size and SHA-256 against the manifest. The bytes leave this function only
  * after they hashed right: a mismatch is `artifact_hash_mismatch`, and nothing is cached or run.
  *
- * Retrieval is bounded (./bounded-read.ts): the manifest's `bytes` is the bound (a longer body is
- * `payload_too_large`, refused by its Content-Length before a byte is read when that says so), a read that
- * stalls for `timeoutMs` fails, and each attempt has a deadline of `timeoutMs` plus the time the artifact
- * takes at `MIN_BYTES_PER_SECOND` (`deadline_exceeded`), so a server that drips bytes cannot hold a load.
+ * Retrieval is bounded (./bounded-read.ts): the manifest's `bytes` is the bound (a longer body is not the
+ * signed artifact, so `artifact_hash_mismatch`, refused by its Content-Length before a byte is read when
+ * that says so), a read that stalls for `timeoutMs` fails, and each attempt has a deadline of `timeoutMs`
+ * plus the time the artifact takes at `MIN_BYTES_PER_SECOND` (`deadline_exceeded`), so a server that drips
+ * bytes cannot hold a load.
  */
 import { TandemError } from '../../protocol/errors.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
@@ -41,7 +42,7 @@ export interface DownloadOptions {
 export const MIN_BYTES_PER_SECOND = 16 * 1024;
 
 /**
- * @throws TandemError `artifact_hash_mismatch`, `payload_too_large`, `deadline_exceeded`, `aborted`,
+ * @throws TandemError `artifact_hash_mismatch`, `deadline_exceeded`, `aborted`,
  *   `offline`, `origin_unavailable`, or the edge's error.
  * @example
  * const bytes = await downloadArtifact({ url, sha256, bytes: 1339919 }, { fetch, retry: DEFAULT_RETRY, onProgress });
@@ -68,6 +69,13 @@ export async function downloadArtifact(ref: ArtifactRef, options: DownloadOption
       if (!res.ok) throw errorFromAnswer(res, await readErrorText(res, signal));
       // A server that ignores Range answers 200 with the whole file: start over.
       if (loaded > 0 && res.status !== 206) loaded = 0;
+      // A 206 from another byte than asked (or not saying which) would splice foreign bytes in: a server
+      // failure, after which the retry fetches the whole file (from 0, no Range is sent).
+      else if (res.status === 206 && !res.headers.get('content-range')?.startsWith(`bytes ${loaded}-`)) {
+        res.body?.cancel().catch(() => {});
+        loaded = 0;
+        throw new TandemError('origin_unavailable', `download ${ref.url}: a 206 from another byte than asked`);
+      }
       if (!res.body) throw new TandemError('origin_unavailable', `download ${ref.url}: empty body`);
       try {
         await readChunks(res, { bound: ref.bytes - loaded, what, signal, stallMs: timeoutMs }, (value) => {
@@ -76,7 +84,11 @@ export async function downloadArtifact(ref: ArtifactRef, options: DownloadOption
           options.onProgress?.({ loaded, total: ref.bytes });
         });
       } catch (err) {
-        throw errorFromFetchFailure(err, online(), `download ${ref.url}`);
+        // Bytes past the manifest's size are not the signed ones: an integrity failure of the artifact
+        // (runs fall back to the origin), not the caller's payload_too_large.
+        throw err instanceof TandemError && err.code === 'payload_too_large'
+          ? new TandemError('artifact_hash_mismatch', `${what} is longer than its manifest's ${ref.bytes} bytes`, { cause: err })
+          : errorFromFetchFailure(err, online(), `download ${ref.url}`);
       }
       if (loaded !== ref.bytes) {
         throw new TandemError('origin_unavailable', `download ${ref.url}: body ended at ${loaded} of ${ref.bytes} bytes`);
