@@ -2,7 +2,7 @@
  * The device side as the page sees it: the probed capabilities (once), the device runtime (the SDK's Web
  * Worker, started on first use and replaced after a crash), and opening a model variant in it. A crashed
  * worker takes its sessions with it; the model notices (`session.runtime.crashed`) and reopens from the
- * model cache in the new one.
+ * model cache in the new one. Dispose ends the runtime for good: every device call after it rejects.
  */
 import { TandemError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
@@ -65,7 +65,7 @@ export interface Device {
   warmUp(): void;
   /** Downloads (or reads from the model cache), verifies and opens `choice.variant` in the runtime. */
   open(manifest: Manifest, choice: PlacementChoice, options?: OpenOptions): Promise<DeviceSession>;
-  /** The runtime's counters; undefined before it started or after it crashed (its counts died with it). */
+  /** The runtime's counters; undefined before it started or after it crashed (its counts died with it); rejects after dispose. */
   stats(): Promise<RuntimeStats | undefined>;
   clearModelCache(): Promise<void>;
   /** Deletes the cached bytes of these versions of a model (revoked), starting the runtime if need be. */
@@ -76,6 +76,7 @@ export interface Device {
   evictModel(modelId: string): Promise<void>;
   /** Whether the browser granted persistent storage; undefined until asked. */
   readonly persisted: boolean | undefined;
+  /** Terminates the runtime (its calls in flight reject); every later call rejects with `model_not_ready`. */
   dispose(): Promise<void>;
 }
 
@@ -92,12 +93,17 @@ export function createDevice(deps: DeviceDeps): Device {
   let persisted: boolean | undefined;
   /** The runtime asked to warm up (one ask per runtime: a new one after a crash is asked again). */
   let warmed: RestartableRuntime | undefined;
+  /** The runtime started last, before its `init` answers: dispose must not wait on that. */
+  let newest: RestartableRuntime | undefined;
+  /** Set by dispose: no runtime starts again, so later calls cannot wait on a terminated worker forever. */
+  let disposed: TandemError | undefined;
 
   const getCapabilities = () => (capabilities ??= deps.probe().then((probed) => withOverrides(probed, deps.overrides)));
 
   const getRuntime = async (): Promise<RestartableRuntime> => {
     const current = runtime;
     const started = current && (await current.catch(() => undefined));
+    if (disposed) throw disposed;
     if (started?.crashed && runtime === current) {
       // A crashed worker is replaced on next use; the sessions it held died with it.
       started.terminate?.();
@@ -105,7 +111,7 @@ export function createDevice(deps: DeviceDeps): Device {
       deps.warn('the device runtime crashed; starting a new one');
     }
     return (runtime ??= (async () => {
-      const rt = ++runtimeStarts === 1 && deps.runtime ? deps.runtime : deps.startRuntime();
+      const rt = (newest = ++runtimeStarts === 1 && deps.runtime ? deps.runtime : deps.startRuntime());
       const caps = await getCapabilities();
       await rt.init({
         ...(deps.wasmPaths !== undefined ? { wasmPaths: deps.wasmPaths } : {}),
@@ -167,6 +173,7 @@ export function createDevice(deps: DeviceDeps): Device {
       }
     },
     async stats() {
+      if (disposed) throw disposed;
       return runtime ? runtime.then((rt) => rt.stats()).catch(() => undefined) : undefined;
     },
     async clearModelCache() {
@@ -185,7 +192,8 @@ export function createDevice(deps: DeviceDeps): Device {
       return persisted;
     },
     async dispose() {
-      if (runtime) (await runtime.catch(() => undefined))?.terminate?.();
+      disposed ??= new TandemError('model_not_ready', 'the Tandem instance was disposed');
+      newest?.terminate?.();
     },
   };
 }

@@ -5,7 +5,8 @@
  * channel of their own (runtime/run-port.ts: large tensors transferred, never the caller's own buffers).
  * Neither comlink nor the run channel rejects calls pending on a worker that died, so every call
  * races the worker's `error` event and fails with `inference_failed`: the SDK then falls back to the
- * origin, and replaces this runtime (`crashed`) on its next device call.
+ * origin, and replaces this runtime (`crashed`) on its next device call. `terminate()` fires no event, so
+ * it rejects the calls pending itself (`model_not_ready`, as a disposed model's runs do), and later ones.
  */
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { TandemError } from '../../protocol/errors.ts';
@@ -26,12 +27,16 @@ export function startWorkerRuntime(): RestartableRuntime & Required<DeviceRuntim
   const full = remote as Remote<Required<DeviceRuntime>>;
   let crash: TandemError | undefined;
   let rejectAll: ((err: TandemError) => void)[] = [];
+  /** Ends every call for good: those pending reject now, later ones at once. The first cause stays. */
+  const fail = (err: TandemError) => {
+    crash ??= err;
+    for (const reject of rejectAll) reject(crash);
+    rejectAll = [];
+  };
   worker.addEventListener('error', (event) => {
     // A worker whose script failed to load reports an error event with no message.
     const why = event.message || "it did not start (is the SDK's worker.js served where index.js is?) or died without a message";
-    crash = new TandemError('inference_failed', `the Tandem worker crashed: ${why}`);
-    for (const reject of rejectAll) reject(crash);
-    rejectAll = [];
+    fail(new TandemError('inference_failed', `the Tandem worker crashed: ${why}`));
   });
   const guarded = <T>(call: () => Promise<T>): Promise<T> => {
     if (crash) return Promise.reject(crash);
@@ -57,6 +62,9 @@ export function startWorkerRuntime(): RestartableRuntime & Required<DeviceRuntim
     evictModel: (modelId) => guarded(() => full.evictModel(modelId)),
     warmUp: () => guarded(() => full.warmUp()),
     stats: () => guarded(() => remote.stats()),
-    terminate: () => worker.terminate(),
+    terminate: () => {
+      worker.terminate();
+      fail(new TandemError('model_not_ready', 'the Tandem worker was terminated'));
+    },
   };
 }
