@@ -77,6 +77,18 @@ export async function edgeVars(options: Omit<StartEdgeOptions, 'repository'>): P
 
 /** Seeds a fresh local R2 and starts `wrangler dev`; resolves once the edge answers. */
 export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
+  // A port found free can be taken by another process before wrangler binds it (tests run side by side):
+  // when the port was ours to pick, pick another, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEdgeOn(options, options.port || (await freePort()));
+    } catch (err) {
+      if (options.port || attempt >= 3 || !String(err).includes('Address already in use')) throw err;
+    }
+  }
+}
+
+async function startEdgeOn(options: StartEdgeOptions, port: number): Promise<RunningEdge> {
   const state = await mkdtemp(join(tmpdir(), 'tandem-edge-'));
   const removeState = () => rmSync(state, { recursive: true, force: true });
   try {
@@ -91,7 +103,6 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
         .join('\n')}\n`,
       { mode: 0o600 },
     );
-    const port = options.port || (await freePort());
     const common = [
       '--config',
       WRANGLER_CONFIG,
