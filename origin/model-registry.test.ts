@@ -3,17 +3,10 @@
  * index past a Gather's table. Found by a probe: every request in such a batch got 500 inference_failed
  * naming the other client's index. Now only that request fails, with its own index in the message.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder, int } from '../models/onnx/graph-builder.ts';
-import { generateSigningKey } from '../protocol/keys.ts';
-import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../protocol/manifest.ts';
-import { sha256Hex } from '../protocol/sha256.ts';
-import { signManifest } from '../protocol/signed-manifest.ts';
 import type { RunningOrigin } from './server.ts';
-import { infer, startTestOrigin, type TestRepository } from './test-support.ts';
+import { fillingBatches, importedRepository, infer, startTestOrigin, type TestRepository } from './test-support.ts';
 
 const ROWS = 10;
 const WIDTH = 3;
@@ -45,37 +38,9 @@ describe('a merged batch one request poisons, on onnxruntime', () => {
   let lines: Record<string, unknown>[];
 
   beforeAll(async () => {
-    const repository = await mkdtemp(join(tmpdir(), 'tandem-poisoned-batch-'));
-    const key = await generateSigningKey();
-    const bytes = embedModel();
-    const manifest: Manifest = {
-      schemaVersion: MANIFEST_SCHEMA_VERSION,
-      id: 'embed',
-      version: '1.0.0',
-      createdAt: '2026-03-01T00:00:00Z',
-      task: 'embedding',
-      variants: [
-        {
-          name: 'full',
-          tier: 'origin',
-          artifact: { path: 'model.onnx', sha256: await sha256Hex(bytes), bytes: bytes.length, mediaType: 'application/vnd.onnx' },
-          opset: 17,
-          inputs: [{ name: 'ids', dtype: 'int64', shape: ['batch', 4] }],
-          outputs: [{ name: 'out', dtype: 'float32', shape: ['batch', WIDTH] }],
-          quantization: { method: 'none' },
-          requirements: { minMemoryMiB: 16, minStorageMiB: 1, backends: ['cpu'] },
-        },
-      ],
-    };
-    const dir = join(repository, 'embed', '1.0.0');
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'model.onnx'), bytes);
-    await writeFile(join(dir, 'manifest.dsse.json'), JSON.stringify(await signManifest(manifest, [key])));
-    repo = { repository, key, trustedKeys: JSON.stringify([key.publicKey]), cleanup: () => rm(repository, { recursive: true, force: true }) };
+    repo = await importedRepository({ embed: embedModel() });
     // A long fill window, so the concurrent requests below reliably share a run.
-    ({ origin, lines } = await startTestOrigin(repo, {
-      batching: { maxBatchSize: 64, maxQueueDelayMs: 200, maxQueueRows: 1024, concurrency: 1, dispatch: 'delay' },
-    }));
+    ({ origin, lines } = await startTestOrigin(repo, fillingBatches(200)));
   });
   afterAll(async () => {
     await origin?.shutdown();

@@ -5,39 +5,24 @@
  * ("output has undefined rows"). Batches are given time to fill (`delay` dispatch), so any request that
  * may be merged is.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importModel } from '../models/import/import-model.ts';
 import * as graphs from '../models/import/test-graphs.ts';
-import { generateSigningKey } from '../protocol/keys.ts';
 import type { InferRequest } from '../protocol/oip-codec.ts';
 import type { RunningOrigin } from './server.ts';
-import { infer, startTestOrigin, type TestRepository } from './test-support.ts';
+import { fillingBatches, importedRepository, infer, startTestOrigin, type TestRepository } from './test-support.ts';
 
 let repo: TestRepository;
 let origin: RunningOrigin;
 let lines: Record<string, unknown>[];
 
 beforeAll(async () => {
-  const work = await mkdtemp(join(tmpdir(), 'tandem-origin-row-batching-'));
-  const repository = join(work, 'repository');
-  const key = await generateSigningKey();
-  for (const [id, bytes] of [
-    ['softmax', graphs.softmaxOverRows()],
-    ['sum', graphs.sumToScalar()],
-    ['tiny', graphs.tinyClassifier()],
-    ['proto', graphs.protoInputName()],
-  ] as const) {
-    const model = join(work, `${id}.onnx`);
-    await writeFile(model, bytes);
-    await importModel({ model, id, version: '1.0.0', repository, device: 'none' }, { signingKey: key });
-  }
-  repo = { repository, key, trustedKeys: JSON.stringify([key.publicKey]), cleanup: () => rm(work, { recursive: true, force: true }) };
-  ({ origin, lines } = await startTestOrigin(repo, {
-    batching: { maxBatchSize: 64, maxQueueDelayMs: 100, maxQueueRows: 1024, concurrency: 1, dispatch: 'delay' },
-  }));
+  repo = await importedRepository({
+    softmax: graphs.softmaxOverRows(),
+    sum: graphs.sumToScalar(),
+    tiny: graphs.tinyClassifier(),
+    proto: graphs.protoInputName(),
+  });
+  ({ origin, lines } = await startTestOrigin(repo, fillingBatches(100)));
 });
 afterAll(async () => {
   await origin?.shutdown();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildModels } from '../models/build.ts';
+import { importModel } from '../models/import/import-model.ts';
 import { readEnvelope } from './repository.ts';
 import { generateSigningKey, loadTrustedKeys, type SigningKey } from '../protocol/keys.ts';
 import type { Manifest } from '../protocol/manifest.ts';
@@ -45,6 +46,27 @@ export async function signedRepository(only?: readonly string[]): Promise<TestRe
     trustedKeys: JSON.stringify([key.publicKey]),
     cleanup: () => rm(repository, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A repository of these ONNX files, each imported at 1.0.0 as a user would (`tandem import`, the origin
+ * variant only) and signed with a key made for the test.
+ */
+export async function importedRepository(models: Readonly<Record<string, Uint8Array>>): Promise<TestRepository> {
+  const work = await mkdtemp(join(tmpdir(), 'tandem-origin-imported-'));
+  const repository = join(work, 'repository');
+  const key = await generateSigningKey();
+  for (const [id, bytes] of Object.entries(models)) {
+    const model = join(work, `${id}.onnx`);
+    await writeFile(model, bytes);
+    await importModel({ model, id, version: '1.0.0', repository, device: 'none' }, { signingKey: key });
+  }
+  return { repository, key, trustedKeys: JSON.stringify([key.publicKey]), cleanup: () => rm(work, { recursive: true, force: true }) };
+}
+
+/** Batching that waits `fillMs` for a batch to fill, so requests sent together are merged when they may be. */
+export function fillingBatches(fillMs: number): Pick<OriginConfig, 'batching'> {
+  return { batching: { maxBatchSize: 64, maxQueueDelayMs: fillMs, maxQueueRows: 1024, concurrency: 1, dispatch: 'delay' } };
 }
 
 /** A stored version's manifest, verified with the repository's key. */
