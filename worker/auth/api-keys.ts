@@ -134,10 +134,15 @@ export function presentedKey(headers: Headers): string | undefined {
   return headers.get('x-api-key') ?? undefined;
 }
 
+/** Whether `key` may use `model`: a key that lists `models` may use those alone. */
+export function keyAllowsModel(key: ApiKeyRecord, model: string): boolean {
+  return !key.models || key.models.includes(model);
+}
+
 /** @throws TandemError `forbidden` when the key lacks the scope, or the model is not among its models. */
 export function authorize(key: ApiKeyRecord, scope: Scope, model?: string): void {
   if (!key.scopes.includes(scope)) throw new TandemError('forbidden', `API key "${key.name}" lacks the "${scope}" scope`);
-  if (model !== undefined && key.models && !key.models.includes(model)) {
+  if (model !== undefined && !keyAllowsModel(key, model)) {
     throw new TandemError('forbidden', `API key "${key.name}" may not use model "${model}"`);
   }
 }

@@ -13,6 +13,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
+import { keyAllowsModel } from '../auth/api-keys.ts';
 import { requireKey } from '../auth/require-key.ts';
 import { modelPath } from '../../protocol/hono/model-path.ts';
 import { isRefusal, loadManifest, listStoredVersions, type ServableManifest } from '../storage/manifests.ts';
@@ -28,27 +29,27 @@ import { rolloutCanary } from '../version-choice/rollout-weights.ts';
 
 export const catalogRoutes = new Hono<EdgeEnv>();
 
-/** Keys are optional on the catalog unless `REQUIRE_KEY_FOR_CATALOG`; a key that is presented must be valid. */
-export const catalogKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
-  requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog })(c, next);
-
-/** The catalog's rule for one model's manifest: a key that lists `models` must list this one. */
-const manifestKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
-  requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog, modelParam: 'id' })(c, next);
-
-/** Whether the request's key (if any) may see `id`: a key that lists `models` sees those alone. */
-function keySees(c: Context<EdgeEnv>, id: string): boolean {
-  const models = c.get('apiKey')?.models;
-  return models === undefined || models.includes(id);
+/**
+ * Keys are optional on the catalog unless `REQUIRE_KEY_FOR_CATALOG`; a key that is presented must be valid
+ * and hold the `catalog` scope, and, for a route about one model (named by `modelParam`), list it when it
+ * lists `models`.
+ */
+export function catalogKeyFor(modelParam?: string): MiddlewareHandler<EdgeEnv> {
+  return async (c, next) =>
+    requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog, ...(modelParam === undefined ? {} : { modelParam }) })(c, next);
 }
+
+/** The catalog's rule for routes about no one model (the listing, artifacts by hash). */
+export const catalogKey = catalogKeyFor();
 
 catalogRoutes.get('/models', catalogKey, async (c) => {
   const { tuning } = c.get('config');
   const trust = await manifestTrust(c);
   const stored = await listStoredVersions(c.env.MODELS);
+  const key = c.get('apiKey');
   const models = [];
   for (const [id, versions] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
-    if (!keySees(c, id)) continue;
+    if (key && !keyAllowsModel(key, id)) continue;
     const servable: ServableManifest[] = [];
     for (const version of versions.sort(compareVersions)) {
       try {
@@ -74,13 +75,13 @@ catalogRoutes.get('/models', catalogKey, async (c) => {
   const text = JSON.stringify({ models });
   const etag = strongEtag(await sha256Hex(new TextEncoder().encode(text)));
   // A key that lists models sees only those: a shared cache must not hand its listing to anyone else.
-  const scoped = c.get('apiKey')?.models !== undefined;
+  const scoped = key?.models !== undefined;
   const headers = { etag, 'cache-control': `${scoped ? 'private' : 'public'}, max-age=${tuning.manifestMaxAgeSeconds}`, vary: 'authorization' };
   if (notModified(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
   return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
 });
 
-catalogRoutes.get('/models/:id/manifest', modelPath({ idParam: 'id', versionQuery: true }), manifestKey, async (c) => {
+catalogRoutes.get('/models/:id/manifest', modelPath({ idParam: 'id', versionQuery: true }), catalogKeyFor('id'), async (c) => {
   const { tuning } = c.get('config');
   const trust = await manifestTrust(c);
   const id = c.req.param('id');

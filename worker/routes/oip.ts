@@ -23,14 +23,14 @@
  * `catalog` scope and, when it lists `models`, this model. A known path asked with another method gets
  * 405 with `Allow`, from the app's route list (protocol/hono/method-not-allowed.ts).
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context } from 'hono';
 import { TandemError } from '../../protocol/errors.ts';
 import { modelPath as checkModelPath } from '../../protocol/hono/model-path.ts';
 import { variantForTier, type Manifest } from '../../protocol/manifest.ts';
 import { modelMetadata, type OipServerMetadata } from '../../protocol/oip-metadata.ts';
 import { memoizePromises } from '../../protocol/resilience/memo.ts';
 import { compareVersions } from '../../protocol/versions.ts';
-import { requireKey } from '../auth/require-key.ts';
+import { catalogKeyFor } from './catalog.ts';
 import type { EdgeConfig } from '../config.ts';
 import type { EdgeEnv } from '../context.ts';
 import type { OriginPool } from '../origin-pool/pool.ts';
@@ -66,8 +66,7 @@ oipRoutes.get('/health/ready', async (c) => {
 oipRoutes.get('/', (c) => c.json(EDGE_SERVER_METADATA));
 
 /** The manifest route's rule (see the header), with the key's `models` checked against `{name}`. */
-const modelKey: MiddlewareHandler<EdgeEnv> = async (c, next) =>
-  requireKey({ scope: 'catalog', optional: !c.get('config').requireKeyForCatalog, modelParam: 'name' })(c, next);
+const modelKey = catalogKeyFor('name');
 
 /** Path segments that cannot name a model or a version are not looked up (nor logged, nor sent on). */
 const modelPath = checkModelPath();
