@@ -18,7 +18,7 @@ import type { ResultCache } from './core/result-cache.ts';
 import { throwIfAborted } from './core/retry.ts';
 import type { Device, DeviceSession, OpenOptions } from './device.ts';
 import type { Warn } from './core/store.ts';
-import { checkInputs } from '../protocol/validate-inputs.ts';
+import { checkInputs, requestedOutputs } from '../protocol/validate-inputs.ts';
 import { cloneTensors, normalizeInputs, type InputMap } from './inputs.ts';
 import type { ManifestSource } from './manifests.ts';
 import type { OriginClient } from './origin-client.ts';
@@ -278,8 +278,7 @@ export function createModel(state: ModelState, deps: ModelDeps): LoadedModel {
       if (asked !== undefined && (!Array.isArray(asked) || asked.some((name, i) => typeof name !== 'string' || asked.indexOf(name) !== i))) {
         throw new TandemError('bad_request', 'outputs must be a list of distinct output names');
       }
-      const unknownOutput = options.outputs?.find((name) => !decision.variant.outputs.some((o) => o.name === name));
-      if (unknownOutput !== undefined) throw new TandemError('output_unknown', `${manifest.id} has no output "${unknownOutput}"`);
+      requestedOutputs(options.outputs, decision.variant.outputs); // output_unknown, by the origin's rule
       const inputs = normalizeInputs(rawInputs);
       // Checked against the signature before either tier sees them, by the rules the origin applies: a
       // wrong name, dtype or shape is the caller's typed error, never onnxruntime's `inference_failed`.

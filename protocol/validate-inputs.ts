@@ -111,3 +111,18 @@ function batchPlan(inputs: readonly NamedTensor[], variant: ValidatedVariant): B
     .join('|');
   return { rows, key };
 }
+
+/**
+ * The outputs a request asked for, in its order, or every output: the origin's route and the SDK's
+ * `model.run` both ask here.
+ * @throws TandemError `output_unknown`
+ */
+export function requestedOutputs(asked: string[] | undefined, specs: readonly TensorSpec[]): string[] {
+  if (!asked || asked.length === 0) return specs.map((s) => s.name);
+  for (const name of asked) {
+    if (!specs.some((s) => s.name === name)) {
+      throw new TandemError('output_unknown', `unknown output "${name}"; the model returns ${specs.map((s) => `"${s.name}"`).join(', ')}`);
+    }
+  }
+  return asked;
+}

@@ -24,7 +24,7 @@ import { modelPath } from '../../protocol/hono/model-path.ts';
 import { roundMs } from '../middleware/request-log.ts';
 import type { ServedModel } from '../model-registry.ts';
 import { disconnectSignal, readBody } from '../node-request.ts';
-import { validateInputs } from '../../protocol/validate-inputs.ts';
+import { requestedOutputs, validateInputs } from '../../protocol/validate-inputs.ts';
 
 /** Relative deadline for one request, in milliseconds; queued work past it is dropped (504). */
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
@@ -121,17 +121,6 @@ export function inferRoutes(deps: OriginDeps, access: Access): Hono<OriginEnv> {
   routes.post('/models/:name/versions/:version/infer', access.inference, modelPath(), infer);
 
   return routes;
-}
-
-/** The outputs a request asked for, in its order, or every output. @throws TandemError `output_unknown` */
-export function requestedOutputs(asked: string[] | undefined, specs: readonly TensorSpec[]): string[] {
-  if (!asked || asked.length === 0) return specs.map((s) => s.name);
-  for (const name of asked) {
-    if (!specs.some((s) => s.name === name)) {
-      throw new TandemError('output_unknown', `unknown output "${name}"; the model returns ${specs.map((s) => `"${s.name}"`).join(', ')}`);
-    }
-  }
-  return asked;
 }
 
 /** The `x-request-timeout-ms` header in milliseconds, or undefined. @throws TandemError `bad_request` */
