@@ -98,11 +98,22 @@ function checkFinite(input: NamedTensor): void {
   }
 }
 
+/** Whether a variant's requests may be merged (row-batching.ts): a property of the variant, so worked out once for it. */
+const mergeableVariants = new WeakMap<ValidatedVariant, boolean>();
+
+function mergeable(variant: ValidatedVariant): boolean {
+  let may = mergeableVariants.get(variant);
+  if (may === undefined) {
+    may = rowBatchingRefusal({ ...variant, quantization: variant.quantization.method }) === undefined;
+    mergeableVariants.set(variant, may);
+  }
+  return may;
+}
+
 /** Inputs already checked, so every input brings the same rows when the variant may merge at all. */
 function batchPlan(inputs: readonly NamedTensor[], variant: ValidatedVariant): BatchPlan {
   const rows = inputs[0]?.dims[0] ?? 0;
-  const refusal = rowBatchingRefusal({ ...variant, quantization: variant.quantization.method });
-  if (refusal !== undefined || rows === 0) return { rows: Math.max(rows, 1), key: null };
+  if (!mergeable(variant) || rows === 0) return { rows: Math.max(rows, 1), key: null };
   const key = variant.inputs
     .map((s) => {
       const t = inputs.find((i) => i.name === s.name)!;
