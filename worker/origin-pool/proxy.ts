@@ -137,7 +137,7 @@ export async function proxyInference(
     }
     const what = outcome.kind === 'response' ? `HTTP ${outcome.status} ${code}` : outcome.reason;
     failures.push(`${origin.url}: ${what}`);
-    told.push(`${originName(pool, origin)}: ${outcome.kind === 'response' ? what : outcome.timedOut ? what : 'network error'}`);
+    told.push(`${originName(pool, origin)}: ${outcome.kind === 'error' && !outcome.timedOut ? 'network error' : what}`);
   }
   const reason = told.length === 0 ? 'every origin is marked down' : told.join('; ');
   // The full failures are the error's cause, for the request log.

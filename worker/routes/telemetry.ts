@@ -4,10 +4,10 @@
  * - `POST /v1/telemetry`: a batch of device-run records (protocol/device-telemetry.ts), sent by the SDK with
  *   keepalive `fetch`. The same API key as inference (`infer` scope, and the key's `models`, per record),
  *   rate-limited with the key's bucket (one token per batch), at most `TELEMETRY_LIMITS.maxBodyBytes` of
- *   JSON arriving within the request deadline, read strictly (400 `bad_request` naming the field; 413; 415). Records of versions the edge serves
- *   (a manifest in R2: telemetry/served-versions.ts) are counted in this isolate (telemetry/aggregate.ts)
- *   and written to Analytics Engine when bound (telemetry/analytics-engine.ts); the others only in the
- *   `unknown` count. 204, no body, unknown records or not: the SDK never retries, and a device still
+ *   JSON arriving within the request deadline, read strictly (400 `bad_request` naming the field; 413;
+ *   415). Records of versions the edge serves (a manifest in R2: telemetry/served-versions.ts) are counted
+ *   in this isolate (telemetry/aggregate.ts) and written to Analytics Engine when bound
+ *   (telemetry/analytics-engine.ts); the others only in the `unknown` count. 204, no body, unknown records or not: the SDK never retries, and a device still
  *   running a version withdrawn from R2 is no client error. Then the canary of each served model in the
  *   batch is judged (version-choice/canary-watch.ts).
  * - `GET /v1/edge/metrics` (the `admin` scope): this isolate's counts as Prometheus text, with
